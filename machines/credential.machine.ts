@@ -1,0 +1,342 @@
+import { assertEvent, assign, emit, fromPromise, raise, setup } from 'xstate';
+import { CredentialError } from '../src/credential-error.js';
+import { refreshDueAt } from '../src/refresh-due-at.js';
+import type {
+  AttemptKind,
+  BreakerState,
+  CredentialContext,
+  CredentialEmittedEvent,
+  CredentialEvent,
+  CredentialInput,
+  MintInput,
+  MintOutput,
+} from './credential.types.js';
+import { deadlineDelays } from './delays.js';
+import { MintFailure } from './mint-failure.js';
+import {
+  breakerAdmitsAt,
+  isRefreshDueAt,
+  isTokenUnusableAt,
+  needsMintAt,
+  proactiveRetryDelayMs,
+  remainingSeconds,
+} from './policy.js';
+
+/**
+ * The credential's life as a parallel statechart.
+ *
+ * - `validity`: `fresh` until the refresh instant, `refreshDue` until expiry, then `expired`.
+ * - `breaker`: `closed` counts consecutive mint failures; at the threshold it is `open` for a
+ *   cooldown, then `halfOpen` lets one probe through.
+ * - `flight`: at most one mint, `invoke`d from `minting` so that leaving the state (outcome,
+ *   timeout, abandonment, stop) always stops it and aborts its signal.
+ *
+ * Time enters as data: every event a caller sends carries its clock reading, the mint actor
+ * stamps its outcome, and each timer's transition knows its own deadline. So every guard and
+ * action is a pure function of context and event; only the delays read a clock, and the provider
+ * swaps them (and the `mint` actor) in with `.provide()`.
+ *
+ * @example
+ * ```ts
+ * const actor = createActor(
+ *   credentialMachine.provide({ actors: { mint: fromPromise(mintToken) } }),
+ *   { input: { policy, token, issuedAt, jitter: 0 } },
+ * ).start();
+ * actor.getSnapshot().value; // { validity: 'fresh', breaker: 'closed', flight: 'idle' }
+ * ```
+ */
+export const credentialMachine = setup({
+  types: {} as {
+    context: CredentialContext;
+    events: CredentialEvent;
+    input: CredentialInput;
+    emitted: CredentialEmittedEvent;
+  },
+  actors: {
+    /** Replaced by the provider; unprovided, every mint fails as `UNCONFIGURED`. */
+    mint: fromPromise<MintOutput, MintInput>(({ input }) =>
+      Promise.reject(new MintFailure(new CredentialError('UNCONFIGURED', 'no mint was provided'), input.startedAt)),
+    ),
+  },
+  guards: {
+    /** A caller found the token expired or refused. */
+    requestFindsTokenUnusable: ({ context, event }) => {
+      assertEvent(event, 'token.requested');
+      return isTokenUnusableAt(context, event.now);
+    },
+    /** A caller found the token past its refresh instant. */
+    requestFindsRefreshDue: ({ context, event }) => {
+      assertEvent(event, 'token.requested');
+      return isRefreshDueAt(context, event.now);
+    },
+    /** A caller arrived after the cooldown ended but before its (late) timer fired. */
+    requestFindsCooldownElapsed: ({ context, event }) => {
+      assertEvent(event, 'token.requested');
+      return breakerAdmitsAt(context, event.now);
+    },
+    /** A caller needs a new token and the breaker lets a mint through. */
+    requestAdmitsMint: ({ context, event }) => {
+      assertEvent(event, 'token.requested');
+      return needsMintAt(context, event.now) && breakerAdmitsAt(context, event.now);
+    },
+    /** The token was due the moment it was issued (its lifetime is within the floor). */
+    refreshDueAtIssue: ({ context }) => context.refreshDueAt !== null && context.refreshDueAt <= context.issuedAt,
+    /** Proactive mode, and the breaker lets a mint through at the deadline that fired. */
+    proactiveMintAdmitted: ({ context, event }) => {
+      assertEvent(event, ['refresh.due', 'breaker.cooledDown']);
+      return context.policy.refresh === 'proactive' && needsMintAt(context, event.at) && breakerAdmitsAt(context, event.at);
+    },
+    /** A proactive retry is scheduled and the breaker lets it through. */
+    retryAdmitted: ({ context }) => context.retryAt !== null && breakerAdmitsAt(context, context.retryAt),
+    /** The minted token had expired by the time it landed. */
+    mintedTokenAlreadyExpired: ({ event }) => {
+      assertEvent(event, 'xstate.done.actor.mint');
+      const { token, settledAt } = event.output;
+      return token.expiresAt !== null && settledAt >= token.expiresAt;
+    },
+    /** This failure is the one that reaches the breaker's threshold. */
+    failureReachesThreshold: ({ context }) => context.consecutiveFailures + 1 >= context.policy.breakerThreshold,
+    /** Every caller of the current on-demand attempt gave up (a background refresh is never abandoned). */
+    abandonsCurrentAttempt: ({ context, event }) => {
+      assertEvent(event, 'mint.abandoned');
+      return event.attempt === context.attempt && context.attemptKind === 'demand';
+    },
+    /** The token is not already refused and the last invalidation is old enough. */
+    invalidationAllowed: ({ context, event }) => {
+      assertEvent(event, 'token.invalidated');
+      return (
+        !context.tokenRejected &&
+        (context.lastInvalidatedAt === null ||
+          event.now - context.lastInvalidatedAt >= context.policy.invalidateMinIntervalMs)
+      );
+    },
+  },
+  delays: deadlineDelays(() => Date.now()),
+  actions: {
+    cacheMintedToken: assign(({ context, event }) => {
+      assertEvent(event, 'mint.succeeded');
+      const { token, settledAt, jitter } = event.output;
+      return {
+        token,
+        issuedAt: settledAt,
+        refreshDueAt: refreshDueAt(context.policy, settledAt, token.expiresAt, jitter),
+        tokenRejected: false,
+      };
+    }),
+    rejectCachedToken: assign(({ event }) => {
+      assertEvent(event, 'token.invalidated');
+      return { tokenRejected: true, lastInvalidatedAt: event.now };
+    }),
+    announceRefreshDue: raise(({ context }) => ({
+      type: 'refresh.due' as const,
+      at: Math.min(context.refreshDueAt ?? Infinity, context.token.expiresAt ?? Infinity),
+    })),
+    announceExpiry: raise(({ context }) => ({ type: 'refresh.due' as const, at: context.token.expiresAt ?? Infinity })),
+    countFailure: assign({ consecutiveFailures: ({ context }) => context.consecutiveFailures + 1 }),
+    openBreaker: assign(({ context, event }) => {
+      assertEvent(event, 'mint.failed');
+      return {
+        consecutiveFailures: context.consecutiveFailures + 1,
+        openUntil: event.at + context.policy.breakerCooldownMs,
+        retryAt: null,
+      };
+    }),
+    announceCooldownEnded: raise(({ context }) => ({ type: 'breaker.cooledDown' as const, at: context.openUntil ?? 0 })),
+    endCooldown: assign({ openUntil: null }),
+    resetFailures: assign({ consecutiveFailures: 0 }),
+    emitBreakerChanged: emit(({ context }, change: { from: BreakerState; to: BreakerState }) =>
+      change.to === 'open' && context.openUntil !== null
+        ? { type: 'breaker.changed' as const, ...change, openUntil: context.openUntil }
+        : { type: 'breaker.changed' as const, ...change },
+    ),
+    beginRequestedAttempt: assign(({ context, event }) => {
+      assertEvent(event, 'token.requested');
+      return attemptStarted(context, isTokenUnusableAt(context, event.now) ? 'demand' : 'background', event.now);
+    }),
+    beginScheduledAttempt: assign(({ context, event }) => {
+      assertEvent(event, ['refresh.due', 'breaker.cooledDown']);
+      return attemptStarted(context, 'background', event.at);
+    }),
+    beginRetryAttempt: assign(({ context }) => attemptStarted(context, 'background', context.retryAt ?? 0)),
+    raiseMintSucceeded: raise(({ event }) => {
+      assertEvent(event, 'xstate.done.actor.mint');
+      return { type: 'mint.succeeded' as const, output: event.output };
+    }),
+    raiseMintedTokenExpired: raise(({ event }) => {
+      assertEvent(event, 'xstate.done.actor.mint');
+      const error = new CredentialError(
+        'MINTED_TOKEN_ALREADY_EXPIRED',
+        `the minted token expired at ${event.output.token.expiresAt} but landed at ${event.output.settledAt}`,
+      );
+      return { type: 'mint.failed' as const, error, at: event.output.settledAt };
+    }),
+    raiseMintFailed: raise(({ context, event }) => {
+      assertEvent(event, 'xstate.error.actor.mint');
+      const failure = event.error;
+      return failure instanceof MintFailure
+        ? { type: 'mint.failed' as const, error: failure.cause, at: failure.failedAt }
+        : { type: 'mint.failed' as const, error: failure, at: context.attemptStartedAt ?? 0 };
+    }),
+    raiseMintTimedOut: raise(({ context }) => ({
+      type: 'mint.failed' as const,
+      error: new CredentialError('MINT_TIMEOUT', `the mint did not settle within ${context.policy.mintTimeoutMs} ms`),
+      at: (context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs,
+    })),
+    scheduleRetry: assign({
+      retryAt: ({ context, event }) => {
+        assertEvent(event, 'mint.failed');
+        const retries = context.policy.refresh === 'proactive' && context.openUntil === null;
+        return retries ? event.at + proactiveRetryDelayMs(context.policy, context.consecutiveFailures) : null;
+      },
+    }),
+    emitRefreshSucceeded: emit(({ event }) => {
+      assertEvent(event, 'mint.succeeded');
+      const { token, settledAt } = event.output;
+      return { type: 'refresh.succeeded' as const, remainingSeconds: remainingSeconds(token, false, settledAt) };
+    }),
+    emitRefreshFailed: emit(({ context, event }) => {
+      assertEvent(event, 'mint.failed');
+      return {
+        type: 'refresh.failed' as const,
+        remainingSeconds: remainingSeconds(context.token, isTokenUnusableAt(context, event.at), event.at),
+        error: event.error,
+      };
+    }),
+  },
+}).createMachine({
+  id: 'credential',
+  type: 'parallel',
+  context: ({ input }) => ({
+    policy: input.policy,
+    token: input.token,
+    issuedAt: input.issuedAt,
+    refreshDueAt: refreshDueAt(input.policy, input.issuedAt, input.token.expiresAt, input.jitter),
+    tokenRejected: false,
+    lastInvalidatedAt: null,
+    consecutiveFailures: 0,
+    openUntil: null,
+    attempt: 0,
+    attemptKind: null,
+    attemptStartedAt: null,
+    retryAt: null,
+  }),
+  states: {
+    validity: {
+      initial: 'fresh',
+      on: {
+        'mint.succeeded': { target: '.fresh', reenter: true, actions: 'cacheMintedToken' },
+        'token.invalidated': { guard: 'invalidationAllowed', target: '.expired', actions: 'rejectCachedToken' },
+      },
+      states: {
+        fresh: {
+          always: { guard: 'refreshDueAtIssue', target: 'refreshDue' },
+          after: { untilRefreshDue: { target: 'refreshDue', actions: 'announceRefreshDue' } },
+          on: {
+            'token.requested': [
+              { guard: 'requestFindsTokenUnusable', target: 'expired' },
+              { guard: 'requestFindsRefreshDue', target: 'refreshDue' },
+            ],
+          },
+        },
+        refreshDue: {
+          after: { untilExpiry: { target: 'expired', actions: 'announceExpiry' } },
+          on: {
+            'token.requested': { guard: 'requestFindsTokenUnusable', target: 'expired' },
+          },
+        },
+        expired: {},
+      },
+    },
+    breaker: {
+      initial: 'closed',
+      states: {
+        closed: {
+          on: {
+            'mint.failed': [
+              {
+                guard: 'failureReachesThreshold',
+                target: 'open',
+                actions: ['openBreaker', { type: 'emitBreakerChanged', params: { from: 'closed', to: 'open' } }],
+              },
+              { actions: 'countFailure' },
+            ],
+            'mint.succeeded': { actions: 'resetFailures' },
+          },
+        },
+        open: {
+          after: {
+            untilCooldownEnds: {
+              target: 'halfOpen',
+              actions: [
+                'announceCooldownEnded',
+                'endCooldown',
+                { type: 'emitBreakerChanged', params: { from: 'open', to: 'halfOpen' } },
+              ],
+            },
+          },
+          on: {
+            'token.requested': {
+              guard: 'requestFindsCooldownElapsed',
+              target: 'halfOpen',
+              actions: ['endCooldown', { type: 'emitBreakerChanged', params: { from: 'open', to: 'halfOpen' } }],
+            },
+          },
+        },
+        halfOpen: {
+          on: {
+            'mint.succeeded': {
+              target: 'closed',
+              actions: ['resetFailures', { type: 'emitBreakerChanged', params: { from: 'halfOpen', to: 'closed' } }],
+            },
+            'mint.failed': {
+              target: 'open',
+              actions: ['openBreaker', { type: 'emitBreakerChanged', params: { from: 'halfOpen', to: 'open' } }],
+            },
+          },
+        },
+      },
+    },
+    flight: {
+      initial: 'idle',
+      states: {
+        idle: {
+          after: { untilRetry: { guard: 'retryAdmitted', target: 'minting', actions: 'beginRetryAttempt' } },
+          on: {
+            'token.requested': { guard: 'requestAdmitsMint', target: 'minting', actions: 'beginRequestedAttempt' },
+            'refresh.due': { guard: 'proactiveMintAdmitted', target: 'minting', actions: 'beginScheduledAttempt' },
+            'breaker.cooledDown': { guard: 'proactiveMintAdmitted', target: 'minting', actions: 'beginScheduledAttempt' },
+            'mint.succeeded': { actions: 'emitRefreshSucceeded' },
+            'mint.failed': { target: 'idle', reenter: true, actions: ['scheduleRetry', 'emitRefreshFailed'] },
+          },
+        },
+        minting: {
+          invoke: {
+            id: 'mint',
+            src: 'mint',
+            input: ({ context }) => ({ attempt: context.attempt, startedAt: context.attemptStartedAt ?? 0 }),
+            onDone: [
+              { guard: 'mintedTokenAlreadyExpired', target: 'idle', actions: 'raiseMintedTokenExpired' },
+              { target: 'idle', actions: 'raiseMintSucceeded' },
+            ],
+            onError: { target: 'idle', actions: 'raiseMintFailed' },
+          },
+          after: { mintTimeout: { target: 'idle', actions: 'raiseMintTimedOut' } },
+          on: {
+            'mint.abandoned': { guard: 'abandonsCurrentAttempt', target: 'idle' },
+          },
+        },
+      },
+    },
+  },
+});
+
+/** The running statechart's type, for `provider.actor` and typed tests. */
+export type CredentialMachine = typeof credentialMachine;
+
+function attemptStarted(
+  context: CredentialContext,
+  kind: AttemptKind,
+  at: number,
+): Pick<CredentialContext, 'attempt' | 'attemptKind' | 'attemptStartedAt' | 'retryAt'> {
+  return { attempt: context.attempt + 1, attemptKind: kind, attemptStartedAt: at, retryAt: null };
+}

@@ -1,0 +1,104 @@
+import type { DoneActorEvent, ErrorActorEvent } from 'xstate';
+import type { AuthToken } from '../src/auth-token.js';
+import type { RefreshPolicy } from '../src/config.js';
+
+/** Why a mint runs: a caller is blocked on an expired token (`demand`), or nobody is (`background`). */
+export type AttemptKind = 'demand' | 'background';
+
+/** The breaker's coarse state, as reporters and `breaker.changed` name it. */
+export type BreakerState = 'closed' | 'open' | 'halfOpen';
+
+/** Everything the statechart knows; only data, so a snapshot can be persisted, cloned or inspected. */
+export interface CredentialContext {
+  readonly policy: RefreshPolicy;
+  /** The cached token (never absent: construction mints it before the actor starts). */
+  readonly token: AuthToken;
+  /** When the cached token was issued (the clock read just after its mint settled). */
+  readonly issuedAt: number;
+  /** When the cached token's refresh falls due; `null` for a token with no expiry. */
+  readonly refreshDueAt: number | null;
+  /** The upstream refused the cached token (`invalidate()`): serve it no more. */
+  readonly tokenRejected: boolean;
+  /** When the last accepted invalidation happened, for its rate limit. */
+  readonly lastInvalidatedAt: number | null;
+  /** Mint failures since the last success. */
+  readonly consecutiveFailures: number;
+  /** While the breaker is open: when its cooldown ends. `null` when closed or half-open. */
+  readonly openUntil: number | null;
+  /** Id of the latest mint attempt (0 is the construction mint). */
+  readonly attempt: number;
+  /** Why the latest attempt ran. */
+  readonly attemptKind: AttemptKind | null;
+  /** When the latest attempt started. */
+  readonly attemptStartedAt: number | null;
+  /** Proactive mode: when the next retry after a failed attempt runs. */
+  readonly retryAt: number | null;
+}
+
+/** What the statechart starts from: the construction mint's token and the policy. */
+export interface CredentialInput {
+  readonly policy: RefreshPolicy;
+  readonly token: AuthToken;
+  /** The clock read just before the construction mint. */
+  readonly issuedAt: number;
+  /** The jitter sample for this token. */
+  readonly jitter: number;
+}
+
+/** What the mint actor is given. */
+export interface MintInput {
+  readonly attempt: number;
+  readonly startedAt: number;
+}
+
+/** What the mint actor resolves with: a checked token, when it landed, and its jitter sample. */
+export interface MintOutput {
+  readonly token: AuthToken;
+  readonly settledAt: number;
+  readonly jitter: number;
+}
+
+/** Events the embedding facade sends. Each carries the clock reading it was made at. */
+export type CredentialRequestEvent =
+  /** A caller found the token due or expired (the facade serves a fresh token without any event). */
+  | { readonly type: 'token.requested'; readonly now: number }
+  /** The upstream refused the cached token. */
+  | { readonly type: 'token.invalidated'; readonly now: number }
+  /** Every caller waiting on attempt `attempt` gave up. */
+  | { readonly type: 'mint.abandoned'; readonly attempt: number };
+
+/** Events the statechart raises to itself: one vocabulary for mint outcomes and deadlines. */
+export type CredentialInternalEvent =
+  | { readonly type: 'mint.succeeded'; readonly output: MintOutput }
+  | { readonly type: 'mint.failed'; readonly error: unknown; readonly at: number }
+  | { readonly type: 'refresh.due'; readonly at: number }
+  | { readonly type: 'breaker.cooledDown'; readonly at: number };
+
+/** The invoked mint's own outcome events, as XState delivers them. */
+export type MintActorEvent = DoneActorEvent<MintOutput, 'mint'> | ErrorActorEvent<unknown, 'mint'>;
+
+export type CredentialEvent = CredentialRequestEvent | CredentialInternalEvent | MintActorEvent;
+
+/** A refresh attempt landed a token; `remainingSeconds` is its life (`null`: no expiry). */
+export interface RefreshSucceededEvent {
+  readonly type: 'refresh.succeeded';
+  readonly remainingSeconds: number | null;
+}
+
+/** A refresh attempt failed; `remainingSeconds` is the still-cached token's life (0 when unusable). */
+export interface RefreshFailedEvent {
+  readonly type: 'refresh.failed';
+  readonly remainingSeconds: number | null;
+  readonly error: unknown;
+}
+
+/** The breaker's coarse state changed. `openUntil` is set when it opened. */
+export interface BreakerChangedEvent {
+  readonly type: 'breaker.changed';
+  readonly from: BreakerState;
+  readonly to: BreakerState;
+  readonly openUntil?: number;
+}
+
+/** What the statechart emits (observe with `provider.on(type, listener)`). */
+export type CredentialEmittedEvent = RefreshSucceededEvent | RefreshFailedEvent | BreakerChangedEvent;

@@ -1,0 +1,104 @@
+import type { RefreshPolicy } from '../src/config.js';
+import type { CredentialContext } from './credential.types.js';
+
+/**
+ * The policy's pure predicates over the statechart's context and a clock reading. Guards, the
+ * facade's fast path and the tests' reference model all ask these, so they cannot disagree.
+ */
+
+/**
+ * The cached token may not be served at `now`: the upstream refused it, or `now` is at or past
+ * its expiry (validity is strict: a token is valid while `now < expiresAt`).
+ *
+ * @example
+ * ```ts
+ * isTokenUnusableAt(context, context.token.expiresAt ?? Infinity); // true
+ * ```
+ */
+export function isTokenUnusableAt(context: CredentialContext, now: number): boolean {
+  const { expiresAt } = context.token;
+  return context.tokenRejected || (expiresAt !== null && now >= expiresAt);
+}
+
+/**
+ * The cached token's refresh is due at `now` (inclusive).
+ *
+ * @example
+ * ```ts
+ * isRefreshDueAt(context, context.refreshDueAt ?? Infinity); // true when it has an expiry
+ * ```
+ */
+export function isRefreshDueAt(context: CredentialContext, now: number): boolean {
+  return context.refreshDueAt !== null && now >= context.refreshDueAt;
+}
+
+/**
+ * A mint would do good at `now`: the token is due or unusable.
+ *
+ * @example
+ * ```ts
+ * needsMintAt(context, now) && breakerAdmitsAt(context, now); // start a mint
+ * ```
+ */
+export function needsMintAt(context: CredentialContext, now: number): boolean {
+  return isTokenUnusableAt(context, now) || isRefreshDueAt(context, now);
+}
+
+/**
+ * The breaker lets a mint through at `now`: it is closed, half-open, or open with its cooldown
+ * elapsed (the late-timer case: the clock, not the timer, decides).
+ *
+ * @example
+ * ```ts
+ * breakerAdmitsAt({ ...context, openUntil: 60_000 }, 59_999); // false
+ * ```
+ */
+export function breakerAdmitsAt(context: CredentialContext, now: number): boolean {
+  return context.openUntil === null || now >= context.openUntil;
+}
+
+/**
+ * Whole seconds a token has left at `now`, as reporters get them: `null` without expiry, never
+ * negative, 0 for a refused token.
+ *
+ * @example
+ * ```ts
+ * remainingSeconds({ expiresAt: 10_500 }, false, 0); // 10
+ * ```
+ */
+export function remainingSeconds(token: { expiresAt: number | null }, rejected: boolean, now: number): number | null {
+  if (token.expiresAt === null) return null;
+  if (rejected) return 0;
+  return Math.max(0, Math.floor((token.expiresAt - now) / 1000));
+}
+
+/** The first proactive retry waits this long after a failure; each further one doubles it. */
+export const PROACTIVE_RETRY_BASE_MS = 1_000;
+/** No proactive retry waits longer than this (nor longer than the breaker's cooldown). */
+export const PROACTIVE_RETRY_MAX_MS = 30_000;
+
+/**
+ * Proactive mode's backoff after the `failures`-th consecutive failure: 1 s, 2 s, 4 s, ...
+ * capped at 30 s and at the breaker cooldown. The breaker opening ends the retries.
+ *
+ * @example
+ * ```ts
+ * proactiveRetryDelayMs(defaultRefreshConfig, 3); // 4_000
+ * ```
+ */
+export function proactiveRetryDelayMs(policy: Pick<RefreshPolicy, 'breakerCooldownMs'>, failures: number): number {
+  const doubled = PROACTIVE_RETRY_BASE_MS * 2 ** Math.max(0, failures - 1);
+  return Math.min(doubled, PROACTIVE_RETRY_MAX_MS, Math.max(policy.breakerCooldownMs, PROACTIVE_RETRY_BASE_MS));
+}
+
+/**
+ * Milliseconds from `now` until `deadline`: never negative, `Infinity` when there is none.
+ *
+ * @example
+ * ```ts
+ * msUntil(null, 0); // Infinity
+ * ```
+ */
+export function msUntil(deadline: number | null, now: number): number {
+  return deadline === null ? Infinity : Math.max(0, deadline - now);
+}

@@ -1,0 +1,79 @@
+/**
+ * Where the provider reads time and arms its timers. Inject one to control time in tests
+ * (`ManualClock` from `credential-actor/testing`) or to share a monotonic source.
+ */
+export interface Clock {
+  /** Current time in epoch milliseconds. */
+  now(): number;
+  /** Calls `callback` once after `ms` milliseconds; returns a handle for {@link Clock.clearTimeout}. */
+  setTimeout(callback: () => void, ms: number): unknown;
+  /** Cancels a timer armed by {@link Clock.setTimeout}. */
+  clearTimeout(handle: unknown): void;
+}
+
+/** The largest delay `setTimeout` honours; a larger one fires at once in Node and browsers. */
+export const MAX_TIMER_DELAY_MS = 2 ** 31 - 1;
+
+/**
+ * `Date.now` with timers that never keep a Node process alive (they are `unref`'d where the
+ * runtime supports it). The default clock.
+ *
+ * @example
+ * ```ts
+ * const provider = await createCredentialProvider({ mint, clock: systemClock });
+ * ```
+ */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimeout(callback, ms) {
+    const handle: unknown = globalThis.setTimeout(callback, ms);
+    (handle as { unref?: () => void }).unref?.();
+    return handle;
+  },
+  clearTimeout(handle) {
+    globalThis.clearTimeout(handle as Parameters<typeof globalThis.clearTimeout>[0]);
+  },
+};
+
+/** The timer half of a clock, as XState's `createActor({ clock })` wants it. */
+export interface TimerClock {
+  setTimeout(callback: () => void, ms: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** A re-armable timer: `current` is the underlying clock's handle for the chunk now waiting. */
+export interface TimerHandle {
+  current: unknown;
+}
+
+/**
+ * Adapts a {@link Clock} for XState's scheduler: an infinite delay arms nothing (a token with no
+ * expiry has no timer), and a delay longer than {@link MAX_TIMER_DELAY_MS} is armed in chunks and
+ * re-armed until it has fully elapsed, so a one-year token does not fire its timer at once.
+ *
+ * @example
+ * ```ts
+ * createActor(machine, { clock: timersOn(systemClock) });
+ * ```
+ */
+export function timersOn(clock: Clock): TimerClock {
+  return {
+    setTimeout(callback, ms) {
+      const handle: TimerHandle = { current: undefined };
+      if (!(ms < Infinity)) return handle;
+      const arm = (remainingMs: number): void => {
+        const chunkMs = Math.max(0, Math.min(remainingMs, MAX_TIMER_DELAY_MS));
+        handle.current = clock.setTimeout(() => {
+          if (remainingMs > MAX_TIMER_DELAY_MS) arm(remainingMs - MAX_TIMER_DELAY_MS);
+          else callback();
+        }, chunkMs);
+      };
+      arm(ms);
+      return handle;
+    },
+    clearTimeout(handle) {
+      if (handle.current !== undefined) clock.clearTimeout(handle.current);
+      handle.current = undefined;
+    },
+  };
+}

@@ -1,0 +1,118 @@
+import { CredentialError } from './credential-error.js';
+
+/** How the provider refreshes: only when a caller finds the token due, or on its own timer too. */
+export type RefreshMode = 'on-demand' | 'proactive';
+
+/** The policy knobs, all data: this is what the statechart's context carries. */
+export interface RefreshPolicy {
+  /** Fraction of a token's lifetime after which a refresh is due, in [0, 1]. */
+  readonly refreshAt: number;
+  /** A refresh is due at least this long before expiry (ms). */
+  readonly refreshFloorMs: number;
+  /** Consecutive mint failures that open the circuit breaker (integer >= 1). */
+  readonly breakerThreshold: number;
+  /** How long an open breaker denies mints before it lets one probe through (ms). */
+  readonly breakerCooldownMs: number;
+  /** A mint that has not settled after this long is aborted and counts as a failure (ms; `Infinity` disables). */
+  readonly mintTimeoutMs: number;
+  /** `'on-demand'` refreshes when a caller finds the token due; `'proactive'` also refreshes on its own. */
+  readonly refresh: RefreshMode;
+  /** `invalidate()` calls closer together than this are ignored, so a misbehaving upstream cannot make us hammer the issuer (ms). */
+  readonly invalidateMinIntervalMs: number;
+}
+
+/** The policy plus the jitter source, as `createCredentialProvider` accepts it. */
+export interface RefreshConfig extends RefreshPolicy {
+  /** Sampled once per token; pulls its refresh instant earlier by that fraction of its lifetime. Values outside [0, 1) are clamped. */
+  readonly jitter: () => number;
+}
+
+/**
+ * The defaults: refresh at 80% of the lifetime, no jitter, at least 30 s before expiry; the breaker
+ * opens after 5 consecutive failures and cools down for 60 s; a mint times out after 30 s; refresh
+ * on demand; invalidations at most every 5 s.
+ *
+ * @example
+ * ```ts
+ * createCredentialProvider({ mint, ...defaultRefreshConfig, refresh: 'proactive' });
+ * ```
+ */
+export const defaultRefreshConfig: RefreshConfig = Object.freeze({
+  jitter: () => 0,
+  refreshAt: 0.8,
+  refreshFloorMs: 30_000,
+  breakerThreshold: 5,
+  breakerCooldownMs: 60_000,
+  mintTimeoutMs: 30_000,
+  refresh: 'on-demand',
+  invalidateMinIntervalMs: 5_000,
+});
+
+/**
+ * Fills the defaults in and checks every knob, throwing `CredentialError('INVALID_CONFIG')` that
+ * names the first field out of range.
+ *
+ * @example
+ * ```ts
+ * resolveRefreshConfig({ refreshAt: 0.5 }).breakerThreshold; // 5
+ * ```
+ */
+export function resolveRefreshConfig(options: Partial<RefreshConfig>): RefreshConfig {
+  const config = { ...defaultRefreshConfig };
+  for (const key of Object.keys(defaultRefreshConfig) as (keyof RefreshConfig)[]) {
+    if (options[key] !== undefined) Object.assign(config, { [key]: options[key] });
+  }
+  requireThat('jitter', typeof config.jitter === 'function', 'must be a function', config.jitter);
+  requireThat('refreshAt', isNumberIn(config.refreshAt, 0, 1), 'must be within [0, 1]', config.refreshAt);
+  requireThat('refreshFloorMs', isFiniteAtLeast(config.refreshFloorMs, 0), 'must be a finite number >= 0', config.refreshFloorMs);
+  requireThat(
+    'breakerThreshold',
+    Number.isInteger(config.breakerThreshold) && config.breakerThreshold >= 1,
+    'must be an integer >= 1',
+    config.breakerThreshold,
+  );
+  requireThat('breakerCooldownMs', isFiniteAtLeast(config.breakerCooldownMs, 0), 'must be a finite number >= 0', config.breakerCooldownMs);
+  requireThat(
+    'mintTimeoutMs',
+    typeof config.mintTimeoutMs === 'number' && config.mintTimeoutMs > 0,
+    'must be a number > 0 (Infinity disables the timeout)',
+    config.mintTimeoutMs,
+  );
+  requireThat('refresh', config.refresh === 'on-demand' || config.refresh === 'proactive', "must be 'on-demand' or 'proactive'", config.refresh);
+  requireThat(
+    'invalidateMinIntervalMs',
+    isFiniteAtLeast(config.invalidateMinIntervalMs, 0),
+    'must be a finite number >= 0',
+    config.invalidateMinIntervalMs,
+  );
+  return Object.freeze(config);
+}
+
+/**
+ * The data half of a config, as the statechart's context holds it (no functions).
+ *
+ * @example
+ * ```ts
+ * policyOf(defaultRefreshConfig).refreshAt; // 0.8
+ * ```
+ */
+export function policyOf(config: RefreshConfig): RefreshPolicy {
+  const { jitter: _jitter, ...policy } = config;
+  return Object.freeze(policy);
+}
+
+function requireThat(field: string, ok: boolean, rule: string, value: unknown): void {
+  if (!ok) throw new CredentialError('INVALID_CONFIG', `${field} ${rule}, got ${show(value)}`);
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : typeof value === 'number' ? String(value) : typeof value;
+}
+
+function isNumberIn(value: unknown, min: number, max: number): boolean {
+  return typeof value === 'number' && value >= min && value <= max;
+}
+
+function isFiniteAtLeast(value: unknown, min: number): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= min;
+}

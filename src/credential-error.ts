@@ -1,0 +1,75 @@
+/**
+ * Why a credential operation failed. Every code names one cause:
+ *
+ * - `BREAKER_OPEN`: the token has expired and the mint circuit breaker is open; back off and retry.
+ * - `UNCONFIGURED`: a required effectful dependency (the `mint`) is missing.
+ * - `INVALID_CONFIG`: an option is out of range; the message names it.
+ * - `INVALID_TOKEN`: the mint returned something that is not a usable token; it was not cached.
+ * - `MINTED_TOKEN_ALREADY_EXPIRED`: the mint returned a token that had expired when it landed.
+ * - `MINT_TIMEOUT`: the mint did not settle within `mintTimeoutMs` and was aborted.
+ * - `STOPPED`: the provider was stopped.
+ */
+export type CredentialErrorCode =
+  | 'BREAKER_OPEN'
+  | 'UNCONFIGURED'
+  | 'INVALID_CONFIG'
+  | 'INVALID_TOKEN'
+  | 'MINTED_TOKEN_ALREADY_EXPIRED'
+  | 'MINT_TIMEOUT'
+  | 'STOPPED';
+
+/**
+ * The one error type the library raises itself. Errors thrown by your `mint` reach callers as they
+ * were thrown, never wrapped. Messages name what is wrong and never contain a secret.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await provider.currentToken();
+ * } catch (error) {
+ *   if (error instanceof CredentialError && error.code === 'BREAKER_OPEN') retryLater();
+ * }
+ * ```
+ */
+export class CredentialError extends Error {
+  /** What went wrong; stable across versions, safe to switch on. */
+  readonly code: CredentialErrorCode;
+
+  /**
+   * @param code the cause, see {@link CredentialErrorCode}.
+   * @param message a human-readable explanation; never include a secret.
+   * @example
+   * ```ts
+   * throw new CredentialError('INVALID_CONFIG', 'refreshAt must be within [0, 1], got 2');
+   * ```
+   */
+  constructor(code: CredentialErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'CredentialError';
+    this.code = code;
+  }
+
+  /**
+   * A plain summary for structured logs.
+   *
+   * @example
+   * ```ts
+   * JSON.stringify(new CredentialError('STOPPED', 'stopped')); // {"name":"CredentialError","code":"STOPPED",...}
+   * ```
+   */
+  toJSON(): { name: string; code: CredentialErrorCode; message: string } {
+    return { name: this.name, code: this.code, message: this.message };
+  }
+}
+
+/**
+ * Whether `error` is a {@link CredentialError}, optionally with a given code.
+ *
+ * @example
+ * ```ts
+ * if (isCredentialError(error, 'BREAKER_OPEN')) retryLater();
+ * ```
+ */
+export function isCredentialError(error: unknown, code?: CredentialErrorCode): error is CredentialError {
+  return error instanceof CredentialError && (code === undefined || error.code === code);
+}

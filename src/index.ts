@@ -1,0 +1,34 @@
+/**
+ * credential-actor: a short-lived credential, always ready, as a live XState statechart.
+ *
+ * @module credential-actor
+ */
+export { createCredentialProvider, CredentialProvider } from './provider.js';
+export type {
+  CredentialProviderOptions,
+  CredentialProviderState,
+  CredentialReporters,
+  CurrentTokenOptions,
+} from './provider.js';
+export type { Mint } from './mint.js';
+export type { AuthToken, MintedToken } from './auth-token.js';
+export { Secret } from './secret.js';
+export { CredentialError, isCredentialError } from './credential-error.js';
+export type { CredentialErrorCode } from './credential-error.js';
+export { refreshDueAt } from './refresh-due-at.js';
+export type { RefreshTiming } from './refresh-due-at.js';
+export { defaultRefreshConfig } from './config.js';
+export type { RefreshConfig, RefreshMode, RefreshPolicy } from './config.js';
+export { systemClock, MAX_TIMER_DELAY_MS } from './clock.js';
+export type { Clock } from './clock.js';
+export { credentialMachine } from '../machines/credential.machine.js';
+export type { CredentialMachine } from '../machines/credential.machine.js';
+export type {
+  BreakerChangedEvent,
+  BreakerState,
+  CredentialContext,
+  CredentialEmittedEvent,
+  CredentialEvent,
+  RefreshFailedEvent,
+  RefreshSucceededEvent,
+} from '../machines/credential.types.js';

@@ -1,0 +1,372 @@
+import { createActor, type Actor, type InspectionEvent, type Observer, type SnapshotFrom, type Subscription } from 'xstate';
+import { credentialMachine, type CredentialMachine } from '../machines/credential.machine.js';
+import type {
+  BreakerChangedEvent,
+  CredentialContext,
+  CredentialEmittedEvent,
+} from '../machines/credential.types.js';
+import { deadlineDelays } from '../machines/delays.js';
+import { MintFailure } from '../machines/mint-failure.js';
+import { isTokenUnusableAt } from '../machines/policy.js';
+import type { AuthToken } from './auth-token.js';
+import { systemClock, timersOn, type Clock } from './clock.js';
+import { policyOf, resolveRefreshConfig, type RefreshConfig } from './config.js';
+import { CredentialError } from './credential-error.js';
+import { Flight } from './flight.js';
+import { Listeners } from './listeners.js';
+import { mintActor, runMint, type Mint } from './mint.js';
+import { Secret } from './secret.js';
+
+/** Observers of the provider's telemetry signals, as the original's `CredentialReporters`. */
+export interface CredentialReporters {
+  refresh?: {
+    /** A refresh landed; the new token's whole seconds left (`null`: no expiry). */
+    onRefreshSucceeded?(remainingSeconds: number | null): void;
+    /** A refresh failed; the still-cached token's whole seconds left (0 when unusable, `null`: no expiry). */
+    onRefreshFailed?(remainingSeconds: number | null): void;
+  };
+  breaker?: {
+    /** The breaker's coarse state changed. */
+    onBreakerStateChanged?(change: Omit<BreakerChangedEvent, 'type'>): void;
+  };
+}
+
+/** Options of {@link createCredentialProvider}; every policy knob defaults as in `defaultRefreshConfig`. */
+export interface CredentialProviderOptions extends Partial<RefreshConfig> {
+  /** Fetches a new token. Required. */
+  mint: Mint;
+  /** Time source and timers; defaults to `Date.now` with unref'd timers. */
+  clock?: Clock;
+  /** Passed to XState's `createActor`: an inspector's `inspect` observer. */
+  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Telemetry observers, called after the transition that caused them, breaker change first. */
+  reporters?: CredentialReporters;
+}
+
+/** Options of {@link CredentialProvider.currentToken}. */
+export interface CurrentTokenOptions {
+  /** Aborting rejects this call only (with the signal's reason), never the shared mint. */
+  signal?: AbortSignal;
+}
+
+/** A plain, secret-free summary of the provider's state. */
+export interface CredentialProviderState {
+  validity: 'fresh' | 'refreshDue' | 'expired';
+  breaker: 'closed' | 'open' | 'halfOpen';
+  flight: 'idle' | 'minting';
+  expiresAt: number | null;
+  refreshDueAt: number | null;
+  consecutiveFailures: number;
+  openUntil: number | null;
+  status: 'running' | 'stopped';
+}
+
+type CredentialSnapshot = SnapshotFrom<CredentialMachine>;
+type EmittedOf<T extends CredentialEmittedEvent['type']> = Extract<CredentialEmittedEvent, { type: T }>;
+
+/**
+ * Mints a first token, then returns a provider that keeps it fresh. Rejects with the mint's own
+ * error (or `INVALID_TOKEN`, `MINTED_TOKEN_ALREADY_EXPIRED`, `MINT_TIMEOUT`) if that first mint
+ * fails, leaving nothing running, and with `UNCONFIGURED` / `INVALID_CONFIG` for bad options.
+ *
+ * @example
+ * ```ts
+ * const provider = await createCredentialProvider({
+ *   mint: async ({ signal }) => {
+ *     const response = await fetch(tokenUrl, { method: 'POST', signal });
+ *     const { access_token, expires_in } = await response.json();
+ *     return { secret: access_token, expiresAt: Date.now() + expires_in * 1000 };
+ *   },
+ * });
+ * const token = await provider.currentToken();
+ * ```
+ */
+export async function createCredentialProvider(options: CredentialProviderOptions): Promise<CredentialProvider> {
+  if (typeof options !== 'object' || options === null || typeof options.mint !== 'function') {
+    throw new CredentialError('UNCONFIGURED', 'mint is required: a function ({ signal }) => Promise<{ secret, expiresAt }>');
+  }
+  const config = resolveRefreshConfig(options);
+  const clock = options.clock ?? systemClock;
+  if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+    throw new CredentialError('INVALID_CONFIG', 'clock must have now(), setTimeout() and clearTimeout()');
+  }
+  const issuedAt = clock.now();
+  const { token, jitter } = await mintFirstToken(options.mint, clock, config);
+  return new CredentialProvider({ ...options, clock, config, token, issuedAt, jitter });
+}
+
+/**
+ * Serves a cached credential and keeps it fresh, driven by the `credentialMachine` statechart.
+ * Build one with {@link createCredentialProvider}.
+ */
+export class CredentialProvider implements AsyncDisposable {
+  /** The running statechart, for `subscribe`, `getSnapshot` and inspection. */
+  readonly actor: Actor<CredentialMachine>;
+  readonly #clock: Clock;
+  readonly #listeners = new Listeners<CredentialEmittedEvent>();
+  readonly #subscription: Subscription;
+  /** Until this instant the cached token is served with no event at all (the hot path). */
+  #servingUntil = -Infinity;
+  #token: AuthToken | null = null;
+  #served: Promise<AuthToken> = Promise.resolve(null as never);
+  #flight: Flight | null = null;
+  #stopped = false;
+
+  /** @internal Use {@link createCredentialProvider}. */
+  constructor(setup: {
+    mint: Mint;
+    clock: Clock;
+    config: RefreshConfig;
+    token: AuthToken;
+    issuedAt: number;
+    jitter: number;
+    inspect?: CredentialProviderOptions['inspect'];
+    reporters?: CredentialReporters;
+  }) {
+    const { clock, config } = setup;
+    this.#clock = clock;
+    const machine = credentialMachine.provide({
+      actors: { mint: mintActor(setup.mint, clock, config.jitter) },
+      delays: deadlineDelays(() => clock.now()),
+    });
+    this.actor = createActor(machine, {
+      input: { policy: policyOf(config), token: setup.token, issuedAt: setup.issuedAt, jitter: setup.jitter },
+      clock: timersOn(clock),
+      ...(setup.inspect === undefined ? {} : { inspect: setup.inspect }),
+    });
+    this.#subscribeReporters(setup.reporters);
+    for (const type of ['refresh.succeeded', 'refresh.failed', 'breaker.changed'] as const) {
+      this.actor.on(type, (event) => this.#onEmitted(event));
+    }
+    this.#subscription = this.actor.subscribe({
+      next: (snapshot) => this.#mirror(snapshot),
+      error: (error) => this.#halt(error),
+    });
+    this.actor.start();
+    this.#mirror(this.actor.getSnapshot());
+  }
+
+  /**
+   * The current token. A fresh token is returned at once (the same resolved promise for every
+   * caller of that token). A token past its refresh instant is still returned at once while one
+   * background refresh starts. An expired token waits for the single mint in flight, or starts
+   * one if the breaker admits it, or rejects with `BREAKER_OPEN`.
+   *
+   * @example
+   * ```ts
+   * const token = await provider.currentToken({ signal: AbortSignal.timeout(2_000) });
+   * request.headers.set('authorization', `Bearer ${token.secret.reveal()}`);
+   * ```
+   */
+  currentToken(options?: CurrentTokenOptions): Promise<AuthToken> {
+    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    const now = this.#clock.now();
+    if (now < this.#servingUntil) return this.#served;
+    return this.#serveSlowly(now, options?.signal);
+  }
+
+  /**
+   * Marks the cached token unusable after the upstream refused it (HTTP 401), so the next call
+   * mints. Pass the token you used: if the provider has cached another since, nothing happens.
+   * Repeated calls for one token coalesce, and calls closer than `invalidateMinIntervalMs` to the
+   * last accepted one are ignored. Returns whether this call invalidated the token.
+   *
+   * @example
+   * ```ts
+   * if (response.status === 401 && provider.invalidate(token)) return retryOnce();
+   * ```
+   */
+  invalidate(rejected?: AuthToken | Secret | string): boolean {
+    if (this.#stopped) return false;
+    const before = this.actor.getSnapshot().context;
+    if (rejected !== undefined && !isSameToken(before.token, rejected)) return false;
+    this.actor.send({ type: 'token.invalidated', now: this.#clock.now() });
+    return this.actor.getSnapshot().context !== before;
+  }
+
+  /**
+   * Listens to an emitted event: `refresh.succeeded`, `refresh.failed` or `breaker.changed`.
+   * Returns the function that stops listening. A throwing listener is ignored.
+   *
+   * @example
+   * ```ts
+   * const off = provider.on('breaker.changed', ({ from, to }) => log.warn(`breaker ${from} -> ${to}`));
+   * ```
+   */
+  on<T extends CredentialEmittedEvent['type']>(type: T, listener: (event: EmittedOf<T>) => void): () => void {
+    return this.#listeners.add(type, listener as (event: CredentialEmittedEvent) => void);
+  }
+
+  /**
+   * Stops the statechart, aborts a mint in flight, clears every timer and rejects pending and
+   * later calls with `STOPPED`. Idempotent.
+   *
+   * @example
+   * ```ts
+   * process.on('SIGTERM', () => provider.stop());
+   * ```
+   */
+  async stop(): Promise<void> {
+    this.#halt(new CredentialError('STOPPED', 'the credential provider was stopped'));
+  }
+
+  /**
+   * `await using provider = await createCredentialProvider(...)` stops it at the end of the scope.
+   *
+   * @example
+   * ```ts
+   * await using provider = await createCredentialProvider({ mint });
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  /**
+   * A plain summary of the state, without the secret.
+   *
+   * @example
+   * ```ts
+   * console.log(JSON.stringify(provider)); // {"validity":"fresh","breaker":"closed",...}
+   * ```
+   */
+  toJSON(): CredentialProviderState {
+    const { value, context } = this.actor.getSnapshot();
+    return {
+      validity: value.validity,
+      breaker: value.breaker,
+      flight: value.flight,
+      expiresAt: context.token.expiresAt,
+      refreshDueAt: context.refreshDueAt,
+      consecutiveFailures: context.consecutiveFailures,
+      openUntil: context.openUntil,
+      status: this.#stopped ? 'stopped' : 'running',
+    };
+  }
+
+  #serveSlowly(now: number, signal: AbortSignal | undefined): Promise<AuthToken> {
+    if (this.#stopped) return Promise.reject(stoppedError());
+    if (this.actor.getSnapshot().value.flight === 'idle') this.actor.send({ type: 'token.requested', now });
+    const { value, context } = this.actor.getSnapshot();
+    if (!isTokenUnusableAt(context, now)) return this.#served;
+    if (value.flight === 'minting') return this.#flightFor(context).join(signal);
+    return Promise.reject(
+      new CredentialError('BREAKER_OPEN', `the token has expired and the mint breaker is open until ${context.openUntil}`),
+    );
+  }
+
+  #flightFor(context: CredentialContext): Flight {
+    if (this.#flight === null || this.#flight.attempt !== context.attempt) {
+      this.#flight = new Flight(context.attempt, (flight) => this.#abandon(flight));
+    }
+    return this.#flight;
+  }
+
+  #abandon(flight: Flight): void {
+    if (this.#stopped || flight !== this.#flight) return;
+    this.actor.send({ type: 'mint.abandoned', attempt: flight.attempt });
+    if (this.actor.getSnapshot().value.flight === 'idle') this.#flight = null;
+  }
+
+  /** Keeps the hot path's two fields in step with the statechart. */
+  #mirror(snapshot: CredentialSnapshot): void {
+    const { context } = snapshot;
+    if (context.token !== this.#token) {
+      this.#token = context.token;
+      this.#served = Promise.resolve(context.token);
+    }
+    this.#servingUntil = this.#stopped ? -Infinity : servingUntil(context, snapshot.value.flight === 'minting');
+  }
+
+  #onEmitted(event: CredentialEmittedEvent): void {
+    if (event.type === 'refresh.succeeded') this.#settleFlight((flight) => flight.resolve(this.actor.getSnapshot().context.token));
+    if (event.type === 'refresh.failed') this.#settleFlight((flight) => flight.reject(event.error));
+    this.#listeners.notify(event);
+  }
+
+  #settleFlight(settle: (flight: Flight) => void): void {
+    const flight = this.#flight;
+    this.#flight = null;
+    if (flight !== null) settle(flight);
+  }
+
+  #subscribeReporters(reporters: CredentialReporters | undefined): void {
+    const refresh = reporters?.refresh;
+    const breaker = reporters?.breaker;
+    if (refresh?.onRefreshSucceeded) {
+      const report = refresh.onRefreshSucceeded.bind(refresh);
+      this.#listeners.add('refresh.succeeded', (event) => report((event as EmittedOf<'refresh.succeeded'>).remainingSeconds));
+    }
+    if (refresh?.onRefreshFailed) {
+      const report = refresh.onRefreshFailed.bind(refresh);
+      this.#listeners.add('refresh.failed', (event) => report((event as EmittedOf<'refresh.failed'>).remainingSeconds));
+    }
+    if (breaker?.onBreakerStateChanged) {
+      const report = breaker.onBreakerStateChanged.bind(breaker);
+      this.#listeners.add('breaker.changed', (event) => {
+        const { type: _type, ...change } = event as BreakerChangedEvent;
+        report(change);
+      });
+    }
+  }
+
+  /** Stops for good: on `stop()`, or if the statechart itself failed. */
+  #halt(reason: unknown): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#servingUntil = -Infinity;
+    this.#subscription?.unsubscribe();
+    this.actor.stop();
+    this.#settleFlight((flight) => flight.reject(reason instanceof CredentialError ? reason : stoppedError(reason)));
+  }
+}
+
+/**
+ * The instant until which the hot path may serve the cached token without telling the
+ * statechart, because the statechart would do nothing before it: the refresh instant (or, with
+ * the breaker open, the end of its cooldown, whichever is later), never past expiry; with a mint
+ * already in flight, expiry itself.
+ */
+function servingUntil(context: CredentialContext, minting: boolean): number {
+  if (context.tokenRejected) return -Infinity;
+  const expiresAt = context.token.expiresAt ?? Infinity;
+  if (minting) return expiresAt;
+  return Math.min(expiresAt, Math.max(context.refreshDueAt ?? Infinity, context.openUntil ?? -Infinity));
+}
+
+function isSameToken(cached: AuthToken, rejected: AuthToken | Secret | string): boolean {
+  if (typeof rejected === 'string' || rejected instanceof Secret) return cached.secret.equals(rejected);
+  return cached === rejected || cached.secret.equals(rejected.secret);
+}
+
+function stoppedError(cause?: unknown): CredentialError {
+  return new CredentialError('STOPPED', 'the credential provider was stopped', cause === undefined ? undefined : { cause });
+}
+
+/** The construction mint: not breaker-gated, reports nothing, bounded by `mintTimeoutMs`. */
+async function mintFirstToken(mint: Mint, clock: Clock, config: RefreshConfig): Promise<{ token: AuthToken; jitter: number }> {
+  const controller = new AbortController();
+  const timers = timersOn(clock);
+  let timer: ReturnType<typeof timers.setTimeout> | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = timers.setTimeout(() => {
+      const error = new CredentialError('MINT_TIMEOUT', `the mint did not settle within ${config.mintTimeoutMs} ms`);
+      controller.abort(error);
+      reject(error);
+    }, config.mintTimeoutMs);
+  });
+  try {
+    const { token, settledAt, jitter } = await Promise.race([runMint(mint, controller.signal, clock, config.jitter), timedOut]);
+    if (token.expiresAt !== null && settledAt >= token.expiresAt) {
+      throw new CredentialError(
+        'MINTED_TOKEN_ALREADY_EXPIRED',
+        `the minted token expired at ${token.expiresAt} but landed at ${settledAt}`,
+      );
+    }
+    return { token, jitter };
+  } catch (error) {
+    throw error instanceof MintFailure ? error.cause : error;
+  } finally {
+    if (timer !== undefined) timers.clearTimeout(timer);
+  }
+}

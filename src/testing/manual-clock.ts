@@ -1,0 +1,150 @@
+import type { Clock } from '../clock.js';
+
+interface PendingTimer {
+  readonly dueAt: number;
+  readonly sequence: number;
+  readonly callback: () => void;
+}
+
+/**
+ * A clock that moves only when told to. Moving it fires every timer that falls due, in deadline
+ * order (ties in the order they were armed), with `now()` reading each timer's own deadline while
+ * it runs: exactly what a real clock would have shown had the process been perfectly on time.
+ *
+ * @example
+ * ```ts
+ * const clock = new ManualClock(0);
+ * const provider = await createCredentialProvider({ mint, clock });
+ * clock.advance(60_000); // fires the refresh timer, if it was due within the minute
+ * ```
+ */
+export class ManualClock implements Clock {
+  #now: number;
+  #sequence = 0;
+  #timers: PendingTimer[] = [];
+
+  /**
+   * @param startMs the initial reading, epoch ms.
+   * @example
+   * ```ts
+   * new ManualClock(Date.parse('2030-01-01T00:00:00Z'));
+   * ```
+   */
+  constructor(startMs = 0) {
+    this.#now = startMs;
+  }
+
+  /**
+   * The current reading.
+   *
+   * @example
+   * ```ts
+   * new ManualClock(5).now(); // 5
+   * ```
+   */
+  now(): number {
+    return this.#now;
+  }
+
+  /**
+   * Arms a timer `ms` from now (negative or NaN counts as 0, `Infinity` never fires).
+   *
+   * @example
+   * ```ts
+   * clock.setTimeout(() => console.log('tick'), 1_000);
+   * ```
+   */
+  setTimeout(callback: () => void, ms: number): unknown {
+    const timer: PendingTimer = { dueAt: this.#now + (ms > 0 ? ms : 0), sequence: this.#sequence++, callback };
+    let index = this.#timers.length;
+    while (index > 0 && isLater(this.#timers[index - 1]!, timer)) index--;
+    this.#timers.splice(index, 0, timer);
+    return timer;
+  }
+
+  /**
+   * Cancels a timer; unknown handles are ignored.
+   *
+   * @example
+   * ```ts
+   * clock.clearTimeout(clock.setTimeout(() => {}, 10));
+   * ```
+   */
+  clearTimeout(handle: unknown): void {
+    const index = this.#timers.indexOf(handle as PendingTimer);
+    if (index >= 0) this.#timers.splice(index, 1);
+  }
+
+  /**
+   * Moves time forward by `ms`, firing each timer that falls due on the way.
+   *
+   * @example
+   * ```ts
+   * clock.advance(30_000);
+   * ```
+   */
+  advance(ms: number): void {
+    this.set(this.#now + ms);
+  }
+
+  /**
+   * Moves time to `epochMs`. Forward, it fires due timers in order; backward (a clock set back)
+   * it fires nothing.
+   *
+   * @example
+   * ```ts
+   * clock.set(Date.parse('2030-01-01T01:00:00Z'));
+   * ```
+   */
+  set(epochMs: number): void {
+    for (let next = this.#timers[0]; next !== undefined && next.dueAt <= epochMs; next = this.#timers[0]) {
+      this.#timers.shift();
+      if (next.dueAt > this.#now) this.#now = next.dueAt;
+      next.callback();
+    }
+    this.#now = epochMs;
+  }
+
+  /**
+   * Jumps the wall clock forward by `ms` without firing anything, the way a laptop waking from
+   * sleep sees it: `now()` leaps, while every pending timer fires that much later on the new time.
+   *
+   * @example
+   * ```ts
+   * clock.jump(3_600_000); // an hour of sleep; timers are now an hour late
+   * ```
+   */
+  jump(ms: number): void {
+    this.#now += ms;
+    this.#timers = this.#timers.map((timer) => ({ ...timer, dueAt: timer.dueAt + ms }));
+  }
+
+  /**
+   * How many timers are armed; a stopped provider leaves none.
+   *
+   * @example
+   * ```ts
+   * await provider.stop();
+   * clock.pendingTimers; // 0
+   * ```
+   */
+  get pendingTimers(): number {
+    return this.#timers.length;
+  }
+
+  /**
+   * When the earliest pending timer is due, or `null` when none is.
+   *
+   * @example
+   * ```ts
+   * clock.set(clock.nextTimerAt() ?? clock.now());
+   * ```
+   */
+  nextTimerAt(): number | null {
+    return this.#timers[0]?.dueAt ?? null;
+  }
+}
+
+function isLater(a: PendingTimer, b: PendingTimer): boolean {
+  return a.dueAt > b.dueAt || (a.dueAt === b.dueAt && a.sequence > b.sequence);
+}
