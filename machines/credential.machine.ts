@@ -224,7 +224,7 @@ export const credentialMachine = setup({
     validity: {
       initial: 'fresh',
       on: {
-        'mint.succeeded': { target: '.fresh', reenter: true, actions: 'cacheMintedToken' },
+        'mint.succeeded': { target: '.fresh', actions: 'cacheMintedToken' },
         'token.invalidated': { guard: 'invalidationAllowed', target: '.expired', actions: 'rejectCachedToken' },
       },
       states: {

@@ -1,21 +1,27 @@
 import type { AuthToken } from './auth-token.js';
 
-interface AbortableWaiter {
+interface Waiter {
   resolve(token: AuthToken): void;
   reject(reason: unknown): void;
-  release(): void;
+}
+
+/** The callers sharing one signal: one abort listener for all of them. */
+interface SignalGroup {
+  readonly waiters: Waiter[];
+  readonly onAbort: () => void;
 }
 
 /**
  * The callers waiting on one mint attempt. Callers without a signal share one promise, so a
  * cohort of any size costs one allocation; callers with a signal each get their own, settled
- * early by their abort, with the abort listener removed on every exit.
+ * early by their abort. Each signal gets one abort listener however many calls share it, and
+ * every listener is removed when the attempt settles.
  */
 export class Flight {
   /** The attempt these callers wait on. */
   readonly attempt: number;
   #shared: { promise: Promise<AuthToken>; resolve(token: AuthToken): void; reject(reason: unknown): void } | null = null;
-  readonly #abortable = new Set<AbortableWaiter>();
+  readonly #bySignal = new Map<AbortSignal, SignalGroup>();
   readonly #onAllAborted: (flight: Flight) => void;
 
   /**
@@ -52,15 +58,21 @@ export class Flight {
       }
       return this.#shared.promise;
     }
-    return new Promise<AuthToken>((resolve, reject) => {
+    let group = this.#bySignal.get(signal);
+    if (group === undefined) {
+      const waiters: Waiter[] = [];
       const onAbort = (): void => {
-        this.#abortable.delete(waiter);
-        reject(signal.reason);
-        if (this.#shared === null && this.#abortable.size === 0) this.#onAllAborted(this);
+        this.#bySignal.delete(signal);
+        for (const waiter of waiters) waiter.reject(signal.reason);
+        if (this.#shared === null && this.#bySignal.size === 0) this.#onAllAborted(this);
       };
-      const waiter: AbortableWaiter = { resolve, reject, release: () => signal.removeEventListener('abort', onAbort) };
+      group = { waiters, onAbort };
+      this.#bySignal.set(signal, group);
       signal.addEventListener('abort', onAbort, { once: true });
-      this.#abortable.add(waiter);
+    }
+    const { waiters } = group;
+    return new Promise<AuthToken>((resolve, reject) => {
+      waiters.push({ resolve, reject });
     });
   }
 
@@ -90,10 +102,13 @@ export class Flight {
     for (const waiter of this.#drain()) waiter.reject(reason);
   }
 
-  #drain(): AbortableWaiter[] {
-    const waiters = [...this.#abortable];
-    this.#abortable.clear();
-    for (const waiter of waiters) waiter.release();
+  #drain(): Waiter[] {
+    const waiters: Waiter[] = [];
+    for (const [signal, group] of this.#bySignal) {
+      signal.removeEventListener('abort', group.onAbort);
+      for (const waiter of group.waiters) waiters.push(waiter);
+    }
+    this.#bySignal.clear();
     return waiters;
   }
 }

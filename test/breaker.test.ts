@@ -1,0 +1,162 @@
+import { describe, expect, it } from 'vitest';
+import { CredentialError } from '../src/index.js';
+import { flush, HOUR, outcome, secretOf, startProvider, stateOf } from './helpers.js';
+
+const COOLDOWN = 60_000;
+
+async function failOnce(provider: { currentToken(): Promise<unknown> }, script: { last: { reject(e: unknown): void } }) {
+  const call = outcome(provider.currentToken());
+  script.last.reject(new Error('issuer down'));
+  return call;
+}
+
+describe('circuit breaker', () => {
+  it('trips at the threshold, denies while open, probes half-open, re-opens, then closes on success', async () => {
+    const log: unknown[] = [];
+    const { clock, script, provider } = await startProvider({
+      breakerThreshold: 3,
+      breakerCooldownMs: COOLDOWN,
+      reporters: {
+        refresh: {
+          onRefreshSucceeded: (seconds) => log.push(['succeeded', seconds]),
+          onRefreshFailed: (seconds) => log.push(['failed', seconds]),
+        },
+        breaker: { onBreakerStateChanged: (change) => log.push(['breaker', change]) },
+      },
+    });
+    clock.advance(HOUR);
+    await failOnce(provider, script);
+    await failOnce(provider, script);
+    expect(stateOf(provider).breaker).toBe('closed');
+    expect(provider.actor.getSnapshot().context.consecutiveFailures).toBe(2);
+    await failOnce(provider, script); // third consecutive failure: open until now + cooldown
+    expect(stateOf(provider).breaker).toBe('open');
+    expect(provider.actor.getSnapshot().context.openUntil).toBe(HOUR + COOLDOWN);
+
+    const denied = await outcome(provider.currentToken());
+    expect((denied as { error: CredentialError }).error.code).toBe('BREAKER_OPEN');
+    expect(script.count).toBe(4);
+
+    clock.advance(COOLDOWN - 1);
+    expect(stateOf(provider).breaker).toBe('open');
+    clock.advance(1);
+    expect(stateOf(provider).breaker).toBe('halfOpen');
+    await failOnce(provider, script); // the probe fails: open for a full cooldown again
+    expect(stateOf(provider).breaker).toBe('open');
+    expect(provider.actor.getSnapshot().context.openUntil).toBe(HOUR + 2 * COOLDOWN);
+    expect(script.count).toBe(5);
+
+    clock.advance(COOLDOWN);
+    const probe = provider.currentToken();
+    expect(stateOf(provider)).toMatchObject({ breaker: 'halfOpen', flight: 'minting' });
+    // half-open lets one probe through: more callers join it, no second mint
+    const joined = provider.currentToken();
+    expect(script.count).toBe(6);
+    script.last.resolve({ secret: 'back', expiresAt: 2 * HOUR + 2 * COOLDOWN });
+    expect(secretOf(await probe)).toBe('back');
+    expect(await joined).toBe(await probe);
+    expect(stateOf(provider)).toEqual({ validity: 'fresh', breaker: 'closed', flight: 'idle' });
+    expect(provider.actor.getSnapshot().context.consecutiveFailures).toBe(0);
+    await flush();
+
+    expect(log).toEqual([
+      ['failed', 0],
+      ['failed', 0],
+      ['breaker', { from: 'closed', to: 'open', openUntil: HOUR + COOLDOWN }],
+      ['failed', 0],
+      ['breaker', { from: 'open', to: 'halfOpen' }],
+      ['breaker', { from: 'halfOpen', to: 'open', openUntil: HOUR + 2 * COOLDOWN }],
+      ['failed', 0],
+      ['breaker', { from: 'open', to: 'halfOpen' }],
+      ['breaker', { from: 'halfOpen', to: 'closed' }],
+      ['succeeded', 3600],
+    ]);
+    await provider.stop();
+  });
+
+  it('counts background failures and resets the count on any success', async () => {
+    const { clock, script, provider } = await startProvider({ breakerThreshold: 3 });
+    clock.advance(0.9 * HOUR);
+    await provider.currentToken();
+    script.last.reject(new Error('x'));
+    await flush();
+    await provider.currentToken();
+    script.last.reject(new Error('y'));
+    await flush();
+    expect(provider.actor.getSnapshot().context.consecutiveFailures).toBe(2);
+    await provider.currentToken();
+    script.last.resolve({ secret: 'ok', expiresAt: 2 * HOUR });
+    await flush();
+    expect(provider.actor.getSnapshot().context.consecutiveFailures).toBe(0);
+    expect(stateOf(provider).breaker).toBe('closed');
+    await provider.stop();
+  });
+
+  it('reports the still-cached token’s remaining life on a background failure', async () => {
+    const failures: (number | null)[] = [];
+    const { clock, script, provider } = await startProvider({
+      reporters: { refresh: { onRefreshFailed: (seconds) => failures.push(seconds) } },
+    });
+    clock.advance(0.9 * HOUR + 500);
+    await provider.currentToken();
+    script.last.reject(new Error('x'));
+    await flush();
+    expect(failures).toEqual([359]); // floor((3_600_000 - 3_240_500) / 1000)
+    await provider.stop();
+  });
+
+  it('lets the clock decide at admission when the cooldown timer is late', async () => {
+    const { clock, script, provider } = await startProvider({ breakerThreshold: 1, breakerCooldownMs: COOLDOWN });
+    clock.advance(HOUR);
+    await failOnce(provider, script);
+    expect(stateOf(provider).breaker).toBe('open');
+    clock.jump(COOLDOWN); // the wall clock passed openUntil, the timer has not fired yet
+    expect(stateOf(provider).breaker).toBe('open');
+    const probe = provider.currentToken();
+    expect(stateOf(provider)).toMatchObject({ breaker: 'halfOpen', flight: 'minting' });
+    script.last.resolve({ secret: 'late-but-fine', expiresAt: 3 * HOUR });
+    expect(secretOf(await probe)).toBe('late-but-fine');
+    expect(stateOf(provider).breaker).toBe('closed');
+    await provider.stop();
+  });
+
+  it('keeps working when every reporter and listener throws', async () => {
+    const boom = () => {
+      throw new Error('reporter bug');
+    };
+    const { clock, script, provider } = await startProvider({
+      breakerThreshold: 1,
+      reporters: { refresh: { onRefreshFailed: boom, onRefreshSucceeded: boom }, breaker: { onBreakerStateChanged: boom } },
+    });
+    provider.on('refresh.failed', boom);
+    provider.on('breaker.changed', boom);
+    clock.advance(HOUR);
+    await failOnce(provider, script);
+    await flush();
+    clock.advance(60_000);
+    const next = provider.currentToken();
+    script.last.resolve({ secret: 'fine', expiresAt: 2 * HOUR });
+    expect(secretOf(await next)).toBe('fine');
+    await flush();
+    await provider.stop();
+  });
+
+  it('emits the same outcomes as XState events observable with on(), until unsubscribed', async () => {
+    const { clock, script, provider } = await startProvider({ breakerThreshold: 1 });
+    const seen: string[] = [];
+    const offFailed = provider.on('refresh.failed', (event) => seen.push(`failed:${(event.error as Error).message}`));
+    provider.on('breaker.changed', (event) => seen.push(`breaker:${event.from}->${event.to}`));
+    provider.on('refresh.succeeded', (event) => seen.push(`succeeded:${event.remainingSeconds}`));
+    clock.advance(HOUR);
+    await failOnce(provider, script);
+    await flush();
+    offFailed();
+    clock.advance(60_000);
+    const next = provider.currentToken();
+    script.last.reject(new Error('again'));
+    await outcome(next);
+    await flush();
+    expect(seen).toEqual(['breaker:closed->open', 'failed:issuer down', 'breaker:open->halfOpen', 'breaker:halfOpen->open']);
+    await provider.stop();
+  });
+});
