@@ -244,6 +244,11 @@ export class CredentialProvider implements AsyncDisposable {
     };
   }
 
+  /** Node's `util.inspect` shows the summary, not the whole actor system behind `actor`. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `CredentialProvider ${JSON.stringify(this.toJSON())}`;
+  }
+
   #serveSlowly(now: number, signal: AbortSignal | undefined): Promise<AuthToken> {
     if (this.#stopped) return Promise.reject(stoppedError());
     if (this.actor.getSnapshot().value.flight === 'idle') this.actor.send({ type: 'token.requested', now });

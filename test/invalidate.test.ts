@@ -1,0 +1,75 @@
+import { describe, expect, it } from 'vitest';
+import { Secret } from '../src/index.js';
+import { flush, HOUR, outcome, secretOf, startProvider, stateOf } from './helpers.js';
+
+describe('invalidate()', () => {
+  it('marks the refused token unusable so the next call mints, single-flight', async () => {
+    const { clock, script, provider } = await startProvider();
+    clock.advance(0.1 * HOUR);
+    const refused = await provider.currentToken();
+    expect(provider.invalidate(refused)).toBe(true);
+    expect(stateOf(provider).validity).toBe('expired');
+    const callers = Array.from({ length: 100 }, () => provider.currentToken());
+    expect(script.count).toBe(2);
+    script.last.resolve({ secret: 'replacement', expiresAt: 2 * HOUR });
+    const tokens = await Promise.all(callers);
+    expect(tokens.every((token) => secretOf(token) === 'replacement')).toBe(true);
+    expect(stateOf(provider).validity).toBe('fresh');
+    await provider.stop();
+  });
+
+  it('ignores a refused token that is no longer the cached one', async () => {
+    const { clock, script, provider } = await startProvider({ invalidateMinIntervalMs: 0 });
+    const old = await provider.currentToken();
+    clock.advance(0.9 * HOUR);
+    await provider.currentToken();
+    script.last.resolve({ secret: 'newer', expiresAt: 2 * HOUR });
+    await flush();
+    expect(provider.invalidate(old)).toBe(false);
+    expect(provider.invalidate(old.secret)).toBe(false);
+    expect(provider.invalidate(old.secret.reveal())).toBe(false);
+    expect(stateOf(provider).validity).toBe('fresh');
+    expect(provider.invalidate(new Secret('newer'))).toBe(true);
+    await provider.stop();
+  });
+
+  it('coalesces concurrent invalidations of one token', async () => {
+    const { script, provider } = await startProvider({ invalidateMinIntervalMs: 0 });
+    const token = await provider.currentToken();
+    const results = Array.from({ length: 10 }, () => provider.invalidate(token));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const next = provider.currentToken();
+    script.last.resolve({ secret: 'one-mint', expiresAt: 2 * HOUR });
+    await next;
+    expect(script.count).toBe(2);
+    await provider.stop();
+  });
+
+  it('is rate-limited: invalidations closer than invalidateMinIntervalMs are ignored', async () => {
+    const { clock, script, provider } = await startProvider({ invalidateMinIntervalMs: 5_000 });
+    expect(provider.invalidate()).toBe(true);
+    const next = provider.currentToken();
+    script.last.resolve({ secret: 'second', expiresAt: 2 * HOUR });
+    await next;
+    clock.advance(4_999);
+    expect(provider.invalidate()).toBe(false);
+    expect(secretOf(await provider.currentToken())).toBe('second');
+    clock.advance(1);
+    expect(provider.invalidate()).toBe(true);
+    await provider.stop();
+  });
+
+  it('is breaker-gated: with the breaker open the refused token is not served and no mint starts', async () => {
+    const { clock, script, provider } = await startProvider({ breakerThreshold: 1, invalidateMinIntervalMs: 0 });
+    clock.advance(0.9 * HOUR);
+    await provider.currentToken();
+    script.last.reject(new Error('down'));
+    await flush();
+    expect(stateOf(provider).breaker).toBe('open');
+    provider.invalidate();
+    const denied = await outcome(provider.currentToken());
+    expect(denied.ok).toBe(false);
+    expect(script.count).toBe(2);
+    await provider.stop();
+  });
+});
