@@ -58,6 +58,24 @@ export function breakerAdmitsAt(context: CredentialContext, now: number): boolea
 }
 
 /**
+ * The instant before which a caller's request would not change the statechart, so the provider
+ * serves the cached token without sending any event: the refresh instant (or, with the breaker
+ * open, the end of its cooldown if that is later), never past expiry; with a mint already in
+ * flight, expiry itself. `-Infinity` for a refused token.
+ *
+ * @example
+ * ```ts
+ * if (now < quietUntil(context, false)) return cachedPromise; // the hot path
+ * ```
+ */
+export function quietUntil(context: CredentialContext, minting: boolean): number {
+  if (context.tokenRejected) return -Infinity;
+  const expiresAt = context.token.expiresAt ?? Infinity;
+  if (minting) return expiresAt;
+  return Math.min(expiresAt, Math.max(context.refreshDueAt ?? Infinity, context.openUntil ?? -Infinity));
+}
+
+/**
  * Whole seconds a token has left at `now`, as reporters get them: `null` without expiry, never
  * negative, 0 for a refused token.
  *

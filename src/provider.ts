@@ -7,7 +7,7 @@ import type {
 } from '../machines/credential.types.js';
 import { deadlineDelays } from '../machines/delays.js';
 import { MintFailure } from '../machines/mint-failure.js';
-import { isTokenUnusableAt } from '../machines/policy.js';
+import { isTokenUnusableAt, quietUntil } from '../machines/policy.js';
 import type { AuthToken } from './auth-token.js';
 import { systemClock, timersOn, type Clock } from './clock.js';
 import { policyOf, resolveRefreshConfig, type RefreshConfig } from './config.js';
@@ -81,7 +81,25 @@ type EmittedOf<T extends CredentialEmittedEvent['type']> = Extract<CredentialEmi
  * const token = await provider.currentToken();
  * ```
  */
-export async function createCredentialProvider(options: CredentialProviderOptions): Promise<CredentialProvider> {
+export function createCredentialProvider(options: CredentialProviderOptions): Promise<CredentialProvider> {
+  return createCredentialProviderWith(credentialMachine, options);
+}
+
+/**
+ * As {@link createCredentialProvider}, on a variant of the statechart (built from
+ * `credentialMachine` with `.provide()`). A test hook, like the original's `refreshingProviderWith`:
+ * it lets a test run the real provider on a deliberately broken machine. Not part of the public API.
+ *
+ * @example
+ * ```ts
+ * const broken = credentialMachine.provide({ guards: { failureReachesThreshold: () => false } });
+ * const provider = await createCredentialProviderWith(broken, { mint, clock });
+ * ```
+ */
+export async function createCredentialProviderWith(
+  machine: CredentialMachine,
+  options: CredentialProviderOptions,
+): Promise<CredentialProvider> {
   if (typeof options !== 'object' || options === null || typeof options.mint !== 'function') {
     throw new CredentialError('UNCONFIGURED', 'mint is required: a function ({ signal }) => Promise<{ secret, expiresAt }>');
   }
@@ -92,7 +110,7 @@ export async function createCredentialProvider(options: CredentialProviderOption
   }
   const issuedAt = clock.now();
   const { token, jitter } = await mintFirstToken(options.mint, clock, config);
-  return new CredentialProvider({ ...options, clock, config, token, issuedAt, jitter });
+  return new CredentialProvider({ ...options, machine, clock, config, token, issuedAt, jitter });
 }
 
 /**
@@ -114,6 +132,7 @@ export class CredentialProvider implements AsyncDisposable {
 
   /** @internal Use {@link createCredentialProvider}. */
   constructor(setup: {
+    machine: CredentialMachine;
     mint: Mint;
     clock: Clock;
     config: RefreshConfig;
@@ -125,7 +144,7 @@ export class CredentialProvider implements AsyncDisposable {
   }) {
     const { clock, config } = setup;
     this.#clock = clock;
-    const machine = credentialMachine.provide({
+    const machine = setup.machine.provide({
       actors: { mint: mintActor(setup.mint, clock, config.jitter) },
       delays: deadlineDelays(() => clock.now()),
     });
@@ -280,7 +299,7 @@ export class CredentialProvider implements AsyncDisposable {
       this.#token = context.token;
       this.#served = Promise.resolve(context.token);
     }
-    this.#servingUntil = this.#stopped ? -Infinity : servingUntil(context, snapshot.value.flight === 'minting');
+    this.#servingUntil = this.#stopped ? -Infinity : quietUntil(context, snapshot.value.flight === 'minting');
   }
 
   #onEmitted(event: CredentialEmittedEvent): void {
@@ -324,19 +343,6 @@ export class CredentialProvider implements AsyncDisposable {
     this.actor.stop();
     this.#settleFlight((flight) => flight.reject(reason instanceof CredentialError ? reason : stoppedError(reason)));
   }
-}
-
-/**
- * The instant until which the hot path may serve the cached token without telling the
- * statechart, because the statechart would do nothing before it: the refresh instant (or, with
- * the breaker open, the end of its cooldown, whichever is later), never past expiry; with a mint
- * already in flight, expiry itself.
- */
-function servingUntil(context: CredentialContext, minting: boolean): number {
-  if (context.tokenRejected) return -Infinity;
-  const expiresAt = context.token.expiresAt ?? Infinity;
-  if (minting) return expiresAt;
-  return Math.min(expiresAt, Math.max(context.refreshDueAt ?? Infinity, context.openUntil ?? -Infinity));
 }
 
 function isSameToken(cached: AuthToken, rejected: AuthToken | Secret | string): boolean {

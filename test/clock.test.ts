@@ -37,6 +37,31 @@ describe('ManualClock', () => {
     clock.advance(1_000);
     expect(firedAt).toBe(11_000);
   });
+
+  it('skip() moves the reading and leaves due timers overdue until time moves again', () => {
+    const clock = new ManualClock(0);
+    const fired: number[] = [];
+    clock.setTimeout(() => fired.push(clock.now()), 1_000);
+    clock.setTimeout(() => fired.push(clock.now()), 2_000);
+    clock.skip(5_000);
+    expect(fired).toEqual([]);
+    expect(clock.runNext()).toBe(true);
+    expect(fired).toEqual([5_000]);
+    clock.advance(0);
+    expect(fired).toEqual([5_000, 5_000]);
+    expect(clock.runNext()).toBe(false);
+  });
+
+  it('runNext() fires only the earliest timer, moving time to its deadline', () => {
+    const clock = new ManualClock(0);
+    const fired: string[] = [];
+    clock.setTimeout(() => fired.push('late'), 300);
+    clock.setTimeout(() => fired.push('early'), 100);
+    clock.runNext();
+    expect(fired).toEqual(['early']);
+    expect(clock.now()).toBe(100);
+    expect(clock.nextTimerAt()).toBe(300);
+  });
 });
 
 describe('timersOn()', () => {

@@ -120,6 +120,37 @@ export class ManualClock implements Clock {
   }
 
   /**
+   * Moves the reading forward by `ms` without firing anything; timers that fell due stay pending,
+   * overdue, and fire at the next `advance`, `set` or `runNext`: what a process sees after its event
+   * loop was blocked, when a request is handled before the overdue timer callbacks run.
+   *
+   * @example
+   * ```ts
+   * clock.skip(5_000); // now() is 5 s later; a timer due in 1 s has not fired yet
+   * ```
+   */
+  skip(ms: number): void {
+    this.#now += ms;
+  }
+
+  /**
+   * Fires the earliest pending timer alone (moving time to its deadline if that is later than now)
+   * and returns whether there was one.
+   *
+   * @example
+   * ```ts
+   * while (clock.runNext()) {} // run every timer, however far away
+   * ```
+   */
+  runNext(): boolean {
+    const next = this.#timers.shift();
+    if (next === undefined) return false;
+    if (next.dueAt > this.#now) this.#now = next.dueAt;
+    next.callback();
+    return true;
+  }
+
+  /**
    * How many timers are armed; a stopped provider leaves none.
    *
    * @example
