@@ -1,0 +1,354 @@
+/**
+ * Glue between the shipped statechart and XState's graph utilities (`xstate/graph`): which
+ * events a state offers, how a state is keyed, which transitions a step takes, and the
+ * inventory of every state node and transition to cover.
+ *
+ * Time is the one thing the graph does not know. A traversal snapshot's clock reading is carried
+ * beside it (the events offered carry theirs), so the glue can offer a timer's event only when
+ * that timer is the next deadline on the one clock, and key states by their deadlines relative
+ * to now: two states that differ only by when they happen are the same state.
+ */
+import {
+  createActor,
+  createMachine,
+  type AnyStateNode,
+  type AnyTransitionDefinition,
+  type SnapshotFrom,
+} from 'xstate';
+import { getAdjacencyMap, getShortestPaths, toDirectedGraph, type AdjacencyMap, type DirectedGraphNode, type StatePath } from 'xstate/graph';
+import type { CredentialMachine } from '../../machines/credential.machine.js';
+import type { CredentialEvent, CredentialInput } from '../../machines/credential.types.js';
+import { MintFailure } from '../../machines/mint-failure.js';
+import { quietUntil } from '../../machines/policy.js';
+import type { RefreshMode, RefreshPolicy } from '../../src/config.js';
+import { Secret } from '../../src/secret.js';
+
+export type ModelSnapshot = SnapshotFrom<CredentialMachine>;
+export type ModelPath = StatePath<ModelSnapshot, CredentialEvent>;
+
+/**
+ * Durations chosen so that no two timers of one reachable state ever share a deadline (the glue
+ * checks it): with one clock, ties would make the order of two timers depend on when each was
+ * armed, which the graph cannot see.
+ */
+export const MODEL = {
+  startMs: 0,
+  lifetimeMs: 1_618,
+  /** A token this short is due the moment it is issued (its life is within the floor). */
+  shortLifetimeMs: 37,
+  /** Every mint settles this long after the step before it. */
+  settleMs: 13,
+  policy(refresh: RefreshMode): RefreshPolicy {
+    return {
+      refreshAt: 0.5,
+      refreshFloorMs: 100,
+      breakerThreshold: 2,
+      breakerCooldownMs: 3_331,
+      mintTimeoutMs: 71,
+      refresh,
+      invalidateMinIntervalMs: 0,
+    };
+  },
+} as const;
+
+/** The machine's input for a model run: the construction token issued at the start. */
+export function modelInput(refresh: RefreshMode): CredentialInput {
+  return {
+    policy: MODEL.policy(refresh),
+    token: { secret: new Secret('model-token-0'), expiresAt: MODEL.startMs + MODEL.lifetimeMs },
+    issuedAt: MODEL.startMs,
+    jitter: 0,
+  };
+}
+
+/** What a mint step lands: a normal token, a token due on arrival, one already expired, or a failure. */
+export type MintOutcome = 'token' | 'shortToken' | 'expiredToken' | 'failure';
+
+const eventTime = new WeakMap<object, number>();
+const eventOutcome = new WeakMap<object, MintOutcome>();
+/** How long after the state it was offered in an event happens. */
+const eventOffset = new WeakMap<object, number>();
+const snapshotTime = new WeakMap<object, number>();
+
+/** The clock reading an offered event happens at. */
+export function timeOfEvent(event: CredentialEvent): number {
+  const at = eventTime.get(event);
+  if (at === undefined) throw new Error(`event ${event.type} was not offered by the model`);
+  return at;
+}
+
+/** The kind of mint outcome an offered `xstate.done/error.actor.mint` event stands for. */
+export function outcomeOfEvent(event: CredentialEvent): MintOutcome | undefined {
+  return eventOutcome.get(event);
+}
+
+/** The clock reading a traversal snapshot was reached at. */
+export function timeOfSnapshot(snapshot: ModelSnapshot): number {
+  const at = snapshotTime.get(snapshot);
+  if (at === undefined) throw new Error('snapshot has no clock reading');
+  return at;
+}
+
+function stamp<T extends CredentialEvent>(event: T, time: number, outcome?: MintOutcome): T {
+  eventTime.set(event, time);
+  if (outcome !== undefined) eventOutcome.set(event, outcome);
+  return event;
+}
+
+/** A timer armed in a state, by its XState event type and its deadline. */
+export interface ArmedTimer {
+  readonly type: string;
+  readonly dueAt: number;
+}
+
+/** The timers a snapshot has armed, as the real actor would have them. */
+export function armedTimers(snapshot: ModelSnapshot): ArmedTimer[] {
+  const { value, context } = snapshot;
+  const timers: ArmedTimer[] = [];
+  const arm = (delay: string, stateId: string, dueAt: number | null) => {
+    if (dueAt !== null && Number.isFinite(dueAt)) timers.push({ type: `xstate.after.${delay}.credential.${stateId}`, dueAt });
+  };
+  if (value.validity === 'fresh') arm('untilRefreshDue', 'validity.fresh', context.refreshDueAt);
+  if (value.validity === 'refreshDue') arm('untilExpiry', 'validity.refreshDue', context.token.expiresAt);
+  if (value.breaker === 'open') arm('untilCooldownEnds', 'breaker.open', context.openUntil);
+  if (value.flight === 'minting') {
+    arm('mintTimeout', 'flight.minting', (context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs);
+  }
+  if (value.flight === 'idle') arm('untilRetry', 'flight.idle', context.retryAt);
+  return timers.sort((a, b) => a.dueAt - b.dueAt);
+}
+
+/**
+ * The events a state offers, each one the real provider can live through from here:
+ * a caller at the current time (when the provider would tell the statechart at all), a caller
+ * whose clock already reads the next deadline or the token's expiry while the timers due by then
+ * are overdue, the next timer (only one: the clock fires them in deadline order), the
+ * mint's outcomes (when no deadline falls before it settles), abandonment by every waiter of an
+ * on-demand mint, and an invalidation.
+ */
+export function offeredEvents(snapshot: ModelSnapshot): CredentialEvent[] {
+  const now = timeOfSnapshot(snapshot);
+  const { value, context } = snapshot;
+  const timers = armedTimers(snapshot);
+  const next = timers[0];
+  if (next !== undefined && timers[1] !== undefined && timers[1].dueAt === next.dueAt) {
+    throw new Error(`two timers share the deadline ${next.dueAt}: ${next.type}, ${timers[1].type}; change MODEL's durations`);
+  }
+  const offered: CredentialEvent[] = [];
+  const at = <T extends CredentialEvent>(event: T, time: number, outcome?: MintOutcome): T => {
+    eventOffset.set(event, time - now);
+    return stamp(event, time, outcome);
+  };
+  const providerWouldAsk = (time: number) => value.flight === 'idle' && time >= quietUntil(context, false);
+  if (providerWouldAsk(now)) offered.push(at({ type: 'token.requested', now }, now));
+  // Callers whose clock already reads a later instant while the timers due by then are still
+  // overdue (a blocked event loop): at the next deadline, and at the token's expiry.
+  const lateInstants = new Set<number>();
+  if (next !== undefined && next.dueAt > now) lateInstants.add(next.dueAt);
+  const { expiresAt } = context.token;
+  if (expiresAt !== null && expiresAt > now) lateInstants.add(expiresAt);
+  for (const instant of lateInstants) {
+    if (providerWouldAsk(instant)) offered.push(at({ type: 'token.requested', now: instant }, instant));
+  }
+  if (next !== undefined) offered.push(at({ type: next.type } as CredentialEvent, Math.max(now, next.dueAt)));
+  const settledAt = now + MODEL.settleMs;
+  if (value.flight === 'minting' && (next === undefined || next.dueAt > settledAt)) {
+    const landed = (expiresAt: number) => ({ token: { secret: new Secret(`model-token@${settledAt}`), expiresAt }, settledAt, jitter: 0 });
+    offered.push(
+      at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt + MODEL.lifetimeMs) }, settledAt, 'token'),
+      at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt + MODEL.shortLifetimeMs) }, settledAt, 'shortToken'),
+      at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt) }, settledAt, 'expiredToken'),
+      at({ type: 'xstate.error.actor.mint', actorId: 'mint', error: new MintFailure(new Error('model mint failure'), settledAt) }, settledAt, 'failure'),
+    );
+  }
+  if (value.flight === 'minting' && context.attemptKind === 'demand') {
+    offered.push(at({ type: 'mint.abandoned', attempt: context.attempt }, now));
+  }
+  if (!context.tokenRejected) offered.push(at({ type: 'token.invalidated', now }, now));
+  return offered;
+}
+
+/**
+ * Keys a state by what decides its future: the state value and the guard-relevant context, each
+ * deadline relative to now, or `"past"` once it has passed (a guard only asks whether it has). The
+ * attempt counter, absolute times and the issue instant (which only the transient check on
+ * entering `fresh` reads) are left out, so a state that recurs later is the same state.
+ */
+export function serializeModelState(snapshot: ModelSnapshot, event: CredentialEvent | undefined, previous?: ModelSnapshot): string {
+  if (!snapshotTime.has(snapshot)) {
+    snapshotTime.set(snapshot, event === undefined || previous === undefined ? MODEL.startMs : timeOfEvent(event));
+  }
+  const now = timeOfSnapshot(snapshot);
+  const { value, context } = snapshot;
+  const until = (deadline: number | null) => (deadline === null ? null : deadline > now ? deadline - now : 'past');
+  return JSON.stringify({
+    value,
+    expiresAt: until(context.token.expiresAt),
+    refreshDueAt: until(context.refreshDueAt),
+    tokenRejected: context.tokenRejected,
+    // Only whether the next failure reaches the threshold matters; half-open probes keep counting.
+    consecutiveFailures: Math.min(context.consecutiveFailures, context.policy.breakerThreshold),
+    openUntil: until(context.openUntil),
+    retryAt: until(context.retryAt),
+    attempt:
+      value.flight === 'minting'
+        ? { kind: context.attemptKind, timesOutIn: until((context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs) }
+        : null,
+  });
+}
+
+/** Traversal options shared by every graph query of one model run. */
+export function traversalOptions(refresh: RefreshMode) {
+  const offeredSet = new WeakSet<object>();
+  return {
+    input: modelInput(refresh),
+    // A safety net: a key that fails to close the state space fails fast instead of filling memory.
+    limit: 50_000,
+    serializeState: serializeModelState,
+    events: (snapshot: ModelSnapshot) => {
+      const events = offeredEvents(snapshot);
+      for (const event of events) offeredSet.add(event);
+      return events;
+    },
+    // XState also offers a bare `{ type }` for every event a state accepts; keep only ours.
+    filterEvents: (_snapshot: ModelSnapshot, event: CredentialEvent) => offeredSet.has(event),
+  };
+}
+
+/** A stable name for a transition of any variant of the machine built from the same config. */
+export function transitionKey(transition: AnyTransitionDefinition): string {
+  const source = transition.source as AnyStateNode;
+  const always = source.always ?? [];
+  const alwaysIndex = always.indexOf(transition);
+  if (alwaysIndex >= 0) return `${source.id}:always:${alwaysIndex}`;
+  const index = [...source.transitions.values()].flat().indexOf(transition);
+  return `${source.id}:${index}`;
+}
+
+/** A readable label for a transition: `source --event [guard]--> target`. */
+export function describeTransition(transition: AnyTransitionDefinition): string {
+  const guard = typeof transition.guard === 'object' && transition.guard !== null && 'type' in transition.guard ? ` [${String(transition.guard.type)}]` : '';
+  const target = transition.target?.map((node: AnyStateNode) => node.id).join(',') ?? '(no target)';
+  return `${(transition.source as AnyStateNode).id} --${transition.eventType || 'always'}${guard}--> ${target}`;
+}
+
+/** Every state node (but the root) and every transition of a machine, from `toDirectedGraph`. */
+export function inventory(machine: CredentialMachine): { states: string[]; transitions: Map<string, string> } {
+  const states: string[] = [];
+  const transitions = new Map<string, string>();
+  const walk = (node: DirectedGraphNode, isRoot: boolean) => {
+    if (!isRoot) states.push(node.id);
+    for (const edge of node.edges) transitions.set(transitionKey(edge.transition), describeTransition(edge.transition));
+    for (const eventless of (node.stateNode as AnyStateNode).always ?? []) {
+      transitions.set(transitionKey(eventless), describeTransition(eventless));
+    }
+    for (const child of node.children) walk(child, false);
+  };
+  walk(toDirectedGraph(machine), true);
+  return { states, transitions };
+}
+
+/** A scope for running the machine's pure `transition` that reports each microstep's transitions. */
+function inspectingScope(onTransitions: (transitions: AnyTransitionDefinition[]) => void) {
+  const probe = createActor(createMachine({}), {
+    inspect: (inspection) => {
+      if (inspection.type === '@xstate.microstep') onTransitions(inspection._transitions);
+    },
+  });
+  return {
+    self: probe,
+    system: probe.system,
+    logger: () => {},
+    id: '',
+    sessionId: '',
+    defer: () => {},
+    emit: () => {},
+    stopChild: () => {},
+    actionExecutor: () => {},
+  } as never;
+}
+
+/** The transitions one step takes, found by running it on the machine with an inspecting scope. */
+export function transitionsOf(machine: CredentialMachine, snapshot: ModelSnapshot, event: CredentialEvent): AnyTransitionDefinition[] {
+  const taken: AnyTransitionDefinition[] = [];
+  machine.transition(snapshot, event, inspectingScope((transitions) => taken.push(...transitions)));
+  return taken;
+}
+
+/**
+ * What an offered event is, independent of when the path reached its state: the graph keys states
+ * relative to now, so a shortest path may start from a later recurrence of the initial state.
+ */
+function signatureOf(event: CredentialEvent): string {
+  return `${event.type}|${eventOffset.get(event)}|${outcomeOfEvent(event) ?? ''}`;
+}
+
+/** One generated test: the path, and the transitions it was chosen to cover. */
+export interface GeneratedPath {
+  readonly refresh: RefreshMode;
+  readonly path: ModelPath;
+  /** Every transition the path takes, in order of first use. */
+  readonly takes: string[];
+  /** The transitions this path was chosen for (it is the shortest path to each). */
+  readonly covers: string[];
+}
+
+/**
+ * Replays a sequence of event signatures from the machine's real initial state, so that every
+ * step's clock reading, attempt count and token are those of one consistent timeline.
+ */
+function materialize(machine: CredentialMachine, refresh: RefreshMode, signatures: readonly string[]): { path: ModelPath; takes: string[] } {
+  const takes = new Set<string>();
+  const scope = inspectingScope((transitions) => transitions.forEach((transition) => takes.add(transitionKey(transition))));
+  let state = machine.getInitialSnapshot(scope, modelInput(refresh));
+  serializeModelState(state, undefined);
+  const steps: ModelPath['steps'] = [{ state, event: { type: 'xstate.init' } as never }];
+  for (const signature of signatures) {
+    const event = offeredEvents(state).find((candidate) => signatureOf(candidate) === signature);
+    if (event === undefined) throw new Error(`no event ${signature} is offered after ${steps.length - 1} steps`);
+    const next = machine.transition(state, event, scope);
+    serializeModelState(next, event, state);
+    steps.push({ state: next, event });
+    state = next;
+  }
+  return { path: { state, steps, weight: signatures.length }, takes: [...takes] };
+}
+
+/**
+ * A shortest path to every transition of the machine: for each transition, the shortest path (from
+ * `getShortestPaths`) to a state where some offered event takes it, plus that step, replayed from
+ * the initial state into one consistent timeline.
+ */
+export function generatePaths(machine: CredentialMachine, refresh: RefreshMode): GeneratedPath[] {
+  const options = traversalOptions(refresh);
+  const shortest = getShortestPaths(machine, options);
+  const signaturesToState = new Map<string, string[]>();
+  for (const path of shortest) {
+    const signatures = path.steps.slice(1).map((step) => signatureOf(step.event));
+    signaturesToState.set(serializeModelState(path.state, undefined), signatures);
+  }
+  const best = new Map<string, string[]>();
+  // getAdjacencyMap's typing wants an ActorLogic whose emitted events are untyped; ours are typed.
+  const adjacency: AdjacencyMap<ModelSnapshot, CredentialEvent> = getAdjacencyMap(machine as never, options as never);
+  for (const [stateKey, { state, transitions }] of Object.entries(adjacency)) {
+    const prefix = signaturesToState.get(stateKey);
+    if (prefix === undefined) continue;
+    for (const { event } of Object.values(transitions) as { event: CredentialEvent }[]) {
+      for (const key of transitionsOf(machine, state, event).map(transitionKey)) {
+        const known = best.get(key);
+        if (known === undefined || known.length > prefix.length + 1) best.set(key, [...prefix, signatureOf(event)]);
+      }
+    }
+  }
+  const bySequence = new Map<string, { signatures: string[]; covers: string[] }>();
+  for (const [key, signatures] of best) {
+    const id = signatures.join(' ');
+    const entry = bySequence.get(id) ?? { signatures, covers: [] };
+    entry.covers.push(key);
+    bySequence.set(id, entry);
+  }
+  return [...bySequence.values()].map(({ signatures, covers }) => {
+    const { path, takes } = materialize(machine, refresh, signatures);
+    return { refresh, path, takes, covers };
+  });
+}
