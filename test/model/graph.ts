@@ -69,6 +69,9 @@ const eventOutcome = new WeakMap<object, MintOutcome>();
 /** How long after the state it was offered in an event happens. */
 const eventOffset = new WeakMap<object, number>();
 const snapshotTime = new WeakMap<object, number>();
+type Region = 'validity' | 'breaker' | 'flight';
+/** When each region's current state was entered: its timer was armed then. */
+const regionEnteredAt = new WeakMap<object, Record<Region, number>>();
 
 /** The clock reading an offered event happens at. */
 export function timeOfEvent(event: CredentialEvent): number {
@@ -95,18 +98,24 @@ function stamp<T extends CredentialEvent>(event: T, time: number, outcome?: Mint
   return event;
 }
 
-/** A timer armed in a state, by its XState event type and its deadline. */
+/** A timer armed in a state, by its XState event type, its deadline and when it was armed. */
 export interface ArmedTimer {
   readonly type: string;
   readonly dueAt: number;
+  readonly armedAt: number;
 }
 
 /** The timers a snapshot has armed, as the real actor would have them. */
 export function armedTimers(snapshot: ModelSnapshot): ArmedTimer[] {
   const { value, context } = snapshot;
+  const entered = regionEnteredAt.get(snapshot);
+  if (entered === undefined) throw new Error('snapshot has no entry times');
   const timers: ArmedTimer[] = [];
   const arm = (delay: string, stateId: string, dueAt: number | null) => {
-    if (dueAt !== null && Number.isFinite(dueAt)) timers.push({ type: `xstate.after.${delay}.credential.${stateId}`, dueAt });
+    const region = stateId.split('.')[0] as Region;
+    if (dueAt !== null && Number.isFinite(dueAt)) {
+      timers.push({ type: `xstate.after.${delay}.credential.${stateId}`, dueAt, armedAt: entered[region] });
+    }
   };
   if (value.validity === 'fresh') arm('untilRefreshDue', 'validity.fresh', context.refreshDueAt);
   if (value.validity === 'refreshDue') arm('untilExpiry', 'validity.refreshDue', context.token.expiresAt);
@@ -115,7 +124,8 @@ export function armedTimers(snapshot: ModelSnapshot): ArmedTimer[] {
     arm('mintTimeout', 'flight.minting', (context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs);
   }
   if (value.flight === 'idle') arm('untilRetry', 'flight.idle', context.retryAt);
-  return timers.sort((a, b) => a.dueAt - b.dueAt);
+  // The order the clock fires them in: by deadline, then by arming order.
+  return timers.sort((a, b) => a.dueAt - b.dueAt || a.armedAt - b.armedAt);
 }
 
 /**
@@ -131,8 +141,9 @@ export function offeredEvents(snapshot: ModelSnapshot): CredentialEvent[] {
   const { value, context } = snapshot;
   const timers = armedTimers(snapshot);
   const next = timers[0];
-  if (next !== undefined && timers[1] !== undefined && timers[1].dueAt === next.dueAt) {
-    throw new Error(`two timers share the deadline ${next.dueAt}: ${next.type}, ${timers[1].type}; change MODEL's durations`);
+  const second = timers[1];
+  if (next !== undefined && second !== undefined && second.dueAt === next.dueAt && second.armedAt === next.armedAt) {
+    throw new Error(`two timers armed together share the deadline ${next.dueAt}: ${next.type}, ${second.type}; change MODEL's durations`);
   }
   const offered: CredentialEvent[] = [];
   const at = <T extends CredentialEvent>(event: T, time: number, outcome?: MintOutcome): T => {
@@ -176,7 +187,17 @@ export function offeredEvents(snapshot: ModelSnapshot): CredentialEvent[] {
  */
 export function serializeModelState(snapshot: ModelSnapshot, event: CredentialEvent | undefined, previous?: ModelSnapshot): string {
   if (!snapshotTime.has(snapshot)) {
-    snapshotTime.set(snapshot, event === undefined || previous === undefined ? MODEL.startMs : timeOfEvent(event));
+    const now = event === undefined || previous === undefined ? MODEL.startMs : timeOfEvent(event);
+    snapshotTime.set(snapshot, now);
+    const before = previous === undefined ? undefined : regionEnteredAt.get(previous);
+    const enteredAt = (region: Region) =>
+      before === undefined || previous!.value[region] !== snapshot.value[region] ? now : before[region];
+    regionEnteredAt.set(snapshot, {
+      // a landed token re-enters `fresh` even when the value reads `fresh` before and after
+      validity: outcomeOfEvent(event as CredentialEvent) === 'token' ? now : enteredAt('validity'),
+      breaker: enteredAt('breaker'),
+      flight: enteredAt('flight'),
+    });
   }
   const now = timeOfSnapshot(snapshot);
   const { value, context } = snapshot;
@@ -227,7 +248,10 @@ export function transitionKey(transition: AnyTransitionDefinition): string {
 
 /** A readable label for a transition: `source --event [guard]--> target`. */
 export function describeTransition(transition: AnyTransitionDefinition): string {
-  const guard = typeof transition.guard === 'object' && transition.guard !== null && 'type' in transition.guard ? ` [${String(transition.guard.type)}]` : '';
+  const { guard: configured } = transition;
+  const guardName =
+    typeof configured === 'string' ? configured : typeof configured === 'object' && configured !== null && 'type' in configured ? String(configured.type) : null;
+  const guard = guardName === null ? '' : ` [${guardName}]`;
   const target = transition.target?.map((node: AnyStateNode) => node.id).join(',') ?? '(no target)';
   return `${(transition.source as AnyStateNode).id} --${transition.eventType || 'always'}${guard}--> ${target}`;
 }
