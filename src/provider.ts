@@ -1,4 +1,4 @@
-import { createActor, type Actor, type InspectionEvent, type Observer, type SnapshotFrom, type Subscription } from 'xstate';
+import { createActor, type Actor, type SnapshotFrom, type Subscription } from 'xstate';
 import { credentialMachine, type CredentialMachine } from '../machines/credential.machine.js';
 import type {
   BreakerChangedEvent,
@@ -13,6 +13,7 @@ import { systemClock, timersOn, type Clock } from './clock.js';
 import { policyOf, resolveRefreshConfig, type RefreshConfig } from './config.js';
 import { CredentialError } from './credential-error.js';
 import { Flight } from './flight.js';
+import { redactedInspection, type InspectionObserver } from './inspection.js';
 import { Listeners } from './listeners.js';
 import { mintActor, runMint, type Mint } from './mint.js';
 import { Secret } from './secret.js';
@@ -37,8 +38,11 @@ export interface CredentialProviderOptions extends Partial<RefreshConfig> {
   mint: Mint;
   /** Time source and timers; defaults to `Date.now` with unref'd timers. */
   clock?: Clock;
-  /** Passed to XState's `createActor`: an inspector's `inspect` observer. */
-  inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /**
+   * An XState inspection observer (e.g. a Stately inspector's `inspect`), passed to `createActor`
+   * behind a redacting wrapper: tokens reach it as `<REDACTED>` and errors as name, message, code.
+   */
+  inspect?: InspectionObserver;
   /** Telemetry observers, called after the transition that caused them, breaker change first. */
   reporters?: CredentialReporters;
 }
@@ -151,7 +155,7 @@ export class CredentialProvider implements AsyncDisposable {
     this.actor = createActor(machine, {
       input: { policy: policyOf(config), token: setup.token, issuedAt: setup.issuedAt, jitter: setup.jitter },
       clock: timersOn(clock),
-      ...(setup.inspect === undefined ? {} : { inspect: setup.inspect }),
+      ...(setup.inspect === undefined ? {} : { inspect: redactedInspection(setup.inspect) }),
     });
     this.#subscribeReporters(setup.reporters);
     for (const type of ['refresh.succeeded', 'refresh.failed', 'breaker.changed'] as const) {

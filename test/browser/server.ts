@@ -1,0 +1,50 @@
+import { build } from 'esbuild';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+async function bundle(entry: string): Promise<string> {
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+const page = (script: string, body = '') =>
+  `<!doctype html><html><head><meta charset="utf-8"><title>credential-actor</title></head><body>${body}<script type="module" src="/${script}"></script></body></html>`;
+
+/** Bundles the app and receiver pages for browsers and serves them on 127.0.0.1 with a port from the OS. */
+export async function startPageServer(): Promise<{ origin: string; close(): Promise<void> }> {
+  const files: Record<string, { type: string; body: string }> = {
+    '/app.html': { type: 'text/html', body: page('app.js', '<iframe id="receiver"></iframe>') },
+    '/receiver.html': { type: 'text/html', body: page('receiver.js') },
+    '/app.js': { type: 'text/javascript', body: await bundle('./app.ts') },
+    '/receiver.js': { type: 'text/javascript', body: await bundle('./receiver.ts') },
+  };
+  const server = createServer((request, response) => {
+    const file = files[new URL(request.url ?? '/', 'http://127.0.0.1').pathname];
+    if (file === undefined) {
+      response.writeHead(404).end();
+      return;
+    }
+    response.writeHead(200, { 'content-type': file.type }).end(file.body);
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}
