@@ -4,22 +4,25 @@ import { msUntil } from './policy.js';
 /** The statechart's named delays. */
 export type CredentialDelay = 'untilRefreshDue' | 'untilExpiry' | 'untilCooldownEnds' | 'mintTimeout' | 'untilRetry';
 
+/** What a delay is computed from: the context, and the actor it runs in (whose clock it reads). */
+type DelayArgs = { context: CredentialContext; self: object };
+
 /**
  * The only place the statechart reads a clock: turning the deadlines in its context into timer
- * durations from `now()`. A deadline already past gives 0; no deadline gives `Infinity`, which the
- * provider's timer adapter never arms.
+ * durations from `now(self)`. A deadline already past gives 0; no deadline gives `Infinity`,
+ * which the provider's timer adapter never arms.
  *
  * @example
  * ```ts
- * credentialMachine.provide({ delays: deadlineDelays(() => clock.now()) });
+ * credentialMachine.provide({ delays: deadlineDelays((actor) => clockOf(actor).now()) });
  * ```
  */
-export function deadlineDelays(now: () => number): Record<CredentialDelay, (args: { context: CredentialContext }) => number> {
+export function deadlineDelays(now: (actor: object) => number): Record<CredentialDelay, (args: DelayArgs) => number> {
   return {
-    untilRefreshDue: ({ context }) => msUntil(context.refreshDueAt, now()),
-    untilExpiry: ({ context }) => msUntil(context.token.expiresAt, now()),
-    untilCooldownEnds: ({ context }) => msUntil(context.openUntil, now()),
+    untilRefreshDue: ({ context, self }) => msUntil(context.refreshDueAt, now(self)),
+    untilExpiry: ({ context, self }) => msUntil(context.token.expiresAt, now(self)),
+    untilCooldownEnds: ({ context, self }) => msUntil(context.openUntil, now(self)),
     mintTimeout: ({ context }) => context.policy.mintTimeoutMs,
-    untilRetry: ({ context }) => msUntil(context.retryAt, now()),
+    untilRetry: ({ context, self }) => msUntil(context.retryAt, now(self)),
   };
 }

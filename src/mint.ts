@@ -1,5 +1,4 @@
-import { fromPromise } from 'xstate';
-import type { MintInput, MintOutput } from '../machines/credential.types.js';
+import type { MintOutput } from '../machines/credential.types.js';
 import { MintFailure } from '../machines/mint-failure.js';
 import { toAuthToken, type AuthToken, type MintedToken } from './auth-token.js';
 import type { Clock } from './clock.js';
@@ -35,19 +34,6 @@ export async function runMint(mint: Mint, signal: AbortSignal, clock: Clock, jit
     throw new MintFailure(error, settledAt);
   }
   return { token, settledAt, jitter: sampleJitter(jitter) };
-}
-
-/**
- * The statechart's `mint` actor for a user's mint: XState aborts `signal` whenever it stops the
- * actor.
- *
- * @example
- * ```ts
- * credentialMachine.provide({ actors: { mint: mintActor(mint, clock, jitter) } });
- * ```
- */
-export function mintActor(mint: Mint, clock: Clock, jitter: () => number) {
-  return fromPromise<MintOutput, MintInput>(({ signal }) => runMint(mint, signal, clock, jitter));
 }
 
 /** A throwing or non-numeric jitter source counts as no jitter; out-of-range samples are clamped later. */

@@ -5,7 +5,6 @@ import type {
   CredentialContext,
   CredentialEmittedEvent,
 } from '../machines/credential.types.js';
-import { deadlineDelays } from '../machines/delays.js';
 import { MintFailure } from '../machines/mint-failure.js';
 import { isTokenUnusableAt, quietUntil } from '../machines/policy.js';
 import type { AuthToken } from './auth-token.js';
@@ -15,7 +14,8 @@ import { CredentialError } from './credential-error.js';
 import { Flight } from './flight.js';
 import { redactedInspection, type InspectionObserver } from './inspection.js';
 import { Listeners } from './listeners.js';
-import { mintActor, runMint, type Mint } from './mint.js';
+import { registerEnvironment, runnable } from './environment.js';
+import { runMint, type Mint } from './mint.js';
 import { Secret } from './secret.js';
 
 /** Observers of the provider's telemetry signals, as the original's `CredentialReporters`. */
@@ -148,13 +148,11 @@ export class CredentialProvider implements AsyncDisposable {
   }) {
     const { clock, config } = setup;
     this.#clock = clock;
-    const machine = setup.machine.provide({
-      actors: { mint: mintActor(setup.mint, clock, config.jitter) },
-      delays: deadlineDelays(() => clock.now()),
-    });
-    this.actor = createActor(machine, {
+    const timers = timersOn(clock);
+    registerEnvironment(timers, { clock, mint: setup.mint, jitter: config.jitter });
+    this.actor = createActor(runnable(setup.machine), {
       input: { policy: policyOf(config), token: setup.token, issuedAt: setup.issuedAt, jitter: setup.jitter },
-      clock: timersOn(clock),
+      clock: timers,
       ...(setup.inspect === undefined ? {} : { inspect: redactedInspection(setup.inspect) }),
     });
     this.#subscribeReporters(setup.reporters);

@@ -1,0 +1,340 @@
+/**
+ * The benchmarks behind `npm run bench`. Every case runs its baseline in the same process, right
+ * next to it, and reports the ratio; verdicts compare ratios (never absolute times) with targets.
+ */
+import { memoize } from '@smithy/property-provider';
+import { measure } from 'mitata';
+import { createActor } from 'xstate';
+import { credentialMachine } from '../machines/credential.machine.js';
+import { createCredentialProvider, type AuthToken, type CredentialProvider, type CredentialProviderOptions } from '../src/index.js';
+import { ManualClock } from '../src/testing.js';
+import { policyOf, resolveRefreshConfig } from '../src/config.js';
+
+export interface BenchRow {
+  case: string;
+  subject: string;
+  /** What it measured, in its unit. */
+  value: number;
+  unit: 'ns/op' | 'ms' | 'ns/waiter' | 'B/provider' | 'timers/provider' | 'x';
+  baseline?: string;
+  ratio?: number;
+  target?: string;
+  verdict?: 'PASS' | 'FAIL';
+}
+
+export interface BenchOptions {
+  /** Tiny sizes and sample counts: checks the bench code runs, measures nothing meaningful. */
+  quick: boolean;
+}
+
+const HOUR = 3_600_000;
+const token = (expiresAt: number | null): { secret: string; expiresAt: number | null } => ({ secret: 'bench-secret', expiresAt });
+
+async function providerOn(clock: ManualClock, options: Partial<CredentialProviderOptions> = {}, expiresAt = clock.now() + HOUR) {
+  let mints = 0;
+  const provider = await createCredentialProvider({
+    clock,
+    mint: options.mint ?? (async () => (mints++, token(clock.now() + HOUR))),
+    ...options,
+  });
+  void expiresAt;
+  return { provider, mints: () => mints };
+}
+
+/** Mean time per awaited call, best of three interleaved rounds (so a noisy neighbour hurts every subject alike). */
+async function nsPerCall(subjects: Record<string, () => Promise<unknown>>, quick: boolean): Promise<Record<string, number>> {
+  const best: Record<string, number> = {};
+  const rounds = quick ? 1 : 3;
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, call] of Object.entries(subjects)) {
+      const stats = await measure(async () => {
+        await call();
+      }, quick ? { min_cpu_time: 1e6, min_samples: 2, max_samples: 4 } : { min_cpu_time: 400e6 });
+      best[name] = Math.min(best[name] ?? Infinity, stats.avg);
+    }
+  }
+  return best;
+}
+
+function verdict(ratio: number, limit: number): 'PASS' | 'FAIL' {
+  return ratio <= limit ? 'PASS' : 'FAIL';
+}
+
+/** 1 and 2: hot serve (fresh) and due serve (refresh in flight), against the bare closure and smithy. */
+async function serving(quick: boolean): Promise<BenchRow[]> {
+  const clock = new ManualClock(0);
+  const { provider: fresh } = await providerOn(clock);
+  const cached: AuthToken = await fresh.currentToken();
+  const bare = async () => cached;
+  const smithy = memoize(
+    async () => cached,
+    (current) => current.expiresAt !== null && clock.now() >= current.expiresAt - 30_000,
+    (current) => current.expiresAt !== null,
+  );
+  await smithy();
+
+  // a provider whose token is due, with its background refresh in flight (a mint that never lands)
+  const dueClock = new ManualClock(0);
+  const { provider: due } = await providerOn(dueClock, {
+    mintTimeoutMs: Infinity,
+    mint: (() => {
+      let first = true;
+      return async () => {
+        if (first) return (first = false), token(HOUR);
+        return new Promise<never>(() => {});
+      };
+    })(),
+  });
+  dueClock.set(0.9 * HOUR);
+  await due.currentToken();
+  if (due.actor.getSnapshot().value.flight !== 'minting') throw new Error('due serve: no refresh in flight');
+
+  const hot = await nsPerCall(
+    { bare: () => bare(), provider: () => fresh.currentToken(), smithy: () => smithy(), due: () => due.currentToken() },
+    quick,
+  );
+  await fresh.stop();
+  await due.stop();
+  const rows: BenchRow[] = [
+    { case: 'hot serve', subject: 'bare async closure', value: hot.bare!, unit: 'ns/op' },
+    {
+      case: 'hot serve',
+      subject: 'provider.currentToken()',
+      value: hot.provider!,
+      unit: 'ns/op',
+      baseline: 'bare async closure',
+      ratio: hot.provider! / hot.bare!,
+      target: '<= 1.1x',
+      verdict: verdict(hot.provider! / hot.bare!, 1.1),
+    },
+    {
+      case: 'hot serve',
+      subject: 'smithy memoize',
+      value: hot.smithy!,
+      unit: 'ns/op',
+      baseline: 'provider.currentToken()',
+      ratio: hot.smithy! / hot.provider!,
+      target: '> 1x (provider faster)',
+      verdict: hot.smithy! > hot.provider! ? 'PASS' : 'FAIL',
+    },
+    {
+      case: 'due serve',
+      subject: 'provider.currentToken(), refresh in flight',
+      value: hot.due!,
+      unit: 'ns/op',
+      baseline: 'bare async closure',
+      ratio: hot.due! / hot.bare!,
+      target: '<= 1.5x',
+      verdict: verdict(hot.due! / hot.bare!, 1.5),
+    },
+  ];
+  return rows;
+}
+
+/** 3: N concurrent callers of an expired token, a mint that resolves on the next tick. */
+async function cohort(quick: boolean): Promise<BenchRow[]> {
+  const sizes = quick ? [10, 100] : [1_000, 10_000, 100_000];
+  const repeats = quick ? 1 : 5;
+  const rows: BenchRow[] = [];
+  const perWaiter = new Map<number, number>();
+  for (const size of sizes) {
+    const clock = new ManualClock(0);
+    let mints = 0;
+    const provider = await createCredentialProvider({
+      clock,
+      mint: async () => {
+        mints++;
+        await Promise.resolve();
+        return token(clock.now() + HOUR);
+      },
+    });
+    let smithyMints = 0;
+    let current = token(HOUR);
+    const smithy = memoize(
+      async () => {
+        smithyMints++;
+        await Promise.resolve();
+        return (current = token(clock.now() + HOUR));
+      },
+      (credential) => clock.now() >= credential.expiresAt!,
+      () => true,
+    );
+    await smithy();
+    void current;
+    let ours = Infinity;
+    let theirs = Infinity;
+    for (let repeat = 0; repeat < repeats + 1; repeat++) {
+      clock.advance(2 * HOUR); // every cached token is now expired
+      const before = mints;
+      let started = performance.now();
+      await Promise.all(Array.from({ length: size }, () => provider.currentToken()));
+      const elapsed = performance.now() - started;
+      if (mints !== before + 1) throw new Error(`cohort of ${size}: ${mints - before} mints, expected exactly one`);
+      const smithyBefore = smithyMints;
+      started = performance.now();
+      await Promise.all(Array.from({ length: size }, () => smithy()));
+      const smithyElapsed = performance.now() - started;
+      if (smithyMints !== smithyBefore + 1) throw new Error(`smithy cohort of ${size}: ${smithyMints - smithyBefore} mints`);
+      if (repeat === 0) continue; // warm-up
+      ours = Math.min(ours, elapsed);
+      theirs = Math.min(theirs, smithyElapsed);
+    }
+    await provider.stop();
+    perWaiter.set(size, (ours * 1e6) / size);
+    rows.push(
+      { case: `expiry cohort ${size}`, subject: 'provider: total (exactly 1 mint)', value: ours, unit: 'ms' },
+      {
+        case: `expiry cohort ${size}`,
+        subject: 'provider: per waiter',
+        value: (ours * 1e6) / size,
+        unit: 'ns/waiter',
+        baseline: 'smithy memoize per waiter',
+        ratio: ours / theirs,
+        target: '<= 1x smithy',
+        verdict: verdict(ours / theirs, 1),
+      },
+      { case: `expiry cohort ${size}`, subject: 'smithy memoize: per waiter', value: (theirs * 1e6) / size, unit: 'ns/waiter' },
+    );
+  }
+  const smallest = sizes[0]!;
+  const largest = sizes.at(-1)!;
+  const growth = perWaiter.get(largest)! / perWaiter.get(smallest)!;
+  rows.push({
+    case: 'expiry cohort scaling',
+    subject: `per-waiter time ${largest} / ${smallest}`,
+    value: growth,
+    unit: 'x',
+    baseline: `${smallest} waiters`,
+    ratio: growth,
+    target: '< 2x (O(1) per waiter)',
+    verdict: growth < 2 ? 'PASS' : 'FAIL',
+  });
+  return rows;
+}
+
+/** 4: heap per idle provider with many alive, against a bare actor of the same machine; timers per provider. */
+async function memory(quick: boolean): Promise<BenchRow[]> {
+  const count = quick ? 200 : 10_000;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const settle = () => {
+    gc?.();
+    gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+  const clock = new ManualClock(0);
+  const config = resolveRefreshConfig({});
+  let before = settle();
+  const actors = Array.from({ length: count }, (_, index) =>
+    createActor(credentialMachine, {
+      input: { policy: policyOf(config), token: { secret: { reveal: () => `t${index}` } as never, expiresAt: HOUR }, issuedAt: 0, jitter: 0 },
+      clock: { setTimeout: (fn, ms) => clock.setTimeout(fn, ms), clearTimeout: (id) => clock.clearTimeout(id) },
+    }).start(),
+  );
+  const actorBytes = (settle() - before) / count;
+  for (const actor of actors) actor.stop();
+  actors.length = 0;
+
+  const timerClock = new ManualClock(0);
+  before = settle();
+  const providers: CredentialProvider[] = [];
+  for (let index = 0; index < count; index++) {
+    providers.push(await createCredentialProvider({ clock: timerClock, mint: async () => token(HOUR + index) }));
+  }
+  const providerBytes = (settle() - before) / count;
+  const timersPerProvider = timerClock.pendingTimers / count;
+  for (const provider of providers) await provider.stop();
+  return [
+    { case: `memory (${count} alive)`, subject: 'bare XState actor of credentialMachine', value: actorBytes, unit: 'B/provider' },
+    {
+      case: `memory (${count} alive)`,
+      subject: 'idle provider',
+      value: providerBytes,
+      unit: 'B/provider',
+      baseline: 'bare XState actor',
+      ratio: providerBytes / actorBytes,
+      target: '< 8192 B',
+      verdict: providerBytes < 8192 ? 'PASS' : 'FAIL',
+    },
+    { case: `memory (${count} alive)`, subject: 'pending timers per idle provider', value: timersPerProvider, unit: 'timers/provider' },
+  ];
+}
+
+/** 5: serving with the breaker open: a valid token stays on the hot path; an expired one is refused. */
+async function failurePath(quick: boolean): Promise<BenchRow[]> {
+  const clock = new ManualClock(0);
+  let failing = false;
+  const provider = await createCredentialProvider({
+    clock,
+    breakerThreshold: 1,
+    breakerCooldownMs: 100 * HOUR,
+    mint: async () => {
+      if (failing) throw new Error('issuer down');
+      return token(HOUR);
+    },
+  });
+  failing = true;
+  clock.set(0.9 * HOUR);
+  await provider.currentToken();
+  await new Promise((resolve) => setImmediate(resolve));
+  if (provider.actor.getSnapshot().value.breaker !== 'open') throw new Error('failure path: breaker did not open');
+  const cached = await provider.currentToken();
+  const bare = async () => cached;
+  const valid = await nsPerCall({ bare: () => bare(), openValid: () => provider.currentToken() }, quick);
+
+  clock.set(2 * HOUR);
+  const refused = () => provider.currentToken().catch((error: unknown) => error);
+  const rejectedBaseline = () => Promise.reject(new Error('baseline')).catch((error: unknown) => error);
+  const expired = await nsPerCall({ baseline: rejectedBaseline, refused }, quick);
+  await provider.stop();
+  return [
+    {
+      case: 'breaker open',
+      subject: 'token valid: served',
+      value: valid.openValid!,
+      unit: 'ns/op',
+      baseline: 'bare async closure',
+      ratio: valid.openValid! / valid.bare!,
+      target: '<= 1.1x (hot path)',
+      verdict: verdict(valid.openValid! / valid.bare!, 1.1),
+    },
+    {
+      case: 'breaker open',
+      subject: 'token expired: BREAKER_OPEN',
+      value: expired.refused!,
+      unit: 'ns/op',
+      baseline: 'new Error + rejected promise',
+      ratio: expired.refused! / expired.baseline!,
+      target: 'reported',
+    },
+  ];
+}
+
+/** Runs every case, in order. */
+export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> {
+  return [
+    ...(await serving(options.quick)),
+    ...(await cohort(options.quick)),
+    ...(await memory(options.quick)),
+    ...(await failurePath(options.quick)),
+  ];
+}
+
+/** The rows as a compact, aligned table. */
+export function formatTable(rows: readonly BenchRow[]): string {
+  const header = ['case', 'subject', 'value', 'ratio (vs baseline)', 'target', 'verdict'];
+  const body = rows.map((row) => [
+    row.case,
+    row.subject,
+    `${formatValue(row.value)} ${row.unit}`,
+    row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}x (${row.baseline})`,
+    row.target ?? '',
+    row.verdict ?? '',
+  ]);
+  const widths = header.map((title, column) => Math.max(title.length, ...body.map((cells) => cells[column]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((cell, column) => cell.padEnd(widths[column]!)).join(' | ')} |`;
+  return [line(header), `| ${widths.map((width) => '-'.repeat(width)).join(' | ')} |`, ...body.map(line)].join('\n');
+}
+
+function formatValue(value: number): string {
+  return value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2);
+}

@@ -1,0 +1,23 @@
+/**
+ * `npm run bench`: every case with its in-process baseline, ratio and verdict, as a table on
+ * stdout and as JSON in bench/results.json. `--quick` only checks that the code runs.
+ */
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { formatTable, runBenchmarks } from './cases.js';
+
+const quick = process.argv.includes('--quick');
+if (!quick && typeof (globalThis as { gc?: unknown }).gc !== 'function') {
+  console.warn('note: run with --expose-gc (npm run bench does) for exact heap figures');
+}
+const startedAt = performance.now();
+const rows = await runBenchmarks({ quick });
+const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+console.log(formatTable(rows));
+console.log(`\n${machine}; ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
+if (!quick) {
+  writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
+  console.log('wrote bench/results.json');
+}
+const failed = rows.filter((row) => row.verdict === 'FAIL');
+if (failed.length > 0) console.log(`${failed.length} target(s) missed: see the README's Performance section`);
