@@ -134,7 +134,7 @@ async function serving(quick: boolean): Promise<BenchRow[]> {
 /** 3: N concurrent callers of an expired token, a mint that resolves on the next tick. */
 async function cohort(quick: boolean): Promise<BenchRow[]> {
   const sizes = quick ? [10, 100] : [1_000, 10_000, 100_000];
-  const repeats = quick ? 1 : 5;
+  const repeats = quick ? 1 : 15;
   const rows: BenchRow[] = [];
   const perWaiter = new Map<number, number>();
   for (const size of sizes) {

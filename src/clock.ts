@@ -47,9 +47,43 @@ export interface TimerHandle {
 }
 
 /**
- * Adapts a {@link Clock} for XState's scheduler: an infinite delay arms nothing (a token with no
- * expiry has no timer), and a delay longer than {@link MAX_TIMER_DELAY_MS} is armed in chunks and
- * re-armed until it has fully elapsed, so a one-year token does not fire its timer at once.
+ * Arms `callback` after `ms` on `clock`: an infinite delay arms nothing (a token with no expiry has
+ * no timer), and a delay longer than {@link MAX_TIMER_DELAY_MS} is armed in chunks, re-armed until
+ * it has fully elapsed, so a one-year token does not fire its timer at once.
+ *
+ * @example
+ * ```ts
+ * const handle = armTimer(systemClock, refresh, 365 * 24 * 3_600_000);
+ * disarmTimer(systemClock, handle);
+ * ```
+ */
+export function armTimer(clock: Clock, callback: () => void, ms: number): TimerHandle {
+  const handle: TimerHandle = { current: undefined };
+  const arm = (remainingMs: number): void => {
+    handle.current = clock.setTimeout(
+      () => (remainingMs > MAX_TIMER_DELAY_MS ? arm(remainingMs - MAX_TIMER_DELAY_MS) : callback()),
+      Math.max(0, Math.min(remainingMs, MAX_TIMER_DELAY_MS)),
+    );
+  };
+  if (ms < Infinity) arm(ms);
+  return handle;
+}
+
+/**
+ * Cancels a timer armed by {@link armTimer}, whichever chunk it is in.
+ *
+ * @example
+ * ```ts
+ * disarmTimer(clock, handle);
+ * ```
+ */
+export function disarmTimer(clock: Clock, handle: TimerHandle): void {
+  if (handle.current !== undefined) clock.clearTimeout(handle.current);
+  handle.current = undefined;
+}
+
+/**
+ * {@link armTimer} and {@link disarmTimer} on `clock`, in the shape XState's `createActor({ clock })` wants.
  *
  * @example
  * ```ts
@@ -58,22 +92,7 @@ export interface TimerHandle {
  */
 export function timersOn(clock: Clock): TimerClock {
   return {
-    setTimeout(callback, ms) {
-      const handle: TimerHandle = { current: undefined };
-      if (!(ms < Infinity)) return handle;
-      const arm = (remainingMs: number): void => {
-        const chunkMs = Math.max(0, Math.min(remainingMs, MAX_TIMER_DELAY_MS));
-        handle.current = clock.setTimeout(() => {
-          if (remainingMs > MAX_TIMER_DELAY_MS) arm(remainingMs - MAX_TIMER_DELAY_MS);
-          else callback();
-        }, chunkMs);
-      };
-      arm(ms);
-      return handle;
-    },
-    clearTimeout(handle) {
-      if (handle.current !== undefined) clock.clearTimeout(handle.current);
-      handle.current = undefined;
-    },
+    setTimeout: (callback, ms) => armTimer(clock, callback, ms),
+    clearTimeout: (handle) => disarmTimer(clock, handle),
   };
 }

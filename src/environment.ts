@@ -2,54 +2,63 @@ import { fromPromise } from 'xstate';
 import type { CredentialMachine } from '../machines/credential.machine.js';
 import type { MintInput, MintOutput } from '../machines/credential.types.js';
 import { deadlineDelays } from '../machines/delays.js';
-import type { Clock } from './clock.js';
+import { armTimer, disarmTimer, type Clock, type TimerClock, type TimerHandle } from './clock.js';
 import { runMint, type Mint } from './mint.js';
 
-/** What one provider's statechart needs from outside: its clock, its mint and its jitter source. */
-export interface ProviderEnvironment {
-  readonly clock: Clock;
-  readonly mint: Mint;
-  readonly jitter: () => number;
-}
-
 /**
- * Each running provider's environment, keyed by the timer clock its actor was created with. XState
- * hands that same object to the root actor and to every child it invokes (`actor.clock`), and both
- * the machine's delays and its mint actor are handed their actor, so one machine, provided once,
- * serves every provider: a per-provider `.provide()` would copy the whole machine definition
+ * One provider's environment: what its statechart needs from outside (its clock, its mint, its
+ * jitter source), in the one object XState already hands to the root actor and to every child it
+ * invokes: the timer clock the actor was created with (`actor.clock`). So one machine, provided
+ * once, serves every provider; a per-provider `.provide()` would copy the whole machine definition
  * (about 30 KB) for each.
- */
-const environments = new WeakMap<object, ProviderEnvironment>();
-const runnableMachines = new WeakMap<CredentialMachine, CredentialMachine>();
-
-/**
- * Registers a provider's environment under the timer clock its actor will be created with (so it
- * is there while the actor computes its initial state, in its constructor).
+ *
+ * As XState's timer clock it arms through {@link armTimer}: nothing for an infinite delay, and a
+ * delay beyond 2^31-1 ms in chunks.
  *
  * @example
  * ```ts
- * const timers = timersOn(clock);
- * registerEnvironment(timers, { clock, mint, jitter });
- * createActor(runnable(credentialMachine), { input, clock: timers }).start();
+ * const environment = new ProviderEnvironment(clock, mint, jitter);
+ * createActor(runnable(credentialMachine), { input, clock: environment }).start();
  * ```
  */
-export function registerEnvironment(timerClock: object, environment: ProviderEnvironment): void {
-  environments.set(timerClock, environment);
+export class ProviderEnvironment implements TimerClock {
+  /**
+   * @param clock where the provider reads time and arms timers.
+   * @param mint the user's mint.
+   * @param jitter the jitter source, sampled once per token.
+   */
+  constructor(
+    readonly clock: Clock,
+    readonly mint: Mint,
+    readonly jitter: () => number,
+  ) {}
+
+  /** Arms `callback` after `ms` on the provider's clock, as {@link armTimer} does. */
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    return armTimer(this.clock, callback, ms);
+  }
+
+  /** Cancels a timer armed by {@link ProviderEnvironment.setTimeout}. */
+  clearTimeout(handle: TimerHandle): void {
+    disarmTimer(this.clock, handle);
+  }
 }
 
 function environmentOf(actor: object): ProviderEnvironment {
-  const environment = environments.get((actor as { clock?: object }).clock ?? {});
-  if (environment === undefined) throw new Error('credential-actor: the actor runs on no registered provider clock');
+  const environment = (actor as { clock?: unknown }).clock;
+  if (!(environment instanceof ProviderEnvironment)) throw new Error('credential-actor: the actor does not run on a provider environment');
   return environment;
 }
 
+const runnableMachines = new WeakMap<CredentialMachine, CredentialMachine>();
+
 /**
- * `machine` with its clock-reading delays and its `mint` actor implemented against the registered
- * environment of whichever provider runs it; built once per machine and shared.
+ * `machine` with its clock-reading delays and its `mint` actor implemented against the
+ * {@link ProviderEnvironment} of whichever provider runs it; built once per machine and shared.
  *
  * @example
  * ```ts
- * createActor(runnable(credentialMachine), { input, clock: timers });
+ * createActor(runnable(credentialMachine), { input, clock: new ProviderEnvironment(clock, mint, jitter) });
  * ```
  */
 export function runnable(machine: CredentialMachine): CredentialMachine {

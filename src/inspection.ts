@@ -9,7 +9,7 @@ export type InspectionObserver = Observer<InspectionEvent> | ((event: Inspection
  * already {@link Secret}s before XState sees them (they serialize as `<REDACTED>`); what is left is
  * a mint's error, which may hold the request that carried a client secret or a bearer header
  * (an HTTP client's error often does). Every error in an event or a child's snapshot is reduced to
- * its name, message and `code`.
+ * its name, message and `code`. A throwing inspector is ignored, as a throwing reporter is.
  *
  * @example
  * ```ts
@@ -19,7 +19,13 @@ export type InspectionObserver = Observer<InspectionEvent> | ((event: Inspection
 export function redactedInspection(inspect: InspectionObserver): Observer<InspectionEvent> {
   const next = typeof inspect === 'function' ? inspect : inspect.next?.bind(inspect);
   return {
-    next: (event) => next?.(redact(event)),
+    next: (event) => {
+      try {
+        next?.(redact(event));
+      } catch {
+        // XState calls inspectors inside its transitions: a throwing one must not fail the actor.
+      }
+    },
     ...(typeof inspect === 'function' ? {} : { error: inspect.error?.bind(inspect), complete: inspect.complete?.bind(inspect) }),
   };
 }

@@ -4,7 +4,8 @@
  * listener breaks neither the provider nor the process.
  */
 export class Listeners<TEvent extends { type: string }> {
-  readonly #byType = new Map<string, Set<(event: TEvent) => void>>();
+  // created with the first listener: most providers never get one
+  #byType: Map<string, Set<(event: TEvent) => void>> | null = null;
 
   /**
    * Adds `listener` for events of `type`; returns the function that removes it.
@@ -16,6 +17,7 @@ export class Listeners<TEvent extends { type: string }> {
    * ```
    */
   add(type: string, listener: (event: TEvent) => void): () => void {
+    this.#byType ??= new Map();
     let set = this.#byType.get(type);
     if (set === undefined) this.#byType.set(type, (set = new Set()));
     set.add(listener);
@@ -33,7 +35,7 @@ export class Listeners<TEvent extends { type: string }> {
    * ```
    */
   notify(event: TEvent): void {
-    const set = this.#byType.get(event.type);
+    const set = this.#byType?.get(event.type);
     if (set === undefined || set.size === 0) return;
     const targets = [...set];
     queueMicrotask(() => {
@@ -56,6 +58,6 @@ export class Listeners<TEvent extends { type: string }> {
    * ```
    */
   clear(): void {
-    this.#byType.clear();
+    this.#byType = null;
   }
 }

@@ -1,4 +1,4 @@
-import { createActor, type Actor, type SnapshotFrom, type Subscription } from 'xstate';
+import { createActor, type Actor, type SnapshotFrom } from 'xstate';
 import { credentialMachine, type CredentialMachine } from '../machines/credential.machine.js';
 import type {
   BreakerChangedEvent,
@@ -8,13 +8,13 @@ import type {
 import { MintFailure } from '../machines/mint-failure.js';
 import { isTokenUnusableAt, quietUntil } from '../machines/policy.js';
 import type { AuthToken } from './auth-token.js';
-import { systemClock, timersOn, type Clock } from './clock.js';
+import { armTimer, disarmTimer, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { policyOf, resolveRefreshConfig, type RefreshConfig } from './config.js';
 import { CredentialError } from './credential-error.js';
 import { Flight } from './flight.js';
 import { redactedInspection, type InspectionObserver } from './inspection.js';
 import { Listeners } from './listeners.js';
-import { registerEnvironment, runnable } from './environment.js';
+import { ProviderEnvironment, runnable } from './environment.js';
 import { runMint, type Mint } from './mint.js';
 import { Secret } from './secret.js';
 
@@ -126,12 +126,14 @@ export class CredentialProvider implements AsyncDisposable {
   readonly actor: Actor<CredentialMachine>;
   readonly #clock: Clock;
   readonly #listeners = new Listeners<CredentialEmittedEvent>();
-  readonly #subscription: Subscription;
+  /** The snapshot the two hot-path fields below were computed from. */
+  #mirrored: CredentialSnapshot | null = null;
   /** Until this instant the cached token is served with no event at all (the hot path). */
   #servingUntil = -Infinity;
   #token: AuthToken | null = null;
   #served: Promise<AuthToken> = Promise.resolve(null as never);
   #flight: Flight | null = null;
+  #listening = false;
   #stopped = false;
 
   /** @internal Use {@link createCredentialProvider}. */
@@ -148,23 +150,13 @@ export class CredentialProvider implements AsyncDisposable {
   }) {
     const { clock, config } = setup;
     this.#clock = clock;
-    const timers = timersOn(clock);
-    registerEnvironment(timers, { clock, mint: setup.mint, jitter: config.jitter });
     this.actor = createActor(runnable(setup.machine), {
       input: { policy: policyOf(config), token: setup.token, issuedAt: setup.issuedAt, jitter: setup.jitter },
-      clock: timers,
+      clock: new ProviderEnvironment(clock, setup.mint, config.jitter),
       ...(setup.inspect === undefined ? {} : { inspect: redactedInspection(setup.inspect) }),
     });
     this.#subscribeReporters(setup.reporters);
-    for (const type of ['refresh.succeeded', 'refresh.failed', 'breaker.changed'] as const) {
-      this.actor.on(type, (event) => this.#onEmitted(event));
-    }
-    this.#subscription = this.actor.subscribe({
-      next: (snapshot) => this.#mirror(snapshot),
-      error: (error) => this.#halt(error),
-    });
     this.actor.start();
-    this.#mirror(this.actor.getSnapshot());
   }
 
   /**
@@ -181,6 +173,8 @@ export class CredentialProvider implements AsyncDisposable {
    */
   currentToken(options?: CurrentTokenOptions): Promise<AuthToken> {
     if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    const snapshot = this.actor.getSnapshot();
+    if (snapshot !== this.#mirrored) this.#mirror(snapshot);
     const now = this.#clock.now();
     if (now < this.#servingUntil) return this.#served;
     return this.#serveSlowly(now, options?.signal);
@@ -215,6 +209,7 @@ export class CredentialProvider implements AsyncDisposable {
    * ```
    */
   on<T extends CredentialEmittedEvent['type']>(type: T, listener: (event: EmittedOf<T>) => void): () => void {
+    this.#listen();
     return this.#listeners.add(type, listener as (event: CredentialEmittedEvent) => void);
   }
 
@@ -272,6 +267,10 @@ export class CredentialProvider implements AsyncDisposable {
 
   #serveSlowly(now: number, signal: AbortSignal | undefined): Promise<AuthToken> {
     if (this.#stopped) return Promise.reject(stoppedError());
+    if (this.actor.getSnapshot().status === 'error') {
+      this.#halt(this.actor.getSnapshot().error);
+      return Promise.reject(stoppedError());
+    }
     if (this.actor.getSnapshot().value.flight === 'idle') this.actor.send({ type: 'token.requested', now });
     const { value, context } = this.actor.getSnapshot();
     if (!isTokenUnusableAt(context, now)) return this.#served;
@@ -282,6 +281,7 @@ export class CredentialProvider implements AsyncDisposable {
   }
 
   #flightFor(context: CredentialContext): Flight {
+    this.#listen();
     if (this.#flight === null || this.#flight.attempt !== context.attempt) {
       this.#flight = new Flight(context.attempt, (flight) => this.#abandon(flight));
     }
@@ -294,8 +294,19 @@ export class CredentialProvider implements AsyncDisposable {
     if (this.actor.getSnapshot().value.flight === 'idle') this.#flight = null;
   }
 
-  /** Keeps the hot path's two fields in step with the statechart. */
+  /**
+   * Listens to the statechart's emitted events, from the first waiter, listener or reporter on:
+   * an idle provider nobody listens to carries no listener at all.
+   */
+  #listen(): void {
+    if (this.#listening) return;
+    this.#listening = true;
+    this.actor.on('*', (event) => this.#onEmitted(event));
+  }
+
+  /** Brings the hot path's fields in step with a new snapshot (checked on each call, not pushed: no subscription to pay for). */
   #mirror(snapshot: CredentialSnapshot): void {
+    this.#mirrored = snapshot;
     const { context } = snapshot;
     if (context.token !== this.#token) {
       this.#token = context.token;
@@ -319,6 +330,7 @@ export class CredentialProvider implements AsyncDisposable {
   #subscribeReporters(reporters: CredentialReporters | undefined): void {
     const refresh = reporters?.refresh;
     const breaker = reporters?.breaker;
+    if (refresh?.onRefreshSucceeded || refresh?.onRefreshFailed || breaker?.onBreakerStateChanged) this.#listen();
     if (refresh?.onRefreshSucceeded) {
       const report = refresh.onRefreshSucceeded.bind(refresh);
       this.#listeners.add('refresh.succeeded', (event) => report((event as EmittedOf<'refresh.succeeded'>).remainingSeconds));
@@ -341,7 +353,6 @@ export class CredentialProvider implements AsyncDisposable {
     if (this.#stopped) return;
     this.#stopped = true;
     this.#servingUntil = -Infinity;
-    this.#subscription?.unsubscribe();
     this.actor.stop();
     this.#settleFlight((flight) => flight.reject(reason instanceof CredentialError ? reason : stoppedError(reason)));
   }
@@ -359,10 +370,9 @@ function stoppedError(cause?: unknown): CredentialError {
 /** The construction mint: not breaker-gated, reports nothing, bounded by `mintTimeoutMs`. */
 async function mintFirstToken(mint: Mint, clock: Clock, config: RefreshConfig): Promise<{ token: AuthToken; jitter: number }> {
   const controller = new AbortController();
-  const timers = timersOn(clock);
-  let timer: ReturnType<typeof timers.setTimeout> | undefined;
+  let timer: TimerHandle | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = timers.setTimeout(() => {
+    timer = armTimer(clock, () => {
       const error = new CredentialError('MINT_TIMEOUT', `the mint did not settle within ${config.mintTimeoutMs} ms`);
       controller.abort(error);
       reject(error);
@@ -380,6 +390,6 @@ async function mintFirstToken(mint: Mint, clock: Clock, config: RefreshConfig): 
   } catch (error) {
     throw error instanceof MintFailure ? error.cause : error;
   } finally {
-    if (timer !== undefined) timers.clearTimeout(timer);
+    if (timer !== undefined) disarmTimer(clock, timer);
   }
 }

@@ -34,3 +34,24 @@ describe('redactedInspection()', () => {
     expect(describeError(new MintFailure('secret-looking string', 0))).toEqual({ name: 'NonError', message: 'a string was thrown' });
   });
 });
+
+describe('a throwing inspector', () => {
+  it('breaks neither the provider nor the process', async () => {
+    const { startProvider, flush, HOUR } = await import('./helpers.js');
+    let calls = 0;
+    const { clock, script, provider } = await startProvider({
+      inspect: () => {
+        calls++;
+        throw new Error('inspector bug');
+      },
+    });
+    clock.advance(HOUR);
+    const next = provider.currentToken();
+    script.last.resolve({ secret: 'still-served', expiresAt: 2 * HOUR });
+    expect((await next).secret.reveal()).toBe('still-served');
+    await flush();
+    expect(calls).toBeGreaterThan(5);
+    expect(provider.actor.getSnapshot().status).toBe('active');
+    await provider.stop();
+  });
+});
