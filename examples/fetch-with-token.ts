@@ -1,0 +1,18 @@
+/**
+ * Embedding example: a `fetch` that adds `Authorization: Bearer` from `currentToken()`, and on a 401
+ * invalidates that token (once per token, rate-limited by the provider) and retries once.
+ */
+import type { CredentialProvider } from '../src/index.js';
+
+export async function fetchWithToken(provider: CredentialProvider, url: string, init: RequestInit = {}): Promise<Response> {
+  const send = async () => {
+    const token = await provider.currentToken({ signal: init.signal ?? undefined });
+    const headers = new Headers(init.headers);
+    headers.set('authorization', `Bearer ${token.secret.reveal()}`);
+    return { token, response: await fetch(url, { ...init, headers }) };
+  };
+  const first = await send();
+  if (first.response.status !== 401 || !provider.invalidate(first.token)) return first.response;
+  await first.response.body?.cancel();
+  return (await send()).response;
+}
