@@ -124,3 +124,4 @@ function toSafeError(error: unknown, signal: AbortSignal): unknown {
   }
   return error;
 }
+export { OAuthError } from './oauth-error.js';

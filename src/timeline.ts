@@ -26,6 +26,8 @@ export interface TimelineRecorder {
   readonly recording: TimelineRecording;
   /** `provider.currentToken()`, recording whether the request was served. */
   currentToken(options?: CurrentTokenOptions): Promise<AuthToken>;
+  /** Records a request the app made itself (say, a whole HTTP call): when, and whether it succeeded. */
+  recordRequest(at: number, ok: boolean): void;
   /** Stops recording and returns the recording. */
   stop(): TimelineRecording;
 }
@@ -93,6 +95,9 @@ export function recordTimeline(provider: CredentialProvider, clock: Clock = syst
       );
       return served;
     },
+    recordRequest(at, ok) {
+      recording.requests.push({ at, ok });
+    },
     stop() {
       subscription.unsubscribe();
       offSucceeded.unsubscribe();
@@ -155,13 +160,14 @@ export function renderTimeline(recording: TimelineRecording, options: TimelineOp
 
   // grid and time axis
   const tick = niceTick(span);
+  const inSeconds = tick < 60_000;
   for (let at = startedAt; at <= endedAt + 1; at += tick) {
     const px = x(at);
     parts.push(`<line x1="${px}" y1="${lanes.tokens - 22}" x2="${px}" y2="${lanes.axis}" stroke="${COLOURS.grid}"/>`);
-    text(px, lanes.axis + 18, formatOffset(at - startedAt), `font-size="12" text-anchor="middle" fill="${COLOURS.muted}"`);
+    text(px, lanes.axis + 18, formatOffset(at - startedAt, inSeconds), `font-size="12" text-anchor="middle" fill="${COLOURS.muted}"`);
   }
   parts.push(`<line x1="${left}" y1="${lanes.axis}" x2="${left + plot}" y2="${lanes.axis}" stroke="${COLOURS.muted}"/>`);
-  text(left + plot, lanes.axis + 36, 'time since start (h:mm)', `font-size="12" text-anchor="end" fill="${COLOURS.muted}"`);
+  text(left + plot, lanes.axis + 36, `time since start (${inSeconds ? 'm:ss' : 'h:mm'})`, `font-size="12" text-anchor="end" fill="${COLOURS.muted}"`);
 
   // token lifetimes, alternating between two rows so back-to-back tokens stay distinct
   laneLabel(lanes.tokens + 4, 'tokens');
@@ -256,13 +262,14 @@ function round(value: number): number {
 }
 
 function niceTick(spanMs: number): number {
-  const candidates = [60_000, 5 * 60_000, 10 * 60_000, 15 * 60_000, 30 * 60_000, 3_600_000, 2 * 3_600_000, 6 * 3_600_000, 24 * 3_600_000];
+  const candidates = [1_000, 2_000, 5_000, 10_000, 15_000, 30_000, 60_000, 5 * 60_000, 10 * 60_000, 15 * 60_000, 30 * 60_000, 3_600_000, 2 * 3_600_000, 6 * 3_600_000, 24 * 3_600_000];
   return candidates.find((tick) => spanMs / tick <= 12) ?? 7 * 24 * 3_600_000;
 }
 
-function formatOffset(ms: number): string {
-  const minutes = Math.round(ms / 60_000);
-  return `${Math.floor(minutes / 60)}:${String(minutes % 60).padStart(2, '0')}`;
+/** `h:mm`, or `m:ss` for a short recording. */
+function formatOffset(ms: number, inSeconds: boolean): string {
+  const units = Math.round(ms / (inSeconds ? 1_000 : 60_000));
+  return `${Math.floor(units / 60)}:${String(units % 60).padStart(2, '0')}`;
 }
 
 function escapeXml(value: string): string {

@@ -1,0 +1,140 @@
+/**
+ * `npm run demo`: the whole library end to end on this machine. An embedded OAuth 2.0 server
+ * (oidc-provider) and a protected API on loopback, a proactive provider minting with the
+ * client-credentials grant, and a load loop of requests. Halfway through, the token server goes down
+ * for a while: watch the provider serve the still-valid token, the breaker open, the half-open probes
+ * fail, then the recovery. Ends with a summary and the run's timeline as an SVG.
+ *
+ *   npm run demo                       about a minute
+ *   npm run demo -- --duration 20      shorter
+ *   npm run demo -- --inspect          stream it to the Stately inspector (http://localhost:8080)
+ *   npm run demo -- --out DIR          where the timeline goes (default demo-output/)
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { parseArgs } from 'node:util';
+import { createCredentialProvider, CredentialError, type CredentialProviderOptions } from '../src/index.js';
+import { clientCredentialsMint } from '../src/oauth2.js';
+import { recordTimeline, renderTimeline } from '../src/timeline.js';
+import { fetchWithToken } from './fetch-with-token.js';
+import { startProtectedApi } from './protected-api.js';
+import { startTokenServer } from './token-server.js';
+
+const { values } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '60' },
+    inspect: { type: 'boolean', default: false },
+    'inspect-port': { type: 'string', default: '8080' },
+    out: { type: 'string', default: 'demo-output' },
+  },
+});
+const durationMs = Number(values.duration) * 1000;
+if (!(durationMs >= 5_000)) throw new Error('--duration must be at least 5 (seconds)');
+const outage = { fromMs: durationMs * 0.4, toMs: durationMs * 0.65 };
+const TOKEN_TTL_SECONDS = Math.max(2, Math.round(durationMs / 8_000));
+const tty = process.stdout.isTTY === true;
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)}s`;
+
+const tokenServer = await startTokenServer({ clientId: 'demo-client', clientSecret: 'demo-client-secret', accessTokenTtlSeconds: TOKEN_TTL_SECONDS });
+const api = await startProtectedApi(tokenServer);
+let inspect: CredentialProviderOptions['inspect'];
+const cleanups: Array<() => unknown> = [];
+if (values.inspect) {
+  const { createInspectorServer } = await import('@statelyai/inspect/server');
+  const { createWebSocketInspector } = await import('@statelyai/inspect');
+  const port = Number(values['inspect-port']);
+  const server = createInspectorServer({ port, autoOpen: false });
+  const inspector = createWebSocketInspector({ url: `ws://localhost:${port}` });
+  inspect = inspector.inspect;
+  cleanups.push(() => inspector.stop(), () => server.stop());
+  console.log(`Stately inspector: open http://localhost:${port} in a browser`);
+}
+
+const counts = { mints: 0, refreshFailures: 0, ok: 0, refused: 0, breakerOpen: 0, expiredServed: 0, breaker: [] as string[] };
+const provider = await createCredentialProvider({
+  mint: clientCredentialsMint({
+    tokenEndpoint: tokenServer.tokenEndpoint,
+    clientId: 'demo-client',
+    clientSecret: 'demo-client-secret',
+    resource: tokenServer.audience,
+    allowInsecureRequests: true,
+  }),
+  refresh: 'proactive',
+  refreshFloorMs: 500,
+  breakerThreshold: 3,
+  breakerCooldownMs: Math.max(1_000, durationMs / 20),
+  mintTimeoutMs: 3_000,
+  ...(inspect === undefined ? {} : { inspect }),
+  reporters: {
+    refresh: { onRefreshSucceeded: () => counts.mints++, onRefreshFailed: () => counts.refreshFailures++ },
+    breaker: { onBreakerStateChanged: ({ from, to }) => counts.breaker.push(`${from}→${to}`) },
+  },
+});
+counts.mints++; // the construction mint
+const recorder = recordTimeline(provider);
+const startedAt = Date.now();
+const status = () => {
+  const { validity, breaker, expiresAt } = provider.toJSON();
+  const elapsed = Date.now() - startedAt;
+  const phase =
+    elapsed < outage.fromMs ? `outage in ${seconds(outage.fromMs - elapsed)}` : elapsed < outage.toMs ? `ISSUER DOWN for ${seconds(outage.toMs - elapsed)}` : 'issuer back';
+  const ttl = expiresAt === null ? '∞' : seconds(Math.max(0, expiresAt - Date.now()));
+  return `${seconds(elapsed).padStart(6)}  ${validity.padEnd(10)} breaker ${breaker.padEnd(8)} ttl ${ttl.padStart(5)}  mints ${counts.mints}  refresh failures ${counts.refreshFailures}  requests ok ${counts.ok} failed ${counts.breakerOpen + counts.refused}  [${phase}]`;
+};
+
+let lastPrinted = 0;
+let outageStarted = false;
+let outageEnded = false;
+while (Date.now() - startedAt < durationMs) {
+  const elapsed = Date.now() - startedAt;
+  if (!outageStarted && elapsed >= outage.fromMs) {
+    outageStarted = true;
+    await tokenServer.stop();
+  }
+  if (!outageEnded && elapsed >= outage.toMs) {
+    outageEnded = true;
+    await tokenServer.start();
+  }
+  const at = Date.now();
+  try {
+    const token = await provider.currentToken();
+    if (token.expiresAt !== null && token.expiresAt <= Date.now()) counts.expiredServed++;
+    const response = await fetchWithToken(provider, api.url);
+    await response.body?.cancel();
+    if (response.ok) counts.ok++;
+    else counts.refused++;
+    recorder.recordRequest(at, response.ok);
+  } catch (error) {
+    if (!(error instanceof CredentialError && error.code === 'BREAKER_OPEN')) throw error;
+    counts.breakerOpen++;
+    recorder.recordRequest(at, false);
+  }
+  if (tty) process.stdout.write(`\r${status()}\u001b[K`);
+  else if (Date.now() - lastPrinted >= 5_000) {
+    lastPrinted = Date.now();
+    console.log(status());
+  }
+  await sleep(100);
+}
+
+await provider.stop();
+const recording = recorder.stop();
+await api.close();
+await tokenServer.stop();
+for (const cleanup of cleanups) await cleanup();
+const timelineFile = join(values.out, 'timeline.svg');
+mkdirSync(values.out, { recursive: true });
+writeFileSync(
+  timelineFile,
+  renderTimeline(recording, { title: `npm run demo: ${TOKEN_TTL_SECONDS}-s tokens, issuer down ${seconds(outage.fromMs)}–${seconds(outage.toMs)}` }),
+);
+const requests = counts.ok + counts.refused + counts.breakerOpen;
+console.log(`${tty ? '\n' : ''}
+Summary after ${seconds(Date.now() - startedAt)}
+  requests            ${requests}: ${counts.ok} served by the API, ${counts.breakerOpen} refused locally (breaker open, token expired), ${counts.refused} refused by the API
+  expired tokens served: ${counts.expiredServed}
+  mints               ${counts.mints} (the token server issued ${tokenServer.issued}), refresh failures ${counts.refreshFailures}
+  breaker             ${counts.breaker.join(', ') || 'stayed closed'}
+  timeline            ${timelineFile}`);
+process.exitCode = counts.expiredServed === 0 && counts.refused === 0 ? 0 : 1;
