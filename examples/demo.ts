@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createCredentialProvider, CredentialError, type CredentialProviderOptions } from '../src/index.js';
-import { clientCredentialsMint } from '../src/oauth2.js';
+import { clientCredentialsMint, OAuthError } from '../src/oauth2.js';
 import { recordTimeline, renderTimeline } from '../src/timeline.js';
 import { fetchWithToken } from './fetch-with-token.js';
 import { startProtectedApi } from './protected-api.js';
@@ -51,7 +51,7 @@ if (values.inspect) {
   console.log(`Stately inspector: open http://localhost:${port} in a browser`);
 }
 
-const counts = { mints: 0, refreshFailures: 0, ok: 0, refused: 0, breakerOpen: 0, expiredServed: 0, breaker: [] as string[] };
+const counts = { mints: 0, refreshFailures: 0, ok: 0, refused: 0, breakerOpen: 0, mintFailed: 0, expiredServed: 0, breaker: [] as string[] };
 const provider = await createCredentialProvider({
   mint: clientCredentialsMint({
     tokenEndpoint: tokenServer.tokenEndpoint,
@@ -80,7 +80,7 @@ const status = () => {
   const phase =
     elapsed < outage.fromMs ? `outage in ${seconds(outage.fromMs - elapsed)}` : elapsed < outage.toMs ? `ISSUER DOWN for ${seconds(outage.toMs - elapsed)}` : 'issuer back';
   const ttl = expiresAt === null ? '∞' : seconds(Math.max(0, expiresAt - Date.now()));
-  return `${seconds(elapsed).padStart(6)}  ${validity.padEnd(10)} breaker ${breaker.padEnd(8)} ttl ${ttl.padStart(5)}  mints ${counts.mints}  refresh failures ${counts.refreshFailures}  requests ok ${counts.ok} failed ${counts.breakerOpen + counts.refused}  [${phase}]`;
+  return `${seconds(elapsed).padStart(6)}  ${validity.padEnd(10)} breaker ${breaker.padEnd(8)} ttl ${ttl.padStart(5)}  mints ${counts.mints}  refresh failures ${counts.refreshFailures}  requests ok ${counts.ok} failed ${counts.breakerOpen + counts.mintFailed + counts.refused}  [${phase}]`;
 };
 
 let lastPrinted = 0;
@@ -106,8 +106,10 @@ while (Date.now() - startedAt < durationMs) {
     else counts.refused++;
     recorder.recordRequest(at, response.ok);
   } catch (error) {
-    if (!(error instanceof CredentialError && error.code === 'BREAKER_OPEN')) throw error;
-    counts.breakerOpen++;
+    // no valid token to send: the breaker is open, or the mint this caller waited on failed
+    if (error instanceof CredentialError && error.code === 'BREAKER_OPEN') counts.breakerOpen++;
+    else if (error instanceof OAuthError || error instanceof CredentialError) counts.mintFailed++;
+    else throw error;
     recorder.recordRequest(at, false);
   }
   if (tty) process.stdout.write(`\r${status()}\u001b[K`);
@@ -129,10 +131,10 @@ writeFileSync(
   timelineFile,
   renderTimeline(recording, { title: `npm run demo: ${TOKEN_TTL_SECONDS}-s tokens, issuer down ${seconds(outage.fromMs)}–${seconds(outage.toMs)}` }),
 );
-const requests = counts.ok + counts.refused + counts.breakerOpen;
+const requests = counts.ok + counts.refused + counts.breakerOpen + counts.mintFailed;
 console.log(`${tty ? '\n' : ''}
 Summary after ${seconds(Date.now() - startedAt)}
-  requests            ${requests}: ${counts.ok} served by the API, ${counts.breakerOpen} refused locally (breaker open, token expired), ${counts.refused} refused by the API
+  requests            ${requests}: ${counts.ok} served by the API, ${counts.breakerOpen} refused locally (token expired, breaker open), ${counts.mintFailed} failed with the mint they waited on, ${counts.refused} refused by the API
   expired tokens served: ${counts.expiredServed}
   mints               ${counts.mints} (the token server issued ${tokenServer.issued}), refresh failures ${counts.refreshFailures}
   breaker             ${counts.breaker.join(', ') || 'stayed closed'}

@@ -102,7 +102,7 @@ describe('a proactive provider serving a protected API through token lifetimes a
         },
       },
     });
-    const outcomes: { at: number; status: number | 'BREAKER_OPEN' }[] = [];
+    const outcomes: { at: number; status: number | 'BREAKER_OPEN' | 'MINT_FAILED' }[] = [];
     let expiredServed = 0;
     const request = async () => {
       const at = Date.now();
@@ -112,8 +112,10 @@ describe('a proactive provider serving a protected API through token lifetimes a
         const response = await fetchWithToken(provider, api.url);
         outcomes.push({ at, status: response.status });
       } catch (error) {
-        if (!(error instanceof CredentialError) || error.code !== 'BREAKER_OPEN') throw error;
-        outcomes.push({ at, status: 'BREAKER_OPEN' });
+        // no valid token: refused with the breaker open, or failed with the mint the caller waited on
+        if (error instanceof CredentialError && error.code === 'BREAKER_OPEN') outcomes.push({ at, status: 'BREAKER_OPEN' });
+        else if (error instanceof OAuthError && error.error === 'request_failed') outcomes.push({ at, status: 'MINT_FAILED' });
+        else throw error;
       }
     };
     const runUntil = async (done: () => boolean, limitMs: number) => {
