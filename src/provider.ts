@@ -131,10 +131,11 @@ export class CredentialProvider implements AsyncDisposable {
   /** Until this instant the cached token is served with no event at all (the hot path). */
   #servingUntil = -Infinity;
   #token: AuthToken | null = null;
-  #served: Promise<AuthToken> = Promise.resolve(null as never);
+  #served!: Promise<AuthToken>;
   #flight: Flight | null = null;
   #listening = false;
-  #stopped = false;
+  /** Why the provider stopped (`stop()`, or the statechart failing); `null` while it runs. */
+  #stoppedBy: CredentialError | null = null;
 
   /** @internal Use {@link createCredentialProvider}. */
   constructor(setup: {
@@ -156,7 +157,11 @@ export class CredentialProvider implements AsyncDisposable {
       ...(setup.inspect === undefined ? {} : { inspect: redactedInspection(setup.inspect) }),
     });
     this.#subscribeReporters(setup.reporters);
+    // Only the error channel (about 0.8 KB): were the statechart itself to fail, XState would rethrow
+    // the error globally without an observer; with one, callers get STOPPED and the host lives on.
+    this.actor.subscribe({ error: (error) => this.#halt(error) });
     this.actor.start();
+    this.#mirror(this.actor.getSnapshot());
   }
 
   /**
@@ -192,7 +197,7 @@ export class CredentialProvider implements AsyncDisposable {
    * ```
    */
   invalidate(rejected?: AuthToken | Secret | string): boolean {
-    if (this.#stopped) return false;
+    if (this.#stoppedBy !== null) return false;
     const before = this.actor.getSnapshot().context;
     if (rejected !== undefined && !isSameToken(before.token, rejected)) return false;
     this.actor.send({ type: 'token.invalidated', now: this.#clock.now() });
@@ -223,7 +228,7 @@ export class CredentialProvider implements AsyncDisposable {
    * ```
    */
   async stop(): Promise<void> {
-    this.#halt(new CredentialError('STOPPED', 'the credential provider was stopped'));
+    this.#halt(stoppedError());
   }
 
   /**
@@ -256,7 +261,7 @@ export class CredentialProvider implements AsyncDisposable {
       refreshDueAt: context.refreshDueAt,
       consecutiveFailures: context.consecutiveFailures,
       openUntil: context.openUntil,
-      status: this.#stopped ? 'stopped' : 'running',
+      status: this.#stoppedBy === null ? 'running' : 'stopped',
     };
   }
 
@@ -266,12 +271,8 @@ export class CredentialProvider implements AsyncDisposable {
   }
 
   #serveSlowly(now: number, signal: AbortSignal | undefined): Promise<AuthToken> {
-    if (this.#stopped) return Promise.reject(stoppedError());
-    if (this.actor.getSnapshot().status === 'error') {
-      this.#halt(this.actor.getSnapshot().error);
-      return Promise.reject(stoppedError());
-    }
-    if (this.actor.getSnapshot().value.flight === 'idle') this.actor.send({ type: 'token.requested', now });
+    if (this.actor.getSnapshot().value.flight === 'idle' && this.#stoppedBy === null) this.actor.send({ type: 'token.requested', now });
+    if (this.#stoppedBy !== null) return Promise.reject(this.#stoppedBy);
     const { value, context } = this.actor.getSnapshot();
     if (!isTokenUnusableAt(context, now)) return this.#served;
     if (value.flight === 'minting') return this.#flightFor(context).join(signal);
@@ -289,7 +290,7 @@ export class CredentialProvider implements AsyncDisposable {
   }
 
   #abandon(flight: Flight): void {
-    if (this.#stopped || flight !== this.#flight) return;
+    if (this.#stoppedBy !== null || flight !== this.#flight) return;
     this.actor.send({ type: 'mint.abandoned', attempt: flight.attempt });
     if (this.actor.getSnapshot().value.flight === 'idle') this.#flight = null;
   }
@@ -312,7 +313,7 @@ export class CredentialProvider implements AsyncDisposable {
       this.#token = context.token;
       this.#served = Promise.resolve(context.token);
     }
-    this.#servingUntil = this.#stopped ? -Infinity : quietUntil(context, snapshot.value.flight === 'minting');
+    this.#servingUntil = this.#stoppedBy === null ? quietUntil(context, snapshot.value.flight === 'minting') : -Infinity;
   }
 
   #onEmitted(event: CredentialEmittedEvent): void {
@@ -348,13 +349,15 @@ export class CredentialProvider implements AsyncDisposable {
     }
   }
 
-  /** Stops for good: on `stop()`, or if the statechart itself failed. */
+  /** Stops for good: on `stop()`, or if the statechart itself failed (then `STOPPED` carries that error as its cause). */
   #halt(reason: unknown): void {
-    if (this.#stopped) return;
-    this.#stopped = true;
+    if (this.#stoppedBy !== null) return;
+    const stopped = reason instanceof CredentialError ? reason : stoppedError(reason);
+    this.#stoppedBy = stopped;
     this.#servingUntil = -Infinity;
     this.actor.stop();
-    this.#settleFlight((flight) => flight.reject(reason instanceof CredentialError ? reason : stoppedError(reason)));
+    this.#settleFlight((flight) => flight.reject(stopped));
+    this.#listeners.clear();
   }
 }
 

@@ -40,3 +40,28 @@ describe('stop()', () => {
     expect(provider.actor.getSnapshot().status).toBe('stopped');
   });
 });
+
+describe('a failure of the statechart itself', () => {
+  it('stops the provider with STOPPED instead of crashing the host', async () => {
+    const { credentialMachine } = await import('../machines/credential.machine.js');
+    const { createCredentialProviderWith } = await import('../src/provider.js');
+    const { ManualClock } = await import('../src/testing.js');
+    const { flush } = await import('./helpers.js');
+    const broken = credentialMachine.provide({
+      actions: {
+        beginRequestedAttempt: () => {
+          throw new Error('a bug in an action');
+        },
+      },
+    });
+    const clock = new ManualClock(0);
+    const provider = await createCredentialProviderWith(broken, { mint: async () => ({ secret: 'x', expiresAt: HOUR }), clock });
+    clock.advance(HOUR);
+    const result = await outcome(provider.currentToken());
+    await flush();
+    expect(codeOf(result)).toBe('STOPPED');
+    expect(((result as { error: Error }).error.cause as Error).message).toBe('a bug in an action');
+    expect(provider.toJSON().status).toBe('stopped');
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
