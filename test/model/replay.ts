@@ -76,6 +76,17 @@ export async function replayPath(generated: GeneratedPath, machine: CredentialMa
       expectStep(step.state, previous, event);
       previous = step.state;
     }
+    // Every path ends with stop(): waiting callers are refused, the mint is aborted, no timer is left.
+    trail.push('stop()');
+    await provider.stop();
+    await flush();
+    settlePending(rejectedWithCode('STOPPED'));
+    requests.forEach((request, index) => {
+      const problem = disagreement(request);
+      if (problem !== null) mismatch(`request #${index + 1}: ${problem}`);
+    });
+    if (clock.pendingTimers !== 0) mismatch(`${clock.pendingTimers} timers left after stop()`);
+    if (previous.value.flight === 'minting' && !script.last.signal.aborted) mismatch('the mint in flight was not aborted');
   } finally {
     await provider.stop();
   }
