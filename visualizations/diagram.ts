@@ -5,10 +5,11 @@
  */
 import type { AnyStateNode, AnyTransitionDefinition } from 'xstate';
 import type { CredentialMachine } from '../machines/credential.machine.js';
+import { transitionKey } from '../machines/transition-key.js';
 
 /** One drawable transition: where it starts (a state, or a whole region), where it goes, its label. */
 export interface DrawnTransition {
-  /** Same key the model-based tests use in `coverage.json`: `sourceId:index` or `sourceId:always:index`. */
+  /** The key the model-based tests use in `coverage.json` (see `transitionKey`). */
   readonly key: string;
   readonly source: AnyStateNode;
   readonly target: AnyStateNode;
@@ -19,18 +20,17 @@ export interface DrawnTransition {
 export function transitionsOf(machine: CredentialMachine): DrawnTransition[] {
   const drawn: DrawnTransition[] = [];
   const visit = (node: AnyStateNode) => {
-    const all = [...node.transitions.values()].flat() as AnyTransitionDefinition[];
-    all.forEach((transition, index) => drawn.push(draw(node, transition, `${node.id}:${index}`)));
-    (node.always ?? []).forEach((transition: AnyTransitionDefinition, index: number) => drawn.push(draw(node, transition, `${node.id}:always:${index}`)));
+    for (const transition of [...node.transitions.values()].flat() as AnyTransitionDefinition[]) drawn.push(draw(node, transition));
+    for (const transition of (node.always ?? []) as AnyTransitionDefinition[]) drawn.push(draw(node, transition));
     for (const child of Object.values(node.states) as AnyStateNode[]) visit(child);
   };
   visit(machine.root);
   return drawn;
 }
 
-function draw(source: AnyStateNode, transition: AnyTransitionDefinition, key: string): DrawnTransition {
+function draw(source: AnyStateNode, transition: AnyTransitionDefinition): DrawnTransition {
   const target = (transition.target?.[0] as AnyStateNode | undefined) ?? source;
-  return { key, source, target, label: labelOf(transition) };
+  return { key: transitionKey(transition), source, target, label: labelOf(transition) };
 }
 
 /** `after untilRefreshDue`, `mint resolved [mintedTokenAlreadyExpired]`, `token.requested [requestAdmitsMint]`. */

@@ -20,6 +20,7 @@ import type { CredentialMachine } from '../../machines/credential.machine.js';
 import type { CredentialEvent, CredentialInput } from '../../machines/credential.types.js';
 import { MintFailure } from '../../machines/mint-failure.js';
 import { quietUntil } from '../../machines/policy.js';
+import { transitionKey } from '../../machines/transition-key.js';
 import type { RefreshMode, RefreshPolicy } from '../../src/config.js';
 import { Secret } from '../../src/secret.js';
 
@@ -234,16 +235,6 @@ export function traversalOptions(refresh: RefreshMode) {
     // XState also offers a bare `{ type }` for every event a state accepts; keep only ours.
     filterEvents: (_snapshot: ModelSnapshot, event: CredentialEvent) => offeredSet.has(event),
   };
-}
-
-/** A stable name for a transition of any variant of the machine built from the same config. */
-export function transitionKey(transition: AnyTransitionDefinition): string {
-  const source = transition.source as AnyStateNode;
-  const always = source.always ?? [];
-  const alwaysIndex = always.indexOf(transition);
-  if (alwaysIndex >= 0) return `${source.id}:always:${alwaysIndex}`;
-  const index = [...source.transitions.values()].flat().indexOf(transition);
-  return `${source.id}:${index}`;
 }
 
 /** A readable label for a transition: `source --event [guard]--> target`. */

@@ -14,7 +14,8 @@ import { CredentialError } from '../../src/credential-error.js';
 import { createCredentialProviderWith } from '../../src/provider.js';
 import { ManualClock } from '../../src/testing.js';
 import { flush, scriptedMint } from '../helpers.js';
-import { MODEL, modelInput, outcomeOfEvent, timeOfEvent, timeOfSnapshot, transitionKey, type GeneratedPath, type ModelSnapshot } from './graph.js';
+import { transitionKey } from '../../machines/transition-key.js';
+import { MODEL, modelInput, outcomeOfEvent, timeOfEvent, timeOfSnapshot, type GeneratedPath, type ModelSnapshot } from './graph.js';
 
 /** What replaying one path observed: the transitions and state nodes it really went through. */
 export interface ReplayResult {
