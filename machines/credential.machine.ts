@@ -33,15 +33,16 @@ import {
  *
  * Time enters as data: every event a caller sends carries its clock reading, the mint actor
  * stamps its outcome, and each timer's transition knows its own deadline. So every guard and
- * action is a pure function of context and event; only the delays read a clock, and the provider
- * swaps them (and the `mint` actor) in with `.provide()`.
+ * action is a pure function of context and event; only the delays read a clock (`Date.now` here),
+ * and the provider swaps them and the `mint` actor in with `.provide()` (see `src/environment.ts`).
  *
  * @example
  * ```ts
- * const actor = createActor(
- *   credentialMachine.provide({ actors: { mint: fromPromise(mintToken) } }),
- *   { input: { policy, token, issuedAt, jitter: 0 } },
- * ).start();
+ * // the mint actor resolves with a checked token, when it landed, and its jitter sample
+ * const mint = fromPromise(async () => ({ token: await fetchToken(), settledAt: Date.now(), jitter: 0 }));
+ * const actor = createActor(credentialMachine.provide({ actors: { mint } }), {
+ *   input: { policy, token, issuedAt: Date.now(), jitter: 0 },
+ * }).start();
  * actor.getSnapshot().value; // { validity: 'fresh', breaker: 'closed', flight: 'idle' }
  * ```
  */
