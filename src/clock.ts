@@ -81,18 +81,3 @@ export function disarmTimer(clock: Clock, handle: TimerHandle): void {
   if (handle.current !== undefined) clock.clearTimeout(handle.current);
   handle.current = undefined;
 }
-
-/**
- * {@link armTimer} and {@link disarmTimer} on `clock`, in the shape XState's `createActor({ clock })` wants.
- *
- * @example
- * ```ts
- * createActor(machine, { clock: timersOn(systemClock) });
- * ```
- */
-export function timersOn(clock: Clock): TimerClock {
-  return {
-    setTimeout: (callback, ms) => armTimer(clock, callback, ms),
-    clearTimeout: (handle) => disarmTimer(clock, handle),
-  };
-}

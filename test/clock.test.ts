@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MAX_TIMER_DELAY_MS, systemClock } from '../src/index.js';
-import { timersOn, type Clock } from '../src/clock.js';
+import { armTimer, disarmTimer, type Clock, type TimerClock } from '../src/clock.js';
 import { ManualClock } from '../src/testing.js';
 import { HOUR, outcome, secretOf, startProvider, stateOf } from './helpers.js';
 
@@ -64,7 +64,12 @@ describe('ManualClock', () => {
   });
 });
 
-describe('timersOn()', () => {
+/** armTimer and disarmTimer on one clock, as XState's scheduler calls them. */
+function timersOn(clock: Clock): TimerClock {
+  return { setTimeout: (callback, ms) => armTimer(clock, callback, ms), clearTimeout: (handle) => disarmTimer(clock, handle) };
+}
+
+describe('armTimer() / disarmTimer()', () => {
   function recordingClock() {
     const armed: number[] = [];
     const inner = new ManualClock(0);
