@@ -38,6 +38,41 @@ describe('ManualClock', () => {
     expect(firedAt).toBe(11_000);
   });
 
+  it('handles stay valid across jump(), skip(), advance() and runNext(): a cleared timer never fires', () => {
+    const clock = new ManualClock(0);
+    const fired: string[] = [];
+    const first = clock.setTimeout(() => fired.push('first'), 1_000);
+    const second = clock.setTimeout(() => fired.push('second'), 2_000);
+    const third = clock.setTimeout(() => fired.push('third'), 3_000);
+    clock.jump(10_000);
+    clock.clearTimeout(first);
+    clock.skip(500);
+    clock.jump(1);
+    clock.clearTimeout(third);
+    expect(clock.pendingTimers).toBe(1);
+    clock.advance(100_000);
+    expect(fired).toEqual(['second']);
+    clock.clearTimeout(second); // already fired: ignored
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('a provider stopped after a jump leaves no timer, and a stale mint timeout never fails the next attempt', async () => {
+    const { clock, script, provider } = await startProvider({ mintTimeoutMs: 10_000 });
+    clock.set(HOUR + 1); // expired: a demand mint with its timeout
+    const first = provider.currentToken();
+    clock.jump(5_000); // timers late by 5 s
+    script.last.resolve({ secret: 'second', expiresAt: 10 * HOUR });
+    expect(secretOf(await first)).toBe('second');
+    provider.invalidate();
+    const next = provider.currentToken(); // a new attempt: its timeout is armed afresh
+    clock.advance(9_000); // the first attempt's timeout (had it survived the jump) would fire here
+    expect(script.last.signal.aborted).toBe(false);
+    script.last.resolve({ secret: 'third', expiresAt: 10 * HOUR });
+    expect(secretOf(await next)).toBe('third');
+    await provider.stop();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
   it('skip() moves the reading and leaves due timers overdue until time moves again', () => {
     const clock = new ManualClock(0);
     const fired: number[] = [];

@@ -103,6 +103,17 @@ class AdvanceCommand implements Command {
   toString = () => `advance(${this.ms})`;
 }
 
+class JumpCommand implements Command {
+  constructor(readonly ms: number) {}
+  check = () => true;
+  async run(model: PolicyModel, real: Real) {
+    real.clock.jump(this.ms);
+    model.jump(this.ms);
+    await compare(model, real);
+  }
+  toString = () => `jump(${this.ms})`;
+}
+
 class MintSucceedsCommand implements Command {
   constructor(readonly lifetimeMs: number | null) {}
   check = (model: Readonly<PolicyModel>) => model.flight !== null;
@@ -174,6 +185,7 @@ const commands = fc.commands(
   [
     fc.boolean().map((abortable) => new RequestCommand(abortable)),
     fc.integer({ min: 0, max: 600_000 }).map((ms) => new AdvanceCommand(ms)),
+    fc.integer({ min: 1, max: 600_000 }).map((ms) => new JumpCommand(ms)),
     lifetime.map((ms) => new MintSucceedsCommand(ms)),
     fc.constant(new MintFailsCommand()),
     fc.nat().map((pick) => new AbortCommand(pick)),

@@ -1,7 +1,8 @@
 import type { Clock } from '../clock.js';
 
 interface PendingTimer {
-  readonly dueAt: number;
+  /** Mutable so that `jump` can delay a timer in place: the handle given out stays the timer. */
+  dueAt: number;
   readonly sequence: number;
   readonly callback: () => void;
 }
@@ -116,7 +117,9 @@ export class ManualClock implements Clock {
    */
   jump(ms: number): void {
     this.#now += ms;
-    this.#timers = this.#timers.map((timer) => ({ ...timer, dueAt: timer.dueAt + ms }));
+    // In place: every handle given out earlier must still name its timer for `clearTimeout`.
+    // Shifting every deadline by the same amount keeps the queue's order.
+    for (const timer of this.#timers) timer.dueAt += ms;
   }
 
   /**

@@ -83,6 +83,12 @@ export class PolicyModel {
     this.now = target;
   }
 
+  /** The wall clock leaps by `ms` (a machine waking from sleep): every pending timer fires that much later. */
+  jump(ms: number): void {
+    this.now += ms;
+    this.#timers = this.#timers.map((timer) => ({ ...timer, dueAt: timer.dueAt + ms }));
+  }
+
   /** A caller asks for the token at the current time. */
   request(id: number, abortable: boolean): void {
     const { now } = this;
@@ -148,49 +154,58 @@ export class PolicyModel {
     return true;
   }
 
-  #mintFails(reason: 'mint-error' | 'MINT_TIMEOUT' | 'MINTED_TOKEN_ALREADY_EXPIRED', errorId?: number): void {
+  #mintFails(reason: 'mint-error' | 'MINT_TIMEOUT' | 'MINTED_TOKEN_ALREADY_EXPIRED', errorId?: number, at = this.now): void {
     this.#leaveFlight();
     this.failures++;
     if ((this.breaker === 'closed' && this.failures >= this.policy.breakerThreshold) || this.breaker === 'halfOpen') {
-      this.openUntil = this.now + this.policy.breakerCooldownMs;
+      this.openUntil = at + this.policy.breakerCooldownMs;
       this.#changeBreaker('open');
       this.#arm('cooldown', this.openUntil);
     }
     this.retryAt =
-      this.policy.refresh === 'proactive' && this.breaker !== 'open' ? this.now + retryDelay(this.policy.breakerCooldownMs, this.failures) : null;
+      this.policy.refresh === 'proactive' && this.breaker !== 'open' ? at + retryDelay(this.policy.breakerCooldownMs, this.failures) : null;
     if (this.retryAt !== null) this.#arm('retry', this.retryAt);
     this.reports.push('failed');
     this.#settleWaiters({ status: 'rejected', reason, ...(errorId === undefined ? {} : { errorId }) });
   }
 
+  /**
+   * A timer fires. Like the statechart, a timer's effects are dated by its deadline (what it was set
+   * for), not by when it fired: the same instant unless the clock jumped while it was pending.
+   */
   #fire(timer: Timer): void {
     switch (timer.kind) {
-      case 'validity':
+      case 'validity': {
+        const at = this.validity === 'fresh' ? Math.min(this.refreshDueAt ?? Infinity, this.expiresAt ?? Infinity) : (this.expiresAt ?? Infinity);
         if (this.validity === 'fresh') this.#enterValidity('refreshDue');
         else if (this.validity === 'refreshDue') this.#enterValidity('expired');
-        this.#proactiveAttempt();
+        this.#proactiveAttempt(at);
         return;
-      case 'cooldown':
+      }
+      case 'cooldown': {
+        const at = this.openUntil ?? this.now;
         this.#halfOpen();
-        this.#proactiveAttempt();
+        this.#proactiveAttempt(at);
         return;
+      }
       case 'timeout':
-        return this.#mintFails('MINT_TIMEOUT');
+        // dated by the attempt's start plus the timeout, as the statechart dates it
+        return this.#mintFails('MINT_TIMEOUT', undefined, (this.flight?.startedAt ?? this.now) + this.policy.mintTimeoutMs);
       case 'retry':
-        if (this.flight === null && this.retryAt !== null && this.#admits(this.now)) this.#startMint('background');
+        if (this.flight === null && this.retryAt !== null && this.#admits(this.retryAt)) this.#startMint('background', this.retryAt);
         return;
     }
   }
 
-  #proactiveAttempt(): void {
-    if (this.policy.refresh === 'proactive' && this.flight === null && this.#needsMint(this.now) && this.#admits(this.now)) {
-      this.#startMint('background');
+  #proactiveAttempt(at: number): void {
+    if (this.policy.refresh === 'proactive' && this.flight === null && this.#needsMint(at) && this.#admits(at)) {
+      this.#startMint('background', at);
     }
   }
 
-  #startMint(kind: Flight['kind']): void {
+  #startMint(kind: Flight['kind'], startedAt = this.now): void {
     this.mints++;
-    this.flight = { kind, startedAt: this.now, abortable: new Set(), patient: 0 };
+    this.flight = { kind, startedAt, abortable: new Set(), patient: 0 };
     this.retryAt = null;
     this.#disarm('retry');
     if (Number.isFinite(this.policy.mintTimeoutMs)) this.#arm('timeout', this.now + this.policy.mintTimeoutMs);
