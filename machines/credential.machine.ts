@@ -15,6 +15,7 @@ import { deadlineDelays } from './delays.js';
 import { MintFailure } from './mint-failure.js';
 import {
   breakerAdmitsAt,
+  invalidationAllowedAt,
   isRefreshDueAt,
   isTokenUnusableAt,
   needsMintAt,
@@ -105,11 +106,7 @@ export const credentialMachine = setup({
     /** The token is not already refused and the last invalidation is old enough. */
     invalidationAllowed: ({ context, event }) => {
       assertEvent(event, 'token.invalidated');
-      return (
-        !context.tokenRejected &&
-        (context.lastInvalidatedAt === null ||
-          event.now - context.lastInvalidatedAt >= context.policy.invalidateMinIntervalMs)
-      );
+      return invalidationAllowedAt(context, event.now);
     },
   },
   delays: deadlineDelays(() => Date.now()),

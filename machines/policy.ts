@@ -58,6 +58,22 @@ export function breakerAdmitsAt(context: CredentialContext, now: number): boolea
 }
 
 /**
+ * An invalidation at `now` takes effect: the token is not already refused, and the last accepted
+ * invalidation is at least `invalidateMinIntervalMs` old.
+ *
+ * @example
+ * ```ts
+ * invalidationAllowedAt({ ...context, lastInvalidatedAt: null }, now); // true unless already refused
+ * ```
+ */
+export function invalidationAllowedAt(context: CredentialContext, now: number): boolean {
+  return (
+    !context.tokenRejected &&
+    (context.lastInvalidatedAt === null || now - context.lastInvalidatedAt >= context.policy.invalidateMinIntervalMs)
+  );
+}
+
+/**
  * The instant before which a caller's request would not change the statechart, so the provider
  * serves the cached token without sending any event: the refresh instant (or, with the breaker
  * open, the end of its cooldown if that is later), never past expiry; with a mint already in

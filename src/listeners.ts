@@ -1,7 +1,9 @@
 /**
  * Listeners by event type, each called in a microtask after the transition that emitted the
  * event, so a listener may call back into the provider, and inside a `try`, so a throwing
- * listener breaks neither the provider nor the process.
+ * listener breaks neither the provider nor the process. A listener that returns a rejected
+ * promise (an `async` listener that throws) is caught too: no unhandled rejection. A listener
+ * removed before its turn (by an earlier listener, or by `clear()` on stop) is not called.
  */
 export class Listeners<TEvent extends { type: string }> {
   // created with the first listener: most providers never get one
@@ -40,11 +42,9 @@ export class Listeners<TEvent extends { type: string }> {
     const targets = [...set];
     queueMicrotask(() => {
       for (const listener of targets) {
-        try {
-          listener(event);
-        } catch {
-          // A listener's failure is its own; the provider keeps serving.
-        }
+        // Still registered now? An earlier listener may have removed it, or the provider stopped.
+        if (this.#byType?.get(event.type)?.has(listener) !== true) continue;
+        callSafely(listener, event);
       }
     });
   }
@@ -61,3 +61,28 @@ export class Listeners<TEvent extends { type: string }> {
     this.#byType = null;
   }
 }
+
+/**
+ * Calls a user's callback so that nothing it does can break the caller: a throw is swallowed, and
+ * a returned promise that rejects is caught (an `async` callback that throws would otherwise be an
+ * unhandled rejection, which kills a Node process run with the defaults).
+ *
+ * @example
+ * ```ts
+ * callSafely(reporter.onRefreshFailed, remainingSeconds);
+ * ```
+ */
+export function callSafely<A extends unknown[]>(callback: (...args: A) => unknown, ...args: A): void {
+  try {
+    const result = callback(...args);
+    if (isThenable(result)) result.then(undefined, ignore);
+  } catch {
+    // A callback's failure is its own; the provider keeps serving.
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function ignore(): void {}

@@ -1,4 +1,4 @@
-import { createActor, type Actor, type SnapshotFrom } from 'xstate';
+import { createActor, type Actor, type InspectionEvent, type Observer, type SnapshotFrom } from 'xstate';
 import { credentialMachine, type CredentialMachine } from '../machines/credential.machine.js';
 import type {
   BreakerChangedEvent,
@@ -6,14 +6,14 @@ import type {
   CredentialEmittedEvent,
 } from '../machines/credential.types.js';
 import { MintFailure } from '../machines/mint-failure.js';
-import { isTokenUnusableAt, quietUntil } from '../machines/policy.js';
+import { invalidationAllowedAt, isTokenUnusableAt, quietUntil } from '../machines/policy.js';
 import type { AuthToken } from './auth-token.js';
 import { armTimer, disarmTimer, systemClock, type Clock, type TimerHandle } from './clock.js';
 import { policyOf, resolveRefreshConfig, type RefreshConfig } from './config.js';
 import { CredentialError } from './credential-error.js';
 import { Flight } from './flight.js';
 import { redactedInspection, type InspectionObserver } from './inspection.js';
-import { Listeners } from './listeners.js';
+import { callSafely, Listeners } from './listeners.js';
 import { ProviderEnvironment, runnable } from './environment.js';
 import { runMint, type Mint } from './mint.js';
 import { Secret } from './secret.js';
@@ -134,8 +134,14 @@ export class CredentialProvider implements AsyncDisposable {
   #served!: Promise<AuthToken>;
   #flight: Flight | null = null;
   #listening = false;
-  /** Why the provider stopped (`stop()`, or the statechart failing); `null` while it runs. */
+  /** Why the provider stopped (`stop()`, `actor.stop()`, or the statechart failing); `null` while it runs. */
   #stoppedBy: CredentialError | null = null;
+  /**
+   * Above 0 while the inspection observer runs: XState calls it in the middle of a transition,
+   * when the snapshot is the one before it and an event sent would only be queued. A call made
+   * from there is answered from that consistent snapshot or deferred until the transition is over.
+   */
+  #midTransition = 0;
 
   /** @internal Use {@link createCredentialProvider}. */
   constructor(setup: {
@@ -154,12 +160,13 @@ export class CredentialProvider implements AsyncDisposable {
     this.actor = createActor(runnable(setup.machine), {
       input: { policy: policyOf(config), token: setup.token, issuedAt: setup.issuedAt, jitter: setup.jitter },
       clock: new ProviderEnvironment(clock, setup.mint, config.jitter),
-      ...(setup.inspect === undefined ? {} : { inspect: redactedInspection(setup.inspect) }),
+      ...(setup.inspect === undefined ? {} : { inspect: this.#observeMidTransition(redactedInspection(setup.inspect)) }),
     });
     this.#subscribeReporters(setup.reporters);
-    // Only the error channel (about 0.8 KB): were the statechart itself to fail, XState would rethrow
-    // the error globally without an observer; with one, callers get STOPPED and the host lives on.
-    this.actor.subscribe({ error: (error) => this.#halt(error) });
+    // No `next` (a snapshot observer costs memory on every provider). `error`: were the statechart
+    // itself to fail, XState would rethrow globally without an observer; with one, callers get
+    // STOPPED and the host lives on. `complete`: someone called `provider.actor.stop()` directly.
+    this.actor.subscribe({ error: (error) => this.#halt(error), complete: () => this.#halt(stoppedError()) });
     this.actor.start();
     this.#mirror(this.actor.getSnapshot());
   }
@@ -182,6 +189,7 @@ export class CredentialProvider implements AsyncDisposable {
     if (snapshot !== this.#mirrored) this.#mirror(snapshot);
     const now = this.#clock.now();
     if (now < this.#servingUntil) return this.#served;
+    if (this.#midTransition > 0) return this.#afterTransition(() => this.currentToken(options));
     return this.#serveSlowly(now, options?.signal);
   }
 
@@ -200,7 +208,14 @@ export class CredentialProvider implements AsyncDisposable {
     if (this.#stoppedBy !== null) return false;
     const before = this.actor.getSnapshot().context;
     if (rejected !== undefined && !isSameToken(before.token, rejected)) return false;
-    this.actor.send({ type: 'token.invalidated', now: this.#clock.now() });
+    const now = this.#clock.now();
+    if (this.#midTransition > 0) {
+      // Bound to the token cached now, so that a token cached by the transition under way is never the one dropped.
+      const target = before.token;
+      void this.#afterTransition(() => this.invalidate(target));
+      return invalidationAllowedAt(before, now);
+    }
+    this.actor.send({ type: 'token.invalidated', now });
     return this.actor.getSnapshot().context !== before;
   }
 
@@ -281,6 +296,26 @@ export class CredentialProvider implements AsyncDisposable {
     );
   }
 
+  /** Runs `call` once the transition under way is over (a microtask later: transitions are synchronous). */
+  #afterTransition<T>(call: () => T): Promise<Awaited<T>> {
+    return Promise.resolve().then(call) as Promise<Awaited<T>>;
+  }
+
+  /** Marks the inspection observer's calls as made mid-transition (see {@link CredentialProvider.#midTransition}). */
+  #observeMidTransition(observer: Observer<InspectionEvent>): Observer<InspectionEvent> {
+    return {
+      ...observer,
+      next: (event) => {
+        this.#midTransition++;
+        try {
+          observer.next?.(event);
+        } finally {
+          this.#midTransition--;
+        }
+      },
+    };
+  }
+
   #flightFor(context: CredentialContext): Flight {
     this.#listen();
     if (this.#flight === null || this.#flight.attempt !== context.attempt) {
@@ -332,19 +367,23 @@ export class CredentialProvider implements AsyncDisposable {
     const refresh = reporters?.refresh;
     const breaker = reporters?.breaker;
     if (refresh?.onRefreshSucceeded || refresh?.onRefreshFailed || breaker?.onBreakerStateChanged) this.#listen();
+    // Each reporter is called with its object as `this` and through `callSafely` (the listeners
+    // catch throws; an `async` reporter's rejection is caught there too).
     if (refresh?.onRefreshSucceeded) {
-      const report = refresh.onRefreshSucceeded.bind(refresh);
-      this.#listeners.add('refresh.succeeded', (event) => report((event as EmittedOf<'refresh.succeeded'>).remainingSeconds));
+      const report = refresh.onRefreshSucceeded;
+      this.#listeners.add('refresh.succeeded', (event) =>
+        callSafely(() => report.call(refresh, (event as EmittedOf<'refresh.succeeded'>).remainingSeconds)),
+      );
     }
     if (refresh?.onRefreshFailed) {
-      const report = refresh.onRefreshFailed.bind(refresh);
-      this.#listeners.add('refresh.failed', (event) => report((event as EmittedOf<'refresh.failed'>).remainingSeconds));
+      const report = refresh.onRefreshFailed;
+      this.#listeners.add('refresh.failed', (event) => callSafely(() => report.call(refresh, (event as EmittedOf<'refresh.failed'>).remainingSeconds)));
     }
     if (breaker?.onBreakerStateChanged) {
-      const report = breaker.onBreakerStateChanged.bind(breaker);
+      const report = breaker.onBreakerStateChanged;
       this.#listeners.add('breaker.changed', (event) => {
         const { type: _type, ...change } = event as BreakerChangedEvent;
-        report(change);
+        callSafely(() => report.call(breaker, change));
       });
     }
   }
