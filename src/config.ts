@@ -1,3 +1,4 @@
+import { closestName } from './closest-name.js';
 import { CredentialError } from './credential-error.js';
 
 /** How the provider refreshes: only when a caller finds the token due, or on its own timer too. */
@@ -86,6 +87,30 @@ export function resolveRefreshConfig(options: Partial<RefreshConfig>): RefreshCo
     config.invalidateMinIntervalMs,
   );
   return Object.freeze(config);
+}
+
+/** Every policy option's name, as `createCredentialProvider` accepts it. */
+export const POLICY_OPTION_NAMES: readonly string[] = Object.freeze(Object.keys(defaultRefreshConfig));
+
+/**
+ * Throws `INVALID_CONFIG` for the first key of `options` that is not in `known`, naming it and the
+ * closest real option: a plain JavaScript caller has no compiler to catch `breakerTreshold`, and a
+ * misspelt option silently left at its default is worse than an error.
+ *
+ * @example
+ * ```ts
+ * rejectUnknownOptions({ refreshAtt: 0.5 }, ['refreshAt']); // INVALID_CONFIG: unknown option refreshAtt; did you mean refreshAt?
+ * ```
+ */
+export function rejectUnknownOptions(options: object, known: readonly string[]): void {
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const closest = closestName(key, known);
+    throw new CredentialError(
+      'INVALID_CONFIG',
+      `unknown option ${key}${closest === null ? `; the options are ${known.join(', ')}` : `; did you mean ${closest}?`}`,
+    );
+  }
 }
 
 /**

@@ -1,3 +1,4 @@
+import { onAbort } from './abort-signals.js';
 import type { AuthToken } from './auth-token.js';
 
 interface Waiter {
@@ -8,14 +9,15 @@ interface Waiter {
 /** The callers sharing one signal: one abort listener for all of them. */
 interface SignalGroup {
   readonly waiters: Waiter[];
-  readonly onAbort: () => void;
+  /** Cancels the group's abort callback. */
+  readonly cancel: () => void;
 }
 
 /**
  * The callers waiting on one mint attempt. Callers without a signal share one promise, so a
  * cohort of any size costs one allocation; callers with a signal each get their own, settled
- * early by their abort. Each signal gets one abort listener however many calls share it, and
- * every listener is removed when the attempt settles.
+ * early by their abort. Abort callbacks go through {@link onAbort}: a signal carries one listener
+ * of ours however many calls, flights and providers share it, and it is removed when they settle.
  */
 export class Flight {
   /** The attempt these callers wait on. */
@@ -61,14 +63,13 @@ export class Flight {
     let group = this.#bySignal.get(signal);
     if (group === undefined) {
       const waiters: Waiter[] = [];
-      const onAbort = (): void => {
+      const cancel = onAbort(signal, () => {
         this.#bySignal.delete(signal);
         for (const waiter of waiters) waiter.reject(signal.reason);
         if (this.#shared === null && this.#bySignal.size === 0) this.#onAllAborted(this);
-      };
-      group = { waiters, onAbort };
+      });
+      group = { waiters, cancel };
       this.#bySignal.set(signal, group);
-      signal.addEventListener('abort', onAbort, { once: true });
     }
     const { waiters } = group;
     return new Promise<AuthToken>((resolve, reject) => {
@@ -104,8 +105,8 @@ export class Flight {
 
   #drain(): Waiter[] {
     const waiters: Waiter[] = [];
-    for (const [signal, group] of this.#bySignal) {
-      signal.removeEventListener('abort', group.onAbort);
+    for (const group of this.#bySignal.values()) {
+      group.cancel();
       for (const waiter of group.waiters) waiters.push(waiter);
     }
     this.#bySignal.clear();

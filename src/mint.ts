@@ -29,7 +29,7 @@ export async function runMint(mint: Mint, signal: AbortSignal, clock: Clock, jit
   const settledAt = clock.now();
   let token: AuthToken;
   try {
-    token = toAuthToken(minted);
+    token = toAuthToken(minted, settledAt);
   } catch (error) {
     throw new MintFailure(error, settledAt);
   }

@@ -1,7 +1,6 @@
 import { createActor, type Actor, type InspectionEvent, type Observer, type SnapshotFrom } from 'xstate';
 import { credentialMachine, type CredentialMachine } from '../machines/credential.machine.js';
 import type {
-  BreakerChangedEvent,
   CredentialContext,
   CredentialEmittedEvent,
 } from '../machines/credential.types.js';
@@ -9,28 +8,18 @@ import { MintFailure } from '../machines/mint-failure.js';
 import { invalidationAllowedAt, isTokenUnusableAt, quietUntil } from '../machines/policy.js';
 import type { AuthToken } from './auth-token.js';
 import { armTimer, disarmTimer, systemClock, type Clock, type TimerHandle } from './clock.js';
-import { policyOf, resolveRefreshConfig, type RefreshConfig } from './config.js';
+import { POLICY_OPTION_NAMES, policyOf, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig } from './config.js';
 import { CredentialError } from './credential-error.js';
 import { Flight } from './flight.js';
 import { redactedInspection, type InspectionObserver } from './inspection.js';
-import { callSafely, Listeners } from './listeners.js';
+import { Listeners } from './listeners.js';
+import { reporterListeners, validateReporters, type CredentialReporters } from './reporters.js';
+import { describeShape } from './describe-shape.js';
 import { ProviderEnvironment, runnable } from './environment.js';
 import { runMint, type Mint } from './mint.js';
 import { Secret } from './secret.js';
 
-/** Observers of the provider's telemetry signals, as the original's `CredentialReporters`. */
-export interface CredentialReporters {
-  refresh?: {
-    /** A refresh landed; the new token's whole seconds left (`null`: no expiry). */
-    onRefreshSucceeded?(remainingSeconds: number | null): void;
-    /** A refresh failed; the still-cached token's whole seconds left (0 when unusable, `null`: no expiry). */
-    onRefreshFailed?(remainingSeconds: number | null): void;
-  };
-  breaker?: {
-    /** The breaker's coarse state changed. */
-    onBreakerStateChanged?(change: Omit<BreakerChangedEvent, 'type'>): void;
-  };
-}
+export type { CredentialReporters } from './reporters.js';
 
 /** Options of {@link createCredentialProvider}; every policy knob defaults as in `defaultRefreshConfig`. */
 export interface CredentialProviderOptions extends Partial<RefreshConfig> {
@@ -107,11 +96,14 @@ export async function createCredentialProviderWith(
   if (typeof options !== 'object' || options === null || typeof options.mint !== 'function') {
     throw new CredentialError('UNCONFIGURED', 'mint is required: a function ({ signal }) => Promise<{ secret, expiresAt }>');
   }
+  rejectUnknownOptions(options, PROVIDER_OPTION_NAMES);
   const config = resolveRefreshConfig(options);
   const clock = options.clock ?? systemClock;
-  if (typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
     throw new CredentialError('INVALID_CONFIG', 'clock must have now(), setTimeout() and clearTimeout()');
   }
+  validateInspect(options.inspect);
+  validateReporters(options.reporters);
   const issuedAt = clock.now();
   const { token, jitter } = await mintFirstToken(options.mint, clock, config);
   return new CredentialProvider({ ...options, machine, clock, config, token, issuedAt, jitter });
@@ -364,28 +356,9 @@ export class CredentialProvider implements AsyncDisposable {
   }
 
   #subscribeReporters(reporters: CredentialReporters | undefined): void {
-    const refresh = reporters?.refresh;
-    const breaker = reporters?.breaker;
-    if (refresh?.onRefreshSucceeded || refresh?.onRefreshFailed || breaker?.onBreakerStateChanged) this.#listen();
-    // Each reporter is called with its object as `this` and through `callSafely` (the listeners
-    // catch throws; an `async` reporter's rejection is caught there too).
-    if (refresh?.onRefreshSucceeded) {
-      const report = refresh.onRefreshSucceeded;
-      this.#listeners.add('refresh.succeeded', (event) =>
-        callSafely(() => report.call(refresh, (event as EmittedOf<'refresh.succeeded'>).remainingSeconds)),
-      );
-    }
-    if (refresh?.onRefreshFailed) {
-      const report = refresh.onRefreshFailed;
-      this.#listeners.add('refresh.failed', (event) => callSafely(() => report.call(refresh, (event as EmittedOf<'refresh.failed'>).remainingSeconds)));
-    }
-    if (breaker?.onBreakerStateChanged) {
-      const report = breaker.onBreakerStateChanged;
-      this.#listeners.add('breaker.changed', (event) => {
-        const { type: _type, ...change } = event as BreakerChangedEvent;
-        callSafely(() => report.call(breaker, change));
-      });
-    }
+    const listeners = reporterListeners(reporters);
+    if (listeners.length > 0) this.#listen();
+    for (const [type, listener] of listeners) this.#listeners.add(type, listener);
   }
 
   /** Stops for good: on `stop()`, or if the statechart itself failed (then `STOPPED` carries that error as its cause). */
@@ -400,9 +373,22 @@ export class CredentialProvider implements AsyncDisposable {
   }
 }
 
-function isSameToken(cached: AuthToken, rejected: AuthToken | Secret | string): boolean {
+/** Every option `createCredentialProvider` knows; any other key is a typo, refused at construction. */
+const PROVIDER_OPTION_NAMES: readonly string[] = ['mint', 'clock', 'inspect', 'reporters', ...POLICY_OPTION_NAMES];
+
+function validateInspect(inspect: unknown): void {
+  if (inspect === undefined || typeof inspect === 'function') return;
+  if (typeof inspect === 'object' && inspect !== null && typeof (inspect as { next?: unknown }).next === 'function') return;
+  throw new CredentialError('INVALID_CONFIG', `inspect must be a function or an observer with next(), got ${describeShape(inspect)}`);
+}
+
+/** Whether `rejected` (whatever a caller passed) names the cached token; anything else is not it. */
+function isSameToken(cached: AuthToken, rejected: unknown): boolean {
   if (typeof rejected === 'string' || rejected instanceof Secret) return cached.secret.equals(rejected);
-  return cached === rejected || cached.secret.equals(rejected.secret);
+  if (typeof rejected !== 'object' || rejected === null) return false;
+  if (cached === rejected) return true;
+  const { secret } = rejected as { secret?: unknown };
+  return (typeof secret === 'string' || secret instanceof Secret) && cached.secret.equals(secret);
 }
 
 function stoppedError(cause?: unknown): CredentialError {

@@ -43,15 +43,18 @@ export class Secret {
 
   /**
    * Compares with another secret or string in time that depends only on the lengths, not on
-   * where the values first differ, so a comparison cannot be used as a timing oracle.
+   * where the values first differ, so a comparison cannot be used as a timing oracle. Anything
+   * that is neither (`undefined`, `null`, a number, an object) is simply not equal.
    *
    * @example
    * ```ts
    * new Secret('a').equals('a'); // true
+   * new Secret('a').equals(undefined as never); // false
    * ```
    */
   equals(other: Secret | string): boolean {
-    const theirs = typeof other === 'string' ? other : other.#value;
+    const theirs = typeof other === 'string' ? other : other instanceof Secret ? other.#value : null;
+    if (theirs === null) return false;
     const ours = this.#value;
     const length = Math.max(ours.length, theirs.length);
     let difference = ours.length ^ theirs.length;
