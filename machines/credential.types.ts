@@ -15,7 +15,7 @@ export interface CredentialContext {
   readonly token: AuthToken;
   /** When the cached token was issued (the clock read just after its mint settled). */
   readonly issuedAt: number;
-  /** When the cached token's refresh falls due; `null` for a token with no expiry. */
+  /** When the cached token's refresh falls due (`scheduledRefreshAt`); `null` for a token with no expiry. */
   readonly refreshDueAt: number | null;
   /** The upstream refused the cached token (`invalidate()`): serve it no more. */
   readonly tokenRejected: boolean;

@@ -1,10 +1,36 @@
 import type { RefreshPolicy } from '../src/config.js';
+import { clamp01, refreshDueAt } from '../src/refresh-due-at.js';
 import type { CredentialContext } from './credential.types.js';
 
 /**
  * The policy's pure predicates over the statechart's context and a clock reading. Guards, the
  * facade's fast path and the tests' reference model all ask these, so they cannot disagree.
  */
+
+/**
+ * When the statechart refreshes a token: the original's {@link refreshDueAt}, except for a token
+ * that formula makes due at its very issue (its whole life is within `refreshFloorMs`). Acting on
+ * that would start a refresh on every request, since each new token is due the moment it lands:
+ * 400 mints a minute for 20-second tokens. Such a token is instead refreshed once `refreshAt` of
+ * its life (less the jitter sample) has passed, ignoring the floor: one refresh per lifetime,
+ * whatever the traffic. A deliberate difference from the original.
+ *
+ * @example
+ * ```ts
+ * scheduledRefreshAt({ refreshAt: 0.8, refreshFloorMs: 30_000 }, 0, 3_600_000, 0); // 2_880_000, as refreshDueAt
+ * scheduledRefreshAt({ refreshAt: 0.8, refreshFloorMs: 30_000 }, 0, 20_000, 0); // 16_000, where refreshDueAt gives 0
+ * ```
+ */
+export function scheduledRefreshAt(
+  policy: Pick<RefreshPolicy, 'refreshAt' | 'refreshFloorMs'>,
+  issuedAt: number,
+  expiresAt: number | null,
+  jitter: number,
+): number | null {
+  const due = refreshDueAt(policy, issuedAt, expiresAt, jitter);
+  if (due === null || expiresAt === null || due > issuedAt) return due;
+  return issuedAt + clamp01(policy.refreshAt - clamp01(jitter)) * (expiresAt - issuedAt);
+}
 
 /**
  * The cached token may not be served at `now`: the upstream refused it, or `now` is at or past

@@ -1,10 +1,9 @@
-import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
+import { findChromium } from './browser/find-chromium.js';
 import { startPageServer } from './browser/server.js';
 import { INSPECTED_SECRET } from './inspector/scenario.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const teardown: Array<() => unknown> = [];
 afterEach(async () => {
   while (teardown.length > 0) await teardown.pop()!();
@@ -16,13 +15,11 @@ function dedupe(values: string[]): string[] {
 
 describe('the Stately browser inspector in headless Chromium', () => {
   it('receives the live states of a bundled provider and never the secret', { timeout: 60_000 }, async () => {
-    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: .ci/run installs Debian's chromium`).toBe(true);
+    const found = await findChromium();
+    console.log(`browser: ${found.source}`);
     const server = await startPageServer();
     teardown.push(() => server.close());
-    const browser: Browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
+    const browser: Browser = await chromium.launch(found.options);
     teardown.push(() => browser.close());
     const page = await browser.newPage();
     await page.goto(`${server.origin}/app.html`);

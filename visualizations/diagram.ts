@@ -64,6 +64,7 @@ export function toMermaid(machine: CredentialMachine): string {
     if (index > 0) lines.push('    --');
     lines.push(`    state ${region.key} {`);
     lines.push(`      [*] --> ${region.initial.target[0]!.key}`);
+    for (const child of childrenOf(region)) if (child.description) lines.push(`      ${child.key} : ${child.description}`);
     for (const { source, target, label } of transitions) {
       if (source === region) {
         for (const child of childrenOf(region)) lines.push(`      ${child.key} --> ${target.key}: ${label}`);
@@ -106,7 +107,7 @@ export function toDot(machine: CredentialMachine, pathCounts?: PathCounts): stri
     if (transitions.some(({ source }) => source === region)) {
       lines.push(`    ${id(region)} [label="any ${region.key} state", shape=box, style="dashed,rounded", fontsize=11, fontcolor="#556677"];`);
     }
-    for (const child of childrenOf(region)) lines.push(`    ${id(child)} [label="${child.key}"];`);
+    for (const child of childrenOf(region)) lines.push(`    ${id(child)} [label="${labelOfState(child)}"];`);
     lines.push(`    "${region.id}.initial" -> ${id(region.initial.target[0]!)};`);
     lines.push('  }');
   }
@@ -129,6 +130,18 @@ export function toDot(machine: CredentialMachine, pathCounts?: PathCounts): stri
   }
   lines.push('}');
   return `${lines.join('\n')}\n`;
+}
+
+/** A state's name, with its description (if the machine gives one) wrapped beneath it. */
+function labelOfState(state: AnyStateNode): string {
+  if (!state.description) return state.key;
+  const lines: string[] = [];
+  for (const word of state.description.split(' ')) {
+    const last = lines.length - 1;
+    if (last >= 0 && lines[last]!.length + word.length < 34) lines[last] += ` ${word}`;
+    else lines.push(word);
+  }
+  return `${state.key}\\n${lines.join('\\n')}`;
 }
 
 function coverageStyle(paths: number): string[] {

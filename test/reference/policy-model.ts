@@ -59,7 +59,7 @@ export class PolicyModel {
     this.expiresAt = expiresAt;
     this.issuedAt = startMs;
     this.refreshDueAt = this.#dueAt(startMs, expiresAt);
-    this.#enterValidity(this.refreshDueAt !== null && this.refreshDueAt <= startMs ? 'refreshDue' : 'fresh');
+    this.#enterValidity('fresh');
   }
 
   /** Whether the earliest timers due by `target` share a deadline and an arming instant (ambiguous). */
@@ -131,7 +131,7 @@ export class PolicyModel {
     this.issuedAt = this.now;
     this.refreshDueAt = this.#dueAt(this.now, expiresAt);
     this.rejected = false;
-    this.#enterValidity(this.refreshDueAt !== null && this.refreshDueAt <= this.now ? 'refreshDue' : 'fresh');
+    this.#enterValidity('fresh');
     this.failures = 0;
     if (this.breaker === 'halfOpen') this.#changeBreaker('closed');
     this.retryAt = null;
@@ -252,10 +252,13 @@ export class PolicyModel {
     return this.breaker !== 'open' || (this.openUntil !== null && now >= this.openUntil);
   }
 
+  /** The README's rule: refreshAt of the life, at least the floor before expiry; a token that makes due at issue waits for refreshAt of its life. */
   #dueAt(issuedAt: number, expiresAt: number | null): number | null {
     if (expiresAt === null) return null;
     const fraction = Math.min(1, Math.max(0, this.policy.refreshAt));
-    return Math.max(issuedAt, Math.min(issuedAt + fraction * (expiresAt - issuedAt), expiresAt - this.policy.refreshFloorMs));
+    const atFraction = issuedAt + fraction * (expiresAt - issuedAt);
+    const due = Math.max(issuedAt, Math.min(atFraction, expiresAt - this.policy.refreshFloorMs));
+    return due > issuedAt ? due : atFraction;
   }
 
   #arm(kind: TimerKind, dueAt: number): void {
