@@ -21,6 +21,14 @@ import { Secret } from './secret.js';
 
 export type { CredentialReporters } from './reporters.js';
 
+// `Symbol.asyncDispose`'s type without the `esnext.disposable` lib or Node's types (a browser-only
+// TypeScript setup): the published declarations must compile there. It merges with either when present.
+declare global {
+  interface SymbolConstructor {
+    readonly asyncDispose: unique symbol;
+  }
+}
+
 /** Options of {@link createCredentialProvider}; every policy knob defaults as in `defaultRefreshConfig`. */
 export interface CredentialProviderOptions extends Partial<RefreshConfig> {
   /** Fetches a new token. Required. */
@@ -83,6 +91,7 @@ export function createCredentialProvider(options: CredentialProviderOptions): Pr
  * `credentialMachine` with `.provide()`). A test hook, like the original's `refreshingProviderWith`:
  * it lets a test run the real provider on a deliberately broken machine. Not part of the public API.
  *
+ * @internal
  * @example
  * ```ts
  * const broken = credentialMachine.provide({ guards: { failureReachesThreshold: () => false } });
@@ -113,7 +122,7 @@ export async function createCredentialProviderWith(
  * Serves a cached credential and keeps it fresh, driven by the `credentialMachine` statechart.
  * Build one with {@link createCredentialProvider}.
  */
-export class CredentialProvider implements AsyncDisposable {
+export class CredentialProvider {
   /** The running statechart, for `subscribe`, `getSnapshot` and inspection. */
   readonly actor: Actor<CredentialMachine>;
   readonly #clock: Clock;
