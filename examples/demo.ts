@@ -7,7 +7,8 @@
  *
  *   npm run demo                       about a minute
  *   npm run demo -- --duration 20      shorter
- *   npm run demo -- --inspect          stream it to the Stately inspector (http://localhost:8080)
+ *   npm run demo -- --inspect          stream it to the Stately inspector (http://127.0.0.1:8080, loopback only)
+ *   npm run demo -- --inspect --inspect-port 9090   on another port
  *   npm run demo -- --out DIR          where the timeline goes (default demo-output/)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -41,14 +42,21 @@ const api = await startProtectedApi(tokenServer);
 let inspect: CredentialProviderOptions['inspect'];
 const cleanups: Array<() => unknown> = [];
 if (values.inspect) {
-  const { createInspectorServer } = await import('@statelyai/inspect/server');
-  const { createWebSocketInspector } = await import('@statelyai/inspect');
+  const { startLoopbackInspector, InspectorPortInUse } = await import('./inspector-server.js');
   const port = Number(values['inspect-port']);
-  const server = createInspectorServer({ port, autoOpen: false });
-  const inspector = createWebSocketInspector({ url: `ws://localhost:${port}` });
-  inspect = inspector.inspect;
-  cleanups.push(() => inspector.stop(), () => server.stop());
-  console.log(`Stately inspector: open http://localhost:${port} in a browser`);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error('--inspect-port must be a port number (0 to 65535)');
+  try {
+    const inspector = await startLoopbackInspector(port);
+    inspect = inspector.inspect;
+    cleanups.push(() => inspector.close());
+    console.log(`Stately inspector: open ${inspector.url} in a browser (loopback only; the page loads the Stately web app, which needs the internet)`);
+  } catch (error) {
+    if (!(error instanceof InspectorPortInUse)) throw error;
+    console.error(error.message);
+    await api.close();
+    await tokenServer.stop();
+    process.exit(1);
+  }
 }
 
 const counts = { mints: 0, refreshFailures: 0, ok: 0, refused: 0, breakerOpen: 0, mintFailed: 0, expiredServed: 0, breaker: [] as string[] };
