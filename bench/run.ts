@@ -20,4 +20,7 @@ if (!quick) {
   console.log('wrote bench/results.json');
 }
 const failed = rows.filter((row) => row.verdict === 'FAIL');
-if (failed.length > 0) console.log(`${failed.length} target(s) missed: see the README's Performance section`);
+if (failed.length > 0) {
+  console.log(`${failed.length} target(s) missed: ${failed.map((row) => `${row.case} / ${row.subject}`).join('; ')}`);
+  process.exitCode = 1;
+}

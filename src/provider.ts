@@ -164,10 +164,11 @@ export class CredentialProvider {
       ...(setup.inspect === undefined ? {} : { inspect: this.#observeMidTransition(redactedInspection(setup.inspect)) }),
     });
     this.#subscribeReporters(setup.reporters);
-    // No `next` (a snapshot observer costs memory on every provider). `error`: were the statechart
-    // itself to fail, XState would rethrow globally without an observer; with one, callers get
-    // STOPPED and the host lives on. `complete`: someone called `provider.actor.stop()` directly.
-    this.actor.subscribe({ error: (error) => this.#halt(error), complete: () => this.#halt(stoppedError()) });
+    // Only the error channel (about 0.8 KB): were the statechart itself to fail, XState would rethrow
+    // the error globally without an observer; with one, callers get STOPPED and the host lives on.
+    // A direct `provider.actor.stop()` is noticed from the snapshot (see `#mirror`), and pushed to
+    // waiters by the `complete` observer that `#listen` adds once anyone waits or listens.
+    this.actor.subscribe({ error: (error) => this.#halt(error) });
     this.actor.start();
     this.#mirror(this.actor.getSnapshot());
   }
@@ -206,8 +207,8 @@ export class CredentialProvider {
    * ```
    */
   invalidate(rejected?: AuthToken | Secret | string): boolean {
+    const before = this.#snapshot().context;
     if (this.#stoppedBy !== null) return false;
-    const before = this.actor.getSnapshot().context;
     if (rejected !== undefined && !isSameToken(before.token, rejected)) return false;
     const now = this.#clock.now();
     if (this.#midTransition > 0) {
@@ -268,7 +269,7 @@ export class CredentialProvider {
    * ```
    */
   toJSON(): CredentialProviderState {
-    const { value, context } = this.actor.getSnapshot();
+    const { value, context } = this.#snapshot();
     return {
       validity: value.validity,
       breaker: value.breaker,
@@ -339,11 +340,21 @@ export class CredentialProvider {
     if (this.#listening) return;
     this.#listening = true;
     this.actor.on('*', (event) => this.#onEmitted(event));
+    this.actor.subscribe({ complete: () => this.#halt(stoppedError()) });
+  }
+
+  /** The actor's snapshot, with the hot path's fields brought in step with it. */
+  #snapshot(): CredentialSnapshot {
+    const snapshot = this.actor.getSnapshot();
+    if (snapshot !== this.#mirrored) this.#mirror(snapshot);
+    return snapshot;
   }
 
   /** Brings the hot path's fields in step with a new snapshot (checked on each call, not pushed: no subscription to pay for). */
   #mirror(snapshot: CredentialSnapshot): void {
     this.#mirrored = snapshot;
+    // stopped behind our back (`provider.actor.stop()`): behave as after `stop()`
+    if (snapshot.status !== 'active' && this.#stoppedBy === null) this.#halt(stoppedError());
     const { context } = snapshot;
     if (context.token !== this.#token) {
       this.#token = context.token;
