@@ -73,15 +73,18 @@ describe("refresh: 'proactive'", () => {
     await provider.stop();
   });
 
-  it('does not loop when a token is due on arrival: it refreshes at expiry instead', async () => {
-    // a 20 s token is due at once (the 30 s floor reaches back past its issue)
+  it('does not loop when a token is due on arrival: it refreshes once, at refreshAt of its life', async () => {
+    // a 20 s token is due at once by refreshDueAt() (the 30 s floor reaches back past its issue)
     const { clock, script, provider } = await startProvider({ refresh: 'proactive' }, { secret: 'short', expiresAt: 20_000 });
-    expect(stateOf(provider).validity).toBe('refreshDue');
+    expect(stateOf(provider).validity).toBe('fresh');
+    expect(provider.toJSON().refreshDueAt).toBe(16_000);
     await flush();
     expect(script.count).toBe(1);
-    clock.advance(20_000);
+    clock.advance(15_999);
+    expect(script.count).toBe(1);
+    clock.advance(1);
     expect(script.count).toBe(2);
-    expect(stateOf(provider)).toMatchObject({ validity: 'expired', flight: 'minting' });
+    expect(stateOf(provider)).toMatchObject({ validity: 'refreshDue', flight: 'minting' });
     await provider.stop();
   });
 });
