@@ -7,7 +7,7 @@ import { measure } from 'mitata';
 import { createActor } from 'xstate';
 import { credentialMachine } from '../machines/credential.machine.js';
 import { createCredentialProvider, type AuthToken, type CredentialProvider, type CredentialProviderOptions } from '../src/index.js';
-import { ManualClock } from '../src/testing.js';
+import { credentialScenarios, ManualClock } from '../src/testing.js';
 import { policyOf, resolveRefreshConfig } from '../src/config.js';
 
 export interface BenchRow {
@@ -315,6 +315,20 @@ async function failurePath(quick: boolean): Promise<BenchRow[]> {
   ];
 }
 
+/** 6: generating the scenarios users replay (`credentialScenarios`), per refresh mode, best of three. */
+function scenarioGeneration(quick: boolean): BenchRow[] {
+  return (['on-demand', 'proactive'] as const).map((refresh) => {
+    let best = Infinity;
+    let count = 0;
+    for (let round = 0; round < (quick ? 1 : 3); round++) {
+      const startedAt = performance.now();
+      count = credentialScenarios({ refresh }).length;
+      best = Math.min(best, performance.now() - startedAt);
+    }
+    return { case: 'scenario generation', subject: `credentialScenarios({ refresh: '${refresh}' }): ${count} scenarios`, value: best, unit: 'ms', target: '< 1000 ms', verdict: best < 1_000 ? 'PASS' : 'FAIL' };
+  });
+}
+
 /** Runs every case, in order. */
 export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> {
   return [
@@ -322,6 +336,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> 
     ...(await cohort(options.quick)),
     ...(await memory(options.quick)),
     ...(await failurePath(options.quick)),
+    ...scenarioGeneration(options.quick),
   ];
 }
 

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialScenarios } from '../src/testing.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
@@ -50,8 +51,6 @@ describe('npm pack', () => {
       expect(files).toContain(types.slice(2));
       expect(files).toContain(code.slice(2));
     }
-    // only the tests use it
-    expect(files.filter((path) => path.includes('transition-key'))).toEqual([]);
     expect(files.filter((path) => path.startsWith('test/') || path.startsWith('bench/') || path.startsWith('examples/'))).toEqual([]);
   });
 
@@ -98,6 +97,40 @@ describe('the packed tarball installed in a scratch project', () => {
     const out = execFileSync(process.execPath, ['--no-warnings', '-e', script], { cwd: project, encoding: 'utf8' });
     expect(out.trim()).toBe('function function function');
   });
+
+  it('lets a user test their own wrapper on every generated scenario in a 20-line vitest file, with full coverage', () => {
+    writeFileSync(
+      join(project, 'wrapper.test.js'),
+      [
+        "import { expect, test } from 'vitest';",
+        "import { coverageLine, credentialScenarios, replayScenario, scenarioCoverage } from 'credential-actor/testing';",
+        '',
+        '// the code under test: a token, a request, and one retry after a 401',
+        'async function callApi({ provider, fetch }) {',
+        '  const token = await provider.currentToken();',
+        "  const response = await fetch('https://api.example', { headers: { authorization: `Bearer ${token.secret.reveal()}` } });",
+        '  if (response.status !== 401 || !provider.invalidate(token)) return response.status;',
+        "  const retry = await provider.currentToken();",
+        "  return (await fetch('https://api.example', { headers: { authorization: `Bearer ${retry.secret.reveal()}` } })).status;",
+        '}',
+        '',
+        'const scenarios = credentialScenarios();',
+        'const results = [];',
+        'test.each(scenarios.map((s) => [s.name, s]))(\'%s\', async (_name, scenario) => {',
+        '  const result = await replayScenario(scenario, { onRequest: callApi });',
+        '  expect(result.requests.flatMap((r) => r.upstream).filter((call) => call.expired)).toEqual([]);',
+        '  results.push(result);',
+        '});',
+        "test('coverage', () => console.log(coverageLine(scenarioCoverage(scenarios, results))));",
+        '',
+      ].join('\n'),
+    );
+    const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+    const out = execFileSync(process.execPath, [vitest, 'run', '--root', project, 'wrapper.test.js'], { cwd: project, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    const total = credentialScenarios().length;
+    expect(out).toMatch(new RegExp(`paths ${total}, steps \\d+, states 11/11, transitions 25/25`));
+    expect(out).toMatch(new RegExp(`Tests +${total + 1} passed`));
+  }, 60_000);
 
   it('type-checks in a browser-only TypeScript setup (no @types/node, lib ES2022 + DOM, skipLibCheck off)', () => {
     writeFileSync(

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { credentialMachine } from '../machines/credential.machine.js';
-import { toDot, toMermaid, transitionsOf } from '../visualizations/diagram.js';
+import { toDot, toMermaid, transitionsOf } from '../src/testing/diagram.js';
 import { renderAll, VISUALIZATIONS_DIR } from '../visualizations/generate.js';
 import { OUTAGE_SCENARIO, runOutageScenario } from '../visualizations/outage-scenario.js';
 

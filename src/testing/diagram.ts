@@ -4,8 +4,8 @@
  * took it).
  */
 import type { AnyStateNode, AnyTransitionDefinition } from 'xstate';
-import type { CredentialMachine } from '../machines/credential.machine.js';
-import { transitionKey } from '../machines/transition-key.js';
+import type { CredentialMachine } from '../../machines/credential.machine.js';
+import { transitionKey } from './model/transition-key.js';
 
 /** One drawable transition: where it starts (a state, or a whole region), where it goes, its label. */
 export interface DrawnTransition {
