@@ -19,7 +19,9 @@ import {
   isTokenUnusableAt,
   needsMintAt,
   proactiveRetryDelayMs,
+  failureCountsHere,
   remainingSeconds,
+  retryAfterCooldownMs,
   scheduledRefreshAt,
 } from './policy.js';
 
@@ -94,8 +96,21 @@ export const credentialMachine = setup({
       const { token, settledAt } = event.output;
       return token.expiresAt !== null && settledAt >= token.expiresAt;
     },
-    /** This failure is the one that reaches the breaker's threshold. */
-    failureReachesThreshold: ({ context }) => context.consecutiveFailures + 1 >= context.policy.breakerThreshold,
+    /** This breaker counts this failure (a pool's key counts only its own; see `failureCountsAt`). */
+    failureCounts: ({ context, event }) => {
+      assertEvent(event, 'mint.failed');
+      return failureCountsHere(context, event.blame);
+    },
+    /** A counted failure that says when to come back (`Retry-After`): the breaker opens at once, until then. */
+    failureSetsRetryAfter: ({ context, event }) => {
+      assertEvent(event, 'mint.failed');
+      return failureCountsHere(context, event.blame) && event.retryAfterMs !== null;
+    },
+    /** A counted failure that is the one reaching the breaker's threshold. */
+    failureReachesThreshold: ({ context, event }) => {
+      assertEvent(event, 'mint.failed');
+      return failureCountsHere(context, event.blame) && context.consecutiveFailures + 1 >= context.policy.breakerThreshold;
+    },
     /** Every caller of the current on-demand attempt gave up (a background refresh is never abandoned). */
     abandonsCurrentAttempt: ({ context, event }) => {
       assertEvent(event, 'mint.abandoned');
@@ -134,15 +149,25 @@ export const credentialMachine = setup({
       return {
         consecutiveFailures: context.consecutiveFailures + 1,
         openUntil: event.at + context.policy.breakerCooldownMs,
+        openReason: 'failures' as const,
+        retryAt: null,
+      };
+    }),
+    openBreakerForRetryAfter: assign(({ context, event }) => {
+      assertEvent(event, 'mint.failed');
+      return {
+        consecutiveFailures: context.consecutiveFailures + 1,
+        openUntil: event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs ?? 0),
+        openReason: 'retry-after' as const,
         retryAt: null,
       };
     }),
     announceCooldownEnded: raise(({ context }) => ({ type: 'breaker.cooledDown' as const, at: context.openUntil ?? 0 })),
-    endCooldown: assign({ openUntil: null }),
+    endCooldown: assign({ openUntil: null, openReason: null }),
     resetFailures: assign({ consecutiveFailures: 0 }),
     emitBreakerChanged: emit(({ context }, change: { from: BreakerState; to: BreakerState }) =>
       change.to === 'open' && context.openUntil !== null
-        ? { type: 'breaker.changed' as const, ...change, openUntil: context.openUntil }
+        ? { type: 'breaker.changed' as const, ...change, openUntil: context.openUntil, reason: context.openReason ?? 'failures' }
         : { type: 'breaker.changed' as const, ...change },
     ),
     beginRequestedAttempt: assign(({ context, event }) => {
@@ -164,19 +189,22 @@ export const credentialMachine = setup({
         'MINTED_TOKEN_ALREADY_EXPIRED',
         `the minted token expired at ${event.output.token.expiresAt} but landed at ${event.output.settledAt}`,
       );
-      return { type: 'mint.failed' as const, error, at: event.output.settledAt };
+      // the issuer minted something unusable for this key
+      return { type: 'mint.failed' as const, error, at: event.output.settledAt, blame: 'key' as const, retryAfterMs: null };
     }),
     raiseMintFailed: raise(({ context, event }) => {
       assertEvent(event, 'xstate.error.actor.mint');
       const failure = event.error;
       return failure instanceof MintFailure
-        ? { type: 'mint.failed' as const, error: failure.cause, at: failure.failedAt }
-        : { type: 'mint.failed' as const, error: failure, at: context.attemptStartedAt ?? 0 };
+        ? { type: 'mint.failed' as const, error: failure.cause, at: failure.failedAt, blame: failure.blame, retryAfterMs: failure.retryAfterMs }
+        : { type: 'mint.failed' as const, error: failure, at: context.attemptStartedAt ?? 0, blame: 'issuer' as const, retryAfterMs: null };
     }),
     raiseMintTimedOut: raise(({ context }) => ({
       type: 'mint.failed' as const,
       error: new CredentialError('MINT_TIMEOUT', `the mint did not settle within ${context.policy.mintTimeoutMs} ms`),
       at: (context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs,
+      blame: 'issuer' as const,
+      retryAfterMs: null,
     })),
     scheduleRetry: assign({
       retryAt: ({ context, event }) => {
@@ -211,6 +239,7 @@ export const credentialMachine = setup({
     lastInvalidatedAt: null,
     consecutiveFailures: 0,
     openUntil: null,
+    openReason: null,
     attempt: 0,
     attemptKind: null,
     attemptStartedAt: null,
@@ -252,11 +281,16 @@ export const credentialMachine = setup({
           on: {
             'mint.failed': [
               {
+                guard: 'failureSetsRetryAfter',
+                target: 'open',
+                actions: ['openBreakerForRetryAfter', { type: 'emitBreakerChanged', params: { from: 'closed', to: 'open' } }],
+              },
+              {
                 guard: 'failureReachesThreshold',
                 target: 'open',
                 actions: ['openBreaker', { type: 'emitBreakerChanged', params: { from: 'closed', to: 'open' } }],
               },
-              { actions: 'countFailure' },
+              { guard: 'failureCounts', actions: 'countFailure' },
             ],
             'mint.succeeded': { actions: 'resetFailures' },
           },
@@ -286,10 +320,18 @@ export const credentialMachine = setup({
               target: 'closed',
               actions: ['resetFailures', { type: 'emitBreakerChanged', params: { from: 'halfOpen', to: 'closed' } }],
             },
-            'mint.failed': {
-              target: 'open',
-              actions: ['openBreaker', { type: 'emitBreakerChanged', params: { from: 'halfOpen', to: 'open' } }],
-            },
+            'mint.failed': [
+              {
+                guard: 'failureSetsRetryAfter',
+                target: 'open',
+                actions: ['openBreakerForRetryAfter', { type: 'emitBreakerChanged', params: { from: 'halfOpen', to: 'open' } }],
+              },
+              {
+                guard: 'failureCounts',
+                target: 'open',
+                actions: ['openBreaker', { type: 'emitBreakerChanged', params: { from: 'halfOpen', to: 'open' } }],
+              },
+            ],
           },
         },
       },

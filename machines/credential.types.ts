@@ -1,12 +1,16 @@
 import type { DoneActorEvent, ErrorActorEvent } from 'xstate';
 import type { AuthToken } from '../src/auth-token.js';
 import type { RefreshPolicy } from '../src/config.js';
+import type { MintBlame } from './mint-failure.js';
 
 /** Why a mint runs: a caller is blocked on an expired token (`demand`), or nobody is (`background`). */
 export type AttemptKind = 'demand' | 'background';
 
 /** The breaker's coarse state, as reporters and `breaker.changed` name it. */
 export type BreakerState = 'closed' | 'open' | 'halfOpen';
+
+/** Why a breaker opened: `breakerThreshold` consecutive failures, or a failure that said when to come back. */
+export type BreakerOpenReason = 'failures' | 'retry-after';
 
 /** Everything the statechart knows; only data, so a snapshot can be persisted, cloned or inspected. */
 export interface CredentialContext {
@@ -25,6 +29,8 @@ export interface CredentialContext {
   readonly consecutiveFailures: number;
   /** While the breaker is open: when its cooldown ends. `null` when closed or half-open. */
   readonly openUntil: number | null;
+  /** While the breaker is open: why (consecutive failures, or the issuer's `Retry-After`). */
+  readonly openReason: BreakerOpenReason | null;
   /** Id of the latest mint attempt (0 is the construction mint). */
   readonly attempt: number;
   /** Why the latest attempt ran. */
@@ -70,7 +76,15 @@ export type CredentialRequestEvent =
 /** Events the statechart raises to itself: one vocabulary for mint outcomes and deadlines. */
 export type CredentialInternalEvent =
   | { readonly type: 'mint.succeeded'; readonly output: MintOutput }
-  | { readonly type: 'mint.failed'; readonly error: unknown; readonly at: number }
+  | {
+      readonly type: 'mint.failed';
+      readonly error: unknown;
+      readonly at: number;
+      /** Whose failure it is: a pool's key counts only its own. */
+      readonly blame: MintBlame;
+      /** The issuer's `Retry-After` (ms), or `null`. */
+      readonly retryAfterMs: number | null;
+    }
   | { readonly type: 'refresh.due'; readonly at: number }
   | { readonly type: 'breaker.cooledDown'; readonly at: number };
 
@@ -92,12 +106,13 @@ export interface RefreshFailedEvent {
   readonly error: unknown;
 }
 
-/** The breaker's coarse state changed. `openUntil` is set when it opened. */
+/** The breaker's coarse state changed. `openUntil` and `reason` are set when it opened. */
 export interface BreakerChangedEvent {
   readonly type: 'breaker.changed';
   readonly from: BreakerState;
   readonly to: BreakerState;
   readonly openUntil?: number;
+  readonly reason?: BreakerOpenReason;
 }
 
 /** What the statechart emits (observe with `provider.on(type, listener)`). */

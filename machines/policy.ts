@@ -132,6 +132,34 @@ export function remainingSeconds(token: { expiresAt: number | null }, rejected: 
   return Math.max(0, Math.floor((token.expiresAt - now) / 1000));
 }
 
+/**
+ * Whether a breaker with this policy counts a failure of this blame: a provider counts every
+ * failure of its mint; a pool's key only its own (`'key'`), since the pool's issuer breaker counts
+ * the issuer's, and a mint the pool refused (`'pool'`) is nobody's.
+ *
+ * @example
+ * ```ts
+ * failureCountsHere({ policy: { ...policy, breakerCounts: 'key-failures' } }, 'issuer'); // false
+ * ```
+ */
+export function failureCountsHere(context: Pick<CredentialContext, 'policy'>, blame: 'issuer' | 'key' | 'pool'): boolean {
+  return context.policy.breakerCounts === 'all-failures' ? blame !== 'pool' : blame === 'key';
+}
+
+/**
+ * How long a breaker opened by a `Retry-After` stays open: what the issuer asked, but never less
+ * than the cooldown (a `Retry-After: 0` is not an invitation to hammer) nor more than
+ * `maxRetryAfterMs` (a bogus date years ahead must not lock the credential out).
+ *
+ * @example
+ * ```ts
+ * retryAfterCooldownMs({ breakerCooldownMs: 60_000, maxRetryAfterMs: 600_000 }, 3_600_000); // 600_000
+ * ```
+ */
+export function retryAfterCooldownMs(policy: Pick<RefreshPolicy, 'breakerCooldownMs' | 'maxRetryAfterMs'>, retryAfterMs: number): number {
+  return Math.max(policy.breakerCooldownMs, Math.min(retryAfterMs, Math.max(policy.maxRetryAfterMs, policy.breakerCooldownMs)));
+}
+
 /** The first proactive retry waits this long after a failure; each further one doubles it. */
 export const PROACTIVE_RETRY_BASE_MS = 1_000;
 /** No proactive retry waits longer than this (nor longer than the breaker's cooldown). */

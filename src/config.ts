@@ -20,10 +20,18 @@ export interface RefreshPolicy {
   readonly refresh: RefreshMode;
   /** `invalidate()` calls closer together than this are ignored, so a misbehaving upstream cannot make us hammer the issuer (ms). */
   readonly invalidateMinIntervalMs: number;
+  /** A failure that says when to come back (`Retry-After`) opens the breaker until then, but never for longer than this (ms). */
+  readonly maxRetryAfterMs: number;
+  /**
+   * Which mint failures the breaker counts: `'all-failures'` (a provider), or only a key's own
+   * (`'key-failures'`: a pool's key, whose issuer failures count against the pool's issuer breaker).
+   * Set by the facade, not an option.
+   */
+  readonly breakerCounts: 'all-failures' | 'key-failures';
 }
 
 /** The policy plus the jitter source, as `createCredentialProvider` accepts it. */
-export interface RefreshConfig extends RefreshPolicy {
+export interface RefreshConfig extends Omit<RefreshPolicy, 'breakerCounts'> {
   /** Sampled once per token; pulls its refresh instant earlier by that fraction of its lifetime. Values outside [0, 1) are clamped. */
   readonly jitter: () => number;
 }
@@ -31,7 +39,7 @@ export interface RefreshConfig extends RefreshPolicy {
 /**
  * The defaults: refresh at 80% of the lifetime, no jitter, at least 30 s before expiry; the breaker
  * opens after 5 consecutive failures and cools down for 60 s; a mint times out after 30 s; refresh
- * on demand; invalidations at most every 5 s.
+ * on demand; invalidations at most every 5 s; a `Retry-After` is honoured for at most 10 minutes.
  *
  * @example
  * ```ts
@@ -47,6 +55,7 @@ export const defaultRefreshConfig: RefreshConfig = Object.freeze({
   mintTimeoutMs: 30_000,
   refresh: 'on-demand',
   invalidateMinIntervalMs: 5_000,
+  maxRetryAfterMs: 600_000,
 });
 
 /**
@@ -86,6 +95,7 @@ export function resolveRefreshConfig(options: Partial<RefreshConfig>): RefreshCo
     'must be a finite number >= 0',
     config.invalidateMinIntervalMs,
   );
+  requireThat('maxRetryAfterMs', isFiniteAtLeast(config.maxRetryAfterMs, 0), 'must be a finite number >= 0', config.maxRetryAfterMs);
   return Object.freeze(config);
 }
 
@@ -121,9 +131,9 @@ export function rejectUnknownOptions(options: object, known: readonly string[]):
  * policyOf(defaultRefreshConfig).refreshAt; // 0.8
  * ```
  */
-export function policyOf(config: RefreshConfig): RefreshPolicy {
+export function policyOf(config: RefreshConfig, breakerCounts: RefreshPolicy['breakerCounts'] = 'all-failures'): RefreshPolicy {
   const { jitter: _jitter, ...policy } = config;
-  return Object.freeze(policy);
+  return Object.freeze({ ...policy, breakerCounts });
 }
 
 function requireThat(field: string, ok: boolean, rule: string, value: unknown): void {

@@ -3,6 +3,8 @@ import type { CredentialMachine } from '../machines/credential.machine.js';
 import type { MintInput, MintOutput } from '../machines/credential.types.js';
 import { deadlineDelays } from '../machines/delays.js';
 import { armTimer, disarmTimer, type Clock, type TimerClock, type TimerHandle } from './clock.js';
+import type { MintBlame } from '../machines/mint-failure.js';
+import { defaultClassifyFailure } from './classify-failure.js';
 import { runMint, type Mint } from './mint.js';
 
 /**
@@ -26,11 +28,13 @@ export class ProviderEnvironment implements TimerClock {
    * @param clock where the provider reads time and arms timers.
    * @param mint the user's mint.
    * @param jitter the jitter source, sampled once per token.
+   * @param classify whose failure a failed mint is (a pool's keys count only their own).
    */
   constructor(
     readonly clock: Clock,
     readonly mint: Mint,
     readonly jitter: () => number,
+    readonly classify: (error: unknown) => MintBlame = defaultClassifyFailure,
   ) {}
 
   /** Arms `callback` after `ms` on the provider's clock, as {@link armTimer} does. */
@@ -67,8 +71,8 @@ export function runnable(machine: CredentialMachine): CredentialMachine {
     provided = machine.provide({
       actors: {
         mint: fromPromise<MintOutput, MintInput>(({ signal, self }) => {
-          const { mint, clock, jitter } = environmentOf(self);
-          return runMint(mint, signal, clock, jitter);
+          const { mint, clock, jitter, classify } = environmentOf(self);
+          return runMint(mint, signal, clock, jitter, classify);
         }),
       },
       delays: deadlineDelays((actor) => environmentOf(actor).clock.now()),

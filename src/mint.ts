@@ -1,5 +1,7 @@
 import type { MintOutput } from '../machines/credential.types.js';
-import { MintFailure } from '../machines/mint-failure.js';
+import { MintFailure, type MintBlame } from '../machines/mint-failure.js';
+import { defaultClassifyFailure } from './classify-failure.js';
+import { retryAfterOf } from './retry-after.js';
 import { toAuthToken, type AuthToken, type MintedToken } from './auth-token.js';
 import type { Clock } from './clock.js';
 
@@ -11,7 +13,8 @@ export type Mint = (context: { signal: AbortSignal }) => Promise<MintedToken>;
 
 /**
  * Runs the user's mint and checks its result: a thrown value or a bad token rejects as a
- * {@link MintFailure} dated by `clock`; a good token resolves with its landing time and the jitter
+ * {@link MintFailure} dated by `clock`, with whose failure it is (`classify`) and the issuer's
+ * `Retry-After`; a good token resolves with its landing time and the jitter
  * sample drawn for it. Both the construction mint and the statechart's mint actor use this.
  *
  * @example
@@ -19,21 +22,38 @@ export type Mint = (context: { signal: AbortSignal }) => Promise<MintedToken>;
  * const { token } = await runMint(mint, new AbortController().signal, systemClock, () => 0);
  * ```
  */
-export async function runMint(mint: Mint, signal: AbortSignal, clock: Clock, jitter: () => number): Promise<MintOutput> {
+export async function runMint(
+  mint: Mint,
+  signal: AbortSignal,
+  clock: Clock,
+  jitter: () => number,
+  classify: (error: unknown) => MintBlame = defaultClassifyFailure,
+): Promise<MintOutput> {
   let minted: unknown;
   try {
     minted = await mint({ signal });
   } catch (error) {
-    throw new MintFailure(error, clock.now());
+    throw new MintFailure(error, clock.now(), { blame: blameOf(classify, error), retryAfterMs: retryAfterOf(error) });
   }
   const settledAt = clock.now();
   let token: AuthToken;
   try {
     token = toAuthToken(minted, settledAt);
   } catch (error) {
-    throw new MintFailure(error, settledAt);
+    // the issuer answered, with something unusable for this key
+    throw new MintFailure(error, settledAt, { blame: 'key' });
   }
   return { token, settledAt, jitter: sampleJitter(jitter) };
+}
+
+/** A classifier that throws, or answers something else, blames the issuer (the safer guess). */
+function blameOf(classify: (error: unknown) => MintBlame, error: unknown): MintBlame {
+  try {
+    const blame = classify(error);
+    return blame === 'key' || blame === 'pool' ? blame : 'issuer';
+  } catch {
+    return 'issuer';
+  }
 }
 
 /** A throwing or non-numeric jitter source counts as no jitter; out-of-range samples are clamped later. */

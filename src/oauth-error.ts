@@ -17,6 +17,8 @@ export class OAuthError extends Error {
   readonly errorDescription: string | undefined;
   /** The HTTP status, if a response came back. */
   readonly status: number | undefined;
+  /** How long the issuer asked us to wait (its `Retry-After` header), in ms; `undefined` when it did not say. */
+  readonly retryAfterMs: number | undefined;
 
   /**
    * @param error the OAuth `error` code.
@@ -26,7 +28,10 @@ export class OAuthError extends Error {
    * new OAuthError('invalid_client', { errorDescription: 'client authentication failed', status: 401 });
    * ```
    */
-  constructor(error: string, details: { errorDescription?: string | undefined; status?: number | undefined } = {}) {
+  constructor(
+    error: string,
+    details: { errorDescription?: string | undefined; status?: number | undefined; retryAfterMs?: number | undefined } = {},
+  ) {
     const description = details.errorDescription === undefined ? '' : `: ${details.errorDescription}`;
     const status = details.status === undefined ? '' : ` (HTTP ${details.status})`;
     super(`token endpoint error ${error}${description}${status}`);
@@ -34,6 +39,7 @@ export class OAuthError extends Error {
     this.error = error;
     this.errorDescription = details.errorDescription;
     this.status = details.status;
+    this.retryAfterMs = details.retryAfterMs;
   }
 
   /**
@@ -44,12 +50,13 @@ export class OAuthError extends Error {
    * JSON.stringify(new OAuthError('invalid_scope')); // {"name":"OAuthError","error":"invalid_scope",...}
    * ```
    */
-  toJSON(): { name: string; error: string; error_description?: string; status?: number } {
+  toJSON(): { name: string; error: string; error_description?: string; status?: number; retryAfterMs?: number } {
     return {
       name: this.name,
       error: this.error,
       ...(this.errorDescription === undefined ? {} : { error_description: this.errorDescription }),
       ...(this.status === undefined ? {} : { status: this.status }),
+      ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
     };
   }
 }

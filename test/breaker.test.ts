@@ -62,10 +62,10 @@ describe('circuit breaker', () => {
     expect(log).toEqual([
       ['failed', 0],
       ['failed', 0],
-      ['breaker', { from: 'closed', to: 'open', openUntil: HOUR + COOLDOWN }],
+      ['breaker', { from: 'closed', to: 'open', openUntil: HOUR + COOLDOWN, reason: 'failures' }],
       ['failed', 0],
       ['breaker', { from: 'open', to: 'halfOpen' }],
-      ['breaker', { from: 'halfOpen', to: 'open', openUntil: HOUR + 2 * COOLDOWN }],
+      ['breaker', { from: 'halfOpen', to: 'open', openUntil: HOUR + 2 * COOLDOWN, reason: 'failures' }],
       ['failed', 0],
       ['breaker', { from: 'open', to: 'halfOpen' }],
       ['breaker', { from: 'halfOpen', to: 'closed' }],

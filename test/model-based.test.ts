@@ -49,7 +49,7 @@ describe('model-based: every scenario generated from credentialMachine, replayed
 
 describe('model-based tests can fail', () => {
   // A deliberately broken variant: the breaker never trips, so `closed → open` is unreachable.
-  const broken = credentialMachine.provide({ guards: { failureReachesThreshold: () => false } });
+  const broken = credentialMachine.provide({ guards: { failureReachesThreshold: () => false, failureSetsRetryAfter: () => false } });
 
   it('replaying the shipped machine’s scenarios against a provider on the broken machine fails', async () => {
     const tripping = scenarios.filter((scenario) => scenario.steps.some((step) => step.expect.state.breaker === 'open'));

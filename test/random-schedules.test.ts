@@ -168,7 +168,7 @@ const quarter = fc.constantFrom(0, 0.25, 0.5, 0.75, 1);
 // Proactive mode probes on its own at every cooldown end, so an outage with a zero cooldown is a
 // (deliberate, documented) probe per mint timeout: the schedules keep those cycles to seconds, or a
 // 600 s clock move would replay hundreds of thousands of mints.
-const policyArbitrary: fc.Arbitrary<RefreshPolicy> = fc
+const policyArbitrary: fc.Arbitrary<Omit<RefreshPolicy, 'breakerCounts'>> = fc
   .record({
     refresh: fc.constantFrom('on-demand' as const, 'proactive' as const),
     refreshAt: quarter,
@@ -177,6 +177,7 @@ const policyArbitrary: fc.Arbitrary<RefreshPolicy> = fc
     breakerCooldownMs: fc.oneof(fc.constant(0), fc.integer({ min: 5_000, max: 300_000 })),
     mintTimeoutMs: fc.oneof(fc.integer({ min: 100, max: 120_000 }), fc.constant(Infinity)),
     invalidateMinIntervalMs: fc.integer({ min: 0, max: 60_000 }),
+    maxRetryAfterMs: fc.constant(600_000),
   })
   .filter((policy) => policy.refresh === 'on-demand' || policy.breakerCooldownMs > 0);
 // Lifetimes are multiples of 4 ms so every refresh instant (a quarter of a lifetime) is a whole millisecond.

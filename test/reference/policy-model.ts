@@ -51,7 +51,7 @@ export class PolicyModel {
   #sequence = 0;
 
   constructor(
-    readonly policy: RefreshPolicy,
+    readonly policy: Omit<RefreshPolicy, 'breakerCounts'>,
     startMs: number,
     expiresAt: number | null,
   ) {

@@ -33,6 +33,8 @@ export interface ModelConfig {
   readonly shortLifetimeMs: number;
   /** Every mint settles this long after the step before it. */
   readonly settleMs: number;
+  /** The `Retry-After` a failure that says when to come back carries (ms). */
+  readonly retryAfterMs: number;
   readonly policy: RefreshPolicy;
 }
 
@@ -46,6 +48,7 @@ export const MODEL_DEFAULTS = {
   lifetimeMs: 1_618,
   shortLifetimeMs: 37,
   settleMs: 13,
+  retryAfterMs: 5_003,
   policy: {
     refreshAt: 0.5,
     refreshFloorMs: 100,
@@ -54,6 +57,8 @@ export const MODEL_DEFAULTS = {
     mintTimeoutMs: 71,
     refresh: 'on-demand',
     invalidateMinIntervalMs: 0,
+    maxRetryAfterMs: 9_001,
+    breakerCounts: 'all-failures',
   },
 } as const satisfies ModelConfig;
 
@@ -72,8 +77,8 @@ export function modelInput(model: ModelConfig): CredentialInput {
   };
 }
 
-/** What a mint step lands: a normal token, a token due on arrival, one already expired, or a failure. */
-export type MintOutcome = 'token' | 'shortToken' | 'expiredToken' | 'failure';
+/** What a mint step lands: a normal token, a token due on arrival, one already expired, a failure, or one that says when to come back. */
+export type MintOutcome = 'token' | 'shortToken' | 'expiredToken' | 'failure' | 'retryAfterFailure';
 
 /**
  * How an invalidation happens: a caller's request comes back 401 and the caller retries
@@ -106,7 +111,7 @@ export function timeOfEvent(event: CredentialEvent): number {
 /** The kind of mint outcome an offered `xstate.done/error.actor.mint` event stands for. */
 export function outcomeOfEvent(event: CredentialEvent): MintOutcome | undefined {
   const kind = eventKind.get(event);
-  return kind === 'token' || kind === 'shortToken' || kind === 'expiredToken' || kind === 'failure' ? kind : undefined;
+  return kind === 'token' || kind === 'shortToken' || kind === 'expiredToken' || kind === 'failure' || kind === 'retryAfterFailure' ? kind : undefined;
 }
 
 /** How an offered `token.invalidated` happens, or that a `token.requested` is the retry after a refusal. */
@@ -209,6 +214,15 @@ export function createModel(config: ModelConfig): Model {
         at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt + config.shortLifetimeMs) }, settledAt, 'shortToken'),
         at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt) }, settledAt, 'expiredToken'),
         at({ type: 'xstate.error.actor.mint', actorId: 'mint', error: new MintFailure(new Error('model mint failure'), settledAt) }, settledAt, 'failure'),
+        at(
+          {
+            type: 'xstate.error.actor.mint',
+            actorId: 'mint',
+            error: new MintFailure(new Error('model mint failure'), settledAt, { retryAfterMs: config.retryAfterMs }),
+          },
+          settledAt,
+          'retryAfterFailure',
+        ),
       );
     }
     if (value.flight === 'minting' && context.attemptKind === 'demand') {

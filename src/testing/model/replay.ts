@@ -147,7 +147,8 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
     minted.set(secret, expiresAt);
     mints.at(-1)!.resolve({ secret, expiresAt });
   };
-  const pending = createCredentialProviderWith(options.machine ?? credentialMachine, { mint, clock, inspect, ...model.policy });
+  const { breakerCounts: _breakerCounts, ...policy } = model.policy;
+  const pending = createCredentialProviderWith(options.machine ?? credentialMachine, { mint, clock, inspect, ...policy });
   mintToken('model-token-0', model.startMs + model.lifetimeMs);
   const provider = await pending;
   provider.on('refresh.succeeded', () => reports.succeeded++);
@@ -274,7 +275,7 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
           clock.advance(world.at - clock.now());
           if (world.kind === 'mintResolves') mintToken(`model-token@${world.at}#${mints.length}`, world.expiresAt);
           else if (world.kind === 'mintLandsExpired') mintToken(`model-token@${world.at}#${mints.length}`, world.at);
-          else mints.at(-1)!.reject(new Error('model mint failure'));
+          else mints.at(-1)!.reject(Object.assign(new Error('model mint failure'), world.retryAfterMs === undefined ? {} : { retryAfterMs: world.retryAfterMs }));
           break;
         }
         case 'timer':

@@ -4,6 +4,7 @@ import type { CredentialDelay } from '../../../machines/delays.js';
 import { isTokenUnusableAt } from '../../../machines/policy.js';
 import type { RefreshMode, RefreshPolicy } from '../../config.js';
 import { CredentialError } from '../../credential-error.js';
+import { retryAfterOf } from '../../retry-after.js';
 import {
   defaultModel,
   generatePaths,
@@ -26,8 +27,8 @@ export type WorldAction =
   | { readonly kind: 'mintResolves'; readonly at: number; readonly expiresAt: number; readonly short: boolean }
   /** The mint in flight resolves with a token that has already expired. */
   | { readonly kind: 'mintLandsExpired'; readonly at: number }
-  /** The mint in flight rejects (with `Error('model mint failure')`). */
-  | { readonly kind: 'mintFails'; readonly at: number }
+  /** The mint in flight rejects (with `Error('model mint failure')`; with a `retryAfterMs` when the issuer said when to come back). */
+  | { readonly kind: 'mintFails'; readonly at: number; readonly retryAfterMs?: number }
   /** Every caller waiting on the mint gives up (their signals abort). */
   | { readonly kind: 'waitersGiveUp'; readonly at: number }
   /**
@@ -91,7 +92,7 @@ export interface ScenarioOptions {
   /** Which refresh mode (default: both, on-demand first). */
   refresh?: RefreshMode | readonly RefreshMode[];
   /** Policy overrides (default: a small policy whose timers never tie). `refresh` is set by `refresh`. */
-  policy?: Partial<Omit<RefreshPolicy, 'refresh'>>;
+  policy?: Partial<Omit<RefreshPolicy, 'refresh' | 'breakerCounts'>>;
   /** Duration overrides: a normal token's life, a short token's life, how long a mint takes, the start. */
   timing?: Partial<Pick<ModelConfig, 'startMs' | 'lifetimeMs' | 'shortLifetimeMs' | 'settleMs'>>;
   /** @internal A variant of the statechart, for our own tests that prove the coverage check bites. */
@@ -137,6 +138,8 @@ export function describeWorld(world: WorldAction): string {
       return `timer:${world.timer}@${world.at}`;
     case 'mintResolves':
       return `${world.short ? 'mintResolvesShort' : 'mintResolves'}@${world.at}`;
+    case 'mintFails':
+      return `${world.retryAfterMs === undefined ? 'mintFails' : `mintFailsRetryAfter(${world.retryAfterMs})`}@${world.at}`;
     default:
       return `${world.kind}@${world.at}`;
   }
@@ -200,6 +203,10 @@ function toScenarioSteps(modelSteps: readonly { state: ModelSnapshot; event: Cre
           world = { kind: 'mintLandsExpired', at };
           reports.failed++;
           settleWaiting({ status: 'rejected', reason: 'MINTED_TOKEN_ALREADY_EXPIRED' });
+        } else if (outcome === 'retryAfterFailure') {
+          world = { kind: 'mintFails', at, retryAfterMs: retryAfterOf((event as { error?: { retryAfterMs?: unknown } }).error) ?? 0 };
+          reports.failed++;
+          settleWaiting({ status: 'rejected', reason: 'mint-error' });
         } else {
           world = { kind: 'mintFails', at };
           reports.failed++;

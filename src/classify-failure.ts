@@ -1,0 +1,30 @@
+import { CredentialError } from './credential-error.js';
+
+/** Whose failure a failed mint is: the issuer's (it is down, slow or overloaded), or one key's own. */
+export type FailureBlame = 'issuer' | 'key';
+
+/**
+ * The default classification of a failed mint, for a pool's two breakers:
+ * - `'key'`: the issuer answered and refused this key (HTTP 400, 401, 403: `invalid_client`,
+ *   `invalid_scope`, `unauthorized_client`, ...), or minted something unusable for it;
+ * - `'issuer'`: everything that says the issuer is unreachable, failing or overloaded: no response
+ *   (a network error, `request_failed`), `MINT_TIMEOUT`, HTTP 5xx, 429 (and 408), an unreadable
+ *   response, and any error this function cannot place (an outage is the safer guess: it costs
+ *   the issuer nothing).
+ *
+ * Understands `OAuthError` (from `credential-actor/oauth2`) and any error with a numeric `status`.
+ *
+ * @example
+ * ```ts
+ * defaultClassifyFailure(new OAuthError('invalid_client', { status: 401 })); // 'key'
+ * defaultClassifyFailure(new OAuthError('temporarily_unavailable', { status: 503 })); // 'issuer'
+ * ```
+ */
+export function defaultClassifyFailure(error: unknown): FailureBlame {
+  if (error instanceof CredentialError) {
+    return error.code === 'INVALID_TOKEN' || error.code === 'MINTED_TOKEN_ALREADY_EXPIRED' ? 'key' : 'issuer';
+  }
+  const status = typeof error === 'object' && error !== null ? (error as { status?: unknown }).status : undefined;
+  if (typeof status === 'number') return status >= 400 && status < 500 && status !== 408 && status !== 429 ? 'key' : 'issuer';
+  return 'issuer';
+}
