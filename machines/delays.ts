@@ -1,4 +1,5 @@
 import type { CredentialContext } from './credential.types.js';
+import type { PoolContext } from './pool.types.js';
 import { msUntil } from './policy.js';
 
 /** The statechart's named delays. */
@@ -25,4 +26,16 @@ export function deadlineDelays(now: (actor: object) => number): Record<Credentia
     mintTimeout: ({ context }) => context.policy.mintTimeoutMs,
     untilRetry: ({ context, self }) => msUntil(context.retryAt, now(self)),
   };
+}
+
+/**
+ * The pool statechart's one named delay, as {@link deadlineDelays}: the issuer breaker's cooldown.
+ *
+ * @example
+ * ```ts
+ * poolMachine.provide({ delays: poolDeadlineDelays((actor) => clockOf(actor).now()) });
+ * ```
+ */
+export function poolDeadlineDelays(now: (actor: object) => number): { untilCooldownEnds: (args: { context: PoolContext; self: object }) => number } {
+  return { untilCooldownEnds: ({ context, self }) => msUntil(context.openUntil, now(self)) };
 }

@@ -8,6 +8,7 @@
  * - `MINTED_TOKEN_ALREADY_EXPIRED`: the mint returned a token that had expired when it landed.
  * - `MINT_TIMEOUT`: the mint did not settle within `mintTimeoutMs` and was aborted.
  * - `STOPPED`: the provider was stopped.
+ * - `INVALID_KEY`: a pool was asked for a key that is not a non-empty string.
  */
 export type CredentialErrorCode =
   | 'BREAKER_OPEN'
@@ -16,7 +17,8 @@ export type CredentialErrorCode =
   | 'INVALID_TOKEN'
   | 'MINTED_TOKEN_ALREADY_EXPIRED'
   | 'MINT_TIMEOUT'
-  | 'STOPPED';
+  | 'STOPPED'
+  | 'INVALID_KEY';
 
 /**
  * The one error type the library raises itself. Errors thrown by your `mint` reach callers as they

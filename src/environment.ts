@@ -1,14 +1,15 @@
 import { fromPromise } from 'xstate';
 import type { CredentialMachine } from '../machines/credential.machine.js';
 import type { MintInput, MintOutput } from '../machines/credential.types.js';
-import { deadlineDelays } from '../machines/delays.js';
+import { deadlineDelays, poolDeadlineDelays } from '../machines/delays.js';
+import type { PoolMachine } from '../machines/pool.machine.js';
 import { armTimer, disarmTimer, type Clock, type TimerClock, type TimerHandle } from './clock.js';
 import type { MintBlame } from '../machines/mint-failure.js';
 import { defaultClassifyFailure } from './classify-failure.js';
 import { runMint, type Mint } from './mint.js';
 
 /**
- * One provider's environment: what its statechart needs from outside (its clock, its mint, its
+ * An actor's environment: what its statechart needs from outside (its clock, its mint, its
  * jitter source), in the one object XState already hands to the root actor and to every child it
  * invokes: the timer clock the actor was created with (`actor.clock`). So one machine, provided
  * once, serves every provider; a per-provider `.provide()` would copy the whole machine definition
@@ -22,8 +23,26 @@ import { runMint, type Mint } from './mint.js';
  * const environment = new ProviderEnvironment(clock, mint, jitter);
  * createActor(runnable(credentialMachine), { input, clock: environment }).start();
  * ```
+ *
+ * The base carries only the clock (the pool statechart needs no more).
  */
-export class ProviderEnvironment implements TimerClock {
+export class ClockEnvironment implements TimerClock {
+  /** @param clock where the actor reads time and arms timers. */
+  constructor(readonly clock: Clock) {}
+
+  /** Arms `callback` after `ms` on the environment's clock, as {@link armTimer} does. */
+  setTimeout(callback: () => void, ms: number): TimerHandle {
+    return armTimer(this.clock, callback, ms);
+  }
+
+  /** Cancels a timer armed by {@link ClockEnvironment.setTimeout}. */
+  clearTimeout(handle: TimerHandle): void {
+    disarmTimer(this.clock, handle);
+  }
+}
+
+/** The environment of a provider's actor: its clock, mint, jitter source and failure classifier. */
+export class ProviderEnvironment extends ClockEnvironment {
   /**
    * @param clock where the provider reads time and arms timers.
    * @param mint the user's mint.
@@ -31,20 +50,12 @@ export class ProviderEnvironment implements TimerClock {
    * @param classify whose failure a failed mint is (a pool's keys count only their own).
    */
   constructor(
-    readonly clock: Clock,
+    clock: Clock,
     readonly mint: Mint,
     readonly jitter: () => number,
     readonly classify: (error: unknown) => MintBlame = defaultClassifyFailure,
-  ) {}
-
-  /** Arms `callback` after `ms` on the provider's clock, as {@link armTimer} does. */
-  setTimeout(callback: () => void, ms: number): TimerHandle {
-    return armTimer(this.clock, callback, ms);
-  }
-
-  /** Cancels a timer armed by {@link ProviderEnvironment.setTimeout}. */
-  clearTimeout(handle: TimerHandle): void {
-    disarmTimer(this.clock, handle);
+  ) {
+    super(clock);
   }
 }
 
@@ -53,6 +64,32 @@ function environmentOf(actor: object): ProviderEnvironment {
   if (!(environment instanceof ProviderEnvironment)) throw new Error('credential-actor: the actor does not run on a provider environment');
   return environment;
 }
+
+/**
+ * `machine` (the pool statechart) with its delay reading the clock of the {@link ClockEnvironment}
+ * its actor runs on; built once per machine and shared.
+ *
+ * @example
+ * ```ts
+ * createActor(runnablePool(poolMachine), { input, clock: new ClockEnvironment(clock) });
+ * ```
+ */
+export function runnablePool(machine: PoolMachine): PoolMachine {
+  let provided = runnablePools.get(machine);
+  if (provided === undefined) {
+    provided = machine.provide({
+      delays: poolDeadlineDelays((actor) => {
+        const environment = (actor as { clock?: unknown }).clock;
+        if (!(environment instanceof ClockEnvironment)) throw new Error('credential-actor: the actor does not run on a clock environment');
+        return environment.clock.now();
+      }),
+    });
+    runnablePools.set(machine, provided);
+  }
+  return provided;
+}
+
+const runnablePools = new WeakMap<PoolMachine, PoolMachine>();
 
 const runnableMachines = new WeakMap<CredentialMachine, CredentialMachine>();
 

@@ -13,6 +13,14 @@ export type {
 export type { Mint } from './mint.js';
 export type { AuthToken, MintedToken } from './auth-token.js';
 export { Secret } from './secret.js';
+export { createCredentialPool, CredentialPool } from './pool/pool.js';
+export type { CredentialPoolOptions, CredentialPoolState, KeyedEvent, KeyMint, KeyRemovedEvent, PoolEmittedEvent } from './pool/pool.js';
+export { poolMachine } from '../machines/pool.machine.js';
+export type { PoolMachine } from '../machines/pool.machine.js';
+export type { IssuerBreakerChangedEvent, PoolContext, PoolPolicy } from '../machines/pool.types.js';
+export { defaultClassifyFailure } from './classify-failure.js';
+export type { FailureBlame } from './classify-failure.js';
+export { parseRetryAfter, retryAfterOf } from './retry-after.js';
 export { CredentialError, isCredentialError } from './credential-error.js';
 export type { CredentialErrorCode } from './credential-error.js';
 export { refreshDueAt } from './refresh-due-at.js';

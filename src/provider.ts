@@ -4,11 +4,11 @@ import type {
   CredentialContext,
   CredentialEmittedEvent,
 } from '../machines/credential.types.js';
-import { MintFailure } from '../machines/mint-failure.js';
+import { MintFailure, type MintBlame } from '../machines/mint-failure.js';
 import { invalidationAllowedAt, isTokenUnusableAt, quietUntil } from '../machines/policy.js';
 import type { AuthToken } from './auth-token.js';
 import { armTimer, disarmTimer, systemClock, type Clock, type TimerHandle } from './clock.js';
-import { POLICY_OPTION_NAMES, policyOf, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig } from './config.js';
+import { POLICY_OPTION_NAMES, policyOf, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig, type RefreshPolicy } from './config.js';
 import { CredentialError } from './credential-error.js';
 import { Flight } from './flight.js';
 import { redactedInspection, type InspectionObserver } from './inspection.js';
@@ -155,12 +155,16 @@ export class CredentialProvider {
     jitter: number;
     inspect?: CredentialProviderOptions['inspect'];
     reporters?: CredentialReporters;
+    /** A pool's key counts only its own failures; a provider counts all. */
+    breakerCounts?: RefreshPolicy['breakerCounts'];
+    /** Whose failure a failed mint is (a pool's classifier). */
+    classify?: (error: unknown) => MintBlame;
   }) {
     const { clock, config } = setup;
     this.#clock = clock;
     this.actor = createActor(runnable(setup.machine), {
-      input: { policy: policyOf(config), token: setup.token, issuedAt: setup.issuedAt, jitter: setup.jitter },
-      clock: new ProviderEnvironment(clock, setup.mint, config.jitter),
+      input: { policy: policyOf(config, setup.breakerCounts), token: setup.token, issuedAt: setup.issuedAt, jitter: setup.jitter },
+      clock: new ProviderEnvironment(clock, setup.mint, config.jitter, setup.classify),
       ...(setup.inspect === undefined ? {} : { inspect: this.#observeMidTransition(redactedInspection(setup.inspect)) }),
     });
     this.#subscribeReporters(setup.reporters);
@@ -396,7 +400,8 @@ export class CredentialProvider {
 /** Every option `createCredentialProvider` knows; any other key is a typo, refused at construction. */
 const PROVIDER_OPTION_NAMES: readonly string[] = ['mint', 'clock', 'inspect', 'reporters', ...POLICY_OPTION_NAMES];
 
-function validateInspect(inspect: unknown): void {
+/** Throws `INVALID_CONFIG` unless `inspect` is absent, a function, or an observer with `next()`. */
+export function validateInspect(inspect: unknown): void {
   if (inspect === undefined || typeof inspect === 'function') return;
   if (typeof inspect === 'object' && inspect !== null && typeof (inspect as { next?: unknown }).next === 'function') return;
   throw new CredentialError('INVALID_CONFIG', `inspect must be a function or an observer with next(), got ${describeShape(inspect)}`);

@@ -1,0 +1,513 @@
+import { createActor, type Actor } from 'xstate';
+import { credentialMachine } from '../../machines/credential.machine.js';
+import type { BreakerChangedEvent, RefreshFailedEvent, RefreshSucceededEvent } from '../../machines/credential.types.js';
+import type { MintBlame } from '../../machines/mint-failure.js';
+import { poolMachine, type PoolMachine } from '../../machines/pool.machine.js';
+import type { IssuerBreakerChangedEvent, PoolPolicy } from '../../machines/pool.types.js';
+import type { AuthToken, MintedToken } from '../auth-token.js';
+import { defaultClassifyFailure, type FailureBlame } from '../classify-failure.js';
+import { armTimer, disarmTimer, systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { POLICY_OPTION_NAMES, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig } from '../config.js';
+import { CredentialError } from '../credential-error.js';
+import { describeShape } from '../describe-shape.js';
+import { ClockEnvironment, runnablePool } from '../environment.js';
+import { redactedInspection, type InspectionObserver } from '../inspection.js';
+import { Listeners } from '../listeners.js';
+import { CredentialProvider, validateInspect, type CurrentTokenOptions } from '../provider.js';
+import { validateReporters, type CredentialReporters } from '../reporters.js';
+import { retryAfterOf } from '../retry-after.js';
+import { Secret } from '../secret.js';
+import { onAbort } from '../abort-signals.js';
+import { MintPermits } from './mint-permits.js';
+
+/** Fetches a new token for one key. `signal` aborts when the pool gives up on this attempt. */
+export type KeyMint = (key: string, context: { signal: AbortSignal }) => Promise<MintedToken>;
+
+/** Options of {@link createCredentialPool}: a provider's policy options, plus the pool's own. */
+export interface CredentialPoolOptions extends Partial<RefreshConfig> {
+  /** Fetches a token for a key. Required. */
+  mint: KeyMint;
+  /** Live keys at most (default 10,000); the least recently used idle key is evicted first. */
+  maxKeys?: number;
+  /** A key nobody asked for in this long is stopped and forgotten (ms; default 30 minutes; `Infinity`: never). */
+  idleTimeoutMs?: number;
+  /** Mints in flight at once across the pool (default 16); the rest wait in arrival order. */
+  maxMintsInFlight?: number;
+  /** Whose failure a failed mint is: `'issuer'` counts against the pool's issuer breaker, `'key'` against that key's. */
+  classifyFailure?: (error: unknown) => FailureBlame;
+  /** Time source and timers; defaults to `Date.now` with unref'd timers. */
+  clock?: Clock;
+  /** An XState inspection observer: sees the pool statechart and every key's, redacted. */
+  inspect?: InspectionObserver;
+  /** Telemetry: one set for every key (no key in them: bounded cardinality), or a function giving each key its own. */
+  reporters?: CredentialReporters | ((key: string) => CredentialReporters);
+}
+
+/** An event of one key, with its key. */
+export type KeyedEvent<E> = E & { readonly key: string };
+
+/** A key left the pool: evicted (over `maxKeys`), idle (`idleTimeoutMs`), or deleted. */
+export interface KeyRemovedEvent {
+  readonly type: 'key.removed';
+  readonly key: string;
+  readonly reason: 'evicted' | 'idle' | 'deleted';
+}
+
+/** What `pool.on()` can listen to. */
+export type PoolEmittedEvent =
+  | KeyedEvent<RefreshSucceededEvent>
+  | KeyedEvent<RefreshFailedEvent>
+  | KeyedEvent<BreakerChangedEvent>
+  | IssuerBreakerChangedEvent
+  | KeyRemovedEvent;
+
+/** A plain, secret-free summary of the pool. */
+export interface CredentialPoolState {
+  keys: number;
+  maxKeys: number;
+  issuer: { breaker: 'closed' | 'open' | 'halfOpen'; openUntil: number | null; openReason: 'failures' | 'retry-after' | null; consecutiveFailures: number };
+  mintsInFlight: number;
+  mintsQueued: number;
+  status: 'running' | 'stopped';
+}
+
+type EmittedOf<T extends PoolEmittedEvent['type']> = Extract<PoolEmittedEvent, { type: T }>;
+
+interface KeyEntry {
+  readonly provider: CredentialProvider;
+  /** The pool's use counter when it was last asked for: the least recently used has the smallest. */
+  used: number;
+  /** The idle sweep's generation when it was last asked for. */
+  seen: number;
+}
+
+const POOL_OPTION_NAMES: readonly string[] = [
+  'mint',
+  'clock',
+  'inspect',
+  'reporters',
+  'maxKeys',
+  'idleTimeoutMs',
+  'maxMintsInFlight',
+  'classifyFailure',
+  ...POLICY_OPTION_NAMES,
+];
+
+/** Never served: a key's token until its first mint lands (it expired at the epoch). */
+const UNMINTED: AuthToken = Object.freeze({ secret: new Secret('unminted'), expiresAt: 0 });
+
+/** Thrown by a key's mint when the issuer breaker refuses it: nobody's failure, counted by no breaker. */
+class IssuerBreakerOpen extends CredentialError {
+  constructor(openUntil: number | null) {
+    super('BREAKER_OPEN', openUntil === null ? 'the issuer breaker is half-open and its one probe is in flight' : `the issuer breaker is open until ${openUntil}`);
+  }
+}
+
+/**
+ * Creates a pool of credentials, one per key (a tenant, an audience, a scope), minted lazily on a
+ * key's first request. Each key is its own credential actor (the provider's statechart), held in a
+ * bounded map; what is pool-wide (one breaker for the issuer, a `Retry-After` cool-down, a cap on
+ * mints in flight) is the pool statechart (`machines/pool.machine.ts`).
+ *
+ * Throws `INVALID_CONFIG` / `UNCONFIGURED` for bad options. Nothing is minted until a key is asked for.
+ *
+ * @example
+ * ```ts
+ * const pool = createCredentialPool({
+ *   mint: (key, { signal }) => mintFor(JSON.parse(key), signal),
+ *   maxKeys: 5_000,
+ *   idleTimeoutMs: 15 * 60_000,
+ * });
+ * const token = await pool.currentToken(JSON.stringify(['tenant-42', 'orders:read', 'https://api.example']));
+ * ```
+ */
+export function createCredentialPool(options: CredentialPoolOptions): CredentialPool {
+  if (typeof options !== 'object' || options === null || typeof options.mint !== 'function') {
+    throw new CredentialError('UNCONFIGURED', 'mint is required: a function (key, { signal }) => Promise<{ secret, expiresAt }>');
+  }
+  rejectUnknownOptions(options, POOL_OPTION_NAMES);
+  const config = resolveRefreshConfig(options);
+  const clock = options.clock ?? systemClock;
+  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
+    throw new CredentialError('INVALID_CONFIG', 'clock must have now(), setTimeout() and clearTimeout()');
+  }
+  const maxKeys = options.maxKeys ?? 10_000;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 30 * 60_000;
+  const maxMintsInFlight = options.maxMintsInFlight ?? 16;
+  requireThat('maxKeys', Number.isInteger(maxKeys) && maxKeys >= 1, 'must be an integer >= 1', maxKeys);
+  requireThat('idleTimeoutMs', typeof idleTimeoutMs === 'number' && idleTimeoutMs > 0, 'must be a number > 0 (Infinity: never)', idleTimeoutMs);
+  requireThat('maxMintsInFlight', Number.isInteger(maxMintsInFlight) && maxMintsInFlight >= 1, 'must be an integer >= 1', maxMintsInFlight);
+  const classify = options.classifyFailure ?? defaultClassifyFailure;
+  requireThat('classifyFailure', typeof classify === 'function', 'must be a function (error) => "issuer" | "key"', classify);
+  validateInspect(options.inspect);
+  const reporters = options.reporters;
+  if (typeof reporters !== 'function') validateReporters(reporters);
+  return new CredentialPool({ mint: options.mint, config, clock, maxKeys, idleTimeoutMs, maxMintsInFlight, classify, inspect: options.inspect, reporters });
+}
+
+/**
+ * Many credentials, one per key, behind one issuer breaker. Build one with {@link createCredentialPool}.
+ */
+export class CredentialPool {
+  /** The pool statechart (issuer breaker, mints in flight), for `subscribe`, `getSnapshot` and inspection. */
+  readonly actor: Actor<PoolMachine>;
+  readonly #keys = new Map<string, KeyEntry>();
+  readonly #mint: KeyMint;
+  readonly #config: RefreshConfig;
+  readonly #clock: Clock;
+  readonly #maxKeys: number;
+  readonly #idleTimeoutMs: number;
+  readonly #classify: (error: unknown) => FailureBlame;
+  readonly #inspect: InspectionObserver | undefined;
+  readonly #reporters: CredentialReporters | ((key: string) => CredentialReporters) | undefined;
+  readonly #permits: MintPermits;
+  readonly #listeners = new Listeners<PoolEmittedEvent>();
+  #listening = false;
+  #generation = 0;
+  #uses = 0;
+  #sweep: TimerHandle | null = null;
+  #stopped = false;
+
+  /** @internal Use {@link createCredentialPool}. */
+  constructor(setup: {
+    mint: KeyMint;
+    config: RefreshConfig;
+    clock: Clock;
+    maxKeys: number;
+    idleTimeoutMs: number;
+    maxMintsInFlight: number;
+    classify: (error: unknown) => FailureBlame;
+    inspect: InspectionObserver | undefined;
+    reporters: CredentialReporters | ((key: string) => CredentialReporters) | undefined;
+  }) {
+    this.#mint = setup.mint;
+    this.#config = setup.config;
+    this.#clock = setup.clock;
+    this.#maxKeys = setup.maxKeys;
+    this.#idleTimeoutMs = setup.idleTimeoutMs;
+    this.#classify = setup.classify;
+    this.#inspect = setup.inspect;
+    this.#reporters = setup.reporters;
+    this.#permits = new MintPermits(setup.maxMintsInFlight);
+    const policy: PoolPolicy = {
+      breakerThreshold: setup.config.breakerThreshold,
+      breakerCooldownMs: setup.config.breakerCooldownMs,
+      maxRetryAfterMs: setup.config.maxRetryAfterMs,
+      maxMintsInFlight: setup.maxMintsInFlight,
+    };
+    this.actor = createActor(runnablePool(poolMachine), {
+      input: { policy },
+      clock: new ClockEnvironment(setup.clock),
+      ...(setup.inspect === undefined ? {} : { inspect: redactedInspection(setup.inspect) }),
+    });
+    this.actor.subscribe({ error: () => void this.stop() });
+    this.actor.on('issuer.breaker.changed', (event) => this.#listeners.notify(event));
+    this.actor.start();
+  }
+
+  /**
+   * The current token for `key`. A key's first request mints (one mint however many callers); a
+   * fresh token is served at once, as by a provider. Rejects with `INVALID_KEY` for a key that is
+   * not a non-empty string, `BREAKER_OPEN` when the token has expired and the key's breaker or the
+   * issuer breaker is open, the mint's own error when the mint a caller waited on failed, `STOPPED`
+   * after `stop()` or when the key is deleted while the caller waits.
+   *
+   * @example
+   * ```ts
+   * const token = await pool.currentToken(`tenant:${tenantId}`, { signal: AbortSignal.timeout(2_000) });
+   * ```
+   */
+  currentToken(key: string, options?: CurrentTokenOptions): Promise<AuthToken> {
+    let entry = this.#keys.get(key);
+    if (entry === undefined) {
+      if (this.#stopped) return Promise.reject(new CredentialError('STOPPED', 'the credential pool was stopped'));
+      if (typeof key !== 'string' || key.length === 0) {
+        return Promise.reject(new CredentialError('INVALID_KEY', `a key must be a non-empty string, got ${describeShape(key)}`));
+      }
+      entry = this.#admit(key);
+    }
+    entry.used = ++this.#uses;
+    entry.seen = this.#generation;
+    return entry.provider.currentToken(options);
+  }
+
+  /**
+   * `invalidate()` of `key`'s cached token (after the upstream refused it); `false` for an unknown key.
+   *
+   * @example
+   * ```ts
+   * if (response.status === 401 && pool.invalidate(key, token)) return retryOnce();
+   * ```
+   */
+  invalidate(key: string, token?: AuthToken | Secret | string): boolean {
+    return this.#keys.get(key)?.provider.invalidate(token) ?? false;
+  }
+
+  /**
+   * Stops and forgets `key`: its timers cleared, its mint aborted, its waiting callers rejected
+   * with `STOPPED`. Other keys are untouched. Returns whether it was there.
+   *
+   * @example
+   * ```ts
+   * pool.delete(`tenant:${offboardedTenant}`);
+   * ```
+   */
+  delete(key: string): boolean {
+    return this.#remove(key, 'deleted');
+  }
+
+  /** Live keys. */
+  get size(): number {
+    return this.#keys.size;
+  }
+
+  /**
+   * The live keys, least recently admitted first.
+   *
+   * @example
+   * ```ts
+   * for (const key of pool.keys()) console.log(key);
+   * ```
+   */
+  keys(): IterableIterator<string> {
+    return this.#keys.keys();
+  }
+
+  /**
+   * Listens to every key's events (each with its `key`), the issuer breaker's changes and keys
+   * leaving the pool. Returns the function that stops listening.
+   *
+   * @example
+   * ```ts
+   * pool.on('issuer.breaker.changed', ({ from, to, reason }) => log.warn(`issuer ${from} -> ${to} (${reason})`));
+   * pool.on('refresh.failed', ({ key, error }) => log.warn(`${key}: ${error}`));
+   * ```
+   */
+  on<T extends PoolEmittedEvent['type']>(type: T, listener: (event: EmittedOf<T>) => void): () => void {
+    if (!this.#listening) {
+      this.#listening = true;
+      for (const [key, entry] of this.#keys) this.#forward(key, entry.provider);
+    }
+    return this.#listeners.add(type, listener as (event: PoolEmittedEvent) => void);
+  }
+
+  /**
+   * Stops every key and the pool: mints aborted, timers cleared, waiting and later callers
+   * rejected with `STOPPED`. Idempotent.
+   *
+   * @example
+   * ```ts
+   * process.once('SIGTERM', () => pool.stop());
+   * ```
+   */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    if (this.#sweep !== null) disarmTimer(this.#clock, this.#sweep);
+    this.#sweep = null;
+    const providers = [...this.#keys.values()].map((entry) => entry.provider);
+    this.#keys.clear();
+    for (const provider of providers) await provider.stop();
+    this.actor.stop();
+    this.#listeners.clear();
+  }
+
+  /**
+   * `await using pool = createCredentialPool(...)` stops it at the end of the scope.
+   *
+   * @example
+   * ```ts
+   * await using pool = createCredentialPool({ mint });
+   * ```
+   */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+
+  /**
+   * A plain summary, without any secret.
+   *
+   * @example
+   * ```ts
+   * console.log(JSON.stringify(pool)); // {"keys":3,"maxKeys":10000,"issuer":{"breaker":"closed",...},...}
+   * ```
+   */
+  toJSON(): CredentialPoolState {
+    const { value, context } = this.actor.getSnapshot();
+    return {
+      keys: this.#keys.size,
+      maxKeys: this.#maxKeys,
+      issuer: { breaker: value.issuer, openUntil: context.openUntil, openReason: context.openReason, consecutiveFailures: context.consecutiveFailures },
+      mintsInFlight: this.#permits.inFlight,
+      mintsQueued: this.#permits.queued,
+      status: this.#stopped ? 'stopped' : 'running',
+    };
+  }
+
+  /** Node's `util.inspect` shows the summary. */
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `CredentialPool ${JSON.stringify(this.toJSON())}`;
+  }
+
+  /** A new key: a credential actor holding a token that is never served, so its first request mints. */
+  #admit(key: string): KeyEntry {
+    const reporters = typeof this.#reporters === 'function' ? this.#keyReporters(key) : this.#reporters;
+    const provider = new CredentialProvider({
+      machine: credentialMachine,
+      mint: ({ signal }) => this.#mintKey(key, signal),
+      clock: this.#clock,
+      // The pool's wrapper times the mint out, from when it got a permit: waiting in the queue is no failure.
+      config: { ...this.#config, mintTimeoutMs: Infinity },
+      token: UNMINTED,
+      issuedAt: this.#clock.now(),
+      jitter: 0,
+      ...(this.#inspect === undefined ? {} : { inspect: this.#inspect }),
+      ...(reporters === undefined ? {} : { reporters }),
+      breakerCounts: 'key-failures',
+      classify: (error) => this.#blame(error),
+    });
+    const entry: KeyEntry = { provider, used: ++this.#uses, seen: this.#generation };
+    this.#keys.set(key, entry);
+    if (this.#listening) this.#forward(key, provider);
+    if (this.#keys.size > this.#maxKeys) this.#evict();
+    if (this.#sweep === null && Number.isFinite(this.#idleTimeoutMs)) this.#armSweep();
+    return entry;
+  }
+
+  #keyReporters(key: string): CredentialReporters | undefined {
+    try {
+      const reporters = (this.#reporters as (key: string) => CredentialReporters)(key);
+      validateReporters(reporters);
+      return reporters;
+    } catch {
+      return undefined; // a broken reporters factory costs that key its telemetry, never its token
+    }
+  }
+
+  #forward(key: string, provider: CredentialProvider): void {
+    provider.on('refresh.succeeded', (event) => this.#listeners.notify({ ...event, key }));
+    provider.on('refresh.failed', (event) => this.#listeners.notify({ ...event, key }));
+    provider.on('breaker.changed', (event) => this.#listeners.notify({ ...event, key }));
+  }
+
+  /** Whose failure a key's failed mint is: the pool's refusal is nobody's; else the classifier says. */
+  #blame(error: unknown): MintBlame {
+    if (error instanceof IssuerBreakerOpen) return 'pool';
+    return this.#classifyOrIssuer(error);
+  }
+
+  #classifyOrIssuer(error: unknown): FailureBlame {
+    try {
+      return this.#classify(error) === 'key' ? 'key' : 'issuer';
+    } catch {
+      return 'issuer';
+    }
+  }
+
+  /**
+   * A key's mint, through the pool: refused at once while the issuer breaker is open (or its one
+   * half-open probe is out), then a permit (in arrival order), then the user's mint under
+   * `mintTimeoutMs`, its outcome told to the issuer breaker.
+   */
+  async #mintKey(key: string, signal: AbortSignal): Promise<MintedToken> {
+    this.actor.send({ type: 'mint.requested', now: this.#clock.now() });
+    const { value, context } = this.actor.getSnapshot();
+    if (value.issuer === 'open' || (value.issuer === 'halfOpen' && context.probing)) throw new IssuerBreakerOpen(context.openUntil);
+    const probe = value.issuer === 'halfOpen';
+    if (probe) this.actor.send({ type: 'probe.started', now: this.#clock.now() });
+    try {
+      await this.#permits.acquire(signal);
+    } catch (reason) {
+      if (probe) this.actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
+      throw reason;
+    }
+    this.actor.send({ type: 'mint.started', now: this.#clock.now() });
+    const attempt = new AbortController();
+    let timer: TimerHandle | undefined;
+    let cancel = (): void => {};
+    // Settles on the first of: the user's mint, the timeout, the key giving up (a user's mint that
+    // ignores its signal must not hold a permit forever).
+    const givenUp = new Promise<never>((_, reject) => {
+      cancel = onAbort(signal, () => {
+        attempt.abort(signal.reason);
+        reject(signal.reason);
+      });
+      timer = armTimer(this.#clock, () => {
+        const error = new CredentialError('MINT_TIMEOUT', `the mint did not settle within ${this.#config.mintTimeoutMs} ms`);
+        attempt.abort(error);
+        reject(error);
+      }, this.#config.mintTimeoutMs);
+    });
+    try {
+      const minted = await Promise.race([this.#mint(key, { signal: attempt.signal }), givenUp]);
+      this.actor.send({ type: 'issuer.answered', at: this.#clock.now(), key });
+      return minted;
+    } catch (error) {
+      if (signal.aborted) {
+        // abandoned or stopped: the issuer said nothing either way
+        if (probe) this.actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
+      } else if (this.#classifyOrIssuer(error) === 'issuer') {
+        this.actor.send({ type: 'issuer.failed', at: this.#clock.now(), retryAfterMs: retryAfterOf(error), key });
+      } else {
+        this.actor.send({ type: 'issuer.answered', at: this.#clock.now(), key });
+      }
+      throw error;
+    } finally {
+      if (timer !== undefined) disarmTimer(this.#clock, timer);
+      cancel();
+      this.actor.send({ type: 'mint.settled', now: this.#clock.now() });
+      this.#permits.release();
+    }
+  }
+
+  /**
+   * Removes the least recently used key that has no mint in flight (so no waiter either). One scan
+   * of the map, only when a new key takes the pool past `maxKeys`: the hot path pays one counter
+   * write per request, not a reordering. With every key busy, the pool stays over its bound until
+   * one settles (the next admission evicts again).
+   */
+  #evict(): void {
+    let victim: string | undefined;
+    let oldest = Infinity;
+    for (const [key, entry] of this.#keys) {
+      if (entry.used < oldest && !isBusy(entry)) {
+        oldest = entry.used;
+        victim = key;
+      }
+    }
+    if (victim !== undefined) this.#remove(victim, 'evicted');
+  }
+
+  #armSweep(): void {
+    this.#sweep = armTimer(this.#clock, () => this.#sweepIdle(), this.#idleTimeoutMs / 4);
+  }
+
+  /** Every quarter of `idleTimeoutMs`: keys not asked for in four of them (and not busy) are removed. */
+  #sweepIdle(): void {
+    this.#sweep = null;
+    if (this.#stopped) return;
+    this.#generation++;
+    for (const [key, entry] of [...this.#keys]) {
+      if (this.#generation - entry.seen > 4 && !isBusy(entry)) this.#remove(key, 'idle');
+    }
+    if (this.#keys.size > 0) this.#armSweep();
+  }
+
+  #remove(key: string, reason: KeyRemovedEvent['reason']): boolean {
+    const entry = this.#keys.get(key);
+    if (entry === undefined) return false;
+    this.#keys.delete(key);
+    void entry.provider.stop();
+    if (this.#listening) this.#listeners.notify({ type: 'key.removed', key, reason });
+    return true;
+  }
+}
+
+/** A key with a mint in flight (and so, perhaps, callers waiting on it) is never evicted. */
+function isBusy(entry: KeyEntry): boolean {
+  return entry.provider.actor.getSnapshot().value.flight === 'minting';
+}
+
+function requireThat(field: string, ok: boolean, rule: string, value: unknown): void {
+  if (!ok) throw new CredentialError('INVALID_CONFIG', `${field} ${rule}, got ${typeof value === 'number' ? String(value) : describeShape(value)}`);
+}
