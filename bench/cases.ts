@@ -6,7 +6,7 @@ import { memoize } from '@smithy/property-provider';
 import { measure } from 'mitata';
 import { createActor } from 'xstate';
 import { credentialMachine } from '../machines/credential.machine.js';
-import { createCredentialProvider, type AuthToken, type CredentialProvider, type CredentialProviderOptions } from '../src/index.js';
+import { createCredentialPool, createCredentialProvider, type AuthToken, type CredentialProvider, type CredentialProviderOptions } from '../src/index.js';
 import { credentialScenarios, ManualClock } from '../src/testing.js';
 import { policyOf, resolveRefreshConfig } from '../src/config.js';
 
@@ -25,6 +25,8 @@ export interface BenchRow {
 export interface BenchOptions {
   /** Tiny sizes and sample counts: checks the bench code runs, measures nothing meaningful. */
   quick: boolean;
+  /** `'pool'`: only the pool's cases. */
+  only?: 'pool';
 }
 
 const HOUR = 3_600_000;
@@ -315,6 +317,103 @@ async function failurePath(quick: boolean): Promise<BenchRow[]> {
   ];
 }
 
+/** 7: a pool of keys: hot serve against a provider's, memory per idle key, creating and stopping many keys, a mass expiry. */
+async function pools(quick: boolean): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  // hot serve, system clock: a cached key against a single provider
+  const provider = await createCredentialProvider({ mint: async () => token(Date.now() + HOUR) });
+  const pool = createCredentialPool({ mint: async () => token(Date.now() + HOUR) });
+  await provider.currentToken();
+  await pool.currentToken('tenant-42');
+  const hot = await nsPerServe({ provider: () => provider.currentToken(), pool: () => pool.currentToken('tenant-42') }, quick);
+  await provider.stop();
+  await pool.stop();
+  rows.push(
+    compared({ case: 'pool hot serve', subject: "pool.currentToken('tenant-42'), system clock", value: hot.pool!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, '<= 1.15x', 1.15),
+  );
+
+  // memory and timers per live idle key
+  const count = quick ? 200 : 10_000;
+  const gc = (globalThis as { gc?: () => void }).gc;
+  const settle = () => {
+    gc?.();
+    gc?.();
+    return process.memoryUsage().heapUsed;
+  };
+  const clock = new ManualClock(0);
+  const idle = createCredentialPool({ clock, mint: async (key) => token(HOUR + key.length), maxKeys: count, maxMintsInFlight: 1_000 });
+  const before = settle();
+  await Promise.all(Array.from({ length: count }, (_, index) => idle.currentToken(`tenant-${index}`)));
+  const bytesPerKey = (settle() - before) / count;
+  const timersPerKey = clock.pendingTimers / count;
+  await idle.stop();
+  rows.push(
+    { case: `pool memory (${count} idle keys)`, subject: 'heap per live idle key', value: bytesPerKey, unit: 'B/provider', target: '< 8192 B', verdict: bytesPerKey < 8192 ? 'PASS' : 'FAIL' },
+    { case: `pool memory (${count} idle keys)`, subject: 'pending timers per key', value: timersPerKey, unit: 'timers/provider' },
+  );
+
+  // creating (first request and mint) and stopping N keys: per-key time must stay flat
+  const sizes = quick ? [100, 1_000] : [1_000, 10_000, 100_000];
+  const perKey = new Map<number, number>();
+  let warmedUp = false;
+  for (const size of [sizes[0]!, ...sizes]) {
+    // the first round (smallest size) warms the JIT up and is measured again
+    const sizeClock = new ManualClock(0);
+    const many = createCredentialPool({ clock: sizeClock, mint: async () => token(HOUR), maxKeys: size, maxMintsInFlight: 1_000 });
+    const startedAt = performance.now();
+    await Promise.all(Array.from({ length: size }, (_, index) => many.currentToken(`k${index}`)));
+    await many.stop();
+    const elapsed = performance.now() - startedAt;
+    if (!warmedUp) {
+      warmedUp = true;
+      continue;
+    }
+    perKey.set(size, (elapsed * 1e6) / size);
+    rows.push({ case: `pool create+stop ${size} keys`, subject: 'per key (first request, mint, stop)', value: (elapsed * 1e6) / size, unit: 'ns/waiter' });
+  }
+  const smallest = sizes[0]!;
+  const largest = sizes.at(-1)!;
+  const growth = perKey.get(largest)! / perKey.get(smallest)!;
+  rows.push({ case: 'pool create+stop scaling', subject: `per-key time ${largest} / ${smallest}`, value: growth, unit: 'x', baseline: `${smallest} keys`, ratio: growth, target: '<= 2x (linear)', verdict: growth <= 2 ? 'PASS' : 'FAIL' });
+
+  // every key's token expires at once, two waiters each: one mint per key, flat cost per waiter
+  const expiryPerWaiter = new Map<number, number>();
+  let expiryWarmedUp = false;
+  for (const size of quick ? [100, 100, 1_000] : [1_000, 1_000, 100_000]) {
+    // the first round warms up and is measured again
+    const expiryClock = new ManualClock(0);
+    let mints = 0;
+    const expiring = createCredentialPool({
+      clock: expiryClock,
+      mint: async () => {
+        mints++;
+        return token(expiryClock.now() + HOUR);
+      },
+      maxKeys: size,
+      maxMintsInFlight: 1_000,
+      idleTimeoutMs: Infinity,
+    });
+    await Promise.all(Array.from({ length: size }, (_, index) => expiring.currentToken(`k${index}`)));
+    expiryClock.advance(2 * HOUR);
+    const mintsBefore = mints;
+    const startedAt = performance.now();
+    await Promise.all(Array.from({ length: 2 * size }, (_, index) => expiring.currentToken(`k${index >> 1}`)));
+    const elapsed = performance.now() - startedAt;
+    await expiring.stop();
+    if (mints - mintsBefore !== size) throw new Error(`mass expiry of ${size} keys: ${mints - mintsBefore} mints, expected one per key`);
+    if (!expiryWarmedUp) {
+      expiryWarmedUp = true;
+      continue;
+    }
+    expiryPerWaiter.set(size, (elapsed * 1e6) / (2 * size));
+    rows.push({ case: `pool mass expiry ${size} keys`, subject: 'per waiter (exactly 1 mint per key)', value: (elapsed * 1e6) / (2 * size), unit: 'ns/waiter' });
+  }
+  const [small, large] = [...expiryPerWaiter.keys()];
+  const expiryGrowth = expiryPerWaiter.get(large!)! / expiryPerWaiter.get(small!)!;
+  rows.push({ case: 'pool mass expiry scaling', subject: `per-waiter time ${large} / ${small}`, value: expiryGrowth, unit: 'x', baseline: `${small} keys`, ratio: expiryGrowth, target: '< 2x (O(1) per waiter)', verdict: expiryGrowth < 2 ? 'PASS' : 'FAIL' });
+  return rows;
+}
+
 /** 6: generating the scenarios users replay (`credentialScenarios`), per refresh mode, best of three. */
 function scenarioGeneration(quick: boolean): BenchRow[] {
   return (['on-demand', 'proactive'] as const).map((refresh) => {
@@ -329,14 +428,16 @@ function scenarioGeneration(quick: boolean): BenchRow[] {
   });
 }
 
-/** Runs every case, in order. */
+/** Runs every case, in order (`only`: just the cases whose name starts with it). */
 export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> {
+  if (options.only === 'pool') return pools(options.quick);
   return [
     ...(await serving(options.quick)),
     ...(await cohort(options.quick)),
     ...(await memory(options.quick)),
     ...(await failurePath(options.quick)),
     ...scenarioGeneration(options.quick),
+    ...(await pools(options.quick)),
   ];
 }
 

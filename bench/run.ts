@@ -11,11 +11,12 @@ if (!quick && typeof (globalThis as { gc?: unknown }).gc !== 'function') {
   console.warn('note: run with --expose-gc (npm run bench does) for exact heap figures');
 }
 const startedAt = performance.now();
-const rows = await runBenchmarks({ quick });
+const only = process.argv.includes('--pool') ? ('pool' as const) : undefined;
+const rows = await runBenchmarks({ quick, ...(only === undefined ? {} : { only }) });
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 console.log(formatTable(rows));
 console.log(`\n${machine}; ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
-if (!quick) {
+if (!quick && only === undefined) {
   writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
   console.log('wrote bench/results.json');
 }

@@ -235,7 +235,8 @@ export const credentialMachine = setup({
     token: input.token,
     issuedAt: input.issuedAt,
     refreshDueAt: scheduledRefreshAt(input.policy, input.issuedAt, input.token.expiresAt, input.jitter),
-    tokenRejected: false,
+    // a pool's key starts with no token: its placeholder counts as refused, so it is never served
+    tokenRejected: input.unminted === true,
     lastInvalidatedAt: null,
     consecutiveFailures: 0,
     openUntil: null,

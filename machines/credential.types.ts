@@ -49,6 +49,8 @@ export interface CredentialInput {
   readonly issuedAt: number;
   /** The jitter sample for this token. */
   readonly jitter: number;
+  /** No token yet (a pool's key before its first mint): `token` is a placeholder, never served. */
+  readonly unminted?: boolean;
 }
 
 /** What the mint actor is given. */

@@ -12,7 +12,8 @@ import type { PoolContext, PoolEmittedEvent, PoolEvent, PoolPolicy } from './poo
  *   `Retry-After`, it is `open` and every key's mint is refused without reaching the issuer; when
  *   the cooldown ends it is `halfOpen` and lets exactly one probe through for the whole pool.
  * - `mints`: `belowCap` while fewer than `maxMintsInFlight` mints hold a permit, else `atCap`
- *   (the facade queues the rest in arrival order).
+ *   (the facade holds the permits and queues the rest in arrival order; it tells the statechart
+ *   when the last permit is taken and when one is free again).
  *
  * @example
  * ```ts
@@ -36,10 +37,6 @@ export const poolMachine = setup({
       assertEvent(event, 'mint.requested');
       return context.openUntil !== null && event.now >= context.openUntil;
     },
-    /** Every permit is taken. */
-    atCap: ({ context }) => context.mintsInFlight >= context.policy.maxMintsInFlight,
-    /** A permit is free. */
-    belowCap: ({ context }) => context.mintsInFlight < context.policy.maxMintsInFlight,
   },
   // Replaced by the pool facade (it reads the pool's clock); these read `Date.now`.
   delays: poolDeadlineDelays(() => Date.now()),
@@ -62,8 +59,6 @@ export const poolMachine = setup({
     endCooldown: assign({ openUntil: null, openReason: null }),
     markProbing: assign({ probing: true }),
     unmarkProbing: assign({ probing: false }),
-    takePermit: assign({ mintsInFlight: ({ context }) => context.mintsInFlight + 1 }),
-    returnPermit: assign({ mintsInFlight: ({ context }) => Math.max(0, context.mintsInFlight - 1) }),
     emitIssuerBreakerChanged: emit(({ context, event }, change: { from: BreakerState; to: BreakerState }) => {
       const key = 'key' in event ? event.key : null;
       return change.to === 'open' && context.openUntil !== null
@@ -74,7 +69,7 @@ export const poolMachine = setup({
 }).createMachine({
   id: 'pool',
   type: 'parallel',
-  context: ({ input }) => ({ policy: input.policy, consecutiveFailures: 0, openUntil: null, openReason: null, probing: false, mintsInFlight: 0 }),
+  context: ({ input }) => ({ policy: input.policy, consecutiveFailures: 0, openUntil: null, openReason: null, probing: false }),
   states: {
     issuer: {
       initial: 'closed',
@@ -137,13 +132,9 @@ export const poolMachine = setup({
     },
     mints: {
       initial: 'belowCap',
-      on: {
-        'mint.started': { actions: 'takePermit' },
-        'mint.settled': { actions: 'returnPermit' },
-      },
       states: {
-        belowCap: { always: { guard: 'atCap', target: 'atCap' } },
-        atCap: { always: { guard: 'belowCap', target: 'belowCap' } },
+        belowCap: { on: { 'mints.saturated': 'atCap' } },
+        atCap: { on: { 'mints.available': 'belowCap' } },
       },
     },
   },

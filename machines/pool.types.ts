@@ -23,8 +23,6 @@ export interface PoolContext {
   readonly openReason: BreakerOpenReason | null;
   /** Half-open: the one probe is in flight. */
   readonly probing: boolean;
-  /** Mints that hold a permit now. */
-  readonly mintsInFlight: number;
 }
 
 /** What the pool facade tells its statechart; every event carries the clock reading it happened at. */
@@ -35,9 +33,9 @@ export type PoolEvent =
   | { readonly type: 'probe.started'; readonly now: number }
   /** Half-open: the probe was abandoned before the issuer answered (its callers gave up, or its key was stopped). */
   | { readonly type: 'probe.abandoned'; readonly now: number }
-  /** A key's mint took a permit / gave it back. */
-  | { readonly type: 'mint.started'; readonly now: number }
-  | { readonly type: 'mint.settled'; readonly now: number }
+  /** Every permit is taken (the next mints queue) / one is free again. */
+  | { readonly type: 'mints.saturated'; readonly now: number }
+  | { readonly type: 'mints.available'; readonly now: number }
   /** The issuer failed a mint (network, timeout, 5xx, 429), perhaps saying when to come back. */
   | { readonly type: 'issuer.failed'; readonly at: number; readonly retryAfterMs: number | null; readonly key: string }
   /** The issuer answered a mint (with a token, or with a refusal of that key). */

@@ -49,6 +49,13 @@ export class Listeners<TEvent extends { type: string }> {
     });
   }
 
+  /** Whether no listener is registered. */
+  get empty(): boolean {
+    if (this.#byType === null) return true;
+    for (const set of this.#byType.values()) if (set.size > 0) return false;
+    return true;
+  }
+
   /**
    * Removes every listener.
    *

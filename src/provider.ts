@@ -134,7 +134,8 @@ export class CredentialProvider {
   #token: AuthToken | null = null;
   #served!: Promise<AuthToken>;
   #flight: Flight | null = null;
-  #listening = false;
+  /** The emitted-event and completion subscriptions, while anyone waits or listens. */
+  #listening: { unsubscribe(): void }[] | null = null;
   /** Why the provider stopped (`stop()`, `actor.stop()`, or the statechart failing); `null` while it runs. */
   #stoppedBy: CredentialError | null = null;
   /**
@@ -159,11 +160,19 @@ export class CredentialProvider {
     breakerCounts?: RefreshPolicy['breakerCounts'];
     /** Whose failure a failed mint is (a pool's classifier). */
     classify?: (error: unknown) => MintBlame;
+    /** A pool's key before its first mint: `token` is a placeholder, never served. */
+    unminted?: boolean;
   }) {
     const { clock, config } = setup;
     this.#clock = clock;
     this.actor = createActor(runnable(setup.machine), {
-      input: { policy: policyOf(config, setup.breakerCounts), token: setup.token, issuedAt: setup.issuedAt, jitter: setup.jitter },
+      input: {
+        policy: policyOf(config, setup.breakerCounts),
+        token: setup.token,
+        issuedAt: setup.issuedAt,
+        jitter: setup.jitter,
+        ...(setup.unminted === true ? { unminted: true } : {}),
+      },
       clock: new ProviderEnvironment(clock, setup.mint, config.jitter, setup.classify),
       ...(setup.inspect === undefined ? {} : { inspect: this.#observeMidTransition(redactedInspection(setup.inspect)) }),
     });
@@ -334,6 +343,7 @@ export class CredentialProvider {
     if (this.#stoppedBy !== null || flight !== this.#flight) return;
     this.actor.send({ type: 'mint.abandoned', attempt: flight.attempt });
     if (this.actor.getSnapshot().value.flight === 'idle') this.#flight = null;
+    this.#quietDown();
   }
 
   /**
@@ -341,10 +351,18 @@ export class CredentialProvider {
    * an idle provider nobody listens to carries no listener at all.
    */
   #listen(): void {
-    if (this.#listening) return;
-    this.#listening = true;
-    this.actor.on('*', (event) => this.#onEmitted(event));
-    this.actor.subscribe({ complete: () => this.#halt(stoppedError()) });
+    if (this.#listening !== null) return;
+    this.#listening = [this.actor.on('*', (event) => this.#onEmitted(event)), this.actor.subscribe({ complete: () => this.#halt(stoppedError()) })];
+  }
+
+  /**
+   * Drops those subscriptions again once nobody waits and nobody listens (about 2 KB a provider):
+   * a pool's key has waiters on its first mint, and then, like most providers, none for an hour.
+   */
+  #quietDown(): void {
+    if (this.#listening === null || this.#flight !== null || !this.#listeners.empty) return;
+    for (const subscription of this.#listening) subscription.unsubscribe();
+    this.#listening = null;
   }
 
   /** The actor's snapshot, with the hot path's fields brought in step with it. */
@@ -371,6 +389,7 @@ export class CredentialProvider {
     if (event.type === 'refresh.succeeded') this.#settleFlight((flight) => flight.resolve(this.actor.getSnapshot().context.token));
     if (event.type === 'refresh.failed') this.#settleFlight((flight) => flight.reject(event.error));
     this.#listeners.notify(event);
+    this.#quietDown();
   }
 
   #settleFlight(settle: (flight: Flight) => void): void {

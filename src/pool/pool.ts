@@ -93,8 +93,8 @@ const POOL_OPTION_NAMES: readonly string[] = [
   ...POLICY_OPTION_NAMES,
 ];
 
-/** Never served: a key's token until its first mint lands (it expired at the epoch). */
-const UNMINTED: AuthToken = Object.freeze({ secret: new Secret('unminted'), expiresAt: 0 });
+/** Never served: a key's placeholder until its first mint lands (the key starts `unminted`: refused, with no timer). */
+const UNMINTED: AuthToken = Object.freeze({ secret: new Secret('unminted'), expiresAt: null });
 
 /** Thrown by a key's mint when the issuer breaker refuses it: nobody's failure, counted by no breaker. */
 class IssuerBreakerOpen extends CredentialError {
@@ -364,6 +364,7 @@ export class CredentialPool {
       ...(this.#inspect === undefined ? {} : { inspect: this.#inspect }),
       ...(reporters === undefined ? {} : { reporters }),
       breakerCounts: 'key-failures',
+      unminted: true,
       classify: (error) => this.#blame(error),
     });
     const entry: KeyEntry = { provider, used: ++this.#uses, seen: this.#generation };
@@ -410,7 +411,8 @@ export class CredentialPool {
    * `mintTimeoutMs`, its outcome told to the issuer breaker.
    */
   async #mintKey(key: string, signal: AbortSignal): Promise<MintedToken> {
-    this.actor.send({ type: 'mint.requested', now: this.#clock.now() });
+    // Healthy and below the cap, a mint sends the pool statechart nothing: only what changes it.
+    if (this.actor.getSnapshot().value.issuer === 'open') this.actor.send({ type: 'mint.requested', now: this.#clock.now() });
     const { value, context } = this.actor.getSnapshot();
     if (value.issuer === 'open' || (value.issuer === 'halfOpen' && context.probing)) throw new IssuerBreakerOpen(context.openUntil);
     const probe = value.issuer === 'halfOpen';
@@ -421,7 +423,7 @@ export class CredentialPool {
       if (probe) this.actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
       throw reason;
     }
-    this.actor.send({ type: 'mint.started', now: this.#clock.now() });
+    if (this.#permits.inFlight >= this.#permits.limit) this.actor.send({ type: 'mints.saturated', now: this.#clock.now() });
     const attempt = new AbortController();
     let timer: TimerHandle | undefined;
     let cancel = (): void => {};
@@ -440,7 +442,7 @@ export class CredentialPool {
     });
     try {
       const minted = await Promise.race([this.#mint(key, { signal: attempt.signal }), givenUp]);
-      this.actor.send({ type: 'issuer.answered', at: this.#clock.now(), key });
+      this.#issuerAnswered(key);
       return minted;
     } catch (error) {
       if (signal.aborted) {
@@ -449,15 +451,23 @@ export class CredentialPool {
       } else if (this.#classifyOrIssuer(error) === 'issuer') {
         this.actor.send({ type: 'issuer.failed', at: this.#clock.now(), retryAfterMs: retryAfterOf(error), key });
       } else {
-        this.actor.send({ type: 'issuer.answered', at: this.#clock.now(), key });
+        this.#issuerAnswered(key);
       }
       throw error;
     } finally {
       if (timer !== undefined) disarmTimer(this.#clock, timer);
       cancel();
-      this.actor.send({ type: 'mint.settled', now: this.#clock.now() });
       this.#permits.release();
+      if (this.#permits.inFlight < this.#permits.limit && this.actor.getSnapshot().value.mints === 'atCap') {
+        this.actor.send({ type: 'mints.available', now: this.#clock.now() });
+      }
     }
+  }
+
+  /** The issuer answered: news for its breaker only when it had counted failures or is not closed. */
+  #issuerAnswered(key: string): void {
+    const { value, context } = this.actor.getSnapshot();
+    if (value.issuer !== 'closed' || context.consecutiveFailures > 0) this.actor.send({ type: 'issuer.answered', at: this.#clock.now(), key });
   }
 
   /**
