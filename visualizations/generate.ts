@@ -8,6 +8,7 @@ import { Graphviz } from '@hpcc-js/wasm-graphviz';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { credentialMachine } from '../machines/credential.machine.js';
+import { poolMachine } from '../machines/pool.machine.js';
 import { renderTimeline } from '../src/timeline.js';
 import { toDot, toMermaid } from '../src/testing/diagram.js';
 import { OUTAGE_SCENARIO, runOutageScenario } from './outage-scenario.js';
@@ -21,6 +22,9 @@ export async function renderAll(): Promise<Record<string, string>> {
   files['credential.mmd'] = toMermaid(credentialMachine);
   files['credential.dot'] = toDot(credentialMachine);
   files['credential.svg'] = graphviz.dot(files['credential.dot']);
+  files['pool.mmd'] = toMermaid(poolMachine);
+  files['pool.dot'] = toDot(poolMachine);
+  files['pool.svg'] = graphviz.dot(files['pool.dot']);
   const coverage = readCoverage();
   if (coverage !== null) {
     files['credential.coverage.dot'] = toDot(credentialMachine, coverage);

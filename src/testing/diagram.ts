@@ -3,8 +3,9 @@
  * Graphviz DOT graph (optionally with each transition coloured by how many generated test paths
  * took it).
  */
-import type { AnyStateNode, AnyTransitionDefinition } from 'xstate';
-import type { CredentialMachine } from '../../machines/credential.machine.js';
+import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from 'xstate';
+/** Any statechart these pictures can draw (the credential's, the pool's). */
+type DrawableMachine = Pick<AnyStateMachine, 'root' | 'id'>;
 import { transitionKey } from './model/transition-key.js';
 
 /** One drawable transition: where it starts (a state, or a whole region), where it goes, its label. */
@@ -17,7 +18,7 @@ export interface DrawnTransition {
 }
 
 /** Every transition of the machine, in document order, with a short label. */
-export function transitionsOf(machine: CredentialMachine): DrawnTransition[] {
+export function transitionsOf(machine: DrawableMachine): DrawnTransition[] {
   const drawn: DrawnTransition[] = [];
   const visit = (node: AnyStateNode) => {
     for (const transition of [...node.transitions.values()].flat() as AnyTransitionDefinition[]) drawn.push(draw(node, transition));
@@ -50,14 +51,14 @@ export function labelOf(transition: AnyTransitionDefinition): string {
   return guardName === null ? event : `${event} [${guardName}]`;
 }
 
-const regionsOf = (machine: CredentialMachine) => Object.values(machine.root.states) as AnyStateNode[];
+const regionsOf = (machine: DrawableMachine) => Object.values(machine.root.states) as AnyStateNode[];
 const childrenOf = (region: AnyStateNode) => Object.values(region.states) as AnyStateNode[];
 
 /**
  * A Mermaid `stateDiagram-v2`: the three regions as concurrent parts of `credential`. A transition
  * declared on a whole region (`mint.succeeded`, `token.invalidated`) is drawn from each of its states.
  */
-export function toMermaid(machine: CredentialMachine): string {
+export function toMermaid(machine: DrawableMachine): string {
   const lines = ['stateDiagram-v2', `  state ${machine.root.key} {`];
   const transitions = transitionsOf(machine);
   regionsOf(machine).forEach((region, index) => {
@@ -88,12 +89,12 @@ const REGION_COLOURS: Record<string, string> = { validity: '#eef5ff', breaker: '
  * whole region, every transition an edge. With `pathCounts`, each edge is coloured and labelled by
  * how many generated paths took it (red and dashed when none did).
  */
-export function toDot(machine: CredentialMachine, pathCounts?: PathCounts): string {
+export function toDot(machine: DrawableMachine, pathCounts?: PathCounts): string {
   const id = (node: AnyStateNode) => `"${node.id}"`;
   const lines = [
     `digraph ${machine.root.key} {`,
     '  graph [rankdir=LR, fontname="Helvetica", fontsize=16, labelloc=t, nodesep=0.5, ranksep=0.9, pad=0.3,',
-    `         label="${pathCounts ? 'credentialMachine: each transition by the generated test paths that take it (red, dashed: none)' : 'credentialMachine'}"];`,
+    `         label="${pathCounts ? `${machine.id}: each transition by the generated test paths that take it (red, dashed: none)` : `${machine.id}`}"];`,
     '  node [shape=box, style="rounded,filled", fillcolor=white, fontname="Helvetica", fontsize=13, margin="0.2,0.08"];',
     '  edge [fontname="Helvetica", fontsize=10, color="#445566", arrowsize=0.7];',
   ];
