@@ -318,7 +318,7 @@ async function failurePath(quick: boolean): Promise<BenchRow[]> {
 }
 
 /** 7: a pool of keys: hot serve against a provider's, memory per idle key, creating and stopping many keys, a mass expiry. */
-async function pools(quick: boolean, large: boolean): Promise<BenchRow[]> {
+async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
   // hot serve, system clock: a cached key against a single provider
   const provider = await createCredentialProvider({ mint: async () => token(Date.now() + HOUR) });
@@ -354,7 +354,7 @@ async function pools(quick: boolean, large: boolean): Promise<BenchRow[]> {
 
   // creating (first request and mint) and stopping N keys: per-key time must stay flat
   // 100,000 keys take minutes (about 1 ms and 9 KB each): only with --pool
-  const sizes = quick ? [100, 1_000] : large ? [1_000, 10_000, 100_000] : [1_000, 10_000];
+  const sizes = quick ? [100, 1_000] : withLargest ? [1_000, 10_000, 100_000] : [1_000, 10_000];
   const perKey = new Map<number, number>();
   let warmedUp = false;
   for (const size of [sizes[0]!, ...sizes]) {
@@ -380,7 +380,7 @@ async function pools(quick: boolean, large: boolean): Promise<BenchRow[]> {
   // every key's token expires at once, two waiters each: one mint per key, flat cost per waiter
   const expiryPerWaiter = new Map<number, number>();
   let expiryWarmedUp = false;
-  for (const size of quick ? [100, 100, 1_000] : [1_000, 1_000, large ? 100_000 : 10_000]) {
+  for (const size of quick ? [100, 100, 1_000] : [1_000, 1_000, withLargest ? 100_000 : 10_000]) {
     // the first round warms up and is measured again
     const expiryClock = new ManualClock(0);
     let mints = 0;
