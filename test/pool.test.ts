@@ -273,3 +273,48 @@ describe('bad pool options fail at construction', () => {
     expect(() => createCredentialPool({ mint: async () => ({ secret: 'x', expiresAt: null }), ...(options as object) })).toThrow(message);
   });
 });
+
+describe('pool telemetry and the permit queue', () => {
+  it('reporters: one set shared by every key, or a function giving each key its own', async () => {
+    const shared: (number | null)[] = [];
+    const perKey: string[] = [];
+    const { script, pool } = startPool({ reporters: { refresh: { onRefreshSucceeded: (seconds) => void shared.push(seconds) } } });
+    const keyed = startPool({ reporters: (key) => ({ refresh: { onRefreshSucceeded: () => void perKey.push(key) } }) });
+    for (const [target, source] of [
+      [pool, script],
+      [keyed.pool, keyed.script],
+    ] as const) {
+      const a = target.currentToken('a');
+      const b = target.currentToken('b');
+      await flush();
+      for (const call of source.calls) call.resolve({ secret: 's', expiresAt: HOUR });
+      await Promise.all([a, b]);
+    }
+    await flush();
+    expect(shared).toEqual([3_600, 3_600]);
+    expect(perKey.sort()).toEqual(['a', 'b']);
+    await pool.stop();
+    await keyed.pool.stop();
+  });
+
+  it('a queued mint whose callers give up leaves the queue; the next in line gets the permit', async () => {
+    const { script, pool } = startPool({ maxMintsInFlight: 1 });
+    const first = pool.currentToken('first');
+    const leaving = new AbortController();
+    const gaveUp = outcome(pool.currentToken('queued', { signal: leaving.signal }));
+    const third = pool.currentToken('third');
+    await flush();
+    expect(pool.toJSON()).toMatchObject({ mintsInFlight: 1, mintsQueued: 2 });
+    leaving.abort('gave up');
+    expect(await gaveUp).toEqual({ ok: false, error: 'gave up' });
+    await flush();
+    expect(pool.toJSON().mintsQueued).toBe(1);
+    script.calls[0]!.resolve({ secret: 'f', expiresAt: HOUR });
+    await first;
+    await flush();
+    expect(script.calls.map((call) => call.key)).toEqual(['first', 'third']);
+    script.calls[1]!.resolve({ secret: 't', expiresAt: HOUR });
+    await third;
+    await pool.stop();
+  });
+});
