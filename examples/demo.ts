@@ -10,6 +10,7 @@
  *   npm run demo -- --inspect          stream it to the Stately inspector (http://127.0.0.1:8080, loopback only)
  *   npm run demo -- --inspect --inspect-port 9090   on another port
  *   npm run demo -- --out DIR          where the timeline goes (default demo-output/)
+ *   npm run demo -- --tenants 50       the pool: a token per tenant, one issuer breaker (examples/demo-pool.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,10 +29,17 @@ const { values } = parseArgs({
     inspect: { type: 'boolean', default: false },
     'inspect-port': { type: 'string', default: '8080' },
     out: { type: 'string', default: 'demo-output' },
+    tenants: { type: 'string' },
   },
 });
 const durationMs = Number(values.duration) * 1000;
 if (!(durationMs >= 5_000)) throw new Error('--duration must be at least 5 (seconds)');
+if (values.tenants !== undefined) {
+  const tenants = Number(values.tenants);
+  if (!Number.isInteger(tenants) || tenants < 1) throw new Error('--tenants must be a whole number >= 1');
+  const { runPoolDemo } = await import('./demo-pool.js');
+  process.exit(await runPoolDemo({ tenants, durationMs }));
+}
 const outage = { fromMs: durationMs * 0.4, toMs: durationMs * 0.65 };
 const TOKEN_TTL_SECONDS = Math.max(2, Math.round(durationMs / 8_000));
 const tty = process.stdout.isTTY === true;

@@ -21,3 +21,25 @@ describe('npm run demo', () => {
     expect(readFileSync(join(out, 'timeline.svg'), 'utf8')).toMatch(/^<svg/);
   });
 });
+
+describe('npm run demo -- --tenants', () => {
+  it('runs the pool end to end: every tenant served, the issuer spared during the outage', { timeout: 60_000 }, () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--tenants', '10', '--duration', '8'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 45_000,
+    });
+    expect(child.status, child.stderr).toBe(0);
+    expect(child.stdout).toMatch(/Summary after [\d.]+s, 10 tenants/);
+    expect(child.stdout).toMatch(/expired tokens served: 0/);
+    expect(child.stdout).toMatch(/\(0 refused by the API\)/);
+    for (let tenant = 1; tenant <= 10; tenant++) expect(child.stdout).toMatch(new RegExp(`tenant-${String(tenant).padStart(3, '0')} +[1-9]\\d* ok`));
+    // the outage cost the issuer a handful of requests, not one per tenant per attempt
+    const during = Number(/(\d+) during the/.exec(child.stdout)?.[1]);
+    expect(during).toBeGreaterThan(0);
+    // breakerThreshold, the mints already in flight when it went down (at most maxMintsInFlight 8), one probe per
+    // 1 s cooldown over the 2 s outage; ten tenants with a breaker each would have spent 3 each, and 10 probes a cooldown
+    expect(during).toBeLessThanOrEqual(3 + 8 + 3);
+  });
+});
