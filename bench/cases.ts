@@ -7,7 +7,7 @@ import { measure } from 'mitata';
 import { createActor } from 'xstate';
 import { credentialMachine } from '../machines/credential.machine.js';
 import { createCredentialPool, createCredentialProvider, type AuthToken, type CredentialProvider, type CredentialProviderOptions } from '../src/index.js';
-import { credentialScenarios, ManualClock } from '../src/testing.js';
+import { credentialScenarios, ManualClock } from '../src/testing/index.js';
 import { policyOf, resolveRefreshConfig } from '../src/config.js';
 
 export interface BenchRow {

@@ -7,7 +7,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createCredentialPool, CredentialError, type AuthToken } from '../src/index.js';
-import { clientCredentialsMint, OAuthError } from '../src/oauth2.js';
+import { clientCredentialsMint, OAuthError } from '../src/oauth2/index.js';
 import { fetchWithToken } from './fetch-with-token.js';
 import { startProtectedApi } from './protected-api.js';
 import { startTokenServer } from './token-server.js';

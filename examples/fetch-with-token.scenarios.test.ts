@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CredentialError } from '../src/index.js';
-import { coverageLine, credentialScenarios, replayScenario, scenarioCoverage, type ReplayResult } from '../src/testing.js';
+import { coverageLine, credentialScenarios, replayScenario, scenarioCoverage, type ReplayResult } from '../src/testing/index.js';
 import { fetchWithToken } from './fetch-with-token.js';
 
 const scenarios = credentialScenarios();

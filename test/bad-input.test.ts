@@ -1,7 +1,7 @@
 import { getEventListeners } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import { createCredentialProvider, CredentialError, Secret, type CredentialProvider, type CredentialProviderOptions } from '../src/index.js';
-import { ManualClock } from '../src/testing.js';
+import { ManualClock } from '../src/testing/index.js';
 import { HOUR, outcome, scriptedMint, startProvider } from './helpers.js';
 
 const NUMERIC_SECRET = 8675309123456;

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { MAX_TIMER_DELAY_MS, systemClock } from '../src/index.js';
 import { armTimer, disarmTimer, type Clock, type TimerClock } from '../src/clock.js';
-import { ManualClock } from '../src/testing.js';
+import { ManualClock } from '../src/testing/index.js';
 import { HOUR, outcome, secretOf, startProvider, stateOf } from './helpers.js';
 
 const YEAR = 365 * 24 * HOUR;

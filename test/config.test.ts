@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCredentialProvider, CredentialError, type CredentialProviderOptions } from '../src/index.js';
-import { ManualClock } from '../src/testing.js';
+import { ManualClock } from '../src/testing/index.js';
 import { outcome } from './helpers.js';
 
 const mint = async () => ({ secret: 'x', expiresAt: null });

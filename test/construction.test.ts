@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createCredentialProvider, CredentialError, refreshDueAt } from '../src/index.js';
-import { ManualClock } from '../src/testing.js';
+import { ManualClock } from '../src/testing/index.js';
 import { flush, HOUR, outcome, scriptedMint } from './helpers.js';
 
 describe('construction mints once, eagerly', () => {

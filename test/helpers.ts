@@ -1,6 +1,6 @@
 import type { AuthToken, CredentialProvider, CredentialProviderOptions, MintedToken } from '../src/index.js';
 import { createCredentialProvider } from '../src/index.js';
-import { ManualClock } from '../src/testing.js';
+import { ManualClock } from '../src/testing/index.js';
 
 /** One call the provider made to the scripted mint, settled by the test. */
 export interface MintCall {

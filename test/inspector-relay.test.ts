@@ -1,7 +1,7 @@
 import { createWebSocketInspector } from '@statelyai/inspect';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createCredentialProvider, type CredentialProvider } from '../src/index.js';
-import { ManualClock } from '../src/testing.js';
+import { ManualClock } from '../src/testing/index.js';
 import { startRecorder, startRelay } from './inspector/relay.js';
 import { INSPECTED_SECRET, runScenario, scenarioMint } from './inspector/scenario.js';
 

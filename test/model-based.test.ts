@@ -9,7 +9,7 @@ import {
   scenarioCoverage,
   ScenarioMismatch,
   type ReplayResult,
-} from '../src/testing.js';
+} from '../src/testing/index.js';
 
 /**
  * Our own model-based tests run on exactly what `credential-actor/testing` ships: if the public

@@ -4,8 +4,8 @@ import { fetchWithToken } from '../examples/fetch-with-token.js';
 import { startProtectedApi, type ProtectedApi } from '../examples/protected-api.js';
 import { startTokenServer, type TokenServer } from '../examples/token-server.js';
 import { createCredentialProvider, CredentialError, type CredentialProvider } from '../src/index.js';
-import { clientCredentialsMint } from '../src/oauth2.js';
-import { OAuthError } from '../src/oauth-error.js';
+import { clientCredentialsMint } from '../src/oauth2/index.js';
+import { OAuthError } from '../src/oauth2/oauth-error.js';
 import { Secret } from '../src/secret.js';
 
 /**

@@ -1,6 +1,6 @@
 import { AggregationTemporality, InMemoryMetricExporter, MeterProvider, PeriodicExportingMetricReader, type MetricData } from '@opentelemetry/sdk-metrics';
 import { afterEach, describe, expect, it } from 'vitest';
-import { otelReporters } from '../src/otel.js';
+import { otelReporters } from '../src/otel/index.js';
 import { flush, HOUR, outcome, startProvider } from './helpers.js';
 
 const teardown: Array<() => unknown> = [];

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCredentialPool, CredentialError, type CredentialPoolOptions, type MintedToken, type PoolEmittedEvent } from '../src/index.js';
-import { OAuthError } from '../src/oauth2.js';
-import { ManualClock } from '../src/testing.js';
+import { OAuthError } from '../src/oauth2/index.js';
+import { ManualClock } from '../src/testing/index.js';
 import { flush, HOUR, outcome } from './helpers.js';
 
 /** A key mint the test settles by hand, call by call, recording each call's key and signal. */

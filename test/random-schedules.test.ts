@@ -4,7 +4,7 @@ import type { AuthToken } from '../src/auth-token.js';
 import type { RefreshPolicy } from '../src/config.js';
 import { CredentialError } from '../src/credential-error.js';
 import { createCredentialProvider, type CredentialProvider } from '../src/index.js';
-import { ManualClock } from '../src/testing.js';
+import { ManualClock } from '../src/testing/index.js';
 import { flush, scriptedMint } from './helpers.js';
 import { PolicyModel, type Prediction } from './reference/policy-model.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CredentialError } from '../src/index.js';
 import { defaultClassifyFailure } from '../src/classify-failure.js';
-import { clientCredentialsMint, OAuthError } from '../src/oauth2.js';
+import { clientCredentialsMint, OAuthError } from '../src/oauth2/index.js';
 import { parseRetryAfter, retryAfterOf } from '../src/retry-after.js';
 import { flush, HOUR, outcome, startProvider } from './helpers.js';
 

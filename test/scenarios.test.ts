@@ -10,7 +10,7 @@ import {
   ScenarioMismatch,
   type CredentialScenario,
   type RequestContext,
-} from '../src/testing.js';
+} from '../src/testing/index.js';
 
 const scenarios = credentialScenarios();
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultRefreshConfig, refreshDueAt, type MintedToken, type RefreshMode } from '../src/index.js';
 import { createCredentialProvider } from '../src/index.js';
-import { ManualClock } from '../src/testing.js';
+import { ManualClock } from '../src/testing/index.js';
 import { flush, outcome } from './helpers.js';
 
 const TOKEN_LIFE_MS = 20_000; // shorter than the default 30 s refreshFloorMs: due the moment it is issued

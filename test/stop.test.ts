@@ -45,7 +45,7 @@ describe('a failure of the statechart itself', () => {
   it('stops the provider with STOPPED instead of crashing the host', async () => {
     const { credentialMachine } = await import('../machines/credential.machine.js');
     const { createCredentialProviderWith } = await import('../src/provider.js');
-    const { ManualClock } = await import('../src/testing.js');
+    const { ManualClock } = await import('../src/testing/index.js');
     const { flush } = await import('./helpers.js');
     const broken = credentialMachine.provide({
       actions: {

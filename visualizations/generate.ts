@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { credentialMachine } from '../machines/credential.machine.js';
 import { poolMachine } from '../machines/pool.machine.js';
-import { renderTimeline } from '../src/timeline.js';
+import { renderTimeline } from '../src/timeline/index.js';
 import { toDot, toMermaid } from '../src/testing/diagram.js';
 import { OUTAGE_SCENARIO, runOutageScenario } from './outage-scenario.js';
 

@@ -4,8 +4,8 @@
  * Runs on a ManualClock, so it takes milliseconds and draws the same picture every time.
  */
 import { createCredentialProvider, type CredentialProviderOptions } from '../src/index.js';
-import { ManualClock } from '../src/testing.js';
-import { recordTimeline, type TimelineRecording } from '../src/timeline.js';
+import { ManualClock } from '../src/testing/index.js';
+import { recordTimeline, type TimelineRecording } from '../src/timeline/index.js';
 
 const MINUTE = 60_000;
 export const OUTAGE_SCENARIO = {

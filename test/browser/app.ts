@@ -1,7 +1,7 @@
 /** A page that embeds the provider and streams it to a Stately browser inspector in an iframe. */
 import { createBrowserInspector } from '@statelyai/inspect';
 import { createCredentialProvider } from '../../src/index.js';
-import { ManualClock } from '../../src/testing.js';
+import { ManualClock } from '../../src/testing/index.js';
 import { runScenario, scenarioMint } from '../inspector/scenario.js';
 
 declare global {

@@ -1,5 +1,5 @@
 import type { CredentialProvider } from '../../src/index.js';
-import type { ManualClock } from '../../src/testing.js';
+import type { ManualClock } from '../../src/testing/index.js';
 
 /** The secret the scenario's mint returns, as a plain string: it must never reach an inspector. */
 export const INSPECTED_SECRET = 'inspected-secret-5c9e1f02-never-on-the-wire';

@@ -5,10 +5,10 @@
  *
  * @module credential-actor/timeline
  */
-import type { BreakerState } from '../machines/credential.types.js';
-import type { AuthToken } from './auth-token.js';
-import { systemClock, type Clock } from './clock.js';
-import type { CredentialProvider, CurrentTokenOptions } from './provider.js';
+import type { BreakerState } from '../../machines/credential.types.js';
+import type { AuthToken } from '../auth-token.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { CredentialProvider, CurrentTokenOptions } from '../provider.js';
 
 /** Everything a timeline shows, as plain data (epoch ms). */
 export interface TimelineRecording {

@@ -4,13 +4,13 @@
  * @module credential-actor/oauth2
  */
 import * as oauth from 'oauth4webapi';
-import type { MintedToken } from './auth-token.js';
-import type { Clock } from './clock.js';
-import { CredentialError } from './credential-error.js';
-import type { Mint } from './mint.js';
+import type { MintedToken } from '../auth-token.js';
+import type { Clock } from '../clock.js';
+import { CredentialError } from '../credential-error.js';
+import type { Mint } from '../mint.js';
 import { OAuthError } from './oauth-error.js';
-import { parseRetryAfter } from './retry-after.js';
-import { Secret } from './secret.js';
+import { parseRetryAfter } from '../retry-after.js';
+import { Secret } from '../secret.js';
 
 /** Options of {@link clientCredentialsMint}: a `tokenEndpoint`, or an `issuer` to discover it from. */
 export interface ClientCredentialsOptions {

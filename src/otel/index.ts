@@ -5,8 +5,8 @@
  * @module credential-actor/otel
  */
 import type { Attributes, Meter } from '@opentelemetry/api';
-import type { BreakerState } from '../machines/credential.types.js';
-import type { CredentialReporters } from './provider.js';
+import type { BreakerState } from '../../machines/credential.types.js';
+import type { CredentialReporters } from '../provider.js';
 
 /** `credential.breaker.state` values: 0 closed, 1 half-open, 2 open. */
 export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = Object.freeze({ closed: 0, halfOpen: 1, open: 2 });
