@@ -15,7 +15,7 @@ export interface BenchRow {
   subject: string;
   /** What it measured, in its unit. */
   value: number;
-  unit: 'ns/op' | 'ms' | 'ns/waiter' | 'B/provider' | 'timers/provider' | 'x';
+  unit: 'ns/op' | 'ms' | 'ns/waiter' | 'ns/key' | 'B/provider' | 'B/key' | 'timers/provider' | 'timers/key' | 'x';
   baseline?: string;
   ratio?: number;
   target?: string;
@@ -348,8 +348,8 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
   const timersPerKey = clock.pendingTimers / count;
   await idle.stop();
   rows.push(
-    { case: `pool memory (${count} idle keys)`, subject: 'heap per live idle key', value: bytesPerKey, unit: 'B/provider', target: '< 8192 B', verdict: bytesPerKey < 8192 ? 'PASS' : 'FAIL' },
-    { case: `pool memory (${count} idle keys)`, subject: 'pending timers per key', value: timersPerKey, unit: 'timers/provider' },
+    { case: `pool memory (${count} idle keys)`, subject: 'heap per live idle key', value: bytesPerKey, unit: 'B/key', target: '< 8192 B', verdict: bytesPerKey < 8192 ? 'PASS' : 'FAIL' },
+    { case: `pool memory (${count} idle keys)`, subject: 'pending timers per key', value: timersPerKey, unit: 'timers/key' },
   );
 
   // creating (first request and mint) and stopping N keys: per-key time must stay flat
@@ -370,7 +370,7 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
       continue;
     }
     perKey.set(size, (elapsed * 1e6) / size);
-    rows.push({ case: `pool create+stop ${size} keys`, subject: 'per key (first request, mint, stop)', value: (elapsed * 1e6) / size, unit: 'ns/waiter' });
+    rows.push({ case: `pool create+stop ${size} keys`, subject: 'per key (first request, mint, stop)', value: (elapsed * 1e6) / size, unit: 'ns/key' });
   }
   const smallest = sizes[0]!;
   const largest = sizes.at(-1)!;
