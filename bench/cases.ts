@@ -239,15 +239,18 @@ async function cohort(quick: boolean): Promise<BenchRow[]> {
   return rows;
 }
 
+/** The heap in use after two full collections (needs `--expose-gc`, which `npm run bench` passes). */
+function heapAfterGc(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  gc?.();
+  return process.memoryUsage().heapUsed;
+}
+
 /** 4: heap per idle provider with many alive, against a bare actor of the same machine; timers per provider. */
 async function memory(quick: boolean): Promise<BenchRow[]> {
   const count = quick ? 200 : 10_000;
-  const gc = (globalThis as { gc?: () => void }).gc;
-  const settle = () => {
-    gc?.();
-    gc?.();
-    return process.memoryUsage().heapUsed;
-  };
+  const settle = heapAfterGc;
   const clock = new ManualClock(0);
   const config = resolveRefreshConfig({});
   let before = settle();
@@ -334,12 +337,7 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
 
   // memory and timers per live idle key
   const count = quick ? 200 : 10_000;
-  const gc = (globalThis as { gc?: () => void }).gc;
-  const settle = () => {
-    gc?.();
-    gc?.();
-    return process.memoryUsage().heapUsed;
-  };
+  const settle = heapAfterGc;
   const clock = new ManualClock(0);
   const idle = createCredentialPool({ clock, mint: async (key) => token(HOUR + key.length), maxKeys: count, maxMintsInFlight: 1_000 });
   const before = settle();

@@ -1,3 +1,5 @@
+import { CredentialError } from './credential-error.js';
+
 /**
  * Where the provider reads time and arms its timers. Inject one to control time in tests
  * (`ManualClock` from `credential-actor/testing`) or to share a monotonic source.
@@ -80,4 +82,22 @@ export function armTimer(clock: Clock, callback: () => void, ms: number): TimerH
 export function disarmTimer(clock: Clock, handle: TimerHandle): void {
   if (handle.current !== undefined) clock.clearTimeout(handle.current);
   handle.current = undefined;
+}
+
+/**
+ * Checks a `clock` option (default: {@link systemClock}), throwing `INVALID_CONFIG` unless it has
+ * `now()`, `setTimeout()` and `clearTimeout()`.
+ *
+ * @example
+ * ```ts
+ * const clock = clockOption(options.clock);
+ * ```
+ */
+export function clockOption(clock: unknown): Clock {
+  if (clock === undefined) return systemClock;
+  const candidate = clock as Partial<Clock> | null;
+  if (typeof clock !== 'object' || candidate === null || typeof candidate.now !== 'function' || typeof candidate.setTimeout !== 'function' || typeof candidate.clearTimeout !== 'function') {
+    throw new CredentialError('INVALID_CONFIG', 'clock must have now(), setTimeout() and clearTimeout()');
+  }
+  return clock as Clock;
 }

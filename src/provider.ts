@@ -7,7 +7,7 @@ import type {
 import { MintFailure, type MintBlame } from '../machines/mint-failure.js';
 import { invalidationAllowedAt, isTokenUnusableAt, quietUntil } from '../machines/policy.js';
 import type { AuthToken } from './auth-token.js';
-import { armTimer, disarmTimer, systemClock, type Clock, type TimerHandle } from './clock.js';
+import { armTimer, clockOption, disarmTimer, type Clock, type TimerHandle } from './clock.js';
 import { POLICY_OPTION_NAMES, policyOf, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig, type RefreshPolicy } from './config.js';
 import { CredentialError } from './credential-error.js';
 import { Flight } from './flight.js';
@@ -107,10 +107,7 @@ export async function createCredentialProviderWith(
   }
   rejectUnknownOptions(options, PROVIDER_OPTION_NAMES);
   const config = resolveRefreshConfig(options);
-  const clock = options.clock ?? systemClock;
-  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-    throw new CredentialError('INVALID_CONFIG', 'clock must have now(), setTimeout() and clearTimeout()');
-  }
+  const clock = clockOption(options.clock);
   validateInspect(options.inspect);
   validateReporters(options.reporters);
   const issuedAt = clock.now();

@@ -6,7 +6,7 @@ import { poolMachine, type PoolMachine } from '../../machines/pool.machine.js';
 import type { IssuerBreakerChangedEvent, PoolPolicy } from '../../machines/pool.types.js';
 import type { AuthToken, MintedToken } from '../auth-token.js';
 import { defaultClassifyFailure, type FailureBlame } from '../classify-failure.js';
-import { armTimer, disarmTimer, systemClock, type Clock, type TimerHandle } from '../clock.js';
+import { armTimer, clockOption, disarmTimer, type Clock, type TimerHandle } from '../clock.js';
 import { POLICY_OPTION_NAMES, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig } from '../config.js';
 import { CredentialError } from '../credential-error.js';
 import { describeShape } from '../describe-shape.js';
@@ -125,10 +125,7 @@ export function createCredentialPool(options: CredentialPoolOptions): Credential
   }
   rejectUnknownOptions(options, POOL_OPTION_NAMES);
   const config = resolveRefreshConfig(options);
-  const clock = options.clock ?? systemClock;
-  if (typeof clock !== 'object' || clock === null || typeof clock.now !== 'function' || typeof clock.setTimeout !== 'function' || typeof clock.clearTimeout !== 'function') {
-    throw new CredentialError('INVALID_CONFIG', 'clock must have now(), setTimeout() and clearTimeout()');
-  }
+  const clock = clockOption(options.clock);
   const maxKeys = options.maxKeys ?? 10_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 30 * 60_000;
   const maxMintsInFlight = options.maxMintsInFlight ?? 16;
