@@ -387,6 +387,9 @@ export class CredentialProvider {
     if (event.type === 'refresh.failed') this.#settleFlight((flight) => flight.reject(event.error));
     this.#listeners.notify(event);
     this.#quietDown();
+    // A settled mint changed the snapshot: mirror it now, so the one before (context, value, the
+    // placeholder token of a pool's key) is not kept alive until the next request, perhaps an hour on.
+    if (this.#stoppedBy === null) this.#mirror(this.actor.getSnapshot());
   }
 
   #settleFlight(settle: (flight: Flight) => void): void {

@@ -131,6 +131,33 @@ describe('one issuer breaker for the pool', () => {
     await pool.stop();
   });
 
+  it('an earlier probe abandoned late does not free the current probe’s place: still one probe at a time', async () => {
+    const { clock, script, pool } = startPool({ breakerThreshold: 1, breakerCooldownMs: 1_000, maxMintsInFlight: 4 });
+    const early = outcome(pool.currentToken('early')); // in flight from before the outage
+    const first = outcome(pool.currentToken('a'));
+    await flush();
+    script.calls[1]!.reject(issuerDown()); // the issuer breaker opens
+    await flush();
+    clock.advance(1_000); // half-open
+    const staleProbe = new AbortController();
+    const probeA = outcome(pool.currentToken('b', { signal: staleProbe.signal }));
+    await flush();
+    script.calls[0]!.reject(issuerDown()); // the early mint fails: open again, with b's probe still in flight
+    await flush();
+    expect(pool.toJSON().issuer.breaker).toBe('open');
+    clock.advance(1_000); // half-open again
+    const probeB = outcome(pool.currentToken('c'));
+    await flush();
+    expect(script.calls.map((call) => call.key)).toEqual(['early', 'a', 'b', 'c']);
+    staleProbe.abort(new Error('b gave up'));
+    await flush();
+    const refused = await outcome(pool.currentToken('d')); // c is the probe: d must wait its turn
+    expect(codeOf(refused)).toBe('BREAKER_OPEN');
+    expect(script.calls.map((call) => call.key)).not.toContain('d');
+    await pool.stop();
+    expect((await Promise.all([early, first, probeA, probeB])).map(codeOf)).toEqual([undefined, undefined, undefined, 'STOPPED']);
+  });
+
   it('a key-only failure never opens the issuer breaker, and resets its count (the issuer answered)', async () => {
     const { script, pool } = startPool({ breakerThreshold: 2 });
     const a = outcome(pool.currentToken('a'));

@@ -76,7 +76,9 @@ export class MintPermits {
    */
   release(): void {
     while (this.#head < this.#waiting.length) {
-      const next = this.#waiting[this.#head++];
+      const next = this.#waiting[this.#head];
+      // a granted waiter's slot is cleared: the queue must not keep its closure (and its caller's signal) alive
+      this.#waiting[this.#head++] = null;
       if (next === null || next === undefined) continue;
       this.#queued--;
       this.#compact();
@@ -87,9 +89,12 @@ export class MintPermits {
     this.#inFlight = Math.max(0, this.#inFlight - 1);
   }
 
-  /** Drops the taken front of the queue once it is most of the array. */
+  /** Drops the taken front of the queue once it is most of the array, or all of it. */
   #compact(): void {
-    if (this.#head > 1_024 && this.#head * 2 > this.#waiting.length) {
+    if (this.#head === this.#waiting.length) {
+      this.#waiting = [];
+      this.#head = 0;
+    } else if (this.#head > 1_024 && this.#head * 2 > this.#waiting.length) {
       this.#waiting = this.#waiting.slice(this.#head);
       this.#head = 0;
     }

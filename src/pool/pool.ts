@@ -163,6 +163,8 @@ export class CredentialPool {
   readonly #usesAtSweeps: number[] = [];
   #sweep: TimerHandle | null = null;
   #stopped = false;
+  /** The half-open probe's mint, while it is in flight: only it may tell the statechart it was abandoned. */
+  #probe: AbortSignal | null = null;
 
   /** @internal Use {@link createCredentialPool}. */
   constructor(setup: {
@@ -410,12 +412,14 @@ export class CredentialPool {
     if (this.actor.getSnapshot().value.issuer === 'open') this.actor.send({ type: 'mint.requested', now: this.#clock.now() });
     const { value, context } = this.actor.getSnapshot();
     if (value.issuer === 'open' || (value.issuer === 'halfOpen' && context.probing)) throw new IssuerBreakerOpen(context.openUntil);
-    const probe = value.issuer === 'halfOpen';
-    if (probe) this.actor.send({ type: 'probe.started', now: this.#clock.now() });
+    if (value.issuer === 'halfOpen') {
+      this.#probe = signal;
+      this.actor.send({ type: 'probe.started', now: this.#clock.now() });
+    }
     try {
       await this.#permits.acquire(signal);
     } catch (reason) {
-      if (probe) this.actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
+      this.#probeAbandoned(signal);
       throw reason;
     }
     if (this.#permits.inFlight >= this.#permits.limit) this.actor.send({ type: 'mints.saturated', now: this.#clock.now() });
@@ -442,7 +446,7 @@ export class CredentialPool {
     } catch (error) {
       if (signal.aborted) {
         // abandoned or stopped: the issuer said nothing either way
-        if (probe) this.actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
+        this.#probeAbandoned(signal);
       } else if (this.#classifyOrIssuer(error) === 'issuer') {
         this.actor.send({ type: 'issuer.failed', at: this.#clock.now(), retryAfterMs: retryAfterOf(error), key });
       } else {
@@ -450,13 +454,24 @@ export class CredentialPool {
       }
       throw error;
     } finally {
+      if (this.#probe === signal) this.#probe = null;
       if (timer !== undefined) disarmTimer(this.#clock, timer);
       cancel();
       this.#permits.release();
-      if (this.#permits.inFlight < this.#permits.limit && this.actor.getSnapshot().value.mints === 'atCap') {
+      if (!this.#stopped && this.#permits.inFlight < this.#permits.limit && this.actor.getSnapshot().value.mints === 'atCap') {
         this.actor.send({ type: 'mints.available', now: this.#clock.now() });
       }
     }
+  }
+
+  /**
+   * A mint gave up before the issuer answered: if it is the current half-open probe, another may go.
+   * An earlier probe (from a half-open period since ended) abandoned now must not free the current one's place.
+   */
+  #probeAbandoned(signal: AbortSignal): void {
+    if (this.#probe !== signal || this.#stopped) return;
+    this.#probe = null;
+    this.actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
   }
 
   /** The issuer answered: news for its breaker only when it had counted failures or is not closed. */
