@@ -9,6 +9,10 @@
  * - `MINT_TIMEOUT`: the mint did not settle within `mintTimeoutMs` and was aborted.
  * - `STOPPED`: the provider was stopped.
  * - `INVALID_KEY`: a pool was asked for a key that is not a non-empty string.
+ * - `SHARED_TOKEN_REJECTED`: a token shared by another process could not be opened (wrong key,
+ *   tampered value); it counts as no shared token.
+ * - `COORDINATION_UNAVAILABLE`: the store that shares tokens did not answer in time; the process
+ *   mints alone until it does.
  */
 export type CredentialErrorCode =
   | 'BREAKER_OPEN'
@@ -18,7 +22,9 @@ export type CredentialErrorCode =
   | 'MINTED_TOKEN_ALREADY_EXPIRED'
   | 'MINT_TIMEOUT'
   | 'STOPPED'
-  | 'INVALID_KEY';
+  | 'INVALID_KEY'
+  | 'SHARED_TOKEN_REJECTED'
+  | 'COORDINATION_UNAVAILABLE';
 
 /**
  * The one error type the library raises itself. Errors thrown by your `mint` reach callers as they

@@ -11,6 +11,7 @@ export type {
   CurrentTokenOptions,
 } from './provider.js';
 export type { Mint } from './mint.js';
+export type { Coordination, SharedMintPolicy } from './coordination.js';
 export type { AuthToken, MintedToken } from './auth-token.js';
 export { Secret } from './secret.js';
 export { createCredentialPool, CredentialPool } from './pool/pool.js';

@@ -18,6 +18,7 @@ import { describeShape } from './describe-shape.js';
 import { ProviderEnvironment, runnable } from './environment.js';
 import { runMint, type Mint } from './mint.js';
 import { Secret } from './secret.js';
+import { isCoordination, type Coordination, type SharedMintPolicy } from './coordination.js';
 
 export type { CredentialReporters } from './reporters.js';
 
@@ -42,6 +43,14 @@ export interface CredentialProviderOptions extends Partial<RefreshConfig> {
   inspect?: InspectionObserver;
   /** Telemetry observers, called after the transition that caused them, breaker change first. */
   reporters?: CredentialReporters;
+  /**
+   * Shares this credential with other processes (e.g. `redisCoordination` from
+   * `credential-actor/redis`): one mint per refresh window across the fleet. Needs `sharedKey`.
+   * Default: none, the provider is alone with its issuer (nothing beyond this process is needed).
+   */
+  coordination?: Coordination;
+  /** The name of this credential across the fleet (see `credentialKey` in `credential-actor/redis`); with `coordination` only. */
+  sharedKey?: string;
 }
 
 /** Options of {@link CredentialProvider.currentToken}. */
@@ -110,9 +119,10 @@ export async function createCredentialProviderWith(
   const clock = clockOption(options.clock);
   validateInspect(options.inspect);
   validateReporters(options.reporters);
+  const mint = sharedMint(options, config);
   const issuedAt = clock.now();
-  const { token, jitter } = await mintFirstToken(options.mint, clock, config);
-  return new CredentialProvider({ ...options, machine, clock, config, token, issuedAt, jitter });
+  const { token, jitter } = await mintFirstToken(mint, clock, config);
+  return new CredentialProvider({ ...options, mint, machine, clock, config, token, issuedAt, jitter });
 }
 
 /**
@@ -417,7 +427,32 @@ export class CredentialProvider {
 }
 
 /** Every option `createCredentialProvider` knows; any other key is a typo, refused at construction. */
-const PROVIDER_OPTION_NAMES: readonly string[] = ['mint', 'clock', 'inspect', 'reporters', ...POLICY_OPTION_NAMES];
+const PROVIDER_OPTION_NAMES: readonly string[] = ['mint', 'clock', 'inspect', 'reporters', 'coordination', 'sharedKey', ...POLICY_OPTION_NAMES];
+
+/** The mint the provider runs: the user's, or the user's shared through `coordination` under `sharedKey`. */
+function sharedMint(options: CredentialProviderOptions, config: RefreshConfig): Mint {
+  const { coordination, sharedKey } = options;
+  if (coordination === undefined) {
+    if (sharedKey !== undefined) throw new CredentialError('INVALID_CONFIG', 'sharedKey is only used with coordination');
+    return options.mint;
+  }
+  if (!isCoordination(coordination)) throw new CredentialError('INVALID_CONFIG', `coordination must have share(), got ${describeShape(coordination)}`);
+  if (typeof sharedKey !== 'string' || sharedKey.length === 0) {
+    throw new CredentialError('INVALID_CONFIG', `coordination needs sharedKey, a non-empty string naming this credential across the fleet, got ${describeShape(sharedKey)}`);
+  }
+  return coordination.share(sharedKey, options.mint, sharedMintPolicy(config, clockOption(options.clock)));
+}
+
+/** What a shared mint needs of the provider's policy. */
+export function sharedMintPolicy(config: RefreshConfig, clock: Clock): SharedMintPolicy {
+  return {
+    now: () => clock.now(),
+    breakerThreshold: config.breakerThreshold,
+    breakerCooldownMs: config.breakerCooldownMs,
+    maxRetryAfterMs: config.maxRetryAfterMs,
+    mintTimeoutMs: config.mintTimeoutMs,
+  };
+}
 
 /** Throws `INVALID_CONFIG` unless `inspect` is absent, a function, or an observer with `next()`. */
 export function validateInspect(inspect: unknown): void {

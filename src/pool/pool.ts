@@ -13,7 +13,8 @@ import { describeShape } from '../describe-shape.js';
 import { ClockEnvironment, runnablePool } from '../environment.js';
 import { redactedInspection, type InspectionObserver } from '../inspection.js';
 import { Listeners } from '../listeners.js';
-import { CredentialProvider, validateInspect, type CurrentTokenOptions } from '../provider.js';
+import { CredentialProvider, sharedMintPolicy, validateInspect, type CurrentTokenOptions } from '../provider.js';
+import { isCoordination, type Coordination, type SharedMintPolicy } from '../coordination.js';
 import { validateReporters, type CredentialReporters } from '../reporters.js';
 import { retryAfterOf } from '../retry-after.js';
 import { Secret } from '../secret.js';
@@ -41,6 +42,12 @@ export interface CredentialPoolOptions extends Partial<RefreshConfig> {
   inspect?: InspectionObserver;
   /** Telemetry: one set for every key (no key in them: bounded cardinality), or a function giving each key its own. */
   reporters?: CredentialReporters | ((key: string) => CredentialReporters);
+  /**
+   * Shares every key's credential with other processes (e.g. `redisCoordination` from
+   * `credential-actor/redis`), each under its pool key: build pool keys with `credentialKey()` so
+   * that a key names exactly one credential. Default: none.
+   */
+  coordination?: Coordination;
 }
 
 /** An event of one key, with its key. */
@@ -88,6 +95,7 @@ const POOL_OPTION_NAMES: readonly string[] = [
   'idleTimeoutMs',
   'maxMintsInFlight',
   'classifyFailure',
+  'coordination',
   ...POLICY_OPTION_NAMES,
 ];
 
@@ -137,7 +145,8 @@ export function createCredentialPool(options: CredentialPoolOptions): Credential
   validateInspect(options.inspect);
   const reporters = options.reporters;
   if (typeof reporters !== 'function') validateReporters(reporters);
-  return new CredentialPool({ mint: options.mint, config, clock, maxKeys, idleTimeoutMs, maxMintsInFlight, classify, inspect: options.inspect, reporters });
+  const mint = sharedKeyMint(options.mint, options.coordination, sharedMintPolicy(config, clock));
+  return new CredentialPool({ mint, config, clock, maxKeys, idleTimeoutMs, maxMintsInFlight, classify, inspect: options.inspect, reporters });
 }
 
 /**
@@ -529,6 +538,13 @@ export class CredentialPool {
     if (this.#listening) this.#listeners.notify({ type: 'key.removed', key, reason });
     return true;
   }
+}
+
+/** Each key's mint shared through `coordination` under its pool key, or the user's mint as it is. */
+function sharedKeyMint(mint: KeyMint, coordination: Coordination | undefined, policy: SharedMintPolicy): KeyMint {
+  if (coordination === undefined) return mint;
+  if (!isCoordination(coordination)) throw new CredentialError('INVALID_CONFIG', `coordination must have share(), got ${describeShape(coordination)}`);
+  return (key, context) => coordination.share(key, (keyContext) => mint(key, keyContext), policy)(context);
 }
 
 /** A key with a mint in flight (and so, perhaps, callers waiting on it) is never evicted. */

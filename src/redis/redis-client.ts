@@ -1,0 +1,92 @@
+import { CredentialError } from '../credential-error.js';
+import { describeShape } from '../describe-shape.js';
+
+/**
+ * The few Redis operations the protocol uses, over the app's own connections (two: commands, and
+ * one subscriber for the namespace's channel). Built from a `redis` (node-redis v5/v6) or `ioredis`
+ * client by {@link redisConnectionOf}; nothing here opens a connection.
+ */
+export interface RedisConnection {
+  /** Runs a Lua script with its keys and arguments. */
+  evaluate(script: string, keys: readonly string[], args: readonly string[]): Promise<unknown>;
+  /** Subscribes the subscriber connection to `channel`; `onMessage` gets each message. */
+  subscribe(channel: string, onMessage: (message: string) => void): Promise<void>;
+  /** Ends that subscription. */
+  unsubscribe(channel: string): Promise<void>;
+}
+
+interface NodeRedisClient {
+  sendCommand(args: string[]): Promise<unknown>;
+  isOpen: boolean;
+}
+interface NodeRedisSubscriber {
+  subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+}
+interface IoRedisClient {
+  eval(script: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
+  status: string;
+}
+interface IoRedisSubscriber {
+  subscribe(channel: string): Promise<unknown>;
+  unsubscribe(channel: string): Promise<unknown>;
+  on(event: 'message', listener: (channel: string, message: string) => void): unknown;
+  off(event: 'message', listener: (channel: string, message: string) => void): unknown;
+}
+
+function isNodeRedis(client: unknown): client is NodeRedisClient {
+  return typeof client === 'object' && client !== null && typeof (client as NodeRedisClient).sendCommand === 'function' && 'isOpen' in client;
+}
+
+function isIoRedis(client: unknown): client is IoRedisClient {
+  return typeof client === 'object' && client !== null && typeof (client as IoRedisClient).eval === 'function' && typeof (client as IoRedisClient).status === 'string';
+}
+
+/**
+ * The protocol's view of the app's clients: `client` runs the scripts, `subscriber` (a second
+ * connection, e.g. `client.duplicate()`, already connected) listens to the namespace's channel.
+ * Throws `INVALID_CONFIG` for anything that is neither a node-redis nor an ioredis client.
+ *
+ * @example
+ * ```ts
+ * const connection = redisConnectionOf(client, subscriber);
+ * ```
+ */
+export function redisConnectionOf(client: unknown, subscriber: unknown): RedisConnection {
+  if (isNodeRedis(client)) {
+    if (!isNodeRedis(subscriber)) throw new CredentialError('INVALID_CONFIG', `subscriber must be a second node-redis client (client.duplicate()), got ${describeShape(subscriber)}`);
+    const sub = subscriber as unknown as NodeRedisSubscriber;
+    return {
+      evaluate: (script, keys, args) => client.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args]),
+      subscribe: async (channel, onMessage) => {
+        await sub.subscribe(channel, (message) => onMessage(message));
+      },
+      unsubscribe: async (channel) => {
+        await sub.unsubscribe(channel);
+      },
+    };
+  }
+  if (isIoRedis(client)) {
+    if (!isIoRedis(subscriber)) throw new CredentialError('INVALID_CONFIG', `subscriber must be a second ioredis client (client.duplicate()), got ${describeShape(subscriber)}`);
+    const sub = subscriber as unknown as IoRedisSubscriber;
+    const handlers = new Map<string, (channel: string, message: string) => void>();
+    return {
+      evaluate: (script, keys, args) => client.eval(script, keys.length, ...keys, ...args),
+      subscribe: async (channel, onMessage) => {
+        const handler = (from: string, message: string) => {
+          if (from === channel) onMessage(message);
+        };
+        handlers.set(channel, handler);
+        sub.on('message', handler);
+        await sub.subscribe(channel);
+      },
+      unsubscribe: async (channel) => {
+        const handler = handlers.get(channel);
+        if (handler !== undefined) sub.off('message', handler);
+        handlers.delete(channel);
+        await sub.unsubscribe(channel);
+      },
+    };
+  }
+  throw new CredentialError('INVALID_CONFIG', `client must be a node-redis (redis) or ioredis client, got ${describeShape(client)}`);
+}

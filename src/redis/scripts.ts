@@ -1,0 +1,90 @@
+/**
+ * The protocol's Lua scripts: each runs atomically on the Redis node that holds the credential's
+ * keys (they share one hash tag, so Redis Cluster routes them together). KEYS are always, in order:
+ * the shared token, the lease, the fence counter, the fleet's failure count, the fleet's open breaker.
+ * A token value starts with its fence (`fence:...`), which the scripts read without opening it.
+ */
+
+/**
+ * What a process that needs a token finds: `{'token', value, pttl}` (a token newer than the fence it
+ * holds, with its remaining life read here, so no host's clock is compared with another's),
+ * `{'open', pttl}` (the fleet's breaker is open), `{'wait', pttl}` (another process holds the lease),
+ * or `{'lease', fence}` (this process now holds the lease, with a new fence).
+ * ARGV: owner id, lease ms, the fence of the token this process holds (0: none).
+ */
+export const ACQUIRE = `
+local value = redis.call('GET', KEYS[1])
+if value then
+  local fence = tonumber(string.match(value, '^(%d+):'))
+  if fence and fence > tonumber(ARGV[3]) then
+    local ttl = redis.call('PTTL', KEYS[1])
+    if ttl > 0 or ttl == -1 then return {'token', value, ttl} end
+  end
+end
+local open = redis.call('PTTL', KEYS[5])
+if open > 0 then return {'open', open} end
+local held = redis.call('PTTL', KEYS[2])
+if held > 0 then return {'wait', held} end
+local fence = redis.call('INCR', KEYS[3])
+redis.call('SET', KEYS[2], ARGV[1] .. ':' .. fence, 'PX', ARGV[2])
+return {'lease', fence}
+`;
+
+/**
+ * The lease holder shares its token: written only if its fence is newer than the stored token's (a
+ * holder whose lease lapsed while a newer token was written cannot overwrite it), with the token's
+ * remaining life as its TTL; the fleet's failures are cleared, the lease released, and the
+ * credential's hash published. Returns 1 if written, 0 if a newer token was there.
+ * ARGV: owner:fence, fence, sealed value, ttl ms (0: no expiry), channel, message.
+ */
+export const PUBLISH_TOKEN = `
+local current = redis.call('GET', KEYS[1])
+if current then
+  local fence = tonumber(string.match(current, '^(%d+):'))
+  if fence and fence >= tonumber(ARGV[2]) then
+    if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+    return 0
+  end
+end
+if tonumber(ARGV[4]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+else
+  redis.call('SET', KEYS[1], ARGV[3])
+end
+redis.call('DEL', KEYS[4], KEYS[5])
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+`;
+
+/**
+ * The lease holder's mint failed at the issuer: one more failure for the fleet (kept for `window`
+ * ms); at the threshold, or at once on a `Retry-After`, the fleet's breaker opens. The lease is
+ * released and waiters woken (they find the breaker open, or take the lease themselves).
+ * Returns `{failures, openForMs}`.
+ * ARGV: owner:fence, threshold, cooldown ms, retry-after ms (0: none), window ms, channel, message.
+ */
+export const RECORD_FAILURE = `
+if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+local failures = redis.call('INCR', KEYS[4])
+redis.call('PEXPIRE', KEYS[4], ARGV[5])
+local openFor = 0
+if tonumber(ARGV[4]) > 0 then
+  openFor = tonumber(ARGV[4])
+elseif failures >= tonumber(ARGV[2]) then
+  openFor = tonumber(ARGV[3])
+end
+if openFor > 0 then redis.call('SET', KEYS[5], 'open', 'PX', openFor) end
+redis.call('PUBLISH', ARGV[6], ARGV[7])
+return {failures, openFor}
+`;
+
+/** Releases the lease if this process still holds it (its mint was abandoned, or the key refused). ARGV: owner:fence, channel, message. */
+export const RELEASE = `
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('DEL', KEYS[2])
+  redis.call('PUBLISH', ARGV[2], ARGV[3])
+  return 1
+end
+return 0
+`;

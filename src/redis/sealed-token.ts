@@ -1,0 +1,128 @@
+import { CredentialError } from '../credential-error.js';
+
+/** One AES-256-GCM key, with the id written beside every value it seals (so keys can be rotated). */
+export interface EncryptionKey {
+  /** A short name for this key, stored in clear next to each value (no `:`). */
+  readonly id: string;
+  /** 32 random bytes, or an AES-GCM `CryptoKey` of 256 bits. */
+  readonly key: Uint8Array | CryptoKey;
+}
+
+/** What is sealed: the secret and whether the token has no expiry (its lifetime otherwise rides on the Redis TTL). */
+export interface SealedContent {
+  readonly secret: string;
+  readonly expires: boolean;
+}
+
+/**
+ * Seals and opens shared tokens: AES-256-GCM through WebCrypto, a fresh 96-bit IV per value, the
+ * credential's key and the value's fence as additional data (a value moved to another key or
+ * another fence does not open). The first key seals; every key opens (rotation: put the new key
+ * first, keep the old one until the old values have expired).
+ *
+ * @example
+ * ```ts
+ * const box = new TokenSealer([{ id: 'k2', key: newKeyBytes }, { id: 'k1', key: oldKeyBytes }]);
+ * const sealed = await box.seal({ secret, expires: true }, 'cred-hash', 7);
+ * ```
+ */
+export class TokenSealer {
+  readonly #keys: Map<string, Promise<CryptoKey>>;
+  readonly #sealingId: string;
+
+  /** @param keys the sealing key first, then any older ones still accepted for opening. */
+  constructor(keys: readonly EncryptionKey[]) {
+    if (keys.length === 0) throw new CredentialError('INVALID_CONFIG', 'encryptionKey must hold at least one key');
+    this.#keys = new Map();
+    for (const { id, key } of keys) {
+      if (typeof id !== 'string' || id.length === 0 || id.includes(':')) {
+        throw new CredentialError('INVALID_CONFIG', 'encryptionKey id must be a non-empty string without ":"');
+      }
+      if (this.#keys.has(id)) throw new CredentialError('INVALID_CONFIG', `encryptionKey id ${JSON.stringify(id)} is used twice`);
+      if (key instanceof Uint8Array ? key.byteLength !== 32 : !isAesKey(key)) {
+        throw new CredentialError('INVALID_CONFIG', `encryptionKey ${JSON.stringify(id)} must be 32 random bytes or an AES-GCM CryptoKey of 256 bits`);
+      }
+      const imported = importKey(key);
+      imported.catch(() => {}); // a failure surfaces where it is awaited, as SHARED_TOKEN_REJECTED or on seal
+      this.#keys.set(id, imported);
+    }
+    this.#sealingId = keys[0]!.id;
+  }
+
+  /**
+   * `fence:keyId:iv:ciphertext` (base64url): nothing of the secret in clear.
+   *
+   * @example
+   * ```ts
+   * await sealer.seal({ secret: 'eyJ...', expires: true }, hash, 12); // '12:k1:...:...'
+   * ```
+   */
+  async seal(content: SealedContent, credential: string, fence: number): Promise<string> {
+    const iv = crypto.getRandomValues(new Uint8Array(12));
+    const plain = new TextEncoder().encode(JSON.stringify({ s: content.secret, x: content.expires ? 1 : 0 }));
+    const key = await this.#keys.get(this.#sealingId)!;
+    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad(credential, fence) }, key, plain));
+    return `${fence}:${this.#sealingId}:${toBase64Url(iv)}:${toBase64Url(sealed)}`;
+  }
+
+  /**
+   * Opens a value `seal` wrote for `credential`; `SHARED_TOKEN_REJECTED` if it is malformed,
+   * sealed with an unknown key, or tampered with (never a crash, never the content in the message).
+   *
+   * @example
+   * ```ts
+   * const { secret } = await sealer.open(value, hash);
+   * ```
+   */
+  async open(value: string, credential: string): Promise<SealedContent & { fence: number }> {
+    const parts = value.split(':');
+    if (parts.length !== 4) throw rejected('it is not a sealed token');
+    const [fenceText, keyId, ivText, sealedText] = parts as [string, string, string, string];
+    const fence = Number(fenceText);
+    if (!Number.isSafeInteger(fence) || fence < 0) throw rejected('its fence is not a number');
+    const key = this.#keys.get(keyId);
+    if (key === undefined) throw rejected(`it was sealed with key ${JSON.stringify(keyId.slice(0, 32))}, which this process does not hold`);
+    let plain: ArrayBuffer;
+    try {
+      plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64Url(ivText), additionalData: aad(credential, fence) }, await key, fromBase64Url(sealedText));
+    } catch {
+      throw rejected('it does not open with its key (tampered, or sealed for another credential)');
+    }
+    let content: { s?: unknown; x?: unknown };
+    try {
+      content = JSON.parse(new TextDecoder().decode(plain)) as { s?: unknown; x?: unknown };
+    } catch {
+      throw rejected('its content is not a token');
+    }
+    if (typeof content.s !== 'string' || content.s.length === 0) throw rejected('its content is not a token');
+    return { secret: content.s, expires: content.x === 1, fence };
+  }
+}
+
+function aad(credential: string, fence: number): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(`credential-actor:${credential}:${fence}`);
+}
+
+function rejected(why: string): CredentialError {
+  return new CredentialError('SHARED_TOKEN_REJECTED', `the shared token was rejected: ${why}`);
+}
+
+async function importKey(key: Uint8Array | CryptoKey): Promise<CryptoKey> {
+  return key instanceof Uint8Array ? crypto.subtle.importKey('raw', new Uint8Array(key), 'AES-GCM', false, ['encrypt', 'decrypt']) : key;
+}
+
+function isAesKey(key: unknown): key is CryptoKey {
+  const { algorithm } = (typeof key === 'object' && key !== null ? key : {}) as { algorithm?: { name?: unknown; length?: unknown } };
+  return algorithm?.name === 'AES-GCM' && algorithm.length === 256;
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
+  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+}

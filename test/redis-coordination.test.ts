@@ -1,0 +1,268 @@
+import { randomBytes } from 'node:crypto';
+import { Redis as IoRedis } from 'ioredis';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createCredentialPool, createCredentialProvider, CredentialError, type MintedToken } from '../src/index.js';
+import { credentialKey, redisCoordination, type CoordinationEvent, type RedisCoordination } from '../src/redis/index.js';
+import { startRedisServer, type RedisServer } from './redis/redis-server.js';
+
+/**
+ * The Redis protocol against a real redis-server on loopback. Each "process" is a provider with its
+ * own pair of connections and its own coordination, as a separate process would have; the issuer
+ * is a counter. Real time, short tokens: bounded to a few seconds each.
+ */
+let server: RedisServer;
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+const key = { id: 'k1', key: randomBytes(32) };
+const sharedKey = credentialKey({ issuer: 'https://issuer.test/token', clientId: 'orders', scopes: ['b', 'a'] });
+
+beforeAll(async () => {
+  server = await startRedisServer();
+}, 60_000);
+afterAll(async () => {
+  await server?.stop();
+});
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A process's two connections (commands, subscriber), offline queue off, errors handled. */
+async function connections() {
+  const options = { url: server.url, disableOfflineQueue: true, socket: { connectTimeout: 500, reconnectStrategy: () => 100 } };
+  const client = createClient(options);
+  client.on('error', () => {});
+  const subscriber = createClient(options);
+  subscriber.on('error', () => {});
+  await client.connect();
+  await subscriber.connect();
+  cleanups.push(async () => {
+    await Promise.allSettled([client.close(), subscriber.close()]);
+  });
+  return { client, subscriber };
+}
+
+/** An issuer that counts what it issues. */
+function issuer(lifetimeMs: number) {
+  const state = { issued: 0, failing: false, attempts: 0 };
+  const mint = async (): Promise<MintedToken> => {
+    state.attempts++;
+    await sleep(20);
+    if (state.failing) throw Object.assign(new Error('issuer down'), { status: 503 });
+    state.issued++;
+    return { secret: `secret-${state.issued}-${randomBytes(8).toString('hex')}`, expiresAt: Date.now() + lifetimeMs };
+  };
+  return { state, mint };
+}
+
+async function process_(mint: () => Promise<MintedToken>, options: Partial<Parameters<typeof redisCoordination>[0]> = {}, providerOptions: object = {}) {
+  const { client, subscriber } = await connections();
+  const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: 'test', pollMs: 100, commandTimeoutMs: 300, ...options });
+  const events: CoordinationEvent['type'][] = [];
+  coordination.on('coordination.degraded', (event) => events.push(event.type));
+  coordination.on('coordination.restored', (event) => events.push(event.type));
+  coordination.on('coordination.value-rejected', (event) => events.push(event.type));
+  cleanups.push(() => coordination.close());
+  const provider = await createCredentialProvider({ mint, coordination, sharedKey, refresh: 'proactive', mintTimeoutMs: 2_000, ...providerOptions });
+  cleanups.push(() => provider.stop());
+  return { provider, coordination, client, events };
+}
+
+async function flushRedis() {
+  const { client } = await connections();
+  await client.flushAll();
+}
+
+describe('a fleet shares one token through Redis', () => {
+  it('five processes: one mint for their start and one per refresh window, never five', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(1_000);
+    const fleet = [];
+    for (let index = 0; index < 5; index++) fleet.push(await process_(mint));
+    expect(state.issued).toBe(1); // the first process minted; the other four adopted its token
+    const secrets = await Promise.all(fleet.map(({ provider }) => provider.currentToken().then((token) => token.secret.reveal())));
+    expect(new Set(secrets).size).toBe(1);
+    const startedAt = Date.now();
+    let expiredServed = 0;
+    while (Date.now() - startedAt < 3_200) {
+      for (const { provider } of fleet) {
+        const token = await provider.currentToken();
+        if (token.expiresAt !== null && token.expiresAt <= Date.now()) expiredServed++;
+      }
+      await sleep(25);
+    }
+    // 1 s tokens refreshed at half their life for 3.2 s: about 6 windows, not 30
+    console.log(`five processes, 3.2 s of 1 s tokens: ${state.issued} tokens issued`);
+    expect(state.issued).toBeGreaterThanOrEqual(4);
+    expect(state.issued).toBeLessThanOrEqual(9);
+    expect(expiredServed).toBe(0);
+  }, 20_000);
+
+  it('the control: without coordination the same five processes mint five times', async () => {
+    const { state, mint } = issuer(60_000);
+    for (let index = 0; index < 5; index++) {
+      const provider = await createCredentialProvider({ mint });
+      cleanups.push(() => provider.stop());
+    }
+    expect(state.issued).toBe(5);
+  });
+
+  it('stores no secret byte in Redis, and a tampered value is rejected as no shared token, never served', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(60_000);
+    const first = await process_(mint);
+    const secret = (await first.provider.currentToken()).secret.reveal();
+    const { client } = await connections();
+    const names = await client.keys('test:*');
+    expect(names.length).toBeGreaterThan(0);
+    for (const name of names) {
+      if ((await client.type(name)) !== 'string') continue;
+      const raw = (await client.get(name))!;
+      expect(raw).not.toContain(secret);
+      expect(raw).not.toContain(Buffer.from(secret).toString('base64').slice(0, 16));
+    }
+    const tokenName = names.find((name) => name.endsWith(':token'))!;
+    const raw = (await client.get(tokenName))!;
+    const parts = raw.split(':');
+    const flipped = parts[3]!.startsWith('A') ? `B${parts[3]!.slice(1)}` : `A${parts[3]!.slice(1)}`;
+    await client.set(tokenName, [parts[0], parts[1], parts[2], flipped].join(':'), { PX: 60_000 });
+    const second = await process_(mint);
+    expect(second.events).toContain('coordination.value-rejected');
+    expect(state.issued).toBe(2); // it minted its own instead
+    expect((await second.provider.currentToken()).secret.reveal()).not.toBe(secret);
+  });
+
+  it('a process holding another encryption key cannot open the shared token: it mints, and says so', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(60_000);
+    await process_(mint);
+    const stranger = await process_(mint, { encryptionKey: { id: 'other', key: randomBytes(32) } });
+    expect(stranger.events).toEqual(['coordination.value-rejected']);
+    expect(state.issued).toBe(2);
+  });
+
+  it('an issuer outage across four processes costs about breakerThreshold attempts, then one probe per cooldown', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(400);
+    const policy = { breakerThreshold: 2, breakerCooldownMs: 500, mintTimeoutMs: 300 };
+    const fleet = [];
+    for (let index = 0; index < 4; index++) fleet.push(await process_(mint, { leaseMs: 600 }, policy));
+    state.failing = true;
+    state.attempts = 0;
+    const startedAt = Date.now();
+    while (Date.now() - startedAt < 2_600) {
+      await Promise.all(fleet.map(({ provider }) => provider.currentToken().catch(() => null)));
+      await sleep(20);
+    }
+    // 2 failures open the fleet's breaker; then one probe per 500 ms cooldown: about 2 + 5, not 4 x that
+    console.log(`four processes, 2.6 s of outage: ${state.attempts} issuer attempts`);
+    expect(state.attempts).toBeGreaterThanOrEqual(2);
+    expect(state.attempts).toBeLessThanOrEqual(2 + Math.ceil(2_600 / 500) + 1);
+    state.failing = false;
+  }, 20_000);
+
+  it('Redis stopped mid-run: every process keeps serving, mints alone, says so, and shares again when Redis is back', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(600);
+    const fleet: Awaited<ReturnType<typeof process_>>[] = [];
+    for (let index = 0; index < 3; index++) fleet.push(await process_(mint, {}, { mintTimeoutMs: 500 }));
+    await server.stop();
+    let failed = 0;
+    const serveFor = async (ms: number) => {
+      const until = Date.now() + ms;
+      while (Date.now() < until) {
+        for (const { provider } of fleet) await provider.currentToken().catch(() => failed++);
+        await sleep(20);
+      }
+    };
+    await serveFor(1_200);
+    expect(failed).toBe(0);
+    for (const { events } of fleet) expect(events).toContain('coordination.degraded');
+    await server.start();
+    await sleep(400); // the clients reconnect
+    await serveFor(1_500);
+    expect(failed).toBe(0);
+    for (const { events } of fleet) expect(events.at(-1)).toBe('coordination.restored');
+    // sharing again: one mint per window for the three of them
+    const before = state.issued;
+    await serveFor(1_300);
+    expect(state.issued - before).toBeLessThanOrEqual(4);
+  }, 20_000);
+
+  it('a lease holder that dies mid-mint (its connection gone, its lease never released) is replaced once the lease lapses', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(60_000);
+    let hang = true;
+    const hanging = async (): Promise<MintedToken> => {
+      if (hang) return new Promise<MintedToken>(() => {}); // never settles, ignores its signal
+      return mint();
+    };
+    const leaseMs = 800;
+    const holderConnections = await connections();
+    const holder = redisCoordination({ ...holderConnections, encryptionKey: key, prefix: 'test', pollMs: 100, leaseMs, attemptTimeoutMs: 5_000 });
+    const holderMint = holder.share(sharedKey, hanging, { breakerThreshold: 3, breakerCooldownMs: 1_000, maxRetryAfterMs: 10_000, mintTimeoutMs: 500, now: Date.now });
+    const abandoned = new AbortController();
+    void holderMint({ signal: abandoned.signal }).catch(() => {});
+    await sleep(100);
+    holderConnections.client.destroy(); // dead: it will never release
+    holderConnections.subscriber.destroy();
+    hang = false;
+    const startedAt = Date.now();
+    // the follower's own deadline (1.5 s) is longer than what is left of the dead holder's lease
+    const follower = await process_(mint, { leaseMs: 2_000 }, { mintTimeoutMs: 1_500 });
+    const tookOverAfter = Date.now() - startedAt;
+    expect(state.issued).toBe(1);
+    expect(tookOverAfter).toBeLessThanOrEqual(leaseMs + 100 + 300);
+    expect(follower.provider.toJSON().validity).toBe('fresh');
+    abandoned.abort();
+    await holder.close();
+  });
+
+  it('an ioredis process and a node-redis process share one token', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(60_000);
+    const first = await process_(mint);
+    const client = new IoRedis(server.port, '127.0.0.1', { enableOfflineQueue: false, lazyConnect: true });
+    const subscriber = client.duplicate();
+    await client.connect();
+    await subscriber.connect();
+    cleanups.push(() => Promise.allSettled([client.quit(), subscriber.quit()]));
+    const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: 'test' });
+    cleanups.push(() => coordination.close());
+    const second = await createCredentialProvider({ mint, coordination, sharedKey });
+    cleanups.push(() => second.stop());
+    expect(state.issued).toBe(1);
+    expect((await second.currentToken()).secret.reveal()).toBe((await first.provider.currentToken()).secret.reveal());
+  });
+
+  it('two pools share every key: one mint per key, not per pool', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(60_000);
+    const pools = [];
+    for (let index = 0; index < 2; index++) {
+      const { client, subscriber } = await connections();
+      const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: 'test', pollMs: 100 });
+      const pool = createCredentialPool({ mint: () => mint(), coordination });
+      cleanups.push(() => pool.stop(), () => coordination.close());
+      pools.push(pool);
+    }
+    const tenants = ['t1', 't2', 't3'].map((tenant) => credentialKey({ issuer: 'https://issuer.test/token', clientId: 'orders', tenant }));
+    for (const pool of pools) await Promise.all(tenants.map((tenant) => pool.currentToken(tenant)));
+    expect(state.issued).toBe(3);
+  });
+});
+
+describe('bad coordination config fails at construction', () => {
+  it('a lease that does not outlive mintTimeoutMs, a missing sharedKey, and a client that is not a Redis client', async () => {
+    const { client, subscriber } = await connections();
+    const coordination: RedisCoordination = redisCoordination({ client, subscriber, encryptionKey: key, leaseMs: 1_000 });
+    const mint = async () => ({ secret: 's', expiresAt: Date.now() + 60_000 });
+    await expect(createCredentialProvider({ mint, coordination, sharedKey, mintTimeoutMs: 1_000 })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('leaseMs') });
+    await expect(createCredentialProvider({ mint, coordination })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('sharedKey') });
+    expect(() => redisCoordination({ client: {}, subscriber, encryptionKey: key })).toThrow(CredentialError);
+    expect(() => redisCoordination({ client, subscriber, encryptionKey: { id: 'short', key: randomBytes(16) } })).toThrow(/32 random bytes/);
+    await coordination.close();
+  });
+});
+
