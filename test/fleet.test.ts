@@ -1,0 +1,171 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startTokenServer, type TokenServer } from '../examples/token-server.js';
+import type { WorkerReport, WorkerSettings } from './fleet/worker.js';
+import { startRedisServer, type RedisServer } from './redis/redis-server.js';
+
+/**
+ * A fleet of real processes (`child_process.fork`) sharing one credential through a real
+ * redis-server, minting from the real oidc-provider issuer with 2-second tokens, on loopback.
+ * Real time: each case is bounded (the longest runs 20 s, as the issue asks).
+ */
+const WORKER = fileURLToPath(new URL('./fleet/worker.ts', import.meta.url));
+const CLIENT_ID = 'fleet-service';
+const CLIENT_SECRET = 'fleet-client-secret-never-logged';
+let redis: RedisServer;
+let issuer: TokenServer;
+let workers: ChildProcess[] = [];
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  issuer = await startTokenServer({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: 2 });
+}, 60_000);
+afterAll(async () => {
+  await issuer?.stop();
+  await redis?.stop();
+});
+afterEach(async () => {
+  for (const worker of workers) if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
+  workers = [];
+  await issuer.start();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function flushRedis(): Promise<void> {
+  const client = createClient({ url: redis.url });
+  await client.connect();
+  await client.flushAll();
+  await client.close();
+}
+
+function settings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
+  return {
+    redisUrl: redis.url,
+    tokenEndpoint: issuer.tokenEndpoint,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    audience: issuer.audience,
+    encryptionKeyHex: FLEET_KEY,
+    mintTimeoutMs: 3_000,
+    leaseMs: 4_000,
+    ...overrides,
+  };
+}
+const FLEET_KEY = randomBytes(32).toString('hex');
+
+/** Forks a worker; resolves once its provider is up (or failed to start). */
+function startWorker(workerSettings: WorkerSettings): { child: ChildProcess; ready: Promise<void> } {
+  const child = fork(WORKER, [JSON.stringify(workerSettings)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  workers.push(child);
+  const ready = new Promise<void>((resolve, reject) => {
+    child.on('message', (message: { type: string }) => {
+      if (message.type === 'ready') resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
+  });
+  ready.catch(() => {}); // a worker killed on purpose before it is ready is not an error of the suite
+  return { child, ready };
+}
+
+/** Stops a worker and returns its last report. */
+function stopWorker(child: ChildProcess): Promise<WorkerReport> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('worker did not stop')), 10_000);
+    child.on('message', (message: WorkerReport) => {
+      if (message.type === 'report') {
+        clearTimeout(timer);
+        resolve(message);
+      }
+    });
+    child.send({ type: 'stop' });
+  });
+}
+
+describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
+  it('issues one token per refresh window for the whole fleet, and no process serves an expired token', async () => {
+    await flushRedis();
+    const before = issuer.issued;
+    const fleet = Array.from({ length: 8 }, () => startWorker(settings()));
+    await Promise.all(fleet.map(({ ready }) => ready));
+    const startedAt = Date.now();
+    await sleep(20_000);
+    const reports = await Promise.all(fleet.map(({ child }) => stopWorker(child)));
+    const seconds = (Date.now() - startedAt) / 1_000;
+    const issued = issuer.issued - before;
+    // 2 s tokens refreshed at half their life: one window a second (plus the mint's round trip)
+    const windows = Math.ceil(seconds);
+    console.log(`fleet of 8, ${seconds.toFixed(1)} s: ${issued} tokens issued for ~${windows} refresh windows; ${reports.reduce((sum, report) => sum + report.served, 0)} serves`);
+    expect(issued).toBeLessThanOrEqual(windows + 1);
+    expect(issued).toBeGreaterThanOrEqual(Math.floor(seconds / 1.5));
+    for (const report of reports) {
+      expect(report.expiredServed).toBe(0);
+      expect(report.failures).toEqual([]);
+      expect(report.served).toBeGreaterThan(100);
+    }
+  }, 60_000);
+
+  it('a cold start of all 8 at once, the first holder’s mint hanging: no process fails, another holder gets the token', async () => {
+    await flushRedis();
+    const before = issuer.issued;
+    const fleet = Array.from({ length: 8 }, () => startWorker(settings({ firstMintHangs: true, mintTimeoutMs: 3_000, leaseMs: 4_000 })));
+    await Promise.all(fleet.map(({ ready }) => ready));
+    await sleep(1_000);
+    const reports = await Promise.all(fleet.map(({ child }) => stopWorker(child)));
+    expect(reports.map((report) => report.failures)).toEqual(reports.map(() => []));
+    expect(reports.every((report) => report.served > 0)).toBe(true);
+    // the hung attempt, then one that landed: the fleet called the issuer twice and got one token
+    expect(reports.reduce((sum, report) => sum + report.issuerCalls, 0)).toBe(2);
+    expect(issuer.issued - before).toBe(1);
+  }, 60_000);
+
+  it('the lease holder killed with SIGKILL mid-mint: another process takes over within leaseMs plus one poll', async () => {
+    await flushRedis();
+    const leaseMs = 1_500;
+    const holder = startWorker(settings({ mintsHang: true, mintTimeoutMs: 1_000, leaseMs }));
+    const minting = new Promise<void>((resolve) => holder.child.on('message', (message: { type: string }) => message.type === 'minting' && resolve()));
+    await minting;
+    holder.child.kill('SIGKILL');
+    const killedAt = Date.now();
+    const before = issuer.issued;
+    const follower = startWorker(settings({ mintTimeoutMs: 2_500, leaseMs: 3_000 }));
+    await follower.ready;
+    const tookOverAfter = Date.now() - killedAt;
+    const report = await stopWorker(follower.child);
+    expect(report.failures).toEqual([]);
+    expect(issuer.issued - before).toBe(1);
+    expect(tookOverAfter).toBeLessThanOrEqual(leaseMs + 200 + 1_000); // lease + one poll + a forked process's start
+  }, 60_000);
+
+  it('an issuer outage across 8 processes: about breakerThreshold attempts, then one probe per cooldown, for the whole fleet', async () => {
+    await flushRedis();
+    const fleet = Array.from({ length: 8 }, () => startWorker(settings({ mintTimeoutMs: 800, leaseMs: 1_200 })));
+    await Promise.all(fleet.map(({ ready }) => ready));
+    const callsBefore = await Promise.all(fleet.map(({ child }) => askReport(child)));
+    await issuer.stop();
+    const outageMs = 5_000;
+    await sleep(outageMs);
+    const callsAfter = await Promise.all(fleet.map(({ child }) => askReport(child)));
+    const attempts = callsAfter.reduce((sum, report, index) => sum + report.issuerCalls - callsBefore[index]!.issuerCalls, 0);
+    await issuer.start();
+    await Promise.all(fleet.map(({ child }) => stopWorker(child)));
+    console.log(`fleet of 8, ${outageMs / 1_000} s issuer outage: ${attempts} issuer attempts`);
+    // threshold 2, cooldown 1 s: about 2 + 5 probes (one more in flight at either edge), not 8 times that
+    expect(attempts).toBeLessThanOrEqual(2 + outageMs / 1_000 + 2);
+  }, 60_000);
+});
+
+function askReport(child: ChildProcess): Promise<WorkerReport> {
+  return new Promise((resolve) => {
+    const onMessage = (message: WorkerReport) => {
+      if (message.type !== 'report') return;
+      child.off('message', onMessage);
+      resolve(message);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'report' });
+  });
+}

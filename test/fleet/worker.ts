@@ -1,0 +1,122 @@
+/**
+ * One process of a fleet, forked by `test/fleet.test.ts`: a provider sharing its credential through
+ * Redis, minting from the real oidc-provider issuer, serving `currentToken()` in a loop as an app
+ * under load would, and reporting over IPC what it served. Its settings come as JSON in argv[2].
+ */
+import { createClient } from 'redis';
+import { createCredentialProvider, type CredentialProvider, type Mint } from '../../src/index.js';
+import { clientCredentialsMint } from '../../src/oauth2/index.js';
+import { credentialKey, redisCoordination } from '../../src/redis/index.js';
+import { Secret } from '../../src/secret.js';
+
+export interface WorkerSettings {
+  readonly redisUrl: string;
+  readonly tokenEndpoint: string;
+  readonly clientId: string;
+  readonly clientSecret: string;
+  readonly audience: string;
+  readonly encryptionKeyHex: string;
+  readonly mintTimeoutMs: number;
+  readonly leaseMs: number;
+  /** The first mint of the fleet (whoever takes it, once, through a Redis flag) hangs, ignoring its signal. */
+  readonly firstMintHangs?: boolean;
+  /** This process's mints hang until it is killed. */
+  readonly mintsHang?: boolean;
+}
+
+export interface WorkerReport {
+  readonly type: 'report';
+  readonly served: number;
+  readonly expiredServed: number;
+  readonly failed: number;
+  readonly failures: string[];
+  readonly issuerCalls: number;
+  readonly events: string[];
+}
+
+const settings = JSON.parse(process.argv[2]!) as WorkerSettings;
+const options = { url: settings.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 1_000, reconnectStrategy: () => 100 } };
+const client = createClient(options);
+const subscriber = createClient(options);
+client.on('error', () => {});
+subscriber.on('error', () => {});
+await client.connect();
+await subscriber.connect();
+
+const events: string[] = [];
+const coordination = redisCoordination({
+  client,
+  subscriber,
+  encryptionKey: { id: 'fleet', key: Buffer.from(settings.encryptionKeyHex, 'hex') },
+  prefix: 'fleet',
+  leaseMs: settings.leaseMs,
+  pollMs: 200,
+});
+coordination.on('coordination.degraded', () => events.push('degraded'));
+coordination.on('coordination.restored', () => events.push('restored'));
+
+let issuerCalls = 0;
+const issuerMint = clientCredentialsMint({
+  tokenEndpoint: settings.tokenEndpoint,
+  clientId: settings.clientId,
+  clientSecret: new Secret(settings.clientSecret),
+  resource: settings.audience,
+  allowInsecureRequests: true,
+});
+const mint: Mint = async (context) => {
+  issuerCalls++;
+  process.send?.({ type: 'minting', pid: process.pid });
+  if (settings.mintsHang === true) return new Promise(() => {});
+  if (settings.firstMintHangs === true && (await client.set('fleet:test:first-mint-hung', '1', { NX: true })) === 'OK') return new Promise(() => {});
+  return issuerMint(context);
+};
+
+let served = 0;
+let expiredServed = 0;
+let failed = 0;
+const failures: string[] = [];
+let provider: CredentialProvider | null = null;
+let running = true;
+
+const report = (): WorkerReport => ({ type: 'report', served, expiredServed, failed, failures: failures.slice(0, 5), issuerCalls, events });
+
+process.on('message', async (message: { type: string }) => {
+  if (message.type === 'report') process.send?.(report());
+  if (message.type === 'stop') {
+    running = false;
+    await provider?.stop();
+    await coordination.close();
+    await Promise.allSettled([client.close(), subscriber.close()]);
+    process.send?.(report(), () => process.exit(0));
+  }
+});
+
+const sharedKey = credentialKey({ issuer: settings.tokenEndpoint, clientId: settings.clientId, audience: settings.audience });
+try {
+  provider = await createCredentialProvider({
+    mint,
+    coordination,
+    sharedKey,
+    refresh: 'proactive',
+    refreshAt: 0.5,
+    refreshFloorMs: 200,
+    mintTimeoutMs: settings.mintTimeoutMs,
+    breakerThreshold: 2,
+    breakerCooldownMs: 1_000,
+  });
+} catch (error) {
+  failed++;
+  failures.push(`construction: ${(error as Error).message}`);
+}
+process.send?.({ type: 'ready' });
+while (running && provider !== null) {
+  try {
+    const token = await provider.currentToken();
+    served++;
+    if (token.expiresAt !== null && token.expiresAt <= Date.now()) expiredServed++;
+  } catch (error) {
+    failed++;
+    if (failures.length < 5) failures.push((error as Error).message);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 10));
+}
