@@ -10,9 +10,13 @@ import { memoize } from '@smithy/property-provider';
 import { measure } from 'mitata';
 import { createActor } from 'xstate';
 import { credentialMachine } from '../dist/machines/credential.machine.js';
-import { createCredentialPool, createCredentialProvider, type AuthToken, type CredentialProvider, type CredentialProviderOptions } from '../dist/src/index.js';
+import { createCredentialPool, createCredentialProvider, type AuthToken, type CredentialProvider, type CredentialProviderOptions, type MintedToken } from '../dist/src/index.js';
 import { credentialScenarios, ManualClock } from '../dist/src/testing/index.js';
 import { policyOf, resolveRefreshConfig } from '../dist/src/config.js';
+import { redisCoordination } from '../dist/src/redis/index.js';
+import { createClient } from 'redis';
+import { randomBytes } from 'node:crypto';
+import { startRedisServer } from '../test/redis/redis-server.js';
 
 export interface BenchRow {
   case: string;
@@ -332,11 +336,18 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
   const pool = createCredentialPool({ mint: async () => token(Date.now() + HOUR) });
   await provider.currentToken();
   await pool.currentToken('tenant-42');
-  const hot = await nsPerServe({ provider: () => provider.currentToken(), pool: () => pool.currentToken('tenant-42') }, quick);
+  // what an app without the pool writes: its own Map of providers, one per tenant
+  const byTenant = new Map<string, CredentialProvider>([['tenant-42', provider]]);
+  for (let index = 0; index < 1_000; index++) byTenant.set(`tenant-x${index}`, provider);
+  const hot = await nsPerServe(
+    { provider: () => provider.currentToken(), pool: () => pool.currentToken('tenant-42'), map: () => byTenant.get('tenant-42')!.currentToken() },
+    quick,
+  );
   await provider.stop();
   await pool.stop();
   rows.push(
     compared({ case: 'pool hot serve', subject: "pool.currentToken('tenant-42'), system clock", value: hot.pool!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, '<= 1.15x', 1.15),
+    compared({ case: 'pool hot serve', subject: "Map<tenant, provider>.get('tenant-42').currentToken()", value: hot.map!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, 'reported'),
   );
 
   // memory and timers per live idle key
@@ -441,7 +452,65 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> 
     ...(await failurePath(options.quick)),
     ...scenarioGeneration(options.quick),
     ...(await pools(options.quick, false)),
+    ...(await coordination(options.quick)),
   ];
+}
+
+/**
+ * 8: sharing through Redis (a real redis-server on loopback, started here): the hot serve with
+ * coordination on against the same provider without (no Redis call on that path), and how long a
+ * follower waiting on a lease holder takes to adopt the holder's token once its mint lands.
+ */
+async function coordination(quick: boolean): Promise<BenchRow[]> {
+  const server = await startRedisServer();
+  const connect = async () => {
+    const client = createClient({ url: server.url, disableOfflineQueue: true });
+    await client.connect();
+    return client;
+  };
+  const [client, subscriber, followerClient, followerSubscriber] = await Promise.all([connect(), connect(), connect(), connect()]);
+  const encryptionKey = { id: 'bench', key: randomBytes(32) };
+  const holder = redisCoordination({ client, subscriber, encryptionKey, prefix: 'bench', pollMs: 1_000 });
+  const follower = redisCoordination({ client: followerClient, subscriber: followerSubscriber, encryptionKey, prefix: 'bench', pollMs: 1_000 });
+  try {
+    const mint = async () => token(Date.now() + HOUR);
+    const alone = await createCredentialProvider({ mint });
+    const shared = await createCredentialProvider({ mint, coordination: holder, sharedKey: 'bench-hot' });
+    await alone.currentToken();
+    await shared.currentToken();
+    const hot = await nsPerServe({ alone: () => alone.currentToken(), shared: () => shared.currentToken() }, quick);
+    await alone.stop();
+    await shared.stop();
+
+    // adoption: the holder's mint lands at `landedAt`; the follower (waiting on the lease) returns the token at `adoptedAt`
+    const latencies: number[] = [];
+    const policy = { breakerThreshold: 5, breakerCooldownMs: 1_000, maxRetryAfterMs: 10_000, mintTimeoutMs: 5_000, now: Date.now };
+    for (let round = 0; round < (quick ? 5 : 300); round++) {
+      const sharedKey = `bench-adopt-${round}`;
+      let land!: (value: MintedToken) => void;
+      let landedAt = 0;
+      const holding = holder.share(sharedKey, () => new Promise<MintedToken>((resolve) => (land = resolve)), policy)({ signal: new AbortController().signal });
+      await new Promise((resolve) => setTimeout(resolve, 2));
+      const following = follower.share(sharedKey, async () => token(Date.now() + HOUR), policy)({ signal: new AbortController().signal });
+      await new Promise((resolve) => setTimeout(resolve, 5)); // the follower is waiting on the lease
+      landedAt = performance.now();
+      land(token(Date.now() + HOUR));
+      await following;
+      latencies.push(performance.now() - landedAt);
+      await holding;
+    }
+    latencies.sort((a, b) => a - b);
+    const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
+    return [
+      compared({ case: 'coordination hot serve', subject: 'provider.currentToken(), shared through Redis', value: hot.shared!, unit: 'ns/op' }, { name: 'same provider, no coordination', value: hot.alone! }, '<= 1.05x', 1.05),
+      { case: 'coordination adoption', subject: `follower adopts the holder's token (p50 of ${latencies.length})`, value: percentile(0.5), unit: 'ms' },
+      { case: 'coordination adoption', subject: `follower adopts the holder's token (p99 of ${latencies.length})`, value: percentile(0.99), unit: 'ms' },
+    ];
+  } finally {
+    await Promise.allSettled([holder.close(), follower.close()]);
+    await Promise.allSettled([client, subscriber, followerClient, followerSubscriber].map((connection) => connection.close()));
+    await server.stop();
+  }
 }
 
 /** The rows as a compact, aligned table. */

@@ -218,3 +218,21 @@ describe('time on the provider', () => {
     systemClock.clearTimeout(handle);
   });
 });
+
+describe('ManualClock at scale', () => {
+  it('fires 20,000 timers armed in any order by deadline, then arming order, with cancelled ones skipped', () => {
+    const clock = new ManualClock(0);
+    const fired: number[] = [];
+    const handles: unknown[] = [];
+    // deadlines in a scrambled order, many shared: ties must fire in arming order
+    for (let index = 0; index < 20_000; index++) handles.push(clock.setTimeout(() => fired.push(index), (index * 7_919) % 1_000));
+    for (let index = 0; index < 20_000; index += 3) clock.clearTimeout(handles[index]);
+    expect(clock.pendingTimers).toBe(20_000 - Math.ceil(20_000 / 3));
+    clock.advance(1_000);
+    const expected = Array.from({ length: 20_000 }, (_, index) => index)
+      .filter((index) => index % 3 !== 0)
+      .sort((a, b) => ((a * 7_919) % 1_000) - ((b * 7_919) % 1_000) || a - b);
+    expect(fired).toEqual(expected);
+    expect(clock.pendingTimers).toBe(0);
+  });
+});

@@ -1,6 +1,6 @@
-import { createHash, randomUUID } from 'node:crypto';
 import { retryAfterCooldownMs } from '../../machines/policy.js';
 import { onAbort } from '../abort-signals.js';
+import { systemClock } from '../clock.js';
 import type { MintedToken } from '../auth-token.js';
 import { defaultClassifyFailure, type FailureBlame } from '../classify-failure.js';
 import type { Coordination, SharedMintPolicy } from '../coordination.js';
@@ -90,7 +90,7 @@ export class RedisCoordination implements Coordination {
   readonly #prefix: string;
   readonly #channel: string;
   /** This process, as lease owner. */
-  readonly #owner = randomUUID();
+  readonly #owner = crypto.randomUUID();
   readonly #leaseMs: number | undefined;
   readonly #pollMs: number;
   readonly #commandTimeoutMs: number;
@@ -137,10 +137,12 @@ export class RedisCoordination implements Coordination {
       throw new CredentialError('INVALID_CONFIG', `leaseMs (${leaseMs}) must exceed mintTimeoutMs (${policy.mintTimeoutMs}): a slow live holder must never be duplicated`);
     }
     const attemptTimeoutMs = this.#attemptTimeoutMs ?? Math.max(1, Math.floor(policy.mintTimeoutMs / 2));
-    const credential = createHash('sha256').update(sharedKey).digest('hex').slice(0, 32);
-    const tag = `${this.#prefix}:{${credential}}`;
-    const keys = [`${tag}:token`, `${tag}:lease`, `${tag}:fence`, `${tag}:failures`, `${tag}:open`];
-    return ({ signal }) => this.#obtain({ credential, keys, mint, policy, leaseMs, attemptTimeoutMs, signal });
+    // WebCrypto's digest is asynchronous: computed once, at the first mint
+    const named = credentialName(sharedKey).then((credential) => {
+      const tag = `${this.#prefix}:{${credential}}`;
+      return { credential, keys: [`${tag}:token`, `${tag}:lease`, `${tag}:fence`, `${tag}:failures`, `${tag}:open`] };
+    });
+    return async ({ signal }) => this.#obtain({ ...(await named), mint, policy, leaseMs, attemptTimeoutMs, signal });
   }
 
   /**
@@ -258,11 +260,10 @@ export class RedisCoordination implements Coordination {
     const attempt = new AbortController();
     const cancel = onAbort(signal, () => attempt.abort(signal.reason));
     let timedOut = false;
-    const timer = setTimeout(() => {
+    const timer = systemClock.setTimeout(() => {
       timedOut = true;
       attempt.abort(new CredentialError('MINT_TIMEOUT', `the lease holder's attempt did not settle within ${run.attemptTimeoutMs} ms`));
     }, run.attemptTimeoutMs);
-    timer.unref?.();
     let minted: MintedToken;
     try {
       minted = await settledOrAborted(run.mint({ signal: attempt.signal }), attempt.signal);
@@ -288,7 +289,7 @@ export class RedisCoordination implements Coordination {
       if (timedOut) return 'gave-way'; // the next holder (perhaps this process again) tries, while callers can still wait
       throw error;
     } finally {
-      clearTimeout(timer);
+      systemClock.clearTimeout(timer);
       cancel();
     }
     await this.#share(credential, keys, ownerFence, fence, minted, policy);
@@ -328,7 +329,7 @@ export class RedisCoordination implements Coordination {
       let wakers = this.#waiters.get(credential);
       if (wakers === undefined) this.#waiters.set(credential, (wakers = new Set()));
       const done = () => {
-        clearTimeout(timer);
+        systemClock.clearTimeout(timer);
         cancel();
         wakers.delete(wake);
         if (wakers.size === 0 && this.#waiters.get(credential) === wakers) this.#waiters.delete(credential);
@@ -337,8 +338,7 @@ export class RedisCoordination implements Coordination {
         done();
         resolve();
       };
-      const timer = setTimeout(wake, ms);
-      timer.unref?.();
+      const timer = systemClock.setTimeout(wake, ms);
       const cancel = onAbort(signal, () => {
         done();
         reject(signal.reason);
@@ -363,15 +363,17 @@ export class RedisCoordination implements Coordination {
   /** A Redis call under `commandTimeoutMs`; late answers are dropped. */
   #call(script: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new CredentialError('COORDINATION_UNAVAILABLE', `Redis did not answer within ${this.#commandTimeoutMs} ms`)), this.#commandTimeoutMs);
-      timer.unref?.();
+      const timer = systemClock.setTimeout(
+        () => reject(new CredentialError('COORDINATION_UNAVAILABLE', `Redis did not answer within ${this.#commandTimeoutMs} ms`)),
+        this.#commandTimeoutMs,
+      );
       this.#connection.evaluate(script, keys, args).then(
         (value) => {
-          clearTimeout(timer);
+          systemClock.clearTimeout(timer);
           resolve(value);
         },
         (error: unknown) => {
-          clearTimeout(timer);
+          systemClock.clearTimeout(timer);
           reject(new CredentialError('COORDINATION_UNAVAILABLE', `Redis refused the call: ${error instanceof Error ? error.message : describeShape(error)}`));
         },
       );
@@ -410,6 +412,12 @@ export class RedisCoordination implements Coordination {
   #notify(event: CoordinationEvent): void {
     for (const { type, listener } of [...this.#listeners]) if (type === event.type) callSafely(listener, event);
   }
+}
+
+/** The credential's name in Redis: the first 128 bits of SHA-256 of its shared key, in hex. */
+async function credentialName(sharedKey: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(sharedKey)));
+  return Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 /** `promise`, or the signal's reason as soon as it aborts (a user's mint that ignores its signal must not hold the lease). */

@@ -5,6 +5,8 @@ interface PendingTimer {
   dueAt: number;
   readonly sequence: number;
   readonly callback: () => void;
+  /** Cancelled timers stay in the heap until they reach its top (removal from the middle is O(n)). */
+  cancelled: boolean;
 }
 
 /**
@@ -22,7 +24,9 @@ interface PendingTimer {
 export class ManualClock implements Clock {
   #now: number;
   #sequence = 0;
-  #timers: PendingTimer[] = [];
+  /** A binary min-heap by deadline, then arming order: O(log n) to arm, fire and (lazily) cancel, for 100,000 timers as for one. */
+  readonly #heap: PendingTimer[] = [];
+  readonly #pending = new Set<PendingTimer>();
 
   /**
    * @param startMs the initial reading, epoch ms.
@@ -56,10 +60,10 @@ export class ManualClock implements Clock {
    * ```
    */
   setTimeout(callback: () => void, ms: number): unknown {
-    const timer: PendingTimer = { dueAt: this.#now + (ms > 0 ? ms : 0), sequence: this.#sequence++, callback };
-    let index = this.#timers.length;
-    while (index > 0 && isLater(this.#timers[index - 1]!, timer)) index--;
-    this.#timers.splice(index, 0, timer);
+    const timer: PendingTimer = { dueAt: this.#now + (ms > 0 ? ms : 0), sequence: this.#sequence++, callback, cancelled: false };
+    this.#pending.add(timer);
+    this.#heap.push(timer);
+    siftUp(this.#heap, this.#heap.length - 1);
     return timer;
   }
 
@@ -72,8 +76,18 @@ export class ManualClock implements Clock {
    * ```
    */
   clearTimeout(handle: unknown): void {
-    const index = this.#timers.indexOf(handle as PendingTimer);
-    if (index >= 0) this.#timers.splice(index, 1);
+    const timer = handle as PendingTimer;
+    if (!this.#pending.delete(timer)) return;
+    timer.cancelled = true;
+    // mostly cancelled timers: rebuild, so that a long run of arm-and-cancel keeps the heap small
+    if (this.#heap.length > 64 && this.#pending.size * 2 < this.#heap.length) {
+      const live = this.#heap.filter((pending) => !pending.cancelled);
+      this.#heap.length = 0;
+      for (const pending of live) {
+        this.#heap.push(pending);
+        siftUp(this.#heap, this.#heap.length - 1);
+      }
+    }
   }
 
   /**
@@ -98,10 +112,8 @@ export class ManualClock implements Clock {
    * ```
    */
   set(epochMs: number): void {
-    for (let next = this.#timers[0]; next !== undefined && next.dueAt <= epochMs; next = this.#timers[0]) {
-      this.#timers.shift();
-      if (next.dueAt > this.#now) this.#now = next.dueAt;
-      next.callback();
+    for (let next = this.#peek(); next !== undefined && next.dueAt <= epochMs; next = this.#peek()) {
+      this.#fire(next);
     }
     this.#now = epochMs;
   }
@@ -119,7 +131,7 @@ export class ManualClock implements Clock {
     this.#now += ms;
     // In place: every handle given out earlier must still name its timer for `clearTimeout`.
     // Shifting every deadline by the same amount keeps the queue's order.
-    for (const timer of this.#timers) timer.dueAt += ms;
+    for (const timer of this.#heap) timer.dueAt += ms;
   }
 
   /**
@@ -146,10 +158,9 @@ export class ManualClock implements Clock {
    * ```
    */
   runNext(): boolean {
-    const next = this.#timers.shift();
+    const next = this.#peek();
     if (next === undefined) return false;
-    if (next.dueAt > this.#now) this.#now = next.dueAt;
-    next.callback();
+    this.#fire(next);
     return true;
   }
 
@@ -163,7 +174,7 @@ export class ManualClock implements Clock {
    * ```
    */
   get pendingTimers(): number {
-    return this.#timers.length;
+    return this.#pending.size;
   }
 
   /**
@@ -175,8 +186,54 @@ export class ManualClock implements Clock {
    * ```
    */
   nextTimerAt(): number | null {
-    return this.#timers[0]?.dueAt ?? null;
+    return this.#peek()?.dueAt ?? null;
   }
+
+  /** The earliest live timer, dropping cancelled ones from the top. */
+  #peek(): PendingTimer | undefined {
+    while (this.#heap.length > 0 && this.#heap[0]!.cancelled) popTop(this.#heap);
+    return this.#heap[0];
+  }
+
+  /** Fires `timer` (the top of the heap) with `now()` reading its deadline if that is later. */
+  #fire(timer: PendingTimer): void {
+    popTop(this.#heap);
+    this.#pending.delete(timer);
+    if (timer.dueAt > this.#now) this.#now = timer.dueAt;
+    timer.callback();
+  }
+}
+
+function popTop(heap: PendingTimer[]): void {
+  const last = heap.pop()!;
+  if (heap.length === 0) return;
+  heap[0] = last;
+  siftDown(heap, 0);
+}
+
+function siftUp(heap: PendingTimer[], index: number): void {
+  const timer = heap[index]!;
+  while (index > 0) {
+    const parent = (index - 1) >> 1;
+    if (!isLater(heap[parent]!, timer)) break;
+    heap[index] = heap[parent]!;
+    index = parent;
+  }
+  heap[index] = timer;
+}
+
+function siftDown(heap: PendingTimer[], index: number): void {
+  const timer = heap[index]!;
+  for (;;) {
+    const left = 2 * index + 1;
+    if (left >= heap.length) break;
+    const right = left + 1;
+    const child = right < heap.length && isLater(heap[left]!, heap[right]!) ? right : left;
+    if (!isLater(timer, heap[child]!)) break;
+    heap[index] = heap[child]!;
+    index = child;
+  }
+  heap[index] = timer;
 }
 
 function isLater(a: PendingTimer, b: PendingTimer): boolean {
