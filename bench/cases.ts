@@ -16,7 +16,7 @@ import { policyOf, resolveRefreshConfig } from '../dist/src/config.js';
 import { redisCoordination } from '../dist/src/redis/index.js';
 import { createClient } from 'redis';
 import { randomBytes } from 'node:crypto';
-import { startRedisServer } from '../test/redis/redis-server.js';
+import { startRedisServer } from '../examples/redis-server.js';
 
 export interface BenchRow {
   case: string;

@@ -11,6 +11,7 @@
  *   npm run demo -- --inspect --inspect-port 9090   on another port
  *   npm run demo -- --out DIR          where the timeline goes (default demo-output/)
  *   npm run demo -- --tenants 50       the pool: a token per tenant, one issuer breaker (examples/demo-pool.ts)
+ *   npm run demo -- --fleet 4          four processes sharing one token through Redis (examples/demo-fleet.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +31,7 @@ const { values } = parseArgs({
     'inspect-port': { type: 'string', default: '8080' },
     out: { type: 'string', default: 'demo-output' },
     tenants: { type: 'string' },
+    fleet: { type: 'string' },
   },
 });
 const durationMs = Number(values.duration) * 1000;
@@ -39,6 +41,12 @@ if (values.tenants !== undefined) {
   if (!Number.isInteger(tenants) || tenants < 1) throw new Error('--tenants must be a whole number >= 1');
   const { runPoolDemo } = await import('./demo-pool.js');
   process.exit(await runPoolDemo({ tenants, durationMs }));
+}
+if (values.fleet !== undefined) {
+  const processes = Number(values.fleet);
+  if (!Number.isInteger(processes) || processes < 1 || processes > 64) throw new Error('--fleet must be a whole number from 1 to 64');
+  const { runFleetDemo } = await import('./demo-fleet.js');
+  process.exit(await runFleetDemo({ processes, durationMs }));
 }
 const outage = { fromMs: durationMs * 0.4, toMs: durationMs * 0.65 };
 const TOKEN_TTL_SECONDS = Math.max(2, Math.round(durationMs / 8_000));

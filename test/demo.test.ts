@@ -43,3 +43,23 @@ describe('npm run demo -- --tenants', () => {
     expect(during).toBeLessThanOrEqual(3 + 8 + 3);
   });
 });
+
+describe('npm run demo -- --fleet', () => {
+  it('runs three processes on one Redis: one issuer request per refresh window for the fleet, no expired token', { timeout: 60_000 }, () => {
+    const root = fileURLToPath(new URL('..', import.meta.url));
+    const child = spawnSync(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--fleet', '3', '--duration', '10'], {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 50_000,
+    });
+    expect(child.status, child.stderr).toBe(0);
+    expect(child.stdout).toMatch(/Summary after [\d.]+s, 3 processes, one Redis/);
+    expect(child.stdout).toMatch(/expired tokens served: 0/);
+    expect(child.stdout).toMatch(/\(0 refused by the API\)/);
+    // 2 s tokens refreshed every 1 s for 10 s: about 10 windows plus the outage's few probes, not 3 per window
+    const windows = [...child.stdout.matchAll(/w\s*\d+ (\d+)/g)].map((match) => Number(match[1]));
+    expect(windows.length).toBe(10);
+    const all = Number(/issuer requests +(\d+) in all/.exec(child.stdout)?.[1]);
+    expect(all).toBeLessThanOrEqual(10 + 1 + 2 + 3);
+  });
+});

@@ -5,7 +5,7 @@ import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer, type TokenServer } from '../examples/token-server.js';
 import type { WorkerReport, WorkerSettings } from './fleet/worker.js';
-import { startRedisServer, type RedisServer } from './redis/redis-server.js';
+import { startRedisServer, type RedisServer } from '../examples/redis-server.js';
 
 /**
  * A fleet of real processes (`child_process.fork`) sharing one credential through a real

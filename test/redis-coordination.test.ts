@@ -4,7 +4,7 @@ import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, CredentialError, type MintedToken } from '../src/index.js';
 import { credentialKey, redisCoordination, type CoordinationEvent, type RedisCoordination } from '../src/redis/index.js';
-import { startRedisServer, type RedisServer } from './redis/redis-server.js';
+import { startRedisServer, type RedisServer } from '../examples/redis-server.js';
 
 /**
  * The Redis protocol against a real redis-server on loopback. Each "process" is a provider with its

@@ -1,5 +1,5 @@
 /**
- * A real `redis-server` (Debian's 7.0) for the tests: found on the machine, or installed the way
+ * A real `redis-server` (Debian's 7.0) for the tests and the fleet demo: found on the machine, or installed the way
  * Debian packages install here (as root: `apt-get update`, then `apt-get install -y redis-server`),
  * or a failure naming the one command to run. Never a skipped test. Each server listens on
  * 127.0.0.1 only, on a port the OS picked, with no persistence, and is stopped by its test.
