@@ -1,4 +1,4 @@
-import { assertEvent, assign, emit, fromPromise, raise, setup } from 'xstate';
+import { assertEvent, assign, emit, fromPromise, raise, setup, stateIn } from 'xstate';
 import { CredentialError } from '../src/credential-error.js';
 import type {
   AttemptKind,
@@ -9,6 +9,7 @@ import type {
   CredentialInput,
   MintInput,
   MintOutput,
+  SharedMintPhase,
 } from './credential.types.js';
 import { deadlineDelays } from './delays.js';
 import { MintFailure } from './mint-failure.js';
@@ -63,6 +64,14 @@ export const credentialMachine = setup({
     ),
   },
   guards: {
+    /** The mint in flight, shared across processes, waits for the process holding the lease. */
+    phaseIsWaitingOnHolder: ({ context, event }) => isPhaseOfCurrentAttempt(context, event, 'waitingOnHolder'),
+    /** The mint in flight adopts the token another process shared. */
+    phaseIsAdopting: ({ context, event }) => isPhaseOfCurrentAttempt(context, event, 'adopting'),
+    /** The mint in flight holds the fleet's lease: this process calls the issuer. */
+    phaseIsHoldingLease: ({ context, event }) => isPhaseOfCurrentAttempt(context, event, 'holdingLease'),
+    /** The mint has settled, timed out or been abandoned. */
+    noMintInFlight: stateIn('#credential.flight.idle'),
     /** A caller found the token expired or refused. */
     requestFindsTokenUnusable: ({ context, event }) => {
       assertEvent(event, 'token.requested');
@@ -354,7 +363,7 @@ export const credentialMachine = setup({
           invoke: {
             id: 'mint',
             src: 'mint',
-            input: ({ context }) => ({ attempt: context.attempt, startedAt: context.attemptStartedAt ?? 0 }),
+            input: ({ context, self }) => ({ attempt: context.attempt, startedAt: context.attemptStartedAt ?? 0, parent: self }),
             onDone: [
               { guard: 'mintedTokenAlreadyExpired', target: 'idle', actions: 'raiseMintedTokenExpired' },
               { target: 'idle', actions: 'raiseMintSucceeded' },
@@ -368,8 +377,30 @@ export const credentialMachine = setup({
         },
       },
     },
+    sharing: {
+      description: 'Where a mint shared across processes (the coordination option) is; always idle for a provider alone.',
+      initial: 'idle',
+      on: {
+        'mint.phase': [
+          { guard: 'phaseIsWaitingOnHolder', target: '.waitingOnHolder' },
+          { guard: 'phaseIsAdopting', target: '.adopting' },
+          { guard: 'phaseIsHoldingLease', target: '.holdingLease' },
+        ],
+      },
+      states: {
+        idle: {},
+        waitingOnHolder: { always: { guard: 'noMintInFlight', target: 'idle' } },
+        adopting: { always: { guard: 'noMintInFlight', target: 'idle' } },
+        holdingLease: { always: { guard: 'noMintInFlight', target: 'idle' } },
+      },
+    },
   },
 });
+
+/** `event` is a `mint.phase` of the mint in flight, reaching `phase`. */
+function isPhaseOfCurrentAttempt(context: CredentialContext, event: CredentialEvent, phase: SharedMintPhase): boolean {
+  return event.type === 'mint.phase' && event.attempt === context.attempt && event.phase === phase;
+}
 
 /** The running statechart's type, for `provider.actor` and typed tests. */
 export type CredentialMachine = typeof credentialMachine;

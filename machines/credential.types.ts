@@ -57,7 +57,15 @@ export interface CredentialInput {
 export interface MintInput {
   readonly attempt: number;
   readonly startedAt: number;
+  /** The statechart running the mint: a shared mint tells it its phases (`mint.phase`). */
+  readonly parent?: { send(event: { readonly type: 'mint.phase'; readonly phase: SharedMintPhase; readonly attempt: number }): void };
 }
+
+/**
+ * Where a mint shared across processes is (see `coordination`): waiting for another process that
+ * holds the lease, adopting the token another process shared, or holding the lease and minting.
+ */
+export type SharedMintPhase = 'waitingOnHolder' | 'adopting' | 'holdingLease';
 
 /** What the mint actor resolves with: a checked token, when it landed, and its jitter sample. */
 export interface MintOutput {
@@ -73,7 +81,9 @@ export type CredentialRequestEvent =
   /** The upstream refused the cached token. */
   | { readonly type: 'token.invalidated'; readonly now: number }
   /** Every caller waiting on attempt `attempt` gave up. */
-  | { readonly type: 'mint.abandoned'; readonly attempt: number };
+  | { readonly type: 'mint.abandoned'; readonly attempt: number }
+  /** Attempt `attempt`, shared across processes, reached `phase` (sent by the mint actor). */
+  | { readonly type: 'mint.phase'; readonly phase: SharedMintPhase; readonly attempt: number };
 
 /** Events the statechart raises to itself: one vocabulary for mint outcomes and deadlines. */
 export type CredentialInternalEvent =

@@ -1,6 +1,6 @@
 import { fromPromise } from 'xstate';
 import type { CredentialMachine } from '../machines/credential.machine.js';
-import type { MintInput, MintOutput } from '../machines/credential.types.js';
+import type { MintInput, MintOutput, SharedMintPhase } from '../machines/credential.types.js';
 import { deadlineDelays, poolDeadlineDelays } from '../machines/delays.js';
 import type { PoolMachine } from '../machines/pool.machine.js';
 import { armTimer, disarmTimer, type Clock, type TimerClock, type TimerHandle } from './clock.js';
@@ -107,9 +107,11 @@ export function runnable(machine: CredentialMachine): CredentialMachine {
   if (provided === undefined) {
     provided = machine.provide({
       actors: {
-        mint: fromPromise<MintOutput, MintInput>(({ signal, self }) => {
+        mint: fromPromise<MintOutput, MintInput>(({ signal, self, input }) => {
           const { mint, clock, jitter, classify } = environmentOf(self);
-          return runMint(mint, signal, clock, jitter, classify);
+          const { parent, attempt } = input;
+          const phase = parent === undefined ? undefined : (reached: SharedMintPhase) => parent.send({ type: 'mint.phase', phase: reached, attempt });
+          return runMint(mint, signal, clock, jitter, classify, phase);
         }),
       },
       delays: deadlineDelays((actor) => environmentOf(actor).clock.now()),

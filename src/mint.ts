@@ -1,4 +1,4 @@
-import type { MintOutput } from '../machines/credential.types.js';
+import type { MintOutput, SharedMintPhase } from '../machines/credential.types.js';
 import { MintFailure, type MintBlame } from '../machines/mint-failure.js';
 import { defaultClassifyFailure } from './classify-failure.js';
 import { retryAfterOf } from './retry-after.js';
@@ -8,8 +8,16 @@ import type { Clock } from './clock.js';
 /**
  * Fetches a new token. `signal` aborts when the provider gives up on this attempt (timeout,
  * every waiting caller aborted, or `stop()`): pass it to `fetch` so the request stops too.
+ * `phase` is for a mint shared across processes (a `coordination`): it tells the statechart
+ * where the shared mint is, so the inspector and the model-based tests see it. A plain mint ignores it.
  */
-export type Mint = (context: { signal: AbortSignal }) => Promise<MintedToken>;
+export type Mint = (context: MintContext) => Promise<MintedToken>;
+
+/** What a {@link Mint} is given. */
+export interface MintContext {
+  readonly signal: AbortSignal;
+  readonly phase?: (phase: SharedMintPhase) => void;
+}
 
 /**
  * Runs the user's mint and checks its result: a thrown value or a bad token rejects as a
@@ -28,10 +36,11 @@ export async function runMint(
   clock: Clock,
   jitter: () => number,
   classify: (error: unknown) => MintBlame = defaultClassifyFailure,
+  phase?: (phase: SharedMintPhase) => void,
 ): Promise<MintOutput> {
   let minted: unknown;
   try {
-    minted = await mint({ signal });
+    minted = await mint(phase === undefined ? { signal } : { signal, phase });
   } catch (error) {
     throw new MintFailure(error, clock.now(), { blame: blameOf(classify, error), retryAfterMs: retryAfterOf(error) });
   }

@@ -128,7 +128,7 @@ describe('the coverage report for users', () => {
     const some = scenarios.slice(0, 3);
     const results = await Promise.all(some.map((scenario) => replayScenario(scenario)));
     const report = scenarioCoverage(some, results);
-    expect(coverageLine(report)).toMatch(/^paths 3, steps \d+, states \d+\/11, transitions \d+\/\d+$/);
+    expect(coverageLine(report)).toMatch(/^paths 3, steps \d+, states \d+\/16, transitions \d+\/\d+$/);
     expect(report.transitions.uncovered.length).toBeGreaterThan(0);
     const svg = await coverageSvg(report);
     expect(svg).toMatch(/<svg/);

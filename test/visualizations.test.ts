@@ -25,7 +25,7 @@ describe('visualizations', () => {
   it('name every state and draw every transition of the machine', () => {
     const mermaid = toMermaid(credentialMachine);
     const dot = toDot(credentialMachine);
-    for (const state of ['fresh', 'refreshDue', 'expired', 'closed', 'open', 'halfOpen', 'idle', 'minting']) {
+    for (const state of ['fresh', 'refreshDue', 'expired', 'closed', 'open', 'halfOpen', 'idle', 'minting', 'waitingOnHolder', 'adopting', 'holdingLease']) {
       expect(mermaid).toMatch(new RegExp(`\\b${state}\\b`));
       expect(dot).toMatch(new RegExp(`label="${state}("|\\\\n)`));
     }
@@ -34,7 +34,7 @@ describe('visualizations', () => {
     expect(dot).toMatch(/label="fresh\\nuntil scheduledRefreshAt/);
     const edges = dot.split('\n').filter((line) => line.includes(' -> ') && !line.includes('.initial'));
     expect(edges).toHaveLength(transitionsOf(credentialMachine).length);
-    expect(transitionsOf(credentialMachine).length).toBe(27);
+    expect(transitionsOf(credentialMachine).length).toBe(33);
   });
 
   it('colour the coverage picture by generated paths, red for none', () => {

@@ -5,6 +5,7 @@ import type { MintBlame } from '../../machines/mint-failure.js';
 import { poolMachine, type PoolMachine } from '../../machines/pool.machine.js';
 import type { IssuerBreakerChangedEvent, PoolPolicy } from '../../machines/pool.types.js';
 import type { AuthToken, MintedToken } from '../auth-token.js';
+import type { MintContext } from '../mint.js';
 import { defaultClassifyFailure, type FailureBlame } from '../classify-failure.js';
 import { armTimer, clockOption, disarmTimer, type Clock, type TimerHandle } from '../clock.js';
 import { POLICY_OPTION_NAMES, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig } from '../config.js';
@@ -22,7 +23,7 @@ import { onAbort } from '../abort-signals.js';
 import { MintPermits } from './mint-permits.js';
 
 /** Fetches a new token for one key. `signal` aborts when the pool gives up on this attempt. */
-export type KeyMint = (key: string, context: { signal: AbortSignal }) => Promise<MintedToken>;
+export type KeyMint = (key: string, context: MintContext) => Promise<MintedToken>;
 
 /** Options of {@link createCredentialPool}: a provider's policy options, plus the pool's own. */
 export interface CredentialPoolOptions extends Partial<RefreshConfig> {
@@ -360,7 +361,7 @@ export class CredentialPool {
     const reporters = typeof this.#reporters === 'function' ? this.#keyReporters(key) : this.#reporters;
     const provider = new CredentialProvider({
       machine: credentialMachine,
-      mint: ({ signal }) => this.#mintKey(key, signal),
+      mint: ({ signal, phase }) => this.#mintKey(key, signal, phase),
       clock: this.#clock,
       // The pool's wrapper times the mint out, from when it got a permit: waiting in the queue is no failure.
       config: { ...this.#config, mintTimeoutMs: Infinity },
@@ -416,7 +417,7 @@ export class CredentialPool {
    * half-open probe is out), then a permit (in arrival order), then the user's mint under
    * `mintTimeoutMs`, its outcome told to the issuer breaker.
    */
-  async #mintKey(key: string, signal: AbortSignal): Promise<MintedToken> {
+  async #mintKey(key: string, signal: AbortSignal, phase: MintContext['phase']): Promise<MintedToken> {
     // Healthy and below the cap, a mint sends the pool statechart nothing: only what changes it.
     if (this.actor.getSnapshot().value.issuer === 'open') this.actor.send({ type: 'mint.requested', now: this.#clock.now() });
     const { value, context } = this.actor.getSnapshot();
@@ -449,7 +450,7 @@ export class CredentialPool {
       }, this.#config.mintTimeoutMs);
     });
     try {
-      const minted = await Promise.race([this.#mint(key, { signal: attempt.signal }), givenUp]);
+      const minted = await Promise.race([this.#mint(key, phase === undefined ? { signal: attempt.signal } : { signal: attempt.signal, phase }), givenUp]);
       this.#issuerAnswered(key);
       return minted;
     } catch (error) {

@@ -8,6 +8,7 @@ import { CredentialError } from '../credential-error.js';
 import { describeShape } from '../describe-shape.js';
 import { callSafely } from '../listeners.js';
 import type { Mint } from '../mint.js';
+import type { SharedMintPhase } from '../../machines/credential.types.js';
 import { retryAfterOf } from '../retry-after.js';
 import { Secret } from '../secret.js';
 import { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
@@ -142,7 +143,7 @@ export class RedisCoordination implements Coordination {
       const tag = `${this.#prefix}:{${credential}}`;
       return { credential, keys: [`${tag}:token`, `${tag}:lease`, `${tag}:fence`, `${tag}:failures`, `${tag}:open`] };
     });
-    return async ({ signal }) => this.#obtain({ ...(await named), mint, policy, leaseMs, attemptTimeoutMs, signal });
+    return async ({ signal, phase }) => this.#obtain({ ...(await named), mint, policy, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}) });
   }
 
   /**
@@ -204,8 +205,9 @@ export class RedisCoordination implements Coordination {
     leaseMs: number;
     attemptTimeoutMs: number;
     signal: AbortSignal;
+    phase: (phase: SharedMintPhase) => void;
   }): Promise<MintedToken> {
-    const { credential, keys, mint, policy, signal } = run;
+    const { credential, keys, mint, policy, signal, phase } = run;
     for (;;) {
       if (signal.aborted) throw signal.reason;
       if (this.#closed) return mint({ signal });
@@ -220,6 +222,7 @@ export class RedisCoordination implements Coordination {
       this.#restore();
       const [kind, first, second] = Array.isArray(found) ? (found as unknown[]) : [];
       if (kind === 'token') {
+        phase('adopting');
         try {
           const content = await this.#sealer.open(String(first), credential);
           this.#remember(credential, content.fence);
@@ -233,6 +236,7 @@ export class RedisCoordination implements Coordination {
       }
       if (kind === 'open') throw new FleetBreakerOpenError(Number(first));
       if (kind === 'wait') {
+        phase('waitingOnHolder');
         await this.#awaitPublication(credential, Math.min(this.#pollMs, Number(first) + 1), signal);
         continue;
       }
@@ -240,6 +244,7 @@ export class RedisCoordination implements Coordination {
         this.#degrade(new CredentialError('COORDINATION_UNAVAILABLE', `unexpected answer from Redis: ${describeShape(found)}`));
         return mint({ signal });
       }
+      phase('holdingLease');
       const outcome = await this.#mintAsHolder({ ...run, fence: Number(first) });
       if (outcome !== 'gave-way') return outcome;
     }
@@ -253,6 +258,7 @@ export class RedisCoordination implements Coordination {
     policy: SharedMintPolicy;
     attemptTimeoutMs: number;
     signal: AbortSignal;
+    phase: (phase: SharedMintPhase) => void;
     fence: number;
   }): Promise<MintedToken | 'gave-way'> {
     const { credential, keys, policy, signal, fence } = run;

@@ -13,7 +13,7 @@
 import { createActor, createMachine, type AnyStateNode, type AnyTransitionDefinition, type SnapshotFrom } from 'xstate';
 import { getAdjacencyMap, getShortestPaths, toDirectedGraph, type AdjacencyMap, type DirectedGraphNode, type StatePath } from 'xstate/graph';
 import type { CredentialMachine } from '../../../machines/credential.machine.js';
-import type { CredentialEvent, CredentialInput } from '../../../machines/credential.types.js';
+import type { CredentialEvent, CredentialInput, SharedMintPhase } from '../../../machines/credential.types.js';
 import { MintFailure } from '../../../machines/mint-failure.js';
 import { isTokenUnusableAt, quietUntil } from '../../../machines/policy.js';
 import type { RefreshMode, RefreshPolicy } from '../../config.js';
@@ -22,6 +22,9 @@ import { transitionKey } from './transition-key.js';
 
 export type ModelSnapshot = SnapshotFrom<CredentialMachine>;
 export type ModelPath = StatePath<ModelSnapshot, CredentialEvent>;
+
+/** The phases a shared mint reports, in the order the model offers them. */
+const SHARED_MINT_PHASES: readonly SharedMintPhase[] = ['waitingOnHolder', 'adopting', 'holdingLease'];
 
 /** The policy and the durations a model run uses: everything its paths depend on. */
 export interface ModelConfig {
@@ -88,7 +91,7 @@ export type MintOutcome = 'token' | 'shortToken' | 'expiredToken' | 'failure' | 
 export type RefusalKind = 'refused' | 'refusedLate';
 
 /** What an offered event stands for in the world, beyond its machine event. */
-type EventKind = MintOutcome | RefusalKind | 'retry';
+type EventKind = MintOutcome | RefusalKind | 'retry' | SharedMintPhase;
 
 const eventTime = new WeakMap<object, number>();
 const eventKind = new WeakMap<object, EventKind>();
@@ -97,7 +100,7 @@ const eventOffset = new WeakMap<object, number>();
 const snapshotTime = new WeakMap<object, number>();
 /** Snapshots right after a `refused` invalidation: the caller's retry comes next. */
 const retryPending = new WeakSet<object>();
-type Region = 'validity' | 'breaker' | 'flight';
+type Region = 'validity' | 'breaker' | 'flight' | 'sharing';
 /** When each region's current state was entered: its timer was armed then. */
 const regionEnteredAt = new WeakMap<object, Record<Region, number>>();
 
@@ -228,6 +231,15 @@ export function createModel(config: ModelConfig): Model {
     if (value.flight === 'minting' && context.attemptKind === 'demand') {
       offered.push(at({ type: 'mint.abandoned', attempt: context.attempt }, now));
     }
+    // A mint shared across processes tells where it is (waiting on the lease holder, adopting,
+    // holding the lease); each phase it is not in yet can come next. Offered only for a caller's
+    // mint with the breaker closed and no failure counted: the phases change nothing else, so this
+    // covers them without multiplying every other minting state by four.
+    if (value.flight === 'minting' && context.attemptKind === 'demand' && value.breaker === 'closed' && context.consecutiveFailures === 0) {
+      for (const phase of SHARED_MINT_PHASES) {
+        if (value.sharing !== phase) offered.push(at({ type: 'mint.phase', phase, attempt: context.attempt }, now, phase));
+      }
+    }
     if (!context.tokenRejected) {
       // A token served now without telling the statechart can be sent, refused and retried; any
       // other refusal is of a request sent earlier.
@@ -256,6 +268,7 @@ export function createModel(config: ModelConfig): Model {
         validity: event !== undefined && outcomeOfEvent(event) === 'token' ? now : enteredAt('validity'),
         breaker: enteredAt('breaker'),
         flight: enteredAt('flight'),
+        sharing: enteredAt('sharing'),
       });
     }
     const now = timeOfSnapshot(snapshot);

@@ -3,6 +3,7 @@ import type { InspectionEvent } from 'xstate';
 import { credentialMachine, type CredentialMachine } from '../../../machines/credential.machine.js';
 import type { AuthToken, MintedToken } from '../../auth-token.js';
 import { createCredentialProviderWith, type CurrentTokenOptions } from '../../provider.js';
+import type { MintContext } from '../../mint.js';
 import { Secret } from '../../secret.js';
 import { ManualClock } from '../manual-clock.js';
 import { matchesReason, describeWorld, type CredentialScenario, type TokenCallOutcome } from './scenarios.js';
@@ -130,8 +131,8 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
     for (const [region, child] of Object.entries(value)) states.add(`credential.${region}`).add(`credential.${region}.${child}`);
   };
   const clock = new ManualClock(model.startMs);
-  const mints: { resolve(token: MintedToken): void; reject(error: unknown): void; signal: AbortSignal }[] = [];
-  const mint = ({ signal }: { signal: AbortSignal }) => new Promise<MintedToken>((resolve, reject) => mints.push({ resolve, reject, signal }));
+  const mints: { resolve(token: MintedToken): void; reject(error: unknown): void; signal: AbortSignal; phase: MintContext['phase'] }[] = [];
+  const mint = ({ signal, phase }: MintContext) => new Promise<MintedToken>((resolve, reject) => mints.push({ resolve, reject, signal, phase }));
   /** Every token minted, by secret, and the ones the upstream refuses. */
   const minted = new Map<string, number | null>();
   const refused = new Set<string>();
@@ -281,6 +282,11 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
         case 'timer':
           if (!clock.runNext()) mismatch(`no timer armed for ${world.timer}`);
           break;
+        case 'mintPhase': {
+          const reporting = mints.at(-1)?.phase ?? mismatch('the mint in flight was given no phase callback');
+          reporting(world.phase);
+          break;
+        }
       }
       await settle();
       checkRunaways();

@@ -1,5 +1,5 @@
 import { credentialMachine, type CredentialMachine } from '../../../machines/credential.machine.js';
-import type { CredentialEvent } from '../../../machines/credential.types.js';
+import type { CredentialEvent, SharedMintPhase } from '../../../machines/credential.types.js';
 import type { CredentialDelay } from '../../../machines/delays.js';
 import { isTokenUnusableAt } from '../../../machines/policy.js';
 import type { RefreshMode, RefreshPolicy } from '../../config.js';
@@ -31,6 +31,8 @@ export type WorldAction =
   | { readonly kind: 'mintFails'; readonly at: number; readonly retryAfterMs?: number }
   /** Every caller waiting on the mint gives up (their signals abort). */
   | { readonly kind: 'waitersGiveUp'; readonly at: number }
+  /** The mint in flight, shared across processes, reports where it is (it calls its `phase` callback). */
+  | { readonly kind: 'mintPhase'; readonly at: number; readonly phase: SharedMintPhase }
   /**
    * A caller asks, sends the token upstream, and the upstream refuses it (401): the user's code
    * should `invalidate(token)` and retry once.
@@ -52,7 +54,7 @@ export type TokenCallOutcome =
 /** What the provider must show after a step. */
 export interface ProviderExpectation {
   /** The statechart's state value. */
-  readonly state: { readonly validity: string; readonly breaker: string; readonly flight: string };
+  readonly state: { readonly validity: string; readonly breaker: string; readonly flight: string; readonly sharing: string };
   /** The clock reading. */
   readonly now: number;
   /** Mints the statechart has started (the construction mint not counted). */
@@ -140,6 +142,8 @@ export function describeWorld(world: WorldAction): string {
       return `${world.short ? 'mintResolvesShort' : 'mintResolves'}@${world.at}`;
     case 'mintFails':
       return `${world.retryAfterMs === undefined ? 'mintFails' : `mintFailsRetryAfter(${world.retryAfterMs})`}@${world.at}`;
+    case 'mintPhase':
+      return `mintPhase:${world.phase}@${world.at}`;
     default:
       return `${world.kind}@${world.at}`;
   }
@@ -188,6 +192,9 @@ function toScenarioSteps(modelSteps: readonly { state: ModelSnapshot; event: Cre
         }
         break;
       }
+      case 'mint.phase':
+        world = { kind: 'mintPhase', at, phase: event.phase };
+        break;
       case 'mint.abandoned':
         world = { kind: 'waitersGiveUp', at };
         settleWaiting({ status: 'rejected', reason: 'aborted' });
@@ -224,11 +231,11 @@ function toScenarioSteps(modelSteps: readonly { state: ModelSnapshot; event: Cre
       }
     }
     if (previous.value.breaker !== state.value.breaker) reports.breaker.push(`${previous.value.breaker}->${state.value.breaker}`);
-    const { validity, breaker, flight } = state.value;
+    const { validity, breaker, flight, sharing } = state.value;
     steps.push({
       world,
       expect: {
-        state: { validity, breaker, flight },
+        state: { validity, breaker, flight, sharing },
         now: timeOfSnapshot(state),
         mintsStarted: state.context.attempt,
         startsMint: state.context.attempt > previous.context.attempt,
