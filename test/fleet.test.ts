@@ -117,9 +117,12 @@ describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
     const reports = await Promise.all(fleet.map(({ child }) => stopWorker(child)));
     expect(reports.map((report) => report.failures)).toEqual(reports.map(() => []));
     expect(reports.every((report) => report.served > 0)).toBe(true);
-    // the hung attempt, then one that landed: the fleet called the issuer twice and got one token
-    expect(reports.reduce((sum, report) => sum + report.issuerCalls, 0)).toBe(2);
-    expect(issuer.issued - before).toBe(1);
+    // the hung attempt, then one that landed (and, on a slow machine, perhaps the next window's
+    // refresh of that 2 s token): every call but the hung one issued a token, none was duplicated
+    const issued = issuer.issued - before;
+    expect(reports.reduce((sum, report) => sum + report.issuerCalls, 0)).toBe(issued + 1);
+    expect(issued).toBeGreaterThanOrEqual(1);
+    expect(issued).toBeLessThanOrEqual(2);
   }, 60_000);
 
   it('the lease holder killed with SIGKILL mid-mint: another process takes over within leaseMs plus one poll', async () => {
