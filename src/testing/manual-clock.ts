@@ -4,7 +4,8 @@ interface PendingTimer {
   /** Mutable so that `jump` can delay a timer in place: the handle given out stays the timer. */
   dueAt: number;
   readonly sequence: number;
-  readonly callback: () => void;
+  /** Dropped on cancel, so that a cancelled timer waiting in the heap keeps nothing of its caller alive. */
+  callback: () => void;
   /** Cancelled timers stay in the heap until they reach its top (removal from the middle is O(n)). */
   cancelled: boolean;
 }
@@ -79,6 +80,7 @@ export class ManualClock implements Clock {
     const timer = handle as PendingTimer;
     if (!this.#pending.delete(timer)) return;
     timer.cancelled = true;
+    timer.callback = cancelledCallback;
     // mostly cancelled timers: rebuild, so that a long run of arm-and-cancel keeps the heap small
     if (this.#heap.length > 64 && this.#pending.size * 2 < this.#heap.length) {
       const live = this.#heap.filter((pending) => !pending.cancelled);
@@ -203,6 +205,8 @@ export class ManualClock implements Clock {
     timer.callback();
   }
 }
+
+function cancelledCallback(): void {}
 
 function popTop(heap: PendingTimer[]): void {
   const last = heap.pop()!;
