@@ -16,6 +16,12 @@ export interface TokenServerOptions {
   accessTokenTtlSeconds: number;
   /** The API the tokens are for (`aud`). */
   audience?: string;
+  /**
+   * Also the refresh-token grant, with rotation (each use returns a new refresh token) and reuse
+   * detection (a consumed refresh token used again revokes the whole grant: oidc-provider's
+   * "refresh token already used").
+   */
+  refreshTokens?: boolean;
 }
 
 export interface TokenServer {
@@ -27,6 +33,11 @@ export interface TokenServer {
   /** How many tokens it has issued. */
   readonly issued: number;
   readonly running: boolean;
+  /** Refresh-token grants refused with `invalid_grant`, and grants (token families) revoked. */
+  readonly invalidGrants: number;
+  readonly grantsRevoked: number;
+  /** With `refreshTokens`: a refresh token for a new grant, as if a user had just signed in. */
+  issueRefreshToken(): Promise<string>;
   /** Stops answering (connections are refused) until {@link TokenServer.start}. */
   stop(): Promise<void>;
   /** Answers again, on the same port. */
@@ -46,21 +57,27 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
   const issuer = `http://127.0.0.1:${port}`;
   let issued = 0;
   let running = true;
+  let invalidGrants = 0;
+  let grantsRevoked = 0;
+  const refreshGrants = options.refreshTokens === true ? ['refresh_token', 'authorization_code'] : [];
 
   const provider = new Provider(issuer, {
     clients: [
       {
         client_id: options.clientId,
         client_secret: options.clientSecret,
-        grant_types: ['client_credentials'],
-        redirect_uris: [],
-        response_types: [],
+        grant_types: ['client_credentials', ...refreshGrants],
+        redirect_uris: refreshGrants.length > 0 ? ['https://client.example/callback'] : [],
+        response_types: refreshGrants.length > 0 ? ['code'] : [],
         id_token_signed_response_alg: 'ES256',
       },
     ],
     jwks: { keys: [signingKey] },
     cookies: { keys: ['credential-actor-demo-cookie-key'] },
-    ttl: { ClientCredentials: options.accessTokenTtlSeconds },
+    ttl: { ClientCredentials: options.accessTokenTtlSeconds, AccessToken: options.accessTokenTtlSeconds, RefreshToken: 24 * 3600, Grant: 24 * 3600 },
+    rotateRefreshToken: true,
+    findAccount: (_ctx, accountId) => ({ accountId, claims: () => ({ sub: accountId }) }),
+    scopes: ['openid', 'offline_access', 'api:read'],
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -79,6 +96,10 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     },
   });
   provider.on('grant.success', () => issued++);
+  provider.on('grant.error', (_ctx, error: { error?: string }) => {
+    if (error.error === 'invalid_grant') invalidGrants++;
+  });
+  provider.on('grant.revoked', () => grantsRevoked++);
   server.on('request', provider.callback());
 
   return {
@@ -91,6 +112,31 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     },
     get running() {
       return running;
+    },
+    get invalidGrants() {
+      return invalidGrants;
+    },
+    get grantsRevoked() {
+      return grantsRevoked;
+    },
+    async issueRefreshToken() {
+      if (options.refreshTokens !== true) throw new Error('startTokenServer({ refreshTokens: true }) issues refresh tokens');
+      const client = await provider.Client.find(options.clientId);
+      const grant = new provider.Grant({ accountId: 'user-1', clientId: options.clientId });
+      grant.addOIDCScope('offline_access'); // no openid: a machine's refresh token, no ID token in the responses
+      grant.addResourceScope(audience, 'api:read');
+      const grantId = await grant.save();
+      const refreshToken = new provider.RefreshToken({
+        accountId: 'user-1',
+        client: client!,
+        grantId,
+        scope: 'offline_access',
+        resource: audience,
+        gty: 'authorization_code',
+        iiat: Math.floor(Date.now() / 1000),
+        rotations: 0,
+      });
+      return refreshToken.save();
     },
     async stop() {
       if (!running) return;

@@ -13,6 +13,8 @@ export interface MintedToken {
   secret: string | Secret;
   /** When the token stops being valid: epoch **milliseconds** (or a `Date`); `null` never expires. */
   expiresAt: number | Date | null;
+  /** State to share with the token under a coordination (a rotating refresh token); never cached by the provider. */
+  state?: string;
 }
 
 /** 2001-01-01T00:00:00Z in epoch ms. An expiry before it, on a clock after it, was not given in ms. */

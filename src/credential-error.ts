@@ -12,7 +12,9 @@
  * - `SHARED_TOKEN_REJECTED`: a token shared by another process could not be opened (wrong key,
  *   tampered value); it counts as no shared token.
  * - `COORDINATION_UNAVAILABLE`: the store that shares tokens did not answer in time; the process
- *   mints alone until it does.
+ *   mints alone until it does (an exclusive mint, a rotating refresh-token grant, does not run).
+ * - `REFRESH_TOKEN_UNUSABLE`: the refresh token cannot be used again: the last grant's outcome is
+ *   unknown (it may have been consumed) or there is none; the user must sign in again.
  */
 export type CredentialErrorCode =
   | 'BREAKER_OPEN'
@@ -24,7 +26,8 @@ export type CredentialErrorCode =
   | 'STOPPED'
   | 'INVALID_KEY'
   | 'SHARED_TOKEN_REJECTED'
-  | 'COORDINATION_UNAVAILABLE';
+  | 'COORDINATION_UNAVAILABLE'
+  | 'REFRESH_TOKEN_UNUSABLE';
 
 /**
  * The one error type the library raises itself. Errors thrown by your `mint` reach callers as they

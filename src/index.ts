@@ -10,7 +10,7 @@ export type {
   CredentialReporters,
   CurrentTokenOptions,
 } from './provider.js';
-export type { Mint, MintContext } from './mint.js';
+export type { ExclusiveMint, Mint, MintContext } from './mint.js';
 export type { Coordination, SharedMintPolicy } from './coordination.js';
 export type { AuthToken, MintedToken } from './auth-token.js';
 export { Secret } from './secret.js';

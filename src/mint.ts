@@ -17,6 +17,27 @@ export type Mint = (context: MintContext) => Promise<MintedToken>;
 export interface MintContext {
   readonly signal: AbortSignal;
   readonly phase?: (phase: SharedMintPhase) => void;
+  /**
+   * Under a coordination, the state shared with the token (a rotating refresh token), as the fleet
+   * holds it now: `null` when none was shared yet. `undefined` without a coordination. The mint
+   * returns the next state as `MintedToken.state`; the lease holder writes it, sealed, before it
+   * releases the lease.
+   */
+  readonly state?: string | null;
+}
+
+/**
+ * A mint that must never run twice with the same state in the fleet (a rotating refresh-token
+ * grant): a coordination holds its lease through it, never runs it while Redis is down, and
+ * marks its state unusable when an attempt's outcome is unknown.
+ */
+export interface ExclusiveMint extends Mint {
+  readonly exclusive: true;
+}
+
+/** Whether `mint` is an {@link ExclusiveMint}. */
+export function isExclusiveMint(mint: Mint): mint is ExclusiveMint {
+  return (mint as { exclusive?: unknown }).exclusive === true;
 }
 
 /**

@@ -1,10 +1,8 @@
-import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer, type TokenServer } from '../examples/token-server.js';
-import type { WorkerReport, WorkerSettings } from './fleet/worker.js';
+import { askReport, flushRedis as flush, killWorkers, sleep, startWorker, stopWorker } from './fleet/harness.js';
+import type { WorkerSettings } from './fleet/worker.js';
 import { startRedisServer, type RedisServer } from '../examples/redis-server.js';
 
 /**
@@ -12,12 +10,10 @@ import { startRedisServer, type RedisServer } from '../examples/redis-server.js'
  * redis-server, minting from the real oidc-provider issuer with 2-second tokens, on loopback.
  * Real time: each case is bounded (the longest runs 20 s, as the issue asks).
  */
-const WORKER = fileURLToPath(new URL('./fleet/worker.ts', import.meta.url));
 const CLIENT_ID = 'fleet-service';
 const CLIENT_SECRET = 'fleet-client-secret-never-logged';
 let redis: RedisServer;
 let issuer: TokenServer;
-let workers: ChildProcess[] = [];
 
 beforeAll(async () => {
   redis = await startRedisServer();
@@ -28,19 +24,11 @@ afterAll(async () => {
   await redis?.stop();
 });
 afterEach(async () => {
-  for (const worker of workers) if (worker.exitCode === null && worker.signalCode === null) worker.kill('SIGKILL');
-  workers = [];
+  killWorkers();
   await issuer.start();
 });
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function flushRedis(): Promise<void> {
-  const client = createClient({ url: redis.url });
-  await client.connect();
-  await client.flushAll();
-  await client.close();
-}
+const flushRedis = () => flush(redis.url);
 
 function settings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
   return {
@@ -56,34 +44,6 @@ function settings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
   };
 }
 const FLEET_KEY = randomBytes(32).toString('hex');
-
-/** Forks a worker; resolves once its provider is up (or failed to start). */
-function startWorker(workerSettings: WorkerSettings): { child: ChildProcess; ready: Promise<void> } {
-  const child = fork(WORKER, [JSON.stringify(workerSettings)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  workers.push(child);
-  const ready = new Promise<void>((resolve, reject) => {
-    child.on('message', (message: { type: string }) => {
-      if (message.type === 'ready') resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
-  });
-  ready.catch(() => {}); // a worker killed on purpose before it is ready is not an error of the suite
-  return { child, ready };
-}
-
-/** Stops a worker and returns its last report. */
-function stopWorker(child: ChildProcess): Promise<WorkerReport> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('worker did not stop')), 10_000);
-    child.on('message', (message: WorkerReport) => {
-      if (message.type === 'report') {
-        clearTimeout(timer);
-        resolve(message);
-      }
-    });
-    child.send({ type: 'stop' });
-  });
-}
 
 describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
   it('issues one token per refresh window for the whole fleet, and no process serves an expired token', async () => {
@@ -160,15 +120,3 @@ describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
     expect(attempts).toBeLessThanOrEqual(2 + outageMs / 1_000 + 2);
   }, 60_000);
 });
-
-function askReport(child: ChildProcess): Promise<WorkerReport> {
-  return new Promise((resolve) => {
-    const onMessage = (message: WorkerReport) => {
-      if (message.type !== 'report') return;
-      child.off('message', onMessage);
-      resolve(message);
-    };
-    child.on('message', onMessage);
-    child.send({ type: 'report' });
-  });
-}

@@ -7,13 +7,13 @@ import type { Coordination, SharedMintPolicy } from '../coordination.js';
 import { CredentialError } from '../credential-error.js';
 import { describeShape } from '../describe-shape.js';
 import { callSafely } from '../listeners.js';
-import type { Mint } from '../mint.js';
+import { isExclusiveMint, type Mint } from '../mint.js';
 import type { SharedMintPhase } from '../../machines/credential.types.js';
 import { retryAfterOf } from '../retry-after.js';
 import { Secret } from '../secret.js';
 import { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
 import { redisConnectionOf, type RedisConnection } from './redis-client.js';
-import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE } from './scripts.js';
+import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE, SPEND_STATE } from './scripts.js';
 import { TokenSealer, type EncryptionKey } from './sealed-token.js';
 
 /** Options of {@link redisCoordination}. */
@@ -141,7 +141,7 @@ export class RedisCoordination implements Coordination {
     // WebCrypto's digest is asynchronous: computed once, at the first mint
     const named = credentialName(sharedKey).then((credential) => {
       const tag = `${this.#prefix}:{${credential}}`;
-      return { credential, keys: [`${tag}:token`, `${tag}:lease`, `${tag}:fence`, `${tag}:failures`, `${tag}:open`] };
+      return { credential, keys: [`${tag}:token`, `${tag}:lease`, `${tag}:fence`, `${tag}:failures`, `${tag}:open`, `${tag}:state`] };
     });
     return async ({ signal, phase }) => this.#obtain({ ...(await named), mint, policy, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}) });
   }
@@ -217,6 +217,8 @@ export class RedisCoordination implements Coordination {
         found = await this.#call(ACQUIRE, keys, [this.#owner, String(run.leaseMs), String(this.#fences.get(credential) ?? 0)]);
       } catch (error) {
         this.#degrade(error);
+        // an exclusive mint (a rotating refresh token) never runs alone: another process may hold its state
+        if (isExclusiveMint(mint)) throw new CredentialError('COORDINATION_UNAVAILABLE', 'Redis is unavailable, and a refresh-token grant is never made without it', { cause: error });
         return mint({ signal }); // alone: the provider's statechart keeps it to one mint in flight
       }
       this.#restore();
@@ -242,10 +244,13 @@ export class RedisCoordination implements Coordination {
       }
       if (kind !== 'lease') {
         this.#degrade(new CredentialError('COORDINATION_UNAVAILABLE', `unexpected answer from Redis: ${describeShape(found)}`));
+        if (isExclusiveMint(mint)) throw new CredentialError('COORDINATION_UNAVAILABLE', 'Redis answered in a way this version does not know; a refresh-token grant is not made');
         return mint({ signal });
       }
       phase('holdingLease');
-      const outcome = await this.#mintAsHolder({ ...run, fence: Number(first) });
+      const fence = Number(first);
+      const state = await this.#openState(credential, keys, fence, String(second ?? ''));
+      const outcome = await this.#mintAsHolder({ ...run, fence, state });
       if (outcome !== 'gave-way') return outcome;
     }
   }
@@ -260,20 +265,30 @@ export class RedisCoordination implements Coordination {
     signal: AbortSignal;
     phase: (phase: SharedMintPhase) => void;
     fence: number;
+    state: string | null;
   }): Promise<MintedToken | 'gave-way'> {
     const { credential, keys, policy, signal, fence } = run;
     const ownerFence = `${this.#owner}:${fence}`;
     const attempt = new AbortController();
     const cancel = onAbort(signal, () => attempt.abort(signal.reason));
     let timedOut = false;
-    const timer = systemClock.setTimeout(() => {
+    // An exclusive grant is never given up for another holder (its refresh token would be spent
+    // either way): only the provider's own mintTimeoutMs bounds it.
+    const attemptTimeoutMs = isExclusiveMint(run.mint) ? Infinity : run.attemptTimeoutMs;
+    const timer = !Number.isFinite(attemptTimeoutMs) ? null : systemClock.setTimeout(() => {
       timedOut = true;
       attempt.abort(new CredentialError('MINT_TIMEOUT', `the lease holder's attempt did not settle within ${run.attemptTimeoutMs} ms`));
-    }, run.attemptTimeoutMs);
+    }, attemptTimeoutMs);
     let minted: MintedToken;
     try {
-      minted = await settledOrAborted(run.mint({ signal: attempt.signal }), attempt.signal);
+      minted = await settledOrAborted(run.mint({ signal: attempt.signal, state: run.state }), attempt.signal);
     } catch (error) {
+      if (isExclusiveMint(run.mint) && (timedOut || signal.aborted || (error as { stateSpent?: unknown } | null)?.stateSpent === true)) {
+        // the grant may have reached the issuer and spent the refresh token: no process may send it again
+        const spent = await this.#sealer.seal({ secret: JSON.stringify({ spent: true }), expires: false }, credential, fence, 'state');
+        await this.#quietly(SPEND_STATE, keys, [ownerFence, spent, this.#channel, credential]);
+        throw signal.aborted ? error : new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the refresh-token grant’s outcome is unknown: its refresh token is not used again; sign in again', { cause: error });
+      }
       if (signal.aborted) {
         await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential]);
         throw error;
@@ -295,7 +310,7 @@ export class RedisCoordination implements Coordination {
       if (timedOut) return 'gave-way'; // the next holder (perhaps this process again) tries, while callers can still wait
       throw error;
     } finally {
-      systemClock.clearTimeout(timer);
+      if (timer !== null) systemClock.clearTimeout(timer);
       cancel();
     }
     await this.#share(credential, keys, ownerFence, fence, minted, policy);
@@ -313,11 +328,33 @@ export class RedisCoordination implements Coordination {
     }
     try {
       const sealed = await this.#sealer.seal({ secret, expires: expiresAt !== null }, credential, fence);
-      await this.#call(PUBLISH_TOKEN, keys, [ownerFence, String(fence), sealed, String(ttlMs), this.#channel, credential]);
+      const state = typeof minted.state === 'string' ? await this.#sealer.seal({ secret: JSON.stringify({ value: minted.state }), expires: false }, credential, fence, 'state') : '';
+      await this.#call(PUBLISH_TOKEN, keys, [ownerFence, String(fence), sealed, String(ttlMs), this.#channel, credential, state]);
       this.#remember(credential, fence);
     } catch (error) {
       this.#degrade(error); // the token is still served here; the others mint alone or find it later
     }
+  }
+
+  /**
+   * The shared state the lease came with (a refresh token), opened: `null` when there is none yet.
+   * A spent state (a grant whose outcome was unknown) releases the lease and refuses:
+   * `REFRESH_TOKEN_UNUSABLE`. A state that does not open counts as none (reported).
+   */
+  async #openState(credential: string, keys: string[], fence: number, sealed: string): Promise<string | null> {
+    if (sealed === '') return null;
+    let content: { value?: unknown; spent?: unknown };
+    try {
+      content = JSON.parse((await this.#sealer.open(sealed, credential, 'state')).secret) as { value?: unknown; spent?: unknown };
+    } catch (error) {
+      this.#notify({ type: 'coordination.value-rejected', error: error instanceof CredentialError ? error : new CredentialError('SHARED_TOKEN_REJECTED', 'the shared state is not readable') });
+      return null;
+    }
+    if (content.spent === true) {
+      await this.#quietly(RELEASE, keys, [`${this.#owner}:${fence}`, this.#channel, credential]);
+      throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'a refresh-token grant’s outcome was unknown, so the fleet’s refresh token may be spent: sign in again');
+    }
+    return typeof content.value === 'string' ? content.value : null;
   }
 
   #blame(error: unknown): FailureBlame {

@@ -9,7 +9,8 @@
  * What a process that needs a token finds: `{'token', value, pttl}` (a token newer than the fence it
  * holds, with its remaining life read here, so no host's clock is compared with another's),
  * `{'open', pttl}` (the fleet's breaker is open), `{'wait', pttl}` (another process holds the lease),
- * or `{'lease', fence}` (this process now holds the lease, with a new fence).
+ * or `{'lease', fence, state}` (this process now holds the lease, with a new fence, and the sealed
+ * shared state, `''` when there is none).
  * ARGV: owner id, lease ms, the fence of the token this process holds (0: none).
  */
 export const ACQUIRE = `
@@ -27,7 +28,7 @@ local held = redis.call('PTTL', KEYS[2])
 if held > 0 then return {'wait', held} end
 local fence = redis.call('INCR', KEYS[3])
 redis.call('SET', KEYS[2], ARGV[1] .. ':' .. fence, 'PX', ARGV[2])
-return {'lease', fence}
+return {'lease', fence, redis.call('GET', KEYS[6]) or ''}
 `;
 
 /**
@@ -35,7 +36,8 @@ return {'lease', fence}
  * holder whose lease lapsed while a newer token was written cannot overwrite it), with the token's
  * remaining life as its TTL; the fleet's failures are cleared, the lease released, and the
  * credential's hash published. Returns 1 if written, 0 if a newer token was there.
- * ARGV: owner:fence, fence, sealed value, ttl ms (0: no expiry), channel, message.
+ * The new shared state (a rotated refresh token), when given, is written in the same step.
+ * ARGV: owner:fence, fence, sealed value, ttl ms (0: no expiry), channel, message, sealed state ('' for none).
  */
 export const PUBLISH_TOKEN = `
 local current = redis.call('GET', KEYS[1])
@@ -51,9 +53,24 @@ if tonumber(ARGV[4]) > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[3])
 end
+if ARGV[7] ~= '' then redis.call('SET', KEYS[6], ARGV[7]) end
 redis.call('DEL', KEYS[4], KEYS[5])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
+return 1
+`;
+
+/**
+ * The lease holder's exclusive grant has an unknown outcome (its refresh token may be spent): the
+ * shared state is replaced by a sealed "spent" marker, so no process sends that refresh token
+ * again; the lease is released and waiters woken. ARGV: owner:fence, sealed spent state, channel, message.
+ */
+export const SPEND_STATE = `
+if redis.call('GET', KEYS[2]) == ARGV[1] then
+  redis.call('SET', KEYS[6], ARGV[2])
+  redis.call('DEL', KEYS[2])
+end
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 `;
 

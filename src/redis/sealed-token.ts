@@ -57,11 +57,11 @@ export class TokenSealer {
    * await sealer.seal({ secret: 'eyJ...', expires: true }, hash, 12); // '12:k1:...:...'
    * ```
    */
-  async seal(content: SealedContent, credential: string, fence: number): Promise<string> {
+  async seal(content: SealedContent, credential: string, fence: number, purpose: SealPurpose = 'token'): Promise<string> {
     const iv = crypto.getRandomValues(new Uint8Array(12));
     const plain = new TextEncoder().encode(JSON.stringify({ s: content.secret, x: content.expires ? 1 : 0 }));
     const key = await this.#keys.get(this.#sealingId)!;
-    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad(credential, fence) }, key, plain));
+    const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad(credential, fence, purpose) }, key, plain));
     return `${fence}:${this.#sealingId}:${toBase64Url(iv)}:${toBase64Url(sealed)}`;
   }
 
@@ -74,7 +74,7 @@ export class TokenSealer {
    * const { secret } = await sealer.open(value, hash);
    * ```
    */
-  async open(value: string, credential: string): Promise<SealedContent & { fence: number }> {
+  async open(value: string, credential: string, purpose: SealPurpose = 'token'): Promise<SealedContent & { fence: number }> {
     const parts = value.split(':');
     if (parts.length !== 4) throw rejected('it is not a sealed token');
     const [fenceText, keyId, ivText, sealedText] = parts as [string, string, string, string];
@@ -84,7 +84,7 @@ export class TokenSealer {
     if (key === undefined) throw rejected(`it was sealed with key ${JSON.stringify(keyId.slice(0, 32))}, which this process does not hold`);
     let plain: ArrayBuffer;
     try {
-      plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64Url(ivText), additionalData: aad(credential, fence) }, await key, fromBase64Url(sealedText));
+      plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64Url(ivText), additionalData: aad(credential, fence, purpose) }, await key, fromBase64Url(sealedText));
     } catch {
       throw rejected('it does not open with its key (tampered, or sealed for another credential)');
     }
@@ -99,8 +99,11 @@ export class TokenSealer {
   }
 }
 
-function aad(credential: string, fence: number): Uint8Array<ArrayBuffer> {
-  return new TextEncoder().encode(`credential-actor:${credential}:${fence}`);
+/** What a sealed value is: a shared token, or the state shared with it (a refresh token). One never opens as the other. */
+export type SealPurpose = 'token' | 'state';
+
+function aad(credential: string, fence: number, purpose: SealPurpose): Uint8Array<ArrayBuffer> {
+  return new TextEncoder().encode(`credential-actor:${purpose}:${credential}:${fence}`);
 }
 
 function rejected(why: string): CredentialError {

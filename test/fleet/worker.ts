@@ -5,7 +5,7 @@
  */
 import { createClient } from 'redis';
 import { createCredentialProvider, type CredentialProvider, type Mint } from '../../src/index.js';
-import { clientCredentialsMint } from '../../src/oauth2/index.js';
+import { clientCredentialsMint, refreshTokenMint } from '../../src/oauth2/index.js';
 import { credentialKey, redisCoordination } from '../../src/redis/index.js';
 import { Secret } from '../../src/secret.js';
 
@@ -22,6 +22,10 @@ export interface WorkerSettings {
   readonly firstMintHangs?: boolean;
   /** This process's mints hang until it is killed. */
   readonly mintsHang?: boolean;
+  /** Mint with the rotating refresh-token grant from this refresh token (else client credentials). */
+  readonly refreshToken?: string;
+  /** Without coordination: each process alone with the issuer (the control). */
+  readonly alone?: boolean;
 }
 
 export interface WorkerReport {
@@ -56,20 +60,31 @@ coordination.on('coordination.degraded', () => events.push('degraded'));
 coordination.on('coordination.restored', () => events.push('restored'));
 
 let issuerCalls = 0;
-const issuerMint = clientCredentialsMint({
-  tokenEndpoint: settings.tokenEndpoint,
-  clientId: settings.clientId,
-  clientSecret: new Secret(settings.clientSecret),
-  resource: settings.audience,
-  allowInsecureRequests: true,
-});
-const mint: Mint = async (context) => {
+const issuerMint: Mint =
+  settings.refreshToken === undefined
+    ? clientCredentialsMint({
+        tokenEndpoint: settings.tokenEndpoint,
+        clientId: settings.clientId,
+        clientSecret: new Secret(settings.clientSecret),
+        resource: settings.audience,
+        allowInsecureRequests: true,
+      })
+    : refreshTokenMint({
+        tokenEndpoint: settings.tokenEndpoint,
+        clientId: settings.clientId,
+        clientSecret: new Secret(settings.clientSecret),
+        refreshToken: settings.refreshToken,
+        allowInsecureRequests: true,
+      });
+const counted: Mint = async (context) => {
   issuerCalls++;
   process.send?.({ type: 'minting', pid: process.pid });
   if (settings.mintsHang === true) return new Promise(() => {});
   if (settings.firstMintHangs === true && (await client.set('fleet:test:first-mint-hung', '1', { NX: true })) === 'OK') return new Promise(() => {});
   return issuerMint(context);
 };
+// a refresh-token mint stays exclusive through the counting wrapper
+const mint: Mint = settings.refreshToken === undefined ? counted : Object.assign(counted, { exclusive: true as const });
 
 let served = 0;
 let expiredServed = 0;
@@ -95,8 +110,7 @@ const sharedKey = credentialKey({ issuer: settings.tokenEndpoint, clientId: sett
 try {
   provider = await createCredentialProvider({
     mint,
-    coordination,
-    sharedKey,
+    ...(settings.alone === true ? {} : { coordination, sharedKey }),
     refresh: 'proactive',
     refreshAt: 0.5,
     refreshFloorMs: 200,

@@ -1,0 +1,107 @@
+import * as oauth from 'oauth4webapi';
+import type { MintedToken } from '../auth-token.js';
+import type { Clock } from '../clock.js';
+import { CredentialError } from '../credential-error.js';
+import type { ExclusiveMint, MintContext } from '../mint.js';
+import { Secret } from '../secret.js';
+import { toSafeError } from './safe-error.js';
+
+/** Options of {@link refreshTokenMint}. */
+export interface RefreshTokenOptions {
+  tokenEndpoint: string | URL;
+  clientId: string;
+  /** Absent for a public client. */
+  clientSecret?: string | Secret;
+  /** The refresh token to start from (the one a sign-in returned); under a coordination, only until the fleet shares one. */
+  refreshToken: string | Secret;
+  scope?: string;
+  resource?: string | string[];
+  fetch?: typeof fetch;
+  clock?: Pick<Clock, 'now'>;
+  /** Allow `http:` endpoints. Only for local development and tests. */
+  allowInsecureRequests?: boolean;
+}
+
+/**
+ * Builds a `mint` for the refresh-token grant with **rotating** refresh tokens: each grant returns
+ * a new refresh token and the one used is spent (issuers detect reuse and revoke the whole token
+ * family). So the mint is exclusive: under a `coordination` the current refresh token travels in
+ * the sealed shared state, only the lease holder runs the grant, it writes the new refresh token
+ * before it releases the lease, and no grant runs while Redis is down. A grant whose outcome is
+ * unknown (aborted, timed out, the connection lost after the request went out) is never replayed
+ * with the same refresh token: the mint fails with `REFRESH_TOKEN_UNUSABLE` from then on, and the
+ * user must sign in again. A refused connection (nothing was sent) may be retried.
+ *
+ * Configure the issuer's reuse window (Auth0 "reuse interval", Okta "grace period for token
+ * rotation") to cover your `mintTimeoutMs`: then even a response lost on the way back costs a
+ * retry rather than the family. This mint does not rely on it.
+ *
+ * @example
+ * ```ts
+ * const provider = await createCredentialProvider({
+ *   mint: refreshTokenMint({ tokenEndpoint, clientId, clientSecret, refreshToken: fromSignIn }),
+ *   coordination, sharedKey: credentialKey({ issuer: tokenEndpoint, clientId, tenant: userId }),
+ * });
+ * ```
+ */
+export function refreshTokenMint(options: RefreshTokenOptions): ExclusiveMint {
+  const { clientId, tokenEndpoint } = options;
+  if (typeof clientId !== 'string' || clientId.length === 0) throw new CredentialError('INVALID_CONFIG', 'clientId must be a non-empty string');
+  if (tokenEndpoint === undefined) throw new CredentialError('INVALID_CONFIG', 'tokenEndpoint is required');
+  const initial = options.refreshToken instanceof Secret ? options.refreshToken.reveal() : options.refreshToken;
+  if (typeof initial !== 'string' || initial.length === 0) throw new CredentialError('INVALID_CONFIG', 'refreshToken must be a non-empty string or Secret');
+  const clientSecret = options.clientSecret === undefined ? undefined : options.clientSecret instanceof Secret ? options.clientSecret : new Secret(options.clientSecret);
+  const now = options.clock === undefined ? () => Date.now() : () => options.clock!.now();
+  const client: oauth.Client = { client_id: clientId };
+  const server: oauth.AuthorizationServer = { issuer: new URL(tokenEndpoint).origin, token_endpoint: String(tokenEndpoint) };
+  const http = {
+    ...(options.fetch === undefined ? {} : { [oauth.customFetch]: options.fetch }),
+    ...(options.allowInsecureRequests === true ? { [oauth.allowInsecureRequests]: true } : {}),
+  };
+  /** Alone, the refresh token lives here; under a coordination, in the fleet's shared state. */
+  let local: Secret | null = new Secret(initial);
+
+  const mint = async ({ signal, state }: MintContext): Promise<MintedToken> => {
+    const current = state === undefined || state === null ? local : new Secret(state);
+    if (current === null) {
+      throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the last refresh-token grant’s outcome is unknown, so its refresh token may be spent: sign in again');
+    }
+    const parameters = new URLSearchParams();
+    if (options.scope !== undefined) parameters.set('scope', options.scope);
+    for (const resource of [options.resource ?? []].flat()) parameters.append('resource', resource);
+    const authentication = clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(clientSecret.reveal());
+    if (signal.aborted) throw signal.reason; // nothing sent yet: the refresh token is unspent
+    const sentAt = now();
+    let response: Response;
+    try {
+      response = await oauth.refreshTokenGrantRequest(server, client, authentication, current.reveal(), { ...http, signal, additionalParameters: parameters });
+    } catch (error) {
+      if (!wasNeverSent(error)) {
+        // The request may have reached the issuer and spent the refresh token: never send it again.
+        if (state === undefined) local = null;
+        throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the refresh-token grant’s outcome is unknown (no response): its refresh token is not used again', { cause: toSafeError(error, signal, now()) }), { stateSpent: true });
+      }
+      throw toSafeError(error, signal, now());
+    }
+    let result: oauth.TokenEndpointResponse;
+    try {
+      result = await oauth.processRefreshTokenResponse(server, client, response);
+    } catch (error) {
+      throw toSafeError(error, signal, now());
+    }
+    const next = typeof result.refresh_token === 'string' && result.refresh_token.length > 0 ? result.refresh_token : current.reveal();
+    if (state === undefined) local = new Secret(next);
+    return {
+      secret: new Secret(result.access_token),
+      expiresAt: typeof result.expires_in === 'number' ? sentAt + result.expires_in * 1000 : null,
+      state: next,
+    };
+  };
+  return Object.assign(mint, { exclusive: true as const });
+}
+
+/** A connection refused (or a name that did not resolve): the request never left, the refresh token is unspent. */
+function wasNeverSent(error: unknown): boolean {
+  const code = ((error as { cause?: { code?: unknown } } | null)?.cause ?? {}).code;
+  return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+}

@@ -1,0 +1,67 @@
+/**
+ * Forks and drives the fleet's worker processes (`worker.ts`) for the fleet tests: start, ask for a
+ * report, stop; every worker still running at the end of a test is killed.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { createClient } from 'redis';
+import type { WorkerReport, WorkerSettings } from './worker.js';
+
+const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
+const running: ChildProcess[] = [];
+
+/** Forks a worker; `ready` resolves once its provider is up (or failed to start). */
+export function startWorker(settings: WorkerSettings): { child: ChildProcess; ready: Promise<void> } {
+  const child = fork(WORKER, [JSON.stringify(settings)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  running.push(child);
+  const ready = new Promise<void>((resolve, reject) => {
+    child.on('message', (message: { type: string }) => {
+      if (message.type === 'ready') resolve();
+    });
+    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
+  });
+  ready.catch(() => {}); // a worker killed on purpose before it is ready is not an error of the suite
+  return { child, ready };
+}
+
+/** Its report so far. */
+export function askReport(child: ChildProcess): Promise<WorkerReport> {
+  return new Promise((resolve) => {
+    const onMessage = (message: WorkerReport) => {
+      if (message.type !== 'report') return;
+      child.off('message', onMessage);
+      resolve(message);
+    };
+    child.on('message', onMessage);
+    child.send({ type: 'report' });
+  });
+}
+
+/** Stops a worker and returns its last report. */
+export function stopWorker(child: ChildProcess): Promise<WorkerReport> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('worker did not stop')), 10_000);
+    child.on('message', (message: WorkerReport) => {
+      if (message.type === 'report') {
+        clearTimeout(timer);
+        resolve(message);
+      }
+    });
+    child.send({ type: 'stop' });
+  });
+}
+
+/** Kills every worker still running (a test's teardown). */
+export function killWorkers(): void {
+  for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+}
+
+/** Empties the Redis at `url`. */
+export async function flushRedis(url: string): Promise<void> {
+  const client = createClient({ url });
+  await client.connect();
+  await client.flushAll();
+  await client.close();
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,177 @@
+import { randomBytes } from 'node:crypto';
+import { createClient } from 'redis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { startRedisServer, type RedisServer } from '../examples/redis-server.js';
+import { startTokenServer, type TokenServer } from '../examples/token-server.js';
+import { createCredentialProvider, CredentialError, type Mint } from '../src/index.js';
+import { OAuthError, refreshTokenMint } from '../src/oauth2/index.js';
+import { credentialKey, redisCoordination } from '../src/redis/index.js';
+import { flushRedis, killWorkers, sleep, startWorker, stopWorker } from './fleet/harness.js';
+import type { WorkerSettings } from './fleet/worker.js';
+
+/**
+ * Rotating refresh tokens against the real oidc-provider, with rotation on and reuse detection (a
+ * consumed refresh token used again revokes the whole grant: lib/actions/grants/refresh_token.js,
+ * "refresh token already used"), and a fleet of real processes on a real redis-server. Real time.
+ */
+const CLIENT_ID = 'rotating-client';
+const CLIENT_SECRET = 'rotating-client-secret-never-logged';
+let redis: RedisServer;
+let issuer: TokenServer;
+const encryptionKeyHex = randomBytes(32).toString('hex');
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  issuer = await startTokenServer({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: 2, refreshTokens: true });
+}, 60_000);
+afterAll(async () => {
+  await issuer?.stop();
+  await redis?.stop();
+});
+afterEach(() => killWorkers());
+
+const mintOptions = (refreshToken: string, fetchImpl?: typeof fetch) => ({
+  tokenEndpoint: issuer.tokenEndpoint,
+  clientId: CLIENT_ID,
+  clientSecret: CLIENT_SECRET,
+  refreshToken,
+  allowInsecureRequests: true,
+  ...(fetchImpl === undefined ? {} : { fetch: fetchImpl }),
+});
+const signal = () => new AbortController().signal;
+
+function fleetSettings(refreshToken: string, overrides: Partial<WorkerSettings> = {}): WorkerSettings {
+  return {
+    redisUrl: redis.url,
+    tokenEndpoint: issuer.tokenEndpoint,
+    clientId: CLIENT_ID,
+    clientSecret: CLIENT_SECRET,
+    audience: issuer.audience,
+    encryptionKeyHex,
+    mintTimeoutMs: 3_000,
+    leaseMs: 4_000,
+    refreshToken,
+    ...overrides,
+  };
+}
+
+describe('refreshTokenMint() on one process', () => {
+  it('rotates: each grant returns a new refresh token, used by the next', async () => {
+    const mint = refreshTokenMint(mintOptions(await issuer.issueRefreshToken()));
+    const before = { invalid: issuer.invalidGrants, revoked: issuer.grantsRevoked };
+    const states = [];
+    for (let index = 0; index < 3; index++) states.push((await mint({ signal: signal() })).state);
+    expect(new Set(states).size).toBe(3);
+    expect(issuer.invalidGrants - before.invalid).toBe(0);
+    expect(issuer.grantsRevoked - before.revoked).toBe(0);
+  });
+
+  it('the control: two processes alone with one refresh token trip reuse detection, and the family is revoked', async () => {
+    const shared = await issuer.issueRefreshToken();
+    const first = refreshTokenMint(mintOptions(shared));
+    const second = refreshTokenMint(mintOptions(shared));
+    const revokedBefore = issuer.grantsRevoked;
+    await first({ signal: signal() });
+    const error = await second({ signal: signal() }).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(OAuthError);
+    expect((error as OAuthError).error).toBe('invalid_grant');
+    expect(issuer.grantsRevoked - revokedBefore).toBe(1);
+    // the first process's rotated token died with the family
+    expect(await first({ signal: signal() }).catch((caught: unknown) => (caught as OAuthError).error)).toBe('invalid_grant');
+  });
+
+  it('a grant whose outcome is unknown is never replayed with the same refresh token', async () => {
+    let sent = 0;
+    // the request reaches the issuer (and spends the token), the response is lost on the way back
+    const losingFetch: typeof fetch = async (input, init) => {
+      sent++;
+      await fetch(input, init);
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
+    };
+    const mint = refreshTokenMint(mintOptions(await issuer.issueRefreshToken(), losingFetch));
+    const error = await mint({ signal: signal() }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: 'REFRESH_TOKEN_UNUSABLE' });
+    expect(await mint({ signal: signal() }).catch((caught: unknown) => caught)).toMatchObject({ code: 'REFRESH_TOKEN_UNUSABLE' });
+    expect(sent).toBe(1);
+  });
+});
+
+describe('rotating refresh tokens across a fleet on Redis', () => {
+  it('8 processes for 60 s: zero invalid_grant, the token family never revoked', async () => {
+    await flushRedis(redis.url);
+    const refreshToken = await issuer.issueRefreshToken();
+    const before = { invalid: issuer.invalidGrants, revoked: issuer.grantsRevoked, issued: issuer.issued };
+    const fleet = Array.from({ length: 8 }, () => startWorker(fleetSettings(refreshToken)));
+    await Promise.all(fleet.map(({ ready }) => ready));
+    await sleep(60_000);
+    const reports = await Promise.all(fleet.map(({ child }) => stopWorker(child)));
+    const issued = issuer.issued - before.issued;
+    console.log(`rotation, 8 processes, 60 s: ${issued} grants, ${issuer.invalidGrants - before.invalid} invalid_grant, ${issuer.grantsRevoked - before.revoked} revoked`);
+    expect(issuer.invalidGrants - before.invalid).toBe(0);
+    expect(issuer.grantsRevoked - before.revoked).toBe(0);
+    expect(issued).toBeGreaterThanOrEqual(40); // a grant per ~1 s window: the family kept rotating all along
+    for (const report of reports) {
+      expect(report.failures).toEqual([]);
+      expect(report.expiredServed).toBe(0);
+    }
+  }, 120_000);
+
+  it('the control: the same fleet without coordination trips reuse detection within seconds', async () => {
+    const refreshToken = await issuer.issueRefreshToken();
+    const before = { invalid: issuer.invalidGrants, revoked: issuer.grantsRevoked };
+    const fleet = Array.from({ length: 8 }, () => startWorker(fleetSettings(refreshToken, { alone: true })));
+    await Promise.allSettled(fleet.map(({ ready }) => ready));
+    await sleep(3_000);
+    await Promise.all(fleet.map(({ child }) => stopWorker(child).catch(() => null)));
+    expect(issuer.invalidGrants - before.invalid).toBeGreaterThan(0);
+    expect(issuer.grantsRevoked - before.revoked).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it('no refresh-token grant while Redis is down, and the shared state holds no refresh-token byte', async () => {
+    await flushRedis(redis.url);
+    const options = { url: redis.url, disableOfflineQueue: true, socket: { connectTimeout: 300, reconnectStrategy: () => 100 } };
+    const client = createClient(options);
+    const subscriber = createClient(options);
+    client.on('error', () => {});
+    subscriber.on('error', () => {});
+    await client.connect();
+    await subscriber.connect();
+    const coordination = redisCoordination({ client, subscriber, encryptionKey: { id: 'k', key: Buffer.from(encryptionKeyHex, 'hex') }, prefix: 'rotation', commandTimeoutMs: 300 });
+    const initial = await issuer.issueRefreshToken();
+    let grants = 0;
+    let rotatedTo = '';
+    const inner = refreshTokenMint(mintOptions(initial));
+    const mint: Mint = Object.assign(async (context: Parameters<Mint>[0]) => {
+      grants++;
+      const minted = await inner(context);
+      rotatedTo = minted.state!;
+      return minted;
+    }, { exclusive: true as const });
+    const provider = await createCredentialProvider({
+      mint,
+      coordination,
+      sharedKey: credentialKey({ issuer: issuer.tokenEndpoint, clientId: CLIENT_ID, tenant: 'user-1' }),
+      mintTimeoutMs: 2_000,
+    });
+    expect(grants).toBe(1);
+    const names = await client.keys('rotation:*');
+    expect(names.some((name) => name.endsWith(':state'))).toBe(true);
+    expect(rotatedTo).not.toBe(initial);
+    for (const name of names) {
+      if ((await client.type(name)) !== 'string') continue;
+      const value = (await client.get(name)) ?? '';
+      expect(value).not.toContain(rotatedTo.slice(0, 12));
+      expect(value).not.toContain(initial.slice(0, 12));
+    }
+    await redis.stop();
+    provider.invalidate(); // the next call would mint
+    const refused = await provider.currentToken().catch((caught: unknown) => caught);
+    expect(refused).toBeInstanceOf(CredentialError);
+    expect(grants).toBe(1); // the grant never ran
+    await provider.stop();
+    await coordination.close();
+    await redis.start();
+    await sleep(300);
+    await Promise.allSettled([client.close(), subscriber.close()]);
+  }, 30_000);
+});
