@@ -5,7 +5,7 @@ import type { MintBlame } from '../../machines/mint-failure.js';
 import { poolMachine, type PoolMachine } from '../../machines/pool.machine.js';
 import type { IssuerBreakerChangedEvent, PoolPolicy } from '../../machines/pool.types.js';
 import type { AuthToken, MintedToken } from '../auth-token.js';
-import type { MintContext } from '../mint.js';
+import type { Mint, MintContext } from '../mint.js';
 import { defaultClassifyFailure, type FailureBlame } from '../classify-failure.js';
 import { armTimer, clockOption, disarmTimer, type Clock, type TimerHandle } from '../clock.js';
 import { POLICY_OPTION_NAMES, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig } from '../config.js';
@@ -545,7 +545,12 @@ export class CredentialPool {
 function sharedKeyMint(mint: KeyMint, coordination: Coordination | undefined, policy: SharedMintPolicy): KeyMint {
   if (coordination === undefined) return mint;
   if (!isCoordination(coordination)) throw new CredentialError('INVALID_CONFIG', `coordination must have share(), got ${describeShape(coordination)}`);
-  return (key, context) => coordination.share(key, (keyContext) => mint(key, keyContext), policy)(context);
+  // an exclusive key mint (a rotating refresh-token grant per key) stays exclusive through the wrapper
+  const exclusive = (mint as { exclusive?: unknown }).exclusive === true;
+  return (key, context) => {
+    const keyMint: Mint = (keyContext) => mint(key, keyContext);
+    return coordination.share(key, exclusive ? Object.assign(keyMint, { exclusive: true as const }) : keyMint, policy)(context);
+  };
 }
 
 /** A key with a mint in flight (and so, perhaps, callers waiting on it) is never evicted. */
