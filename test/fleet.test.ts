@@ -103,6 +103,28 @@ describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
     expect(tookOverAfter).toBeLessThanOrEqual(leaseMs + 200 + 1_000); // lease + one poll + a forked process's start
   }, 60_000);
 
+  it('redis-server stopped mid-run and started again: every process falls back, keeps serving, and resumes sharing; the events say so', async () => {
+    await flushRedis();
+    const fleet = Array.from({ length: 4 }, () => startWorker(settings({ mintTimeoutMs: 1_500, leaseMs: 2_500 })));
+    await Promise.all(fleet.map(({ ready }) => ready));
+    await sleep(500);
+    await redis.stop();
+    await sleep(2_500); // two refresh windows of 2 s tokens without Redis
+    await redis.start();
+    await sleep(3_000);
+    const before = issuer.issued;
+    await sleep(2_000); // sharing again: about one token a second for the four of them
+    const issuedWhileShared = issuer.issued - before;
+    const reports = await Promise.all(fleet.map(({ child }) => stopWorker(child)));
+    for (const report of reports) {
+      expect(report.failures).toEqual([]);
+      expect(report.expiredServed).toBe(0);
+      expect(report.events).toContain('degraded');
+      expect(report.events.at(-1)).toBe('restored');
+    }
+    expect(issuedWhileShared).toBeLessThanOrEqual(3);
+  }, 60_000);
+
   it('an issuer outage across 8 processes: about breakerThreshold attempts, then one probe per cooldown, for the whole fleet', async () => {
     await flushRedis();
     const fleet = Array.from({ length: 8 }, () => startWorker(settings({ mintTimeoutMs: 800, leaseMs: 1_200 })));

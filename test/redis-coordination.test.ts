@@ -3,7 +3,8 @@ import { Redis as IoRedis } from 'ioredis';
 import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, CredentialError, type MintedToken } from '../src/index.js';
-import { credentialKey, redisCoordination, type CoordinationEvent, type RedisCoordination } from '../src/redis/index.js';
+import { credentialKey, FleetBreakerOpenError, redisCoordination, type CoordinationEvent, type RedisCoordination } from '../src/redis/index.js';
+import { OAuthError } from '../src/oauth2/index.js';
 import { startRedisServer, type RedisServer } from '../examples/redis-server.js';
 
 /**
@@ -67,6 +68,14 @@ async function process_(mint: () => Promise<MintedToken>, options: Partial<Param
   const provider = await createCredentialProvider({ mint, coordination, sharedKey, refresh: 'proactive', mintTimeoutMs: 2_000, ...providerOptions });
   cleanups.push(() => provider.stop());
   return { provider, coordination, client, events };
+}
+
+/** A bare coordination on its own connections (a process), for driving `share()` directly. */
+async function bareCoordination(): Promise<RedisCoordination> {
+  const { client, subscriber } = await connections();
+  const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: 'test', pollMs: 100 });
+  cleanups.push(() => coordination.close());
+  return coordination;
 }
 
 async function flushRedis() {
@@ -217,6 +226,35 @@ describe('a fleet shares one token through Redis', () => {
     expect(follower.provider.toJSON().validity).toBe('fresh');
     abandoned.abort();
     await holder.close();
+  });
+
+  it('a Retry-After from the issuer cools the whole fleet: the next process does not call the issuer until then', async () => {
+    await flushRedis();
+    let calls = 0;
+    const limited = async (): Promise<MintedToken> => {
+      calls++;
+      throw new OAuthError('rate_limited', { status: 429, retryAfterMs: 2_000 });
+    };
+    const policy = { breakerThreshold: 5, breakerCooldownMs: 500, maxRetryAfterMs: 10_000, mintTimeoutMs: 1_000, now: Date.now };
+    const first = (await bareCoordination()).share(sharedKey, limited, policy);
+    await expect(first({ signal: new AbortController().signal })).rejects.toBeInstanceOf(OAuthError);
+    const second = (await bareCoordination()).share(sharedKey, limited, policy);
+    const refused = await second({ signal: new AbortController().signal }).catch((caught: unknown) => caught);
+    expect(refused).toBeInstanceOf(FleetBreakerOpenError);
+    expect((refused as FleetBreakerOpenError).retryAfterMs).toBeGreaterThan(1_500);
+    expect((refused as FleetBreakerOpenError).retryAfterMs).toBeLessThanOrEqual(2_000);
+    expect(calls).toBe(1);
+  });
+
+  it('rotates encryption keys: a process sealing with a new key still opens values sealed with the old one', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(60_000);
+    const old = { id: 'k-old', key: randomBytes(32) };
+    const fresh = { id: 'k-new', key: randomBytes(32) };
+    await process_(mint, { encryptionKey: old });
+    const rotated = await process_(mint, { encryptionKey: [fresh, old] });
+    expect(rotated.events).toEqual([]);
+    expect(state.issued).toBe(1);
   });
 
   it('an ioredis process and a node-redis process share one token', async () => {
