@@ -246,6 +246,21 @@ describe('a fleet shares one token through Redis', () => {
     expect(calls).toBe(1);
   });
 
+  it('a Redis that lost its data (its fence counter restarted) is still shared from: tokens are told apart by their sealed IV, not by fence', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(60_000);
+    const first = await process_(mint);
+    const second = await process_(mint);
+    expect(state.issued).toBe(1);
+    await flushRedis(); // Redis restarted without persistence: token, lease and fence counter gone
+    first.provider.invalidate();
+    await first.provider.currentToken(); // mints under fence 1 again
+    second.provider.invalidate();
+    const adopted = await second.provider.currentToken();
+    expect(adopted.secret.reveal()).toBe((await first.provider.currentToken()).secret.reveal());
+    expect(state.issued).toBe(2);
+  });
+
   it('rotates encryption keys: a process sealing with a new key still opens values sealed with the old one', async () => {
     await flushRedis();
     const { state, mint } = issuer(60_000);

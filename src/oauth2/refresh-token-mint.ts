@@ -60,8 +60,16 @@ export function refreshTokenMint(options: RefreshTokenOptions): ExclusiveMint {
   };
   /** Alone, the refresh token lives here; under a coordination, in the fleet's shared state. */
   let local: Secret | null = new Secret(initial);
+  /** Whether a coordination has ever handed this mint a shared refresh token. */
+  let sawSharedState = false;
 
   const mint = async ({ signal, state }: MintContext): Promise<MintedToken> => {
+    if (typeof state === 'string') sawSharedState = true;
+    if (state === null && sawSharedState) {
+      // The fleet had a refresh token and Redis no longer does (it lost its data): the one this
+      // process started from is long spent, and sending it would revoke the family.
+      throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the fleet’s shared refresh token is gone (Redis lost its data?): sign in again');
+    }
     const current = state === undefined || state === null ? local : new Secret(state);
     if (current === null) {
       throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the last refresh-token grant’s outcome is unknown, so its refresh token may be spent: sign in again');

@@ -14,7 +14,7 @@ import { Secret } from '../secret.js';
 import { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
 import { redisConnectionOf, type RedisConnection } from './redis-client.js';
 import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE, SPEND_STATE } from './scripts.js';
-import { TokenSealer, type EncryptionKey } from './sealed-token.js';
+import { sealedIdOf, TokenSealer, type EncryptionKey } from './sealed-token.js';
 
 /** Options of {@link redisCoordination}. */
 export interface RedisCoordinationOptions {
@@ -49,8 +49,8 @@ export type CoordinationEvent =
 
 type EventOf<T extends CoordinationEvent['type']> = Extract<CoordinationEvent, { type: T }>;
 
-/** Fences of the tokens this process holds, by credential; bounded (the oldest entry goes first). */
-const MAX_REMEMBERED_FENCES = 100_000;
+/** How many credentials' held tokens a process remembers (the oldest entry goes first). */
+const MAX_REMEMBERED_TOKENS = 100_000;
 
 /**
  * Shares each credential across a fleet through Redis: one lease holder mints per refresh window,
@@ -97,7 +97,8 @@ export class RedisCoordination implements Coordination {
   readonly #commandTimeoutMs: number;
   readonly #attemptTimeoutMs: number | undefined;
   readonly #classify: (error: unknown) => FailureBlame;
-  readonly #fences = new Map<string, number>();
+  /** The sealed token this process holds, by credential (its IV): a shared token is adopted only if it is another. */
+  readonly #held = new Map<string, string>();
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #listeners = new Set<{ type: string; listener: (event: CoordinationEvent) => void }>();
   #subscription: Promise<void> | null = null;
@@ -214,7 +215,7 @@ export class RedisCoordination implements Coordination {
       const askedAt = policy.now();
       let found: unknown;
       try {
-        found = await this.#call(ACQUIRE, keys, [this.#owner, String(run.leaseMs), String(this.#fences.get(credential) ?? 0)]);
+        found = await this.#call(ACQUIRE, keys, [this.#owner, String(run.leaseMs), this.#held.get(credential) ?? '']);
       } catch (error) {
         this.#degrade(error);
         // an exclusive mint (a rotating refresh token) never runs alone: another process may hold its state
@@ -227,12 +228,12 @@ export class RedisCoordination implements Coordination {
         phase('adopting');
         try {
           const content = await this.#sealer.open(String(first), credential);
-          this.#remember(credential, content.fence);
+          this.#remember(credential, content.id);
           // the remaining life as Redis counts it, from before we asked: never another host's clock
           return { secret: content.secret, expiresAt: content.expires ? askedAt + Number(second) : null };
         } catch (error) {
           this.#notify({ type: 'coordination.value-rejected', error: error as CredentialError });
-          this.#remember(credential, Number.parseInt(String(first), 10) || 0); // no shared token: the next round takes the lease
+          this.#remember(credential, sealedIdOf(String(first))); // no shared token: the next round takes the lease
           continue;
         }
       }
@@ -330,7 +331,7 @@ export class RedisCoordination implements Coordination {
       const sealed = await this.#sealer.seal({ secret, expires: expiresAt !== null }, credential, fence);
       const state = typeof minted.state === 'string' ? await this.#sealer.seal({ secret: JSON.stringify({ value: minted.state }), expires: false }, credential, fence, 'state') : '';
       await this.#call(PUBLISH_TOKEN, keys, [ownerFence, String(fence), sealed, String(ttlMs), this.#channel, credential, state]);
-      this.#remember(credential, fence);
+      this.#remember(credential, sealedIdOf(sealed));
     } catch (error) {
       this.#degrade(error); // the token is still served here; the others mint alone or find it later
     }
@@ -433,10 +434,10 @@ export class RedisCoordination implements Coordination {
     }
   }
 
-  #remember(credential: string, fence: number): void {
-    this.#fences.delete(credential);
-    this.#fences.set(credential, fence);
-    if (this.#fences.size > MAX_REMEMBERED_FENCES) this.#fences.delete(this.#fences.keys().next().value!);
+  #remember(credential: string, id: string): void {
+    this.#held.delete(credential);
+    this.#held.set(credential, id);
+    if (this.#held.size > MAX_REMEMBERED_TOKENS) this.#held.delete(this.#held.keys().next().value!);
   }
 
   #degrade(error: unknown): void {

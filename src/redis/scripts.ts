@@ -6,18 +6,20 @@
  */
 
 /**
- * What a process that needs a token finds: `{'token', value, pttl}` (a token newer than the fence it
- * holds, with its remaining life read here, so no host's clock is compared with another's),
+ * What a process that needs a token finds: `{'token', value, pttl}` (a shared token other than the
+ * one it holds, told apart by the sealed value's random IV rather than by fence, so that a Redis
+ * that lost its data and restarted its fence counter is still shared from; with its remaining life
+ * read here, so no host's clock is compared with another's),
  * `{'open', pttl}` (the fleet's breaker is open), `{'wait', pttl}` (another process holds the lease),
  * or `{'lease', fence, state}` (this process now holds the lease, with a new fence, and the sealed
  * shared state, `''` when there is none).
- * ARGV: owner id, lease ms, the fence of the token this process holds (0: none).
+ * ARGV: owner id, lease ms, the IV of the sealed token this process holds ('' for none).
  */
 export const ACQUIRE = `
 local value = redis.call('GET', KEYS[1])
 if value then
-  local fence = tonumber(string.match(value, '^(%d+):'))
-  if fence and fence > tonumber(ARGV[3]) then
+  local id = string.match(value, '^%d+:[^:]+:([^:]+):')
+  if id and id ~= ARGV[3] then
     local ttl = redis.call('PTTL', KEYS[1])
     if ttl > 0 or ttl == -1 then return {'token', value, ttl} end
   end

@@ -74,7 +74,7 @@ export class TokenSealer {
    * const { secret } = await sealer.open(value, hash);
    * ```
    */
-  async open(value: string, credential: string, purpose: SealPurpose = 'token'): Promise<SealedContent & { fence: number }> {
+  async open(value: string, credential: string, purpose: SealPurpose = 'token'): Promise<SealedContent & { fence: number; id: string }> {
     const parts = value.split(':');
     if (parts.length !== 4) throw rejected('it is not a sealed token');
     const [fenceText, keyId, ivText, sealedText] = parts as [string, string, string, string];
@@ -95,8 +95,13 @@ export class TokenSealer {
       throw rejected('its content is not a token');
     }
     if (typeof content.s !== 'string' || content.s.length === 0) throw rejected('its content is not a token');
-    return { secret: content.s, expires: content.x === 1, fence };
+    return { secret: content.s, expires: content.x === 1, fence, id: ivText };
   }
+}
+
+/** A sealed value's identity: its random IV, unique to it (`''` for anything that is not a sealed value). */
+export function sealedIdOf(value: string): string {
+  return value.split(':')[2] ?? '';
 }
 
 /** What a sealed value is: a shared token, or the state shared with it (a refresh token). One never opens as the other. */
