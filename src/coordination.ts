@@ -31,6 +31,8 @@ export interface Coordination {
    * `credentialKey` in `credential-actor/redis`).
    */
   share(sharedKey: string, mint: Mint, policy: SharedMintPolicy): Mint;
+  /** Throws `INVALID_CONFIG` if the coordination cannot work with `policy`; called at construction (a pool shares lazily, per key). */
+  check?(policy: SharedMintPolicy): void;
 }
 
 /** Whether `value` can be used as a {@link Coordination}. */

@@ -313,6 +313,7 @@ describe('bad coordination config fails at construction', () => {
     const mint = async () => ({ secret: 's', expiresAt: Date.now() + 60_000 });
     await expect(createCredentialProvider({ mint, coordination, sharedKey, mintTimeoutMs: 1_000 })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('leaseMs') });
     await expect(createCredentialProvider({ mint, coordination })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('sharedKey') });
+    expect(() => createCredentialPool({ mint, coordination, mintTimeoutMs: 1_000 })).toThrow(/leaseMs/);
     expect(() => redisCoordination({ client: {}, subscriber, encryptionKey: key })).toThrow(CredentialError);
     expect(() => redisCoordination({ client, subscriber, encryptionKey: { id: 'short', key: randomBytes(16) } })).toThrow(/32 random bytes/);
     await coordination.close();

@@ -545,6 +545,7 @@ export class CredentialPool {
 function sharedKeyMint(mint: KeyMint, coordination: Coordination | undefined, policy: SharedMintPolicy): KeyMint {
   if (coordination === undefined) return mint;
   if (!isCoordination(coordination)) throw new CredentialError('INVALID_CONFIG', `coordination must have share(), got ${describeShape(coordination)}`);
+  coordination.check?.(policy);
   // an exclusive key mint (a rotating refresh-token grant per key) stays exclusive through the wrapper
   const exclusive = (mint as { exclusive?: unknown }).exclusive === true;
   return (key, context) => {

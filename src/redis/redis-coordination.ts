@@ -134,10 +134,8 @@ export class RedisCoordination implements Coordination {
    * ```
    */
   share(sharedKey: string, mint: Mint, policy: SharedMintPolicy): Mint {
+    this.check(policy);
     const leaseMs = this.#leaseMs ?? policy.mintTimeoutMs + 5_000;
-    if (leaseMs <= policy.mintTimeoutMs) {
-      throw new CredentialError('INVALID_CONFIG', `leaseMs (${leaseMs}) must exceed mintTimeoutMs (${policy.mintTimeoutMs}): a slow live holder must never be duplicated`);
-    }
     const attemptTimeoutMs = this.#attemptTimeoutMs ?? Math.max(1, Math.floor(policy.mintTimeoutMs / 2));
     // WebCrypto's digest is asynchronous: computed once, at the first mint
     const named = credentialName(sharedKey).then((credential) => {
@@ -145,6 +143,22 @@ export class RedisCoordination implements Coordination {
       return { credential, keys: [`${tag}:token`, `${tag}:lease`, `${tag}:fence`, `${tag}:failures`, `${tag}:open`, `${tag}:state`] };
     });
     return async ({ signal, phase }) => this.#obtain({ ...(await named), mint, policy, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}) });
+  }
+
+  /**
+   * Throws `INVALID_CONFIG` when `leaseMs` does not outlive the provider's `mintTimeoutMs` (a slow
+   * live holder would be duplicated).
+   *
+   * @example
+   * ```ts
+   * coordination.check({ ...policy, mintTimeoutMs: 30_000 });
+   * ```
+   */
+  check(policy: SharedMintPolicy): void {
+    const leaseMs = this.#leaseMs ?? policy.mintTimeoutMs + 5_000;
+    if (leaseMs <= policy.mintTimeoutMs) {
+      throw new CredentialError('INVALID_CONFIG', `leaseMs (${leaseMs}) must exceed mintTimeoutMs (${policy.mintTimeoutMs}): a slow live holder must never be duplicated`);
+    }
   }
 
   /**
