@@ -3,11 +3,11 @@
  * its token through Redis, calling the protected API in a loop, telling the parent over IPC each time
  * it calls the issuer and, at the end, what it served.
  */
-import { createClient } from 'redis';
 import { createCredentialProvider, CredentialError, type AuthToken } from '../src/index.js';
 import { clientCredentialsMint, OAuthError } from '../src/oauth2/index.js';
 import { credentialKey, redisCoordination } from '../src/redis/index.js';
 import { fetchWithToken } from './fetch-with-token.js';
+import { connectRedisPair } from './redis-server.js';
 
 export interface FleetWorkerSettings {
   readonly redisUrl: string;
@@ -27,13 +27,7 @@ export type FleetWorkerMessage =
 
 const settings = JSON.parse(process.argv[2]!) as FleetWorkerSettings;
 const send = (message: FleetWorkerMessage) => process.send?.(message);
-const redisOptions = { url: settings.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 1_000, reconnectStrategy: () => 200 } };
-const client = createClient(redisOptions);
-const subscriber = createClient(redisOptions);
-client.on('error', () => {});
-subscriber.on('error', () => {});
-await client.connect();
-await subscriber.connect();
+const { client, subscriber } = await connectRedisPair(settings.redisUrl, { reconnectMs: 200 });
 const coordination = redisCoordination({ client, subscriber, encryptionKey: { id: 'demo', key: Buffer.from(settings.encryptionKeyHex, 'hex') }, prefix: 'demo', leaseMs: 5_000, pollMs: 250 });
 coordination.on('coordination.degraded', () => send({ type: 'event', event: 'coordination degraded', at: Date.now() }));
 coordination.on('coordination.restored', () => send({ type: 'event', event: 'coordination restored', at: Date.now() }));

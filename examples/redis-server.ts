@@ -7,6 +7,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { createClient } from 'redis';
 
 const INSTALL = 'apt-get update && apt-get install -y redis-server';
 
@@ -101,4 +102,19 @@ export async function startRedisServer(): Promise<RedisServer> {
     };
     return server;
   }
+}
+
+/**
+ * A process's two Redis connections, as the README recommends them: commands and one subscriber,
+ * the offline queue off (a call to a Redis that is down fails at once), reconnecting every
+ * `reconnectMs`, connection errors handled (a lost connection is the coordination's to report).
+ */
+export async function connectRedisPair(url: string, { connectTimeoutMs = 1_000, reconnectMs = 100 } = {}) {
+  const options = { url, disableOfflineQueue: true, socket: { connectTimeout: connectTimeoutMs, reconnectStrategy: () => reconnectMs } };
+  const client = createClient(options);
+  const subscriber = createClient(options);
+  client.on('error', () => {});
+  subscriber.on('error', () => {});
+  await Promise.all([client.connect(), subscriber.connect()]);
+  return { client, subscriber };
 }

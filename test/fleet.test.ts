@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer, type TokenServer } from '../examples/token-server.js';
-import { askReport, flushRedis as flush, killWorkers, sleep, startWorker, stopWorker } from './fleet/harness.js';
+import { askReport, flushRedis as flush, killWorkers, sleep, startWorker, stopWorker, workerSettings } from './fleet/harness.js';
 import type { WorkerSettings } from './fleet/worker.js';
 import { startRedisServer, type RedisServer } from '../examples/redis-server.js';
 
@@ -30,20 +30,9 @@ afterEach(async () => {
 
 const flushRedis = () => flush(redis.url);
 
-function settings(overrides: Partial<WorkerSettings> = {}): WorkerSettings {
-  return {
-    redisUrl: redis.url,
-    tokenEndpoint: issuer.tokenEndpoint,
-    clientId: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    audience: issuer.audience,
-    encryptionKeyHex: FLEET_KEY,
-    mintTimeoutMs: 3_000,
-    leaseMs: 4_000,
-    ...overrides,
-  };
-}
 const FLEET_KEY = randomBytes(32).toString('hex');
+const settings = (overrides: Partial<WorkerSettings> = {}) =>
+  workerSettings({ redisUrl: redis.url, issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, encryptionKeyHex: FLEET_KEY }, overrides);
 
 describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
   it('issues one token per refresh window for the whole fleet, and no process serves an expired token', async () => {

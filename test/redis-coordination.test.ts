@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { Redis as IoRedis } from 'ioredis';
-import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, CredentialError, type MintedToken } from '../src/index.js';
 import { credentialKey, FleetBreakerOpenError, redisCoordination, type CoordinationEvent, type RedisCoordination } from '../src/redis/index.js';
 import { OAuthError } from '../src/oauth2/index.js';
-import { startRedisServer, type RedisServer } from '../examples/redis-server.js';
+import { connectRedisPair, startRedisServer, type RedisServer } from '../examples/redis-server.js';
 
 /**
  * The Redis protocol against a real redis-server on loopback. Each "process" is a provider with its
@@ -31,13 +30,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A process's two connections (commands, subscriber), offline queue off, errors handled. */
 async function connections() {
-  const options = { url: server.url, disableOfflineQueue: true, socket: { connectTimeout: 500, reconnectStrategy: () => 100 } };
-  const client = createClient(options);
-  client.on('error', () => {});
-  const subscriber = createClient(options);
-  subscriber.on('error', () => {});
-  await client.connect();
-  await subscriber.connect();
+  const { client, subscriber } = await connectRedisPair(server.url, { connectTimeoutMs: 500 });
   cleanups.push(async () => {
     await Promise.allSettled([client.close(), subscriber.close()]);
   });

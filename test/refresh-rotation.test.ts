@@ -1,12 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { startRedisServer, type RedisServer } from '../examples/redis-server.js';
+import { connectRedisPair, startRedisServer, type RedisServer } from '../examples/redis-server.js';
 import { startTokenServer, type TokenServer } from '../examples/token-server.js';
 import { createCredentialProvider, CredentialError, type Mint } from '../src/index.js';
 import { OAuthError, refreshTokenMint } from '../src/oauth2/index.js';
 import { credentialKey, redisCoordination } from '../src/redis/index.js';
-import { flushRedis, killWorkers, sleep, startWorker, stopWorker } from './fleet/harness.js';
+import { flushRedis, killWorkers, sleep, startWorker, stopWorker, workerSettings } from './fleet/harness.js';
 import type { WorkerSettings } from './fleet/worker.js';
 
 /**
@@ -40,20 +39,8 @@ const mintOptions = (refreshToken: string, fetchImpl?: typeof fetch) => ({
 });
 const signal = () => new AbortController().signal;
 
-function fleetSettings(refreshToken: string, overrides: Partial<WorkerSettings> = {}): WorkerSettings {
-  return {
-    redisUrl: redis.url,
-    tokenEndpoint: issuer.tokenEndpoint,
-    clientId: CLIENT_ID,
-    clientSecret: CLIENT_SECRET,
-    audience: issuer.audience,
-    encryptionKeyHex,
-    mintTimeoutMs: 3_000,
-    leaseMs: 4_000,
-    refreshToken,
-    ...overrides,
-  };
-}
+const fleetSettings = (refreshToken: string, overrides: Partial<WorkerSettings> = {}) =>
+  workerSettings({ redisUrl: redis.url, issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, encryptionKeyHex }, { refreshToken, ...overrides });
 
 describe('refreshTokenMint() on one process', () => {
   it('rotates: each grant returns a new refresh token, used by the next', async () => {
@@ -129,13 +116,7 @@ describe('rotating refresh tokens across a fleet on Redis', () => {
 
   it('no refresh-token grant while Redis is down, and the shared state holds no refresh-token byte', async () => {
     await flushRedis(redis.url);
-    const options = { url: redis.url, disableOfflineQueue: true, socket: { connectTimeout: 300, reconnectStrategy: () => 100 } };
-    const client = createClient(options);
-    const subscriber = createClient(options);
-    client.on('error', () => {});
-    subscriber.on('error', () => {});
-    await client.connect();
-    await subscriber.connect();
+    const { client, subscriber } = await connectRedisPair(redis.url, { connectTimeoutMs: 300 });
     const coordination = redisCoordination({ client, subscriber, encryptionKey: { id: 'k', key: Buffer.from(encryptionKeyHex, 'hex') }, prefix: 'rotation', commandTimeoutMs: 300 });
     const initial = await issuer.issueRefreshToken();
     let grants = 0;

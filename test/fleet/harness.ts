@@ -65,3 +65,21 @@ export async function flushRedis(url: string): Promise<void> {
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A worker's settings for a fleet on `redisUrl` minting from `issuer` as one client: 3 s mint timeout, 4 s lease, unless overridden. */
+export function workerSettings(
+  fleet: { redisUrl: string; issuer: { tokenEndpoint: string; audience: string }; clientId: string; clientSecret: string; encryptionKeyHex: string },
+  overrides: Partial<WorkerSettings> = {},
+): WorkerSettings {
+  return {
+    redisUrl: fleet.redisUrl,
+    tokenEndpoint: fleet.issuer.tokenEndpoint,
+    clientId: fleet.clientId,
+    clientSecret: fleet.clientSecret,
+    audience: fleet.issuer.audience,
+    encryptionKeyHex: fleet.encryptionKeyHex,
+    mintTimeoutMs: 3_000,
+    leaseMs: 4_000,
+    ...overrides,
+  };
+}

@@ -3,7 +3,7 @@
  * Redis, minting from the real oidc-provider issuer, serving `currentToken()` in a loop as an app
  * under load would, and reporting over IPC what it served. Its settings come as JSON in argv[2].
  */
-import { createClient } from 'redis';
+import { connectRedisPair } from '../../examples/redis-server.js';
 import { createCredentialProvider, type CredentialProvider, type Mint } from '../../src/index.js';
 import { clientCredentialsMint, refreshTokenMint } from '../../src/oauth2/index.js';
 import { credentialKey, redisCoordination } from '../../src/redis/index.js';
@@ -39,13 +39,7 @@ export interface WorkerReport {
 }
 
 const settings = JSON.parse(process.argv[2]!) as WorkerSettings;
-const options = { url: settings.redisUrl, disableOfflineQueue: true, socket: { connectTimeout: 1_000, reconnectStrategy: () => 100 } };
-const client = createClient(options);
-const subscriber = createClient(options);
-client.on('error', () => {});
-subscriber.on('error', () => {});
-await client.connect();
-await subscriber.connect();
+const { client, subscriber } = await connectRedisPair(settings.redisUrl);
 
 const events: string[] = [];
 const coordination = redisCoordination({

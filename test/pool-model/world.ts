@@ -5,10 +5,11 @@
  * model is. Paths through this world are generated with `xstate/graph` from the pool machine's own
  * transitions (the model advances by `poolMachine.transition`), then replayed against a real pool.
  */
-import { createActor, createMachine, fromTransition, getInitialSnapshot, type AnyStateNode, type AnyTransitionDefinition, type SnapshotFrom } from 'xstate';
+import { fromTransition, getInitialSnapshot, type AnyStateNode, type SnapshotFrom } from 'xstate';
 import { getShortestPaths, toDirectedGraph, type DirectedGraphNode } from 'xstate/graph';
 import { poolMachine, type PoolMachine } from '../../machines/pool.machine.js';
 import type { PoolEvent, PoolPolicy } from '../../machines/pool.types.js';
+import { inspectingScope } from '../../src/testing/model/graph.js';
 import { transitionKey } from '../../src/testing/model/transition-key.js';
 
 export type PoolModelSnapshot = SnapshotFrom<PoolMachine>;
@@ -56,32 +57,13 @@ export interface WorldState {
   readonly caller: 'waits' | 'refused' | null;
 }
 
-const modelInspector = (() => {
-  let onTransitions: (transitions: AnyTransitionDefinition[]) => void = () => {};
-  const probe = createActor(createMachine({}), {
-    inspect: (inspection) => {
-      if (inspection.type === '@xstate.microstep') onTransitions(inspection._transitions);
-    },
-  });
-  return {
-    /** Runs one event through the machine's pure transition, reporting the transitions it takes. */
-    step(snapshot: PoolModelSnapshot, event: PoolEvent | { type: string }, took: string[]): PoolModelSnapshot {
-      onTransitions = (transitions) => took.push(...transitions.map(transitionKey));
-      const scope = {
-        self: probe,
-        system: probe.system,
-        logger: () => {},
-        id: '',
-        sessionId: '',
-        defer: () => {},
-        emit: () => {},
-        stopChild: () => {},
-        actionExecutor: () => {},
-      } as never;
-      return snapshot.machine.transition(snapshot, event as PoolEvent, scope) as PoolModelSnapshot;
-    },
-  };
-})();
+const modelInspector = {
+  /** Runs one event through the machine's pure transition, reporting the transitions it takes. */
+  step(snapshot: PoolModelSnapshot, event: PoolEvent | { type: string }, took: string[]): PoolModelSnapshot {
+    const scope = inspectingScope((transitions) => took.push(...transitions.map(transitionKey)));
+    return snapshot.machine.transition(snapshot, event as PoolEvent, scope) as PoolModelSnapshot;
+  },
+};
 
 /** The event the open state's cooldown timer sends. */
 const COOLDOWN_ENDED = (poolMachine.getStateNodeById('pool.issuer.open') as AnyStateNode).after[0]!.eventType;

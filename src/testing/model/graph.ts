@@ -338,8 +338,8 @@ export function inventory(machine: CredentialMachine): { states: string[]; trans
   return { states, transitions };
 }
 
-/** A scope for running the machine's pure `transition` that reports each microstep's transitions. */
-function inspectingScope(onTransitions: (transitions: AnyTransitionDefinition[]) => void) {
+/** A scope for running a machine's pure `transition` that reports each microstep's transitions (any machine: the pool's model uses it too). */
+export function inspectingScope(onTransitions: (transitions: AnyTransitionDefinition[]) => void) {
   const probe = createActor(createMachine({}), {
     inspect: (inspection) => {
       if (inspection.type === '@xstate.microstep') onTransitions(inspection._transitions);
