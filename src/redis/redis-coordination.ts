@@ -225,7 +225,10 @@ export class RedisCoordination implements Coordination {
     const { credential, keys, mint, policy, signal, phase } = run;
     for (;;) {
       if (signal.aborted) throw signal.reason;
-      if (this.#closed) return mint({ signal });
+      if (this.#closed) {
+        if (isExclusiveMint(mint)) throw new CredentialError('COORDINATION_UNAVAILABLE', 'the coordination was closed, and a refresh-token grant is never made without it');
+        return mint({ signal });
+      }
       const askedAt = policy.now();
       let found: unknown;
       try {
