@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Redis as IoRedis } from 'ioredis';
+import { createClient } from 'redis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, CredentialError, type MintedToken } from '../src/index.js';
 import { credentialKey, FleetBreakerOpenError, redisCoordination, type CoordinationEvent, type RedisCoordination } from '../src/redis/index.js';
@@ -308,6 +309,8 @@ describe('bad coordination config fails at construction', () => {
     await expect(createCredentialProvider({ mint, coordination })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('sharedKey') });
     expect(() => createCredentialPool({ mint, coordination, mintTimeoutMs: 1_000 })).toThrow(/leaseMs/);
     expect(() => redisCoordination({ client: {}, subscriber, encryptionKey: key })).toThrow(CredentialError);
+    const queueing = createClient({ url: server.url }); // never connected: only its options are read
+    expect(() => redisCoordination({ client: queueing, subscriber, encryptionKey: key })).toThrow(/disableOfflineQueue: true/);
     expect(() => redisCoordination({ client, subscriber, encryptionKey: { id: 'short', key: randomBytes(16) } })).toThrow(/32 random bytes/);
     await coordination.close();
   });

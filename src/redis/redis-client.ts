@@ -18,6 +18,7 @@ export interface RedisConnection {
 interface NodeRedisClient {
   sendCommand(args: string[]): Promise<unknown>;
   isOpen: boolean;
+  options?: { disableOfflineQueue?: boolean };
 }
 interface NodeRedisSubscriber {
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
@@ -26,6 +27,7 @@ interface NodeRedisSubscriber {
 interface IoRedisClient {
   eval(script: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
   status: string;
+  options?: { enableOfflineQueue?: boolean };
 }
 interface IoRedisSubscriber {
   subscribe(channel: string): Promise<unknown>;
@@ -55,6 +57,7 @@ function isIoRedis(client: unknown): client is IoRedisClient {
 export function redisConnectionOf(client: unknown, subscriber: unknown): RedisConnection {
   if (isNodeRedis(client)) {
     if (!isNodeRedis(subscriber)) throw new CredentialError('INVALID_CONFIG', `subscriber must be a second node-redis client (client.duplicate()), got ${describeShape(subscriber)}`);
+    if (client.options?.disableOfflineQueue !== true) throw offlineQueue('createClient({ ..., disableOfflineQueue: true })');
     const sub = subscriber as unknown as NodeRedisSubscriber;
     return {
       evaluate: (script, keys, args) => client.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args]),
@@ -68,6 +71,7 @@ export function redisConnectionOf(client: unknown, subscriber: unknown): RedisCo
   }
   if (isIoRedis(client)) {
     if (!isIoRedis(subscriber)) throw new CredentialError('INVALID_CONFIG', `subscriber must be a second ioredis client (client.duplicate()), got ${describeShape(subscriber)}`);
+    if (client.options?.enableOfflineQueue !== false) throw offlineQueue('new Redis({ ..., enableOfflineQueue: false })');
     const sub = subscriber as unknown as IoRedisSubscriber;
     const handlers = new Map<string, (channel: string, message: string) => void>();
     return {
@@ -89,4 +93,12 @@ export function redisConnectionOf(client: unknown, subscriber: unknown): RedisCo
     };
   }
   throw new CredentialError('INVALID_CONFIG', `client must be a node-redis (redis) or ioredis client, got ${describeShape(client)}`);
+}
+
+/**
+ * A client that queues commands while disconnected would run a lease request after its caller gave
+ * up on it (the process would hold a lease nobody uses until it lapses): refused at construction.
+ */
+function offlineQueue(howToFix: string): CredentialError {
+  return new CredentialError('INVALID_CONFIG', `client must not queue commands while disconnected: create it with ${howToFix}`);
 }
