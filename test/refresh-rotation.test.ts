@@ -114,6 +114,40 @@ describe('rotating refresh tokens across a fleet on Redis', () => {
     expect(issuer.grantsRevoked - before.revoked).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
+  it('a grant with an unknown outcome marks the fleet’s refresh token spent: no process sends it again', async () => {
+    await flushRedis(redis.url);
+    const sharedKey = credentialKey({ issuer: issuer.tokenEndpoint, clientId: CLIENT_ID, tenant: 'user-spent' });
+    const sealing = { id: 'k', key: Buffer.from(encryptionKeyHex, 'hex') };
+    const policy = { breakerThreshold: 5, breakerCooldownMs: 1_000, maxRetryAfterMs: 10_000, mintTimeoutMs: 2_000, now: Date.now };
+    let sent = 0;
+    // the request reaches the issuer (and spends the token), the response is lost on the way back
+    const losingFetch: typeof fetch = async (input, init) => {
+      sent++;
+      await fetch(input, init);
+      throw new TypeError('fetch failed', { cause: Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }) });
+    };
+    const counting: typeof fetch = (input, init) => {
+      sent++;
+      return fetch(input, init);
+    };
+    const initial = await issuer.issueRefreshToken();
+    const first = await connectRedisPair(redis.url);
+    const second = await connectRedisPair(redis.url);
+    const processA = redisCoordination({ ...first, encryptionKey: sealing, prefix: 'spent' });
+    const processB = redisCoordination({ ...second, encryptionKey: sealing, prefix: 'spent' });
+    try {
+      const lost = await processA.share(sharedKey, refreshTokenMint(mintOptions(initial, losingFetch)), policy)({ signal: signal() }).catch((caught: unknown) => caught);
+      expect(lost).toMatchObject({ code: 'REFRESH_TOKEN_UNUSABLE' });
+      // another process, holding the same starting refresh token, must not send it either
+      const refused = await processB.share(sharedKey, refreshTokenMint(mintOptions(initial, counting)), policy)({ signal: signal() }).catch((caught: unknown) => caught);
+      expect(refused).toMatchObject({ code: 'REFRESH_TOKEN_UNUSABLE' });
+      expect(sent).toBe(1);
+    } finally {
+      await Promise.allSettled([processA.close(), processB.close()]);
+      await Promise.allSettled([first.client.close(), first.subscriber.close(), second.client.close(), second.subscriber.close()]);
+    }
+  });
+
   it('no refresh-token grant while Redis is down, and the shared state holds no refresh-token byte', async () => {
     await flushRedis(redis.url);
     const { client, subscriber } = await connectRedisPair(redis.url, { connectTimeoutMs: 300 });
