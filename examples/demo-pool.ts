@@ -66,8 +66,10 @@ export async function runPoolDemo({ tenants, durationMs }: { tenants: number; du
     const stats = perTenant.get(key)!;
     const provider = {
       currentToken: async (options?: { signal?: AbortSignal }): Promise<AuthToken> => {
+        const askedAt = Date.now();
         const token = await pool.currentToken(key, options);
-        if (token.expiresAt !== null && token.expiresAt <= Date.now()) expiredServed++;
+        // expired when asked for: a token that lapses between the answer and this line was served valid
+        if (token.expiresAt !== null && token.expiresAt <= askedAt) expiredServed++;
         return token;
       },
       invalidate: (token?: AuthToken) => pool.invalidate(key, token),

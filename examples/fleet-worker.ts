@@ -62,8 +62,10 @@ process.on('message', (message: { type: string }) => {
 send({ type: 'ready' });
 const checked = {
   currentToken: async (options?: { signal?: AbortSignal }): Promise<AuthToken> => {
+    const askedAt = Date.now();
     const token = await provider.currentToken(options);
-    if (token.expiresAt !== null && token.expiresAt <= Date.now()) counts.expiredServed++;
+    // expired when asked for: a token that lapses between the answer and this line was served valid
+    if (token.expiresAt !== null && token.expiresAt <= askedAt) counts.expiredServed++;
     return token;
   },
   invalidate: (token?: AuthToken) => provider.invalidate(token),

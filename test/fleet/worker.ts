@@ -119,9 +119,11 @@ try {
 process.send?.({ type: 'ready' });
 while (running && provider !== null) {
   try {
+    const askedAt = Date.now();
     const token = await provider.currentToken();
     served++;
-    if (token.expiresAt !== null && token.expiresAt <= Date.now()) expiredServed++;
+    // expired when asked for: a token that lapses between the answer and this line was served valid
+    if (token.expiresAt !== null && token.expiresAt <= askedAt) expiredServed++;
   } catch (error) {
     failed++;
     if (failures.length < 5) failures.push((error as Error).message);
