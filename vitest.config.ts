@@ -1,10 +1,39 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * Tests that run real processes, servers and clocks (forked fleets, redis-server, oidc-provider,
+ * the demo, npm pack): one file at a time, after the deterministic suite, so that their timing is
+ * not at the mercy of each other on a two-core machine. The rest run in parallel.
+ */
+const REAL_PROCESSES = [
+  'test/fleet.test.ts',
+  'test/refresh-rotation.test.ts',
+  'test/redis-coordination.test.ts',
+  'test/demo.test.ts',
+  'test/demo-inspector.test.ts',
+  'test/package.test.ts',
+  'test/oauth2-integration.test.ts',
+];
 
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     pool: 'forks',
     globalSetup: ['test/redis/global-setup.ts'],
     testTimeout: 20_000,
+    projects: [
+      {
+        extends: true,
+        test: {
+          name: 'deterministic',
+          include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+          exclude: [...configDefaults.exclude, ...REAL_PROCESSES],
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        extends: true,
+        test: { name: 'real processes', include: REAL_PROCESSES, fileParallelism: false, sequence: { groupOrder: 1 } },
+      },
+    ],
   },
 });
