@@ -482,18 +482,28 @@ async function coordination(quick: boolean): Promise<BenchRow[]> {
     await alone.stop();
     await shared.stop();
 
-    // adoption: the holder's mint lands at `landedAt`; the follower (waiting on the lease) returns the token at `adoptedAt`
+    // adoption: the holder's mint lands at `landedAt`; the follower, waiting on the lease (it says so
+    // through its phase callback), returns the holder's token some time later
     const latencies: number[] = [];
     const policy = { breakerThreshold: 5, breakerCooldownMs: 1_000, maxRetryAfterMs: 10_000, mintTimeoutMs: 5_000, now: Date.now };
     for (let round = 0; round < (quick ? 5 : 300); round++) {
       const sharedKey = `bench-adopt-${round}`;
       let land!: (value: MintedToken) => void;
-      let landedAt = 0;
-      const holding = holder.share(sharedKey, () => new Promise<MintedToken>((resolve) => (land = resolve)), policy)({ signal: new AbortController().signal });
-      await new Promise((resolve) => setTimeout(resolve, 2));
-      const following = follower.share(sharedKey, async () => token(Date.now() + HOUR), policy)({ signal: new AbortController().signal });
-      await new Promise((resolve) => setTimeout(resolve, 5)); // the follower is waiting on the lease
-      landedAt = performance.now();
+      let holding!: Promise<MintedToken>;
+      await new Promise<void>((minting) => {
+        const holderMint = () =>
+          new Promise<MintedToken>((resolve) => {
+            land = resolve;
+            minting();
+          });
+        holding = holder.share(sharedKey, holderMint, policy)({ signal: new AbortController().signal });
+      });
+      let following!: Promise<MintedToken>;
+      await new Promise<void>((waiting) => {
+        const phase = (reached: string) => reached === 'waitingOnHolder' && waiting();
+        following = follower.share(sharedKey, async () => token(Date.now() + HOUR), policy)({ signal: new AbortController().signal, phase });
+      });
+      const landedAt = performance.now();
       land(token(Date.now() + HOUR));
       await following;
       latencies.push(performance.now() - landedAt);
