@@ -331,14 +331,18 @@ async function failurePath(quick: boolean): Promise<BenchRow[]> {
 /** 7: a pool of keys: hot serve against a provider's, memory per idle key, creating and stopping many keys, a mass expiry. */
 async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> {
   const rows: BenchRow[] = [];
-  // hot serve, system clock: a cached key against a single provider
+  // hot serve, system clock: a cached key against a single provider. The pool and the app's own Map
+  // hold as many keys (1,001), so that neither lookup is measured on a smaller table than the other.
   const provider = await createCredentialProvider({ mint: async () => token(Date.now() + HOUR) });
-  const pool = createCredentialPool({ mint: async () => token(Date.now() + HOUR) });
+  const pool = createCredentialPool({ mint: async () => token(Date.now() + HOUR), maxMintsInFlight: 1_000 });
   await provider.currentToken();
   await pool.currentToken('tenant-42');
-  // what an app without the pool writes: its own Map of providers, one per tenant
+  // what an app without the pool writes: its own Map of providers, one per tenant. One lookup by the
+  // key string and a provider's serve: the least that any pool keyed by strings can do per call.
   const byTenant = new Map<string, CredentialProvider>([['tenant-42', provider]]);
-  for (let index = 0; index < 1_000; index++) byTenant.set(`tenant-x${index}`, provider);
+  const others = Array.from({ length: quick ? 10 : 1_000 }, (_, index) => `tenant-x${index}`);
+  for (const key of others) byTenant.set(key, provider);
+  await Promise.all(others.map((key) => pool.currentToken(key)));
   const hot = await nsPerServe(
     { provider: () => provider.currentToken(), pool: () => pool.currentToken('tenant-42'), map: () => byTenant.get('tenant-42')!.currentToken() },
     quick,
@@ -347,7 +351,8 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
   await pool.stop();
   rows.push(
     compared({ case: 'pool hot serve', subject: "pool.currentToken('tenant-42'), system clock", value: hot.pool!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, '<= 1.15x', 1.15),
-    compared({ case: 'pool hot serve', subject: "Map<tenant, provider>.get('tenant-42').currentToken()", value: hot.map!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, 'reported'),
+    compared({ case: 'pool hot serve', subject: "floor: Map<tenant, provider>.get('tenant-42').currentToken()", value: hot.map!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, 'reported'),
+    compared({ case: 'pool hot serve', subject: 'pool against that floor (one lookup + a serve)', value: hot.pool!, unit: 'ns/op' }, { name: 'Map of providers', value: hot.map! }, 'reported'),
   );
 
   // memory and timers per live idle key

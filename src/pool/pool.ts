@@ -226,14 +226,8 @@ export class CredentialPool {
    * ```
    */
   currentToken(key: string, options?: CurrentTokenOptions): Promise<AuthToken> {
-    let entry = this.#keys.get(key);
-    if (entry === undefined) {
-      if (this.#stopped) return Promise.reject(new CredentialError('STOPPED', 'the credential pool was stopped'));
-      if (typeof key !== 'string' || key.length === 0) {
-        return Promise.reject(new CredentialError('INVALID_KEY', `a key must be a non-empty string, got ${describeShape(key)}`));
-      }
-      entry = this.#admit(key);
-    }
+    const entry = this.#keys.get(key);
+    if (entry === undefined) return this.#firstRequest(key, options);
     entry.used = ++this.#uses;
     return entry.provider.currentToken(options);
   }
@@ -354,6 +348,15 @@ export class CredentialPool {
   /** Node's `util.inspect` shows the summary. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `CredentialPool ${JSON.stringify(this.toJSON())}`;
+  }
+
+  /** A key's first request (or a bad key, or a stopped pool), kept out of the hot path above so that it stays small enough to inline. */
+  #firstRequest(key: string, options: CurrentTokenOptions | undefined): Promise<AuthToken> {
+    if (this.#stopped) return Promise.reject(new CredentialError('STOPPED', 'the credential pool was stopped'));
+    if (typeof key !== 'string' || key.length === 0) {
+      return Promise.reject(new CredentialError('INVALID_KEY', `a key must be a non-empty string, got ${describeShape(key)}`));
+    }
+    return this.#admit(key).provider.currentToken(options);
   }
 
   /** A new key: a credential actor holding a token that is never served, so its first request mints. */
