@@ -132,6 +132,12 @@ export async function createCredentialProviderWith(
 export class CredentialProvider {
   /** The running statechart, for `subscribe`, `getSnapshot` and inspection. */
   readonly actor: Actor<CredentialMachine>;
+  /**
+   * @internal A pool's use counter at this key's last request (the least recently used key has the
+   * smallest). Kept here, on an object the serve reads anyway, rather than on an entry object of the
+   * pool's own: one allocation and one pointer chase fewer per key and per request.
+   */
+  poolUse = 0;
   readonly #clock: Clock;
   readonly #listeners = new Listeners<CredentialEmittedEvent>();
   /** The snapshot the two hot-path fields below were computed from. */

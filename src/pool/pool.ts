@@ -81,12 +81,6 @@ export interface CredentialPoolState {
 
 type EmittedOf<T extends PoolEmittedEvent['type']> = Extract<PoolEmittedEvent, { type: T }>;
 
-interface KeyEntry {
-  readonly provider: CredentialProvider;
-  /** The pool's use counter when it was last asked for: the least recently used has the smallest. */
-  used: number;
-}
-
 const POOL_OPTION_NAMES: readonly string[] = [
   'mint',
   'clock',
@@ -156,7 +150,7 @@ export function createCredentialPool(options: CredentialPoolOptions): Credential
 export class CredentialPool {
   /** The pool statechart (issuer breaker, mints in flight), for `subscribe`, `getSnapshot` and inspection. */
   readonly actor: Actor<PoolMachine>;
-  readonly #keys = new Map<string, KeyEntry>();
+  readonly #keys = new Map<string, CredentialProvider>();
   readonly #mint: KeyMint;
   readonly #config: RefreshConfig;
   readonly #clock: Clock;
@@ -226,10 +220,10 @@ export class CredentialPool {
    * ```
    */
   currentToken(key: string, options?: CurrentTokenOptions): Promise<AuthToken> {
-    const entry = this.#keys.get(key);
-    if (entry === undefined) return this.#firstRequest(key, options);
-    entry.used = ++this.#uses;
-    return entry.provider.currentToken(options);
+    const provider = this.#keys.get(key);
+    if (provider === undefined) return this.#firstRequest(key, options);
+    provider.poolUse = ++this.#uses;
+    return provider.currentToken(options);
   }
 
   /**
@@ -241,7 +235,7 @@ export class CredentialPool {
    * ```
    */
   invalidate(key: string, token?: AuthToken | Secret | string): boolean {
-    return this.#keys.get(key)?.provider.invalidate(token) ?? false;
+    return this.#keys.get(key)?.invalidate(token) ?? false;
   }
 
   /**
@@ -287,7 +281,7 @@ export class CredentialPool {
   on<T extends PoolEmittedEvent['type']>(type: T, listener: (event: EmittedOf<T>) => void): () => void {
     if (!this.#listening) {
       this.#listening = true;
-      for (const [key, entry] of this.#keys) this.#forward(key, entry.provider);
+      for (const [key, provider] of this.#keys) this.#forward(key, provider);
     }
     return this.#listeners.add(type, listener as (event: PoolEmittedEvent) => void);
   }
@@ -306,7 +300,7 @@ export class CredentialPool {
     this.#stopped = true;
     if (this.#sweep !== null) disarmTimer(this.#clock, this.#sweep);
     this.#sweep = null;
-    const providers = [...this.#keys.values()].map((entry) => entry.provider);
+    const providers = [...this.#keys.values()];
     this.#keys.clear();
     for (const provider of providers) await provider.stop();
     this.actor.stop();
@@ -356,11 +350,11 @@ export class CredentialPool {
     if (typeof key !== 'string' || key.length === 0) {
       return Promise.reject(new CredentialError('INVALID_KEY', `a key must be a non-empty string, got ${describeShape(key)}`));
     }
-    return this.#admit(key).provider.currentToken(options);
+    return this.#admit(key).currentToken(options);
   }
 
   /** A new key: a credential actor holding a token that is never served, so its first request mints. */
-  #admit(key: string): KeyEntry {
+  #admit(key: string): CredentialProvider {
     const reporters = typeof this.#reporters === 'function' ? this.#keyReporters(key) : this.#reporters;
     const provider = new CredentialProvider({
       machine: credentialMachine,
@@ -377,12 +371,12 @@ export class CredentialPool {
       unminted: true,
       classify: (error) => this.#blame(error),
     });
-    const entry: KeyEntry = { provider, used: ++this.#uses };
-    this.#keys.set(key, entry);
+    provider.poolUse = ++this.#uses;
+    this.#keys.set(key, provider);
     if (this.#listening) this.#forward(key, provider);
     if (this.#keys.size > this.#maxKeys) this.#evict();
     if (this.#sweep === null && Number.isFinite(this.#idleTimeoutMs)) this.#armSweep();
-    return entry;
+    return provider;
   }
 
   #keyReporters(key: string): CredentialReporters | undefined {
@@ -502,9 +496,9 @@ export class CredentialPool {
   #evict(): void {
     let victim: string | undefined;
     let oldest = Infinity;
-    for (const [key, entry] of this.#keys) {
-      if (entry.used < oldest && !isBusy(entry)) {
-        oldest = entry.used;
+    for (const [key, provider] of this.#keys) {
+      if (provider.poolUse < oldest && !isBusy(provider)) {
+        oldest = provider.poolUse;
         victim = key;
       }
     }
@@ -527,18 +521,18 @@ export class CredentialPool {
     if (this.#usesAtSweeps.length > 5) this.#usesAtSweeps.shift();
     if (this.#usesAtSweeps.length === 5) {
       const usedBefore = this.#usesAtSweeps[0]!;
-      for (const [key, entry] of [...this.#keys]) {
-        if (entry.used <= usedBefore && !isBusy(entry)) this.#remove(key, 'idle');
+      for (const [key, provider] of [...this.#keys]) {
+        if (provider.poolUse <= usedBefore && !isBusy(provider)) this.#remove(key, 'idle');
       }
     }
     if (this.#keys.size > 0) this.#armSweep();
   }
 
   #remove(key: string, reason: KeyRemovedEvent['reason']): boolean {
-    const entry = this.#keys.get(key);
-    if (entry === undefined) return false;
+    const provider = this.#keys.get(key);
+    if (provider === undefined) return false;
     this.#keys.delete(key);
-    void entry.provider.stop();
+    void provider.stop();
     if (this.#listening) this.#listeners.notify({ type: 'key.removed', key, reason });
     return true;
   }
@@ -558,8 +552,8 @@ function sharedKeyMint(mint: KeyMint, coordination: Coordination | undefined, po
 }
 
 /** A key with a mint in flight (and so, perhaps, callers waiting on it) is never evicted. */
-function isBusy(entry: KeyEntry): boolean {
-  return entry.provider.actor.getSnapshot().value.flight === 'minting';
+function isBusy(provider: CredentialProvider): boolean {
+  return provider.actor.getSnapshot().value.flight === 'minting';
 }
 
 function requireThat(field: string, ok: boolean, rule: string, value: unknown): void {
