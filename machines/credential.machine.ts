@@ -1,5 +1,5 @@
 import { assertEvent, assign, emit, fromPromise, raise, setup, stateIn } from 'xstate';
-import { CredentialError } from '../src/credential-error.js';
+import { CredentialError, mintTimeoutError } from './credential-error.js';
 import type {
   AttemptKind,
   BreakerState,
@@ -19,7 +19,7 @@ import {
   isRefreshDueAt,
   isTokenUnusableAt,
   needsMintAt,
-  proactiveRetryDelayMs,
+  proactiveRetryAt,
   failureCountsHere,
   remainingSeconds,
   retryAfterCooldownMs,
@@ -210,7 +210,7 @@ export const credentialMachine = setup({
     }),
     raiseMintTimedOut: raise(({ context }) => ({
       type: 'mint.failed' as const,
-      error: new CredentialError('MINT_TIMEOUT', `the mint did not settle within ${context.policy.mintTimeoutMs} ms`),
+      error: mintTimeoutError(context.policy.mintTimeoutMs),
       at: (context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs,
       blame: 'issuer' as const,
       retryAfterMs: null,
@@ -218,8 +218,7 @@ export const credentialMachine = setup({
     scheduleRetry: assign({
       retryAt: ({ context, event }) => {
         assertEvent(event, 'mint.failed');
-        const retries = context.policy.refresh === 'proactive' && context.openUntil === null;
-        return retries ? event.at + proactiveRetryDelayMs(context.policy, context.consecutiveFailures) : null;
+        return proactiveRetryAt(context, event.at, event.retryAfterMs);
       },
     }),
     emitRefreshSucceeded: emit(({ event }) => {

@@ -1,6 +1,6 @@
 import type { DoneActorEvent, ErrorActorEvent } from 'xstate';
-import type { AuthToken } from '../src/auth-token.js';
-import type { RefreshPolicy } from '../src/config.js';
+import type { RefreshPolicy } from './policy.js';
+import type { Secret } from './secret.js';
 import type { MintBlame } from './mint-failure.js';
 
 /** Why a mint runs: a caller is blocked on an expired token (`demand`), or nobody is (`background`). */
@@ -11,6 +11,12 @@ export type BreakerState = 'closed' | 'open' | 'halfOpen';
 
 /** Why a breaker opened: `breakerThreshold` consecutive failures, or a failure that said when to come back. */
 export type BreakerOpenReason = 'failures' | 'retry-after';
+
+/** A cached credential: the secret and when it stops being valid (epoch ms; `null` never expires). */
+export interface AuthToken {
+  readonly secret: Secret;
+  readonly expiresAt: number | null;
+}
 
 /** Everything the statechart knows; only data, so a snapshot can be persisted, cloned or inspected. */
 export interface CredentialContext {

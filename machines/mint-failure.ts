@@ -1,5 +1,9 @@
-/** Whose failure a mint failure is: the issuer's, one key's own, or the pool's (its issuer breaker refused the mint: nobody's, counted nowhere). */
-export type MintBlame = 'issuer' | 'key' | 'pool';
+/**
+ * Whose failure a mint failure is: the issuer's, one key's own, or nobody's (the attempt was
+ * refused before it reached the issuer: a pool's issuer breaker was open, or a coordination could
+ * not be reached for a grant that never runs alone). Nobody's failures are counted by no breaker.
+ */
+export type MintBlame = 'issuer' | 'key' | 'nobody';
 
 /**
  * How the mint actor rejects: the mint's own error, untouched, when it failed (so the breaker can

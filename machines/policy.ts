@@ -1,11 +1,86 @@
-import type { RefreshPolicy } from '../src/config.js';
-import { clamp01, refreshDueAt } from '../src/refresh-due-at.js';
 import type { CredentialContext } from './credential.types.js';
+import type { MintBlame } from './mint-failure.js';
 
 /**
- * The policy's pure predicates over the statechart's context and a clock reading. Guards, the
- * facade's fast path and the tests' reference model all ask these, so they cannot disagree.
+ * The policy in one file: its knobs (`RefreshPolicy`), the refresh formula (`refreshDueAt`, and
+ * `scheduledRefreshAt`, where the statechart deliberately differs from the original), and the pure
+ * predicates over the statechart's context that the guards, the facade's fast path and the tests'
+ * reference model all ask, so they cannot disagree. Nothing here reads a clock or imports `src/`.
  */
+
+/** How the provider refreshes: only when a caller finds the token due, or on its own timer too. */
+export type RefreshMode = 'on-demand' | 'proactive';
+
+/** The policy knobs, all data: this is what the statechart's context carries. */
+export interface RefreshPolicy {
+  /** Fraction of a token's lifetime after which a refresh is due, in [0, 1]. */
+  readonly refreshAt: number;
+  /** A refresh is due at least this long before expiry (ms). */
+  readonly refreshFloorMs: number;
+  /** Consecutive mint failures that open the circuit breaker (integer >= 1). */
+  readonly breakerThreshold: number;
+  /** How long an open breaker denies mints before it lets one probe through (ms). */
+  readonly breakerCooldownMs: number;
+  /** A mint that has not settled after this long is aborted and counts as a failure (ms; `Infinity` disables). */
+  readonly mintTimeoutMs: number;
+  /** `'on-demand'` refreshes when a caller finds the token due; `'proactive'` also refreshes on its own. */
+  readonly refresh: RefreshMode;
+  /** `invalidate()` calls closer together than this are ignored, so a misbehaving upstream cannot make us hammer the issuer (ms). */
+  readonly invalidateMinIntervalMs: number;
+  /** A failure that says when to come back (`Retry-After`) opens the breaker until then, but never for longer than this (ms). */
+  readonly maxRetryAfterMs: number;
+  /**
+   * Which mint failures the breaker counts: `'all-failures'` (a provider), or only a key's own
+   * (`'key-failures'`: a pool's key, whose issuer failures count against the pool's issuer breaker).
+   * Set by the facade, not an option.
+   */
+  readonly breakerCounts: 'all-failures' | 'key-failures';
+}
+
+/** The two knobs that place a token's refresh instant. */
+export interface RefreshTiming {
+  /** Fraction of the lifetime after which a refresh is due, in [0, 1]. */
+  refreshAt: number;
+  /** A refresh is due at least this long before expiry (ms). */
+  refreshFloorMs: number;
+}
+
+/**
+ * When a token issued at `issuedAt` and expiring at `expiresAt` becomes due for refresh:
+ * `refreshAt` of its lifetime, pulled earlier by `jitter` (a sample in [0, 1), clamped), and at
+ * least `refreshFloorMs` before expiry, but never before issue. `null` for a token with no expiry.
+ *
+ * @example
+ * ```ts
+ * // a one-hour token: due at 80% of its life, 48 minutes after issue
+ * refreshDueAt({ refreshAt: 0.8, refreshFloorMs: 30_000 }, 0, 3_600_000); // 2_880_000
+ * // a 20-second token is due at once: the 30-second floor reaches back past its issue
+ * refreshDueAt({ refreshAt: 0.8, refreshFloorMs: 30_000 }, 0, 20_000); // 0
+ * ```
+ */
+export function refreshDueAt(
+  policy: RefreshTiming,
+  issuedAt: number,
+  expiresAt: number | null,
+  jitter = 0,
+): number | null {
+  if (expiresAt === null) return null;
+  const fraction = clamp01(policy.refreshAt - clamp01(jitter));
+  const atFraction = issuedAt + fraction * (expiresAt - issuedAt);
+  return Math.max(issuedAt, Math.min(atFraction, expiresAt - policy.refreshFloorMs));
+}
+
+/**
+ * Clamps to [0, 1]; NaN becomes 0.
+ *
+ * @example
+ * ```ts
+ * clamp01(1.5); // 1
+ * ```
+ */
+export function clamp01(value: number): number {
+  return value > 0 ? (value < 1 ? value : 1) : 0;
+}
 
 /**
  * When the statechart refreshes a token: the original's {@link refreshDueAt}, except for a token
@@ -135,15 +210,15 @@ export function remainingSeconds(token: { expiresAt: number | null }, rejected: 
 /**
  * Whether a breaker with this policy counts a failure of this blame: a provider counts every
  * failure of its mint; a pool's key only its own (`'key'`), since the pool's issuer breaker counts
- * the issuer's, and a mint the pool refused (`'pool'`) is nobody's.
+ * the issuer's, and an attempt refused before it reached the issuer (`'nobody'`) counts nowhere.
  *
  * @example
  * ```ts
  * failureCountsHere({ policy: { ...policy, breakerCounts: 'key-failures' } }, 'issuer'); // false
  * ```
  */
-export function failureCountsHere(context: Pick<CredentialContext, 'policy'>, blame: 'issuer' | 'key' | 'pool'): boolean {
-  return context.policy.breakerCounts === 'all-failures' ? blame !== 'pool' : blame === 'key';
+export function failureCountsHere(context: Pick<CredentialContext, 'policy'>, blame: MintBlame): boolean {
+  return context.policy.breakerCounts === 'all-failures' ? blame !== 'nobody' : blame === 'key';
 }
 
 /**
@@ -177,6 +252,29 @@ export const PROACTIVE_RETRY_MAX_MS = 30_000;
 export function proactiveRetryDelayMs(policy: Pick<RefreshPolicy, 'breakerCooldownMs'>, failures: number): number {
   const doubled = PROACTIVE_RETRY_BASE_MS * 2 ** Math.max(0, failures - 1);
   return Math.min(doubled, PROACTIVE_RETRY_MAX_MS, Math.max(policy.breakerCooldownMs, PROACTIVE_RETRY_BASE_MS));
+}
+
+/**
+ * When proactive mode tries again after a failure at `failedAt`: after its backoff, and never before
+ * the failure said the issuer may be asked again (`retryAfterMs`, at most `maxRetryAfterMs`: a
+ * `Retry-After` this breaker did not count, or a pool's issuer breaker refusing the attempt until its cooldown ends), so a refused
+ * key does not knock every second. `null` in on-demand mode, or once this breaker is open (its
+ * cooldown decides).
+ *
+ * @example
+ * ```ts
+ * proactiveRetryAt({ ...context, consecutiveFailures: 0 }, 1_000, 600_000); // 601_000, not 2_000
+ * ```
+ */
+export function proactiveRetryAt(
+  context: Pick<CredentialContext, 'policy' | 'openUntil' | 'consecutiveFailures'>,
+  failedAt: number,
+  retryAfterMs: number | null,
+): number | null {
+  const { policy } = context;
+  if (policy.refresh !== 'proactive' || context.openUntil !== null) return null;
+  const askAgainAfterMs = Math.min(retryAfterMs ?? 0, policy.maxRetryAfterMs);
+  return failedAt + Math.max(proactiveRetryDelayMs(policy, context.consecutiveFailures), askAgainAfterMs);
 }
 
 /**

@@ -1,12 +1,9 @@
-import { CredentialError } from './credential-error.js';
+import type { AuthToken } from '../machines/credential.types.js';
+import { CredentialError } from '../machines/credential-error.js';
 import { describeShape } from './describe-shape.js';
-import { Secret } from './secret.js';
+import { Secret } from '../machines/secret.js';
 
-/** A cached credential: the secret and when it stops being valid (epoch ms; `null` never expires). */
-export interface AuthToken {
-  readonly secret: Secret;
-  readonly expiresAt: number | null;
-}
+export type { AuthToken } from '../machines/credential.types.js';
 
 /** What a `mint` resolves with. A plain string secret is wrapped into a {@link Secret} at once. */
 export interface MintedToken {

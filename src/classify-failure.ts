@@ -1,4 +1,4 @@
-import { CredentialError } from './credential-error.js';
+import { CredentialError } from '../machines/credential-error.js';
 
 /** Whose failure a failed mint is: the issuer's (it is down, slow or overloaded), or one key's own. */
 export type FailureBlame = 'issuer' | 'key';

@@ -1,4 +1,4 @@
-import { CredentialError } from './credential-error.js';
+import { CredentialError } from '../machines/credential-error.js';
 
 /**
  * Where the provider reads time and arms its timers. Inject one to control time in tests

@@ -1,34 +1,6 @@
+import type { RefreshPolicy } from '../machines/policy.js';
 import { closestName } from './closest-name.js';
-import { CredentialError } from './credential-error.js';
-
-/** How the provider refreshes: only when a caller finds the token due, or on its own timer too. */
-export type RefreshMode = 'on-demand' | 'proactive';
-
-/** The policy knobs, all data: this is what the statechart's context carries. */
-export interface RefreshPolicy {
-  /** Fraction of a token's lifetime after which a refresh is due, in [0, 1]. */
-  readonly refreshAt: number;
-  /** A refresh is due at least this long before expiry (ms). */
-  readonly refreshFloorMs: number;
-  /** Consecutive mint failures that open the circuit breaker (integer >= 1). */
-  readonly breakerThreshold: number;
-  /** How long an open breaker denies mints before it lets one probe through (ms). */
-  readonly breakerCooldownMs: number;
-  /** A mint that has not settled after this long is aborted and counts as a failure (ms; `Infinity` disables). */
-  readonly mintTimeoutMs: number;
-  /** `'on-demand'` refreshes when a caller finds the token due; `'proactive'` also refreshes on its own. */
-  readonly refresh: RefreshMode;
-  /** `invalidate()` calls closer together than this are ignored, so a misbehaving upstream cannot make us hammer the issuer (ms). */
-  readonly invalidateMinIntervalMs: number;
-  /** A failure that says when to come back (`Retry-After`) opens the breaker until then, but never for longer than this (ms). */
-  readonly maxRetryAfterMs: number;
-  /**
-   * Which mint failures the breaker counts: `'all-failures'` (a provider), or only a key's own
-   * (`'key-failures'`: a pool's key, whose issuer failures count against the pool's issuer breaker).
-   * Set by the facade, not an option.
-   */
-  readonly breakerCounts: 'all-failures' | 'key-failures';
-}
+import { CredentialError } from '../machines/credential-error.js';
 
 /** The policy plus the jitter source, as `createCredentialProvider` accepts it. */
 export interface RefreshConfig extends Omit<RefreshPolicy, 'breakerCounts'> {
@@ -151,3 +123,5 @@ function isNumberIn(value: unknown, min: number, max: number): boolean {
 function isFiniteAtLeast(value: unknown, min: number): boolean {
   return typeof value === 'number' && Number.isFinite(value) && value >= min;
 }
+
+export type { RefreshMode, RefreshPolicy } from '../machines/policy.js';

@@ -1,3 +1,4 @@
+import type { Clock } from './clock.js';
 import type { Mint } from './mint.js';
 
 /** The policy a shared mint needs to keep the issuer's load one fleet's, not one process's. */
@@ -12,6 +13,8 @@ export interface SharedMintPolicy {
   readonly mintTimeoutMs: number;
   /** The provider's clock: a shared token's local deadline is read off it, never off another host's. */
   readonly now: () => number;
+  /** The provider's clock, whose timers (unref'd, chunked past 2^31-1 ms by `armTimer`) a coordination arms too. Default: the system clock. */
+  readonly clock?: Clock;
 }
 
 /**

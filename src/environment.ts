@@ -4,23 +4,26 @@ import type { MintInput, MintOutput, SharedMintPhase } from '../machines/credent
 import { deadlineDelays, poolDeadlineDelays } from '../machines/delays.js';
 import type { PoolMachine } from '../machines/pool.machine.js';
 import { armTimer, disarmTimer, type Clock, type TimerClock, type TimerHandle } from './clock.js';
-import type { MintBlame } from '../machines/mint-failure.js';
-import { defaultClassifyFailure } from './classify-failure.js';
-import { runMint, type Mint } from './mint.js';
+import { runMint, type MintAttemptSetup } from './mint.js';
 
 /**
- * An actor's environment: what its statechart needs from outside (its clock, its mint, its
- * jitter source), in the one object XState already hands to the root actor and to every child it
- * invokes: the timer clock the actor was created with (`actor.clock`). So one machine, provided
- * once, serves every provider; a per-provider `.provide()` would copy the whole machine definition
- * (about 30 KB) for each.
+ * An actor's environment: what its statechart needs from outside (its clock, and for a credential
+ * the setup of its mint attempts), in the one object XState already hands to the root actor and to
+ * every child it invokes: the timer clock the actor was created with (`actor.clock`).
+ *
+ * Why ride in XState's `clock` option rather than `.provide()` per provider: one machine, provided
+ * once, serves every provider and every pool key; a per-provider `.provide()` would copy the whole
+ * machine definition (about 30 KB) for each, and a pool of 10,000 keys would carry 300 MB of them.
+ * This relies on XState handing an actor's `clock` to the children it invokes (the `mint` actor
+ * finds the environment through `self.clock`); `test/xstate-contract.test.ts` pins that behaviour,
+ * so an XState upgrade that changes it fails loudly there rather than quietly here.
  *
  * As XState's timer clock it arms through {@link armTimer}: nothing for an infinite delay, and a
  * delay beyond 2^31-1 ms in chunks.
  *
  * @example
  * ```ts
- * const environment = new ProviderEnvironment(clock, mint, jitter);
+ * const environment = new ProviderEnvironment(clock, { mint, clock, jitter, classify, mintTimeoutMs });
  * createActor(runnable(credentialMachine), { input, clock: environment }).start();
  * ```
  *
@@ -41,19 +44,15 @@ export class ClockEnvironment implements TimerClock {
   }
 }
 
-/** The environment of a provider's actor: its clock, mint, jitter source and failure classifier. */
+/** The environment of a credential actor (a provider, or a pool's key): its clock and its mint attempts' setup. */
 export class ProviderEnvironment extends ClockEnvironment {
   /**
-   * @param clock where the provider reads time and arms timers.
-   * @param mint the user's mint.
-   * @param jitter the jitter source, sampled once per token.
-   * @param classify whose failure a failed mint is (a pool's keys count only their own).
+   * @param clock where the actor reads time and arms timers.
+   * @param attempt what every mint attempt of this actor runs with (see {@link runMint}).
    */
   constructor(
     clock: Clock,
-    readonly mint: Mint,
-    readonly jitter: () => number,
-    readonly classify: (error: unknown) => MintBlame = defaultClassifyFailure,
+    readonly attempt: MintAttemptSetup,
   ) {
     super(clock);
   }
@@ -95,11 +94,11 @@ const runnableMachines = new WeakMap<CredentialMachine, CredentialMachine>();
 
 /**
  * `machine` with its clock-reading delays and its `mint` actor implemented against the
- * {@link ProviderEnvironment} of whichever provider runs it; built once per machine and shared.
+ * {@link ProviderEnvironment} of whichever actor runs it; built once per machine and shared.
  *
  * @example
  * ```ts
- * createActor(runnable(credentialMachine), { input, clock: new ProviderEnvironment(clock, mint, jitter) });
+ * createActor(runnable(credentialMachine), { input, clock: new ProviderEnvironment(clock, attemptSetup) });
  * ```
  */
 export function runnable(machine: CredentialMachine): CredentialMachine {
@@ -108,10 +107,9 @@ export function runnable(machine: CredentialMachine): CredentialMachine {
     provided = machine.provide({
       actors: {
         mint: fromPromise<MintOutput, MintInput>(({ signal, self, input }) => {
-          const { mint, clock, jitter, classify } = environmentOf(self);
-          const { parent, attempt } = input;
+          const { parent, attempt, startedAt } = input;
           const phase = parent === undefined ? undefined : (reached: SharedMintPhase) => parent.send({ type: 'mint.phase', phase: reached, attempt });
-          return runMint(mint, signal, clock, jitter, classify, phase);
+          return runMint(environmentOf(self).attempt, phase === undefined ? { signal, startedAt } : { signal, startedAt, phase });
         }),
       },
       delays: deadlineDelays((actor) => environmentOf(actor).clock.now()),

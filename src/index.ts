@@ -13,7 +13,7 @@ export type {
 export type { ExclusiveMint, Mint, MintContext } from './mint.js';
 export type { Coordination, SharedMintPolicy } from './coordination.js';
 export type { AuthToken, MintedToken } from './auth-token.js';
-export { Secret } from './secret.js';
+export { Secret } from '../machines/secret.js';
 export { createCredentialPool, CredentialPool } from './pool/pool.js';
 export type { CredentialPoolOptions, CredentialPoolState, KeyedEvent, KeyMint, KeyRemovedEvent, PoolEmittedEvent } from './pool/pool.js';
 export { poolMachine } from '../machines/pool.machine.js';
@@ -22,10 +22,10 @@ export type { IssuerBreakerChangedEvent, PoolContext, PoolPolicy } from '../mach
 export { defaultClassifyFailure } from './classify-failure.js';
 export type { FailureBlame } from './classify-failure.js';
 export { parseRetryAfter, retryAfterOf } from './retry-after.js';
-export { CredentialError, isCredentialError } from './credential-error.js';
-export type { CredentialErrorCode } from './credential-error.js';
-export { refreshDueAt } from './refresh-due-at.js';
-export type { RefreshTiming } from './refresh-due-at.js';
+export { CredentialError, isCredentialError } from '../machines/credential-error.js';
+export type { CredentialErrorCode } from '../machines/credential-error.js';
+export { refreshDueAt } from '../machines/policy.js';
+export type { RefreshTiming } from '../machines/policy.js';
 export { defaultRefreshConfig } from './config.js';
 export type { RefreshConfig, RefreshMode, RefreshPolicy } from './config.js';
 export { systemClock, MAX_TIMER_DELAY_MS } from './clock.js';

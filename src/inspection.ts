@@ -1,7 +1,7 @@
 import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
 import { MintFailure } from '../machines/mint-failure.js';
 import { callSafely } from './listeners.js';
-import { Secret } from './secret.js';
+import { Secret } from '../machines/secret.js';
 
 /** What `createCredentialProvider({ inspect })` accepts: an observer or a function. */
 export type InspectionObserver = Observer<InspectionEvent> | ((event: InspectionEvent) => void);

@@ -1,9 +1,10 @@
 import type { MintOutput, SharedMintPhase } from '../machines/credential.types.js';
+import { mintTimeoutError } from '../machines/credential-error.js';
 import { MintFailure, type MintBlame } from '../machines/mint-failure.js';
-import { defaultClassifyFailure } from './classify-failure.js';
-import { retryAfterOf } from './retry-after.js';
-import { toAuthToken, type AuthToken, type MintedToken } from './auth-token.js';
+import { untilAborted } from './abort-signals.js';
+import { toAuthToken, type MintedToken } from './auth-token.js';
 import type { Clock } from './clock.js';
+import { retryAfterOf } from './retry-after.js';
 
 /**
  * Fetches a new token. `signal` aborts when the provider gives up on this attempt (timeout,
@@ -41,46 +42,91 @@ export function isExclusiveMint(mint: Mint): mint is ExclusiveMint {
 }
 
 /**
- * Runs the user's mint and checks its result: a thrown value or a bad token rejects as a
- * {@link MintFailure} dated by `clock`, with whose failure it is (`classify`) and the issuer's
- * `Retry-After`; a good token resolves with its landing time and the jitter
- * sample drawn for it. Both the construction mint and the statechart's mint actor use this.
+ * What stands between an attempt and the issuer: a pool's issuer breaker and its cap on mints in
+ * flight. `enter` is asked when the attempt starts and decides at the moment the mint would start
+ * (after any wait for a permit); it resolves with the pass that hears the outcome, or rejects with a
+ * {@link MintFailure} blamed on `'nobody'` (the issuer was not asked) or with the signal's reason.
+ */
+export interface MintGate {
+  enter(signal: AbortSignal): Promise<MintPass>;
+}
+
+/** An attempt let through a {@link MintGate}: told its outcome exactly once. */
+export interface MintPass {
+  /**
+   * `'answered'`: the issuer answered (a token, or a refusal of this key); `'abandoned'`: the attempt
+   * was given up before the deadline (callers left, the key stopped); a {@link MintFailure}: it
+   * failed, classified once (a timeout is the issuer's, dated at its deadline).
+   */
+  settle(outcome: 'answered' | 'abandoned' | MintFailure): void;
+}
+
+/** What one mint attempt runs with: the same for a provider, every pool key and under a coordination. */
+export interface MintAttemptSetup {
+  readonly mint: Mint;
+  readonly clock: Clock;
+  /** Sampled once per token. */
+  readonly jitter: () => number;
+  /** Whose failure a failed mint is (called once per failure; a throwing classifier blames the issuer). */
+  readonly classify: (error: unknown) => MintBlame;
+  /** The statechart times the attempt out this long after it started; the gate hears of it as the issuer's failure. */
+  readonly mintTimeoutMs: number;
+  /** A pool's gate; none for a provider alone. */
+  readonly gate?: MintGate;
+}
+
+/**
+ * One mint attempt, the only one in the library: through the gate (if any), the user's mint raced
+ * against the attempt's signal, its failure classified once, its token checked; the gate told the
+ * outcome. The statechart's `mint` actor runs it for a provider and for every pool key alike, and a
+ * coordination's shared mint runs inside it. A failure rejects as a {@link MintFailure} dated by the
+ * clock (a mint wrapper that already made one, such as a coordination's refusal, is passed on as it
+ * is); a given-up attempt rejects with the signal's reason, which the stopped actor ignores.
+ *
+ * Timeouts are the statechart's (`mintTimeout`, from the attempt's start: time queued for a pool's
+ * permit counts against it), so a provider and a pool key date a late one alike, at its deadline.
  *
  * @example
  * ```ts
- * const { token } = await runMint(mint, new AbortController().signal, systemClock, () => 0);
+ * const { token } = await runMint({ mint, clock: systemClock, jitter: () => 0, classify: () => 'issuer', mintTimeoutMs: 30_000 }, { signal, startedAt: Date.now() });
  * ```
  */
 export async function runMint(
-  mint: Mint,
-  signal: AbortSignal,
-  clock: Clock,
-  jitter: () => number,
-  classify: (error: unknown) => MintBlame = defaultClassifyFailure,
-  phase?: (phase: SharedMintPhase) => void,
+  setup: MintAttemptSetup,
+  run: { readonly signal: AbortSignal; readonly startedAt: number; readonly phase?: (phase: SharedMintPhase) => void },
 ): Promise<MintOutput> {
+  const { clock, gate } = setup;
+  const { signal } = run;
+  const pass = gate === undefined ? null : await gate.enter(signal);
   let minted: unknown;
   try {
-    minted = await mint(phase === undefined ? { signal } : { signal, phase });
+    minted = await untilAborted(setup.mint(run.phase === undefined ? { signal } : { signal, phase: run.phase }), signal);
   } catch (error) {
-    throw new MintFailure(error, clock.now(), { blame: blameOf(classify, error), retryAfterMs: retryAfterOf(error) });
+    if (signal.aborted) {
+      // Given up: the statechart timed the attempt out, or every caller left, or it was stopped.
+      // Only the first is the issuer's doing; it is told apart by the deadline having passed.
+      const deadline = run.startedAt + setup.mintTimeoutMs;
+      pass?.settle(clock.now() >= deadline ? new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'issuer' }) : 'abandoned');
+      throw error;
+    }
+    const failure = error instanceof MintFailure ? error : new MintFailure(error, clock.now(), { blame: blameOf(setup.classify, error), retryAfterMs: retryAfterOf(error) });
+    pass?.settle(failure);
+    throw failure;
   }
   const settledAt = clock.now();
-  let token: AuthToken;
+  pass?.settle('answered');
   try {
-    token = toAuthToken(minted, settledAt);
+    return { token: toAuthToken(minted, settledAt), settledAt, jitter: sampleJitter(setup.jitter) };
   } catch (error) {
     // the issuer answered, with something unusable for this key
     throw new MintFailure(error, settledAt, { blame: 'key' });
   }
-  return { token, settledAt, jitter: sampleJitter(jitter) };
 }
 
-/** A classifier that throws, or answers something else, blames the issuer (the safer guess). */
+/** A classifier that throws, or answers anything but `'key'`, blames the issuer (the safer guess). */
 function blameOf(classify: (error: unknown) => MintBlame, error: unknown): MintBlame {
   try {
-    const blame = classify(error);
-    return blame === 'key' || blame === 'pool' ? blame : 'issuer';
+    return classify(error) === 'key' ? 'key' : 'issuer';
   } catch {
     return 'issuer';
   }

@@ -4,20 +4,22 @@ import type {
   CredentialContext,
   CredentialEmittedEvent,
 } from '../machines/credential.types.js';
-import { MintFailure, type MintBlame } from '../machines/mint-failure.js';
-import { invalidationAllowedAt, isTokenUnusableAt, quietUntil } from '../machines/policy.js';
+import type { MintBlame } from '../machines/mint-failure.js';
+import { invalidationAllowedAt, isTokenUnusableAt, quietUntil, type RefreshPolicy } from '../machines/policy.js';
+import { isAbortSignal, isLiveSignal } from './abort-signals.js';
 import type { AuthToken } from './auth-token.js';
-import { armTimer, clockOption, disarmTimer, type Clock, type TimerHandle } from './clock.js';
-import { POLICY_OPTION_NAMES, policyOf, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig, type RefreshPolicy } from './config.js';
-import { CredentialError } from './credential-error.js';
+import { defaultClassifyFailure } from './classify-failure.js';
+import { clockOption, type Clock } from './clock.js';
+import { POLICY_OPTION_NAMES, policyOf, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig } from './config.js';
+import { CredentialError } from '../machines/credential-error.js';
 import { Flight } from './flight.js';
 import { redactedInspection, type InspectionObserver } from './inspection.js';
 import { Listeners } from './listeners.js';
 import { reporterListeners, validateReporters, type CredentialReporters } from './reporters.js';
 import { describeShape } from './describe-shape.js';
 import { ProviderEnvironment, runnable } from './environment.js';
-import { runMint, type Mint } from './mint.js';
-import { Secret } from './secret.js';
+import type { Mint, MintGate } from './mint.js';
+import { Secret } from '../machines/secret.js';
 import { isCoordination, type Coordination, type SharedMintPolicy } from './coordination.js';
 
 export type { CredentialReporters } from './reporters.js';
@@ -119,10 +121,49 @@ export async function createCredentialProviderWith(
   const clock = clockOption(options.clock);
   validateInspect(options.inspect);
   validateReporters(options.reporters);
-  const mint = sharedMint(options, config);
-  const issuedAt = clock.now();
-  const { token, jitter } = await mintFirstToken(mint, clock, config);
-  return new CredentialProvider({ ...options, mint, machine, clock, config, token, issuedAt, jitter });
+  const mint = sharedMint(options, config, clock);
+  const provider = startCredentialActor({ ...options, mint, machine, clock, config });
+  try {
+    // The first token comes through the statechart like every other: one mint path, one timeout.
+    await provider.currentToken();
+  } catch (error) {
+    // listeners hear of an event in a microtask: let the failure's reach them before stopping
+    await new Promise<void>((resolve) => queueMicrotask(resolve));
+    await provider.stop();
+    throw error;
+  }
+  return provider;
+}
+
+/** What a credential actor is started from (a provider, or a pool's key). */
+export interface CredentialActorSetup {
+  machine: CredentialMachine;
+  mint: Mint;
+  clock: Clock;
+  config: RefreshConfig;
+  inspect?: CredentialProviderOptions['inspect'];
+  reporters?: CredentialReporters;
+  /** A pool's key counts only its own failures; a provider counts all. */
+  breakerCounts?: RefreshPolicy['breakerCounts'];
+  /** Whose failure a failed mint is (a pool's classifier; default `defaultClassifyFailure`). */
+  classify?: (error: unknown) => MintBlame;
+  /** What stands between a mint and the issuer (a pool's issuer breaker and permits). */
+  gate?: MintGate;
+}
+
+/**
+ * Starts a credential actor with no token yet: its first `currentToken()` mints. The one way a
+ * provider or a pool's key comes to life (a pool's key type extends the provider class).
+ *
+ * @internal
+ * @example
+ * ```ts
+ * const provider = startCredentialActor({ machine: credentialMachine, mint, clock: systemClock, config: defaultRefreshConfig });
+ * await provider.currentToken(); // the first mint
+ * ```
+ */
+export function startCredentialActor(setup: CredentialActorSetup): CredentialProvider {
+  return new CredentialProvider(setup);
 }
 
 /**
@@ -132,12 +173,6 @@ export async function createCredentialProviderWith(
 export class CredentialProvider {
   /** The running statechart, for `subscribe`, `getSnapshot` and inspection. */
   readonly actor: Actor<CredentialMachine>;
-  /**
-   * @internal A pool's use counter at this key's last request (the least recently used key has the
-   * smallest). Kept here, on an object the serve reads anyway, rather than on an entry object of the
-   * pool's own: one allocation and one pointer chase fewer per key and per request.
-   */
-  poolUse = 0;
   readonly #clock: Clock;
   readonly #listeners = new Listeners<CredentialEmittedEvent>();
   /** The snapshot the two hot-path fields below were computed from. */
@@ -158,35 +193,22 @@ export class CredentialProvider {
    */
   #midTransition = 0;
 
-  /** @internal Use {@link createCredentialProvider}. */
-  constructor(setup: {
-    machine: CredentialMachine;
-    mint: Mint;
-    clock: Clock;
-    config: RefreshConfig;
-    token: AuthToken;
-    issuedAt: number;
-    jitter: number;
-    inspect?: CredentialProviderOptions['inspect'];
-    reporters?: CredentialReporters;
-    /** A pool's key counts only its own failures; a provider counts all. */
-    breakerCounts?: RefreshPolicy['breakerCounts'];
-    /** Whose failure a failed mint is (a pool's classifier). */
-    classify?: (error: unknown) => MintBlame;
-    /** A pool's key before its first mint: `token` is a placeholder, never served. */
-    unminted?: boolean;
-  }) {
+  /** @internal Use {@link createCredentialProvider} (a pool's key: its own factory). */
+  constructor(setup: CredentialActorSetup) {
     const { clock, config } = setup;
     this.#clock = clock;
+    const environment = new ProviderEnvironment(clock, {
+      mint: setup.mint,
+      clock,
+      jitter: config.jitter,
+      classify: setup.classify ?? defaultClassifyFailure,
+      mintTimeoutMs: config.mintTimeoutMs,
+      ...(setup.gate === undefined ? {} : { gate: setup.gate }),
+    });
     this.actor = createActor(runnable(setup.machine), {
-      input: {
-        policy: policyOf(config, setup.breakerCounts),
-        token: setup.token,
-        issuedAt: setup.issuedAt,
-        jitter: setup.jitter,
-        ...(setup.unminted === true ? { unminted: true } : {}),
-      },
-      clock: new ProviderEnvironment(clock, setup.mint, config.jitter, setup.classify),
+      // no token yet: the placeholder counts as refused, is never served, and the first request mints
+      input: { policy: policyOf(config, setup.breakerCounts), token: UNMINTED, issuedAt: clock.now(), jitter: 0, unminted: true },
+      clock: environment,
       ...(setup.inspect === undefined ? {} : { inspect: this.#observeMidTransition(redactedInspection(setup.inspect)) }),
     });
     this.#subscribeReporters(setup.reporters);
@@ -212,7 +234,8 @@ export class CredentialProvider {
    * ```
    */
   currentToken(options?: CurrentTokenOptions): Promise<AuthToken> {
-    if (options?.signal?.aborted) return Promise.reject(options.signal.reason);
+    const signal = options?.signal;
+    if (signal !== undefined && !isLiveSignal(signal)) return refusedSignal(signal);
     const snapshot = this.actor.getSnapshot();
     if (snapshot !== this.#mirrored) this.#mirror(snapshot);
     const now = this.#clock.now();
@@ -435,8 +458,20 @@ export class CredentialProvider {
 /** Every option `createCredentialProvider` knows; any other key is a typo, refused at construction. */
 const PROVIDER_OPTION_NAMES: readonly string[] = ['mint', 'clock', 'inspect', 'reporters', 'coordination', 'sharedKey', ...POLICY_OPTION_NAMES];
 
+/** Never served: the placeholder a credential actor holds until its first mint lands. */
+const UNMINTED: AuthToken = Object.freeze({ secret: new Secret('unminted'), expiresAt: null });
+
+/**
+ * A `signal` option that is already aborted (its reason), or is no `AbortSignal` at all
+ * (`INVALID_ARGUMENT`): refused before anything is admitted, on every path alike.
+ */
+export function refusedSignal(signal: unknown): Promise<never> {
+  if (isAbortSignal(signal)) return Promise.reject(signal.reason);
+  return Promise.reject(new CredentialError('INVALID_ARGUMENT', `signal must be an AbortSignal, got ${describeShape(signal)}`));
+}
+
 /** The mint the provider runs: the user's, or the user's shared through `coordination` under `sharedKey`. */
-function sharedMint(options: CredentialProviderOptions, config: RefreshConfig): Mint {
+function sharedMint(options: CredentialProviderOptions, config: RefreshConfig, clock: Clock): Mint {
   const { coordination, sharedKey } = options;
   if (coordination === undefined) {
     if (sharedKey !== undefined) throw new CredentialError('INVALID_CONFIG', 'sharedKey is only used with coordination');
@@ -446,13 +481,14 @@ function sharedMint(options: CredentialProviderOptions, config: RefreshConfig): 
   if (typeof sharedKey !== 'string' || sharedKey.length === 0) {
     throw new CredentialError('INVALID_CONFIG', `coordination needs sharedKey, a non-empty string naming this credential across the fleet, got ${describeShape(sharedKey)}`);
   }
-  return coordination.share(sharedKey, options.mint, sharedMintPolicy(config, clockOption(options.clock)));
+  return coordination.share(sharedKey, options.mint, sharedMintPolicy(config, clock));
 }
 
 /** What a shared mint needs of the provider's policy. */
 export function sharedMintPolicy(config: RefreshConfig, clock: Clock): SharedMintPolicy {
   return {
     now: () => clock.now(),
+    clock,
     breakerThreshold: config.breakerThreshold,
     breakerCooldownMs: config.breakerCooldownMs,
     maxRetryAfterMs: config.maxRetryAfterMs,
@@ -478,31 +514,4 @@ function isSameToken(cached: AuthToken, rejected: unknown): boolean {
 
 function stoppedError(cause?: unknown): CredentialError {
   return new CredentialError('STOPPED', 'the credential provider was stopped', cause === undefined ? undefined : { cause });
-}
-
-/** The construction mint: not breaker-gated, reports nothing, bounded by `mintTimeoutMs`. */
-async function mintFirstToken(mint: Mint, clock: Clock, config: RefreshConfig): Promise<{ token: AuthToken; jitter: number }> {
-  const controller = new AbortController();
-  let timer: TimerHandle | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = armTimer(clock, () => {
-      const error = new CredentialError('MINT_TIMEOUT', `the mint did not settle within ${config.mintTimeoutMs} ms`);
-      controller.abort(error);
-      reject(error);
-    }, config.mintTimeoutMs);
-  });
-  try {
-    const { token, settledAt, jitter } = await Promise.race([runMint(mint, controller.signal, clock, config.jitter), timedOut]);
-    if (token.expiresAt !== null && settledAt >= token.expiresAt) {
-      throw new CredentialError(
-        'MINTED_TOKEN_ALREADY_EXPIRED',
-        `the minted token expired at ${token.expiresAt} but landed at ${settledAt}`,
-      );
-    }
-    return { token, jitter };
-  } catch (error) {
-    throw error instanceof MintFailure ? error.cause : error;
-  } finally {
-    if (timer !== undefined) disarmTimer(clock, timer);
-  }
 }

@@ -1,5 +1,5 @@
 import type { BreakerChangedEvent, CredentialEmittedEvent } from '../machines/credential.types.js';
-import { CredentialError } from './credential-error.js';
+import { CredentialError } from '../machines/credential-error.js';
 import { closestName } from './closest-name.js';
 import { describeShape } from './describe-shape.js';
 import { callSafely } from './listeners.js';

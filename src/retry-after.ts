@@ -10,7 +10,12 @@
  */
 export function retryAfterOf(error: unknown): number | null {
   if (typeof error !== 'object' || error === null) return null;
-  const retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  let retryAfterMs: unknown;
+  try {
+    retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
+  } catch {
+    return null; // a throwing getter (or Proxy) says nothing usable; the error itself still reaches callers
+  }
   return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : null;
 }
 

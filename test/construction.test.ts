@@ -19,8 +19,8 @@ describe('construction mints once, eagerly', () => {
     script.last.resolve({ secret: 'first', expiresAt: 1_000 + HOUR });
     const provider = await pending;
     expect((await provider.currentToken()).secret.reveal()).toBe('first');
-    // issuedAt is the clock read just before the construction mint
-    expect(provider.actor.getSnapshot().context.refreshDueAt).toBe(refreshDueAt({ refreshAt: 0.8, refreshFloorMs: 30_000 }, 1_000, 1_000 + HOUR));
+    // the first token comes through the statechart like every other: issued when it landed
+    expect(provider.actor.getSnapshot().context.refreshDueAt).toBe(refreshDueAt({ refreshAt: 0.8, refreshFloorMs: 30_000 }, 1_500, 1_000 + HOUR));
     expect(script.count).toBe(1);
     await provider.stop();
   });
@@ -73,7 +73,7 @@ describe('construction mints once, eagerly', () => {
     expect(clock.pendingTimers).toBe(0);
   });
 
-  it('is not breaker-gated and reports nothing', async () => {
+  it('is the statechart’s first attempt, reported like every other', async () => {
     const reports: string[] = [];
     const clock = new ManualClock(0);
     const provider = await createCredentialProvider({
@@ -86,8 +86,23 @@ describe('construction mints once, eagerly', () => {
       },
     });
     await flush();
-    expect(reports).toEqual([]);
-    expect(provider.actor.getSnapshot().context.attempt).toBe(0);
+    expect(reports).toEqual(['ok']);
+    expect(provider.actor.getSnapshot().context.attempt).toBe(1);
     await provider.stop();
+  });
+
+  it('a failed first mint is reported, then nothing is left running', async () => {
+    const reports: string[] = [];
+    const clock = new ManualClock(0);
+    const result = await outcome(
+      createCredentialProvider({
+        mint: async () => Promise.reject(new Error('down')),
+        clock,
+        reporters: { refresh: { onRefreshSucceeded: () => reports.push('ok'), onRefreshFailed: () => reports.push('fail') } },
+      }),
+    );
+    expect(result).toMatchObject({ ok: false, error: { message: 'down' } });
+    expect(reports).toEqual(['fail']);
+    expect(clock.pendingTimers).toBe(0);
   });
 });

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { InspectionEvent } from 'xstate';
 import { MintFailure } from '../machines/mint-failure.js';
 import { describeError, redactedInspection } from '../src/inspection.js';
-import { Secret } from '../src/secret.js';
+import { Secret } from '../machines/secret.js';
 
 const SECRET = 'bearer-9d2c-in-an-error';
 const leaky = () => Object.assign(new Error('token endpoint said 401'), { code: 'E401', config: { headers: { Authorization: `Bearer ${SECRET}` } } });

@@ -6,7 +6,7 @@ import { startTokenServer, type TokenServer } from '../examples/token-server.js'
 import { createCredentialProvider, CredentialError, type CredentialProvider } from '../src/index.js';
 import { clientCredentialsMint } from '../src/oauth2/index.js';
 import { OAuthError } from '../src/oauth2/oauth-error.js';
-import { Secret } from '../src/secret.js';
+import { Secret } from '../machines/secret.js';
 
 /**
  * Against a real authorization server (oidc-provider) and a real protected API, on loopback, with

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AuthToken } from '../src/auth-token.js';
 import type { RefreshPolicy } from '../src/config.js';
-import { CredentialError } from '../src/credential-error.js';
+import { CredentialError } from '../machines/credential-error.js';
 import { createCredentialProvider, type CredentialProvider } from '../src/index.js';
 import { ManualClock } from '../src/testing/index.js';
 import { flush, scriptedMint } from './helpers.js';

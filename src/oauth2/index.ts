@@ -6,10 +6,10 @@
 import * as oauth from 'oauth4webapi';
 import type { MintedToken } from '../auth-token.js';
 import type { Clock } from '../clock.js';
-import { CredentialError } from '../credential-error.js';
+import { CredentialError } from '../../machines/credential-error.js';
 import type { Mint } from '../mint.js';
 import { toSafeError } from './safe-error.js';
-import { Secret } from '../secret.js';
+import { Secret } from '../../machines/secret.js';
 
 /** Options of {@link clientCredentialsMint}: a `tokenEndpoint`, or an `issuer` to discover it from. */
 export interface ClientCredentialsOptions {

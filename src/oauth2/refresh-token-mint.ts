@@ -1,9 +1,9 @@
 import * as oauth from 'oauth4webapi';
 import type { MintedToken } from '../auth-token.js';
 import type { Clock } from '../clock.js';
-import { CredentialError } from '../credential-error.js';
+import { CredentialError } from '../../machines/credential-error.js';
 import type { ExclusiveMint, MintContext } from '../mint.js';
-import { Secret } from '../secret.js';
+import { Secret } from '../../machines/secret.js';
 import { toSafeError } from './safe-error.js';
 
 /** Options of {@link refreshTokenMint}. */

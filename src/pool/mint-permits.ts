@@ -15,9 +15,11 @@ import { onAbort } from '../abort-signals.js';
 export class MintPermits {
   #inFlight = 0;
   /** Waiters in arrival order, from `#head` on (a queue in an array: O(1) to take from the front). */
-  #waiting: ({ grant(): void } | null)[] = [];
+  #waiting: ({ grant(): void; refuse(reason: unknown): void } | null)[] = [];
   #head = 0;
   #queued = 0;
+  /** Set by {@link MintPermits.close}: why no permit will be granted again. */
+  #closedBy: { reason: unknown } | null = null;
 
   /** @param limit how many permits there are (>= 1). */
   constructor(readonly limit: number) {}
@@ -41,6 +43,7 @@ export class MintPermits {
    * ```
    */
   acquire(signal: AbortSignal): Promise<void> {
+    if (this.#closedBy !== null) return Promise.reject(this.#closedBy.reason);
     if (signal.aborted) return Promise.reject(signal.reason);
     if (this.#inFlight < this.limit) {
       this.#inFlight++;
@@ -51,6 +54,10 @@ export class MintPermits {
         grant: () => {
           cancel();
           resolve();
+        },
+        refuse: (reason: unknown) => {
+          cancel();
+          reject(reason);
         },
       };
       const cancel = onAbort(signal, () => {
@@ -75,7 +82,7 @@ export class MintPermits {
    * ```
    */
   release(): void {
-    while (this.#head < this.#waiting.length) {
+    while (this.#closedBy === null && this.#head < this.#waiting.length) {
       const next = this.#waiting[this.#head];
       // a granted waiter's slot is cleared: the queue must not keep its closure (and its caller's signal) alive
       this.#waiting[this.#head++] = null;
@@ -87,6 +94,26 @@ export class MintPermits {
     }
     this.#compact();
     this.#inFlight = Math.max(0, this.#inFlight - 1);
+  }
+
+  /**
+   * Grants no permit again: every waiter is refused with `reason` (they never reach the issuer), and
+   * so is every later `acquire`. A pool's `stop()` closes its permits first, so that a stopping key
+   * returning its permit cannot start the next queued key's mint.
+   *
+   * @example
+   * ```ts
+   * permits.close(new CredentialError('STOPPED', 'the credential pool was stopped'));
+   * ```
+   */
+  close(reason: unknown): void {
+    if (this.#closedBy !== null) return;
+    this.#closedBy = { reason };
+    const waiting = this.#waiting.slice(this.#head);
+    this.#waiting = [];
+    this.#head = 0;
+    this.#queued = 0;
+    for (const waiter of waiting) waiter?.refuse(reason);
   }
 
   /** Drops the taken front of the queue once it is most of the array, or all of it. */

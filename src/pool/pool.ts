@@ -1,26 +1,25 @@
 import { createActor, type Actor } from 'xstate';
 import { credentialMachine } from '../../machines/credential.machine.js';
 import type { BreakerChangedEvent, RefreshFailedEvent, RefreshSucceededEvent } from '../../machines/credential.types.js';
-import type { MintBlame } from '../../machines/mint-failure.js';
 import { poolMachine, type PoolMachine } from '../../machines/pool.machine.js';
 import type { IssuerBreakerChangedEvent, PoolPolicy } from '../../machines/pool.types.js';
+import { isLiveSignal } from '../abort-signals.js';
 import type { AuthToken, MintedToken } from '../auth-token.js';
 import type { Mint, MintContext } from '../mint.js';
 import { defaultClassifyFailure, type FailureBlame } from '../classify-failure.js';
 import { armTimer, clockOption, disarmTimer, type Clock, type TimerHandle } from '../clock.js';
 import { POLICY_OPTION_NAMES, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig } from '../config.js';
-import { CredentialError } from '../credential-error.js';
+import { CredentialError } from '../../machines/credential-error.js';
 import { describeShape } from '../describe-shape.js';
 import { ClockEnvironment, runnablePool } from '../environment.js';
 import { redactedInspection, type InspectionObserver } from '../inspection.js';
 import { Listeners } from '../listeners.js';
-import { CredentialProvider, sharedMintPolicy, validateInspect, type CurrentTokenOptions } from '../provider.js';
+import { refusedSignal, sharedMintPolicy, validateInspect, type CurrentTokenOptions } from '../provider.js';
 import { isCoordination, type Coordination, type SharedMintPolicy } from '../coordination.js';
 import { validateReporters, type CredentialReporters } from '../reporters.js';
-import { retryAfterOf } from '../retry-after.js';
-import { Secret } from '../secret.js';
-import { onAbort } from '../abort-signals.js';
-import { MintPermits } from './mint-permits.js';
+import type { Secret } from '../../machines/secret.js';
+import { IssuerGate } from './issuer-gate.js';
+import { startPoolKey, type PoolKey } from './pool-key.js';
 
 /** Fetches a new token for one key. `signal` aborts when the pool gives up on this attempt. */
 export type KeyMint = (key: string, context: MintContext) => Promise<MintedToken>;
@@ -94,15 +93,6 @@ const POOL_OPTION_NAMES: readonly string[] = [
   ...POLICY_OPTION_NAMES,
 ];
 
-/** Never served: a key's placeholder until its first mint lands (the key starts `unminted`: refused, with no timer). */
-const UNMINTED: AuthToken = Object.freeze({ secret: new Secret('unminted'), expiresAt: null });
-
-/** Thrown by a key's mint when the issuer breaker refuses it: nobody's failure, counted by no breaker. */
-class IssuerBreakerOpen extends CredentialError {
-  constructor(openUntil: number | null) {
-    super('BREAKER_OPEN', openUntil === null ? 'the issuer breaker is half-open and its one probe is in flight' : `the issuer breaker is open until ${openUntil}`);
-  }
-}
 
 /**
  * Creates a pool of credentials, one per key (a tenant, an audience, a scope), minted lazily on a
@@ -150,7 +140,7 @@ export function createCredentialPool(options: CredentialPoolOptions): Credential
 export class CredentialPool {
   /** The pool statechart (issuer breaker, mints in flight), for `subscribe`, `getSnapshot` and inspection. */
   readonly actor: Actor<PoolMachine>;
-  readonly #keys = new Map<string, CredentialProvider>();
+  readonly #keys = new Map<string, PoolKey>();
   readonly #mint: KeyMint;
   readonly #config: RefreshConfig;
   readonly #clock: Clock;
@@ -159,7 +149,7 @@ export class CredentialPool {
   readonly #classify: (error: unknown) => FailureBlame;
   readonly #inspect: InspectionObserver | undefined;
   readonly #reporters: CredentialReporters | ((key: string) => CredentialReporters) | undefined;
-  readonly #permits: MintPermits;
+  readonly #gate: IssuerGate;
   readonly #listeners = new Listeners<PoolEmittedEvent>();
   #listening = false;
   #uses = 0;
@@ -167,8 +157,8 @@ export class CredentialPool {
   readonly #usesAtSweeps: number[] = [];
   #sweep: TimerHandle | null = null;
   #stopped = false;
-  /** The half-open probe's mint, while it is in flight: only it may tell the statechart it was abandoned. */
-  #probe: AbortSignal | null = null;
+  /** The one `stop()` under way or done: every caller of `stop()` waits for the same. */
+  #stopping: Promise<void> | null = null;
 
   /** @internal Use {@link createCredentialPool}. */
   constructor(setup: {
@@ -190,7 +180,6 @@ export class CredentialPool {
     this.#classify = setup.classify;
     this.#inspect = setup.inspect;
     this.#reporters = setup.reporters;
-    this.#permits = new MintPermits(setup.maxMintsInFlight);
     const policy: PoolPolicy = {
       breakerThreshold: setup.config.breakerThreshold,
       breakerCooldownMs: setup.config.breakerCooldownMs,
@@ -205,6 +194,7 @@ export class CredentialPool {
     this.actor.subscribe({ error: () => void this.stop() });
     this.actor.on('issuer.breaker.changed', (event) => this.#listeners.notify(event));
     this.actor.start();
+    this.#gate = new IssuerGate(this.actor, setup.clock, setup.maxMintsInFlight);
   }
 
   /**
@@ -222,7 +212,7 @@ export class CredentialPool {
   currentToken(key: string, options?: CurrentTokenOptions): Promise<AuthToken> {
     const provider = this.#keys.get(key);
     if (provider === undefined) return this.#firstRequest(key, options);
-    provider.poolUse = ++this.#uses;
+    provider.lastUse = ++this.#uses;
     return provider.currentToken(options);
   }
 
@@ -287,22 +277,29 @@ export class CredentialPool {
   }
 
   /**
-   * Stops every key and the pool: mints aborted, timers cleared, waiting and later callers
-   * rejected with `STOPPED`. Idempotent.
+   * Stops every key and the pool: mints aborted, queued mints refused (none reaches your mint after
+   * this), timers cleared, waiting and later callers rejected with `STOPPED`. Idempotent: every
+   * call resolves when the one stop is done.
    *
    * @example
    * ```ts
    * process.once('SIGTERM', () => pool.stop());
    * ```
    */
-  async stop(): Promise<void> {
-    if (this.#stopped) return;
+  stop(): Promise<void> {
+    this.#stopping ??= this.#stopEverything();
+    return this.#stopping;
+  }
+
+  async #stopEverything(): Promise<void> {
     this.#stopped = true;
+    // first: a stopping key returns its permit, which must not start the next queued key's mint
+    this.#gate.close(poolStopped());
     if (this.#sweep !== null) disarmTimer(this.#clock, this.#sweep);
     this.#sweep = null;
     const providers = [...this.#keys.values()];
     this.#keys.clear();
-    for (const provider of providers) await provider.stop();
+    await Promise.all(providers.map((provider) => provider.stop()));
     this.actor.stop();
     this.#listeners.clear();
   }
@@ -333,8 +330,8 @@ export class CredentialPool {
       keys: this.#keys.size,
       maxKeys: this.#maxKeys,
       issuer: { breaker: value.issuer, openUntil: context.openUntil, openReason: context.openReason, consecutiveFailures: context.consecutiveFailures },
-      mintsInFlight: this.#permits.inFlight,
-      mintsQueued: this.#permits.queued,
+      mintsInFlight: this.#gate.permits.inFlight,
+      mintsQueued: this.#gate.permits.queued,
       status: this.#stopped ? 'stopped' : 'running',
     };
   }
@@ -346,35 +343,37 @@ export class CredentialPool {
 
   /** A key's first request (or a bad key, or a stopped pool), kept out of the hot path above so that it stays small enough to inline. */
   #firstRequest(key: string, options: CurrentTokenOptions | undefined): Promise<AuthToken> {
-    if (this.#stopped) return Promise.reject(new CredentialError('STOPPED', 'the credential pool was stopped'));
+    if (this.#stopped) return Promise.reject(poolStopped());
     if (typeof key !== 'string' || key.length === 0) {
       return Promise.reject(new CredentialError('INVALID_KEY', `a key must be a non-empty string, got ${describeShape(key)}`));
     }
+    // a caller who has already given up admits nothing (and so evicts nothing)
+    const signal = options?.signal;
+    if (signal !== undefined && !isLiveSignal(signal)) return refusedSignal(signal);
     return this.#admit(key).currentToken(options);
   }
 
-  /** A new key: a credential actor holding a token that is never served, so its first request mints. */
-  #admit(key: string): CredentialProvider {
+  /** A new key: a credential actor with no token yet, so its first request mints, through the issuer gate. */
+  #admit(key: string): PoolKey {
     const reporters = typeof this.#reporters === 'function' ? this.#keyReporters(key) : this.#reporters;
-    const provider = new CredentialProvider({
-      machine: credentialMachine,
-      mint: ({ signal, phase }) => this.#mintKey(key, signal, phase),
-      clock: this.#clock,
-      // The pool's wrapper times the mint out, from when it got a permit: waiting in the queue is no failure.
-      config: { ...this.#config, mintTimeoutMs: Infinity },
-      token: UNMINTED,
-      issuedAt: this.#clock.now(),
-      jitter: 0,
-      ...(this.#inspect === undefined ? {} : { inspect: this.#inspect }),
-      ...(reporters === undefined ? {} : { reporters }),
-      breakerCounts: 'key-failures',
-      unminted: true,
-      classify: (error) => this.#blame(error),
-    });
-    provider.poolUse = ++this.#uses;
+    const mint = this.#mint;
+    const provider = startPoolKey(
+      {
+        machine: credentialMachine,
+        mint: (context) => mint(key, context),
+        clock: this.#clock,
+        // the statechart's mintTimeoutMs runs from the attempt's start: time queued for a permit counts against it
+        config: this.#config,
+        ...(this.#inspect === undefined ? {} : { inspect: this.#inspect }),
+        ...(reporters === undefined ? {} : { reporters }),
+        classify: this.#classify,
+        gate: this.#gate.forKey(key),
+      },
+      ++this.#uses,
+    );
     this.#keys.set(key, provider);
     if (this.#listening) this.#forward(key, provider);
-    if (this.#keys.size > this.#maxKeys) this.#evict();
+    if (this.#keys.size > this.#maxKeys) this.#evict(provider);
     if (this.#sweep === null && Number.isFinite(this.#idleTimeoutMs)) this.#armSweep();
     return provider;
   }
@@ -389,120 +388,35 @@ export class CredentialPool {
     }
   }
 
-  #forward(key: string, provider: CredentialProvider): void {
+  #forward(key: string, provider: PoolKey): void {
     provider.on('refresh.succeeded', (event) => this.#listeners.notify({ ...event, key }));
     provider.on('refresh.failed', (event) => this.#listeners.notify({ ...event, key }));
     provider.on('breaker.changed', (event) => this.#listeners.notify({ ...event, key }));
   }
 
-  /** Whose failure a key's failed mint is: the pool's refusal is nobody's; else the classifier says. */
-  #blame(error: unknown): MintBlame {
-    if (error instanceof IssuerBreakerOpen) return 'pool';
-    return this.#classifyOrIssuer(error);
-  }
-
-  #classifyOrIssuer(error: unknown): FailureBlame {
-    try {
-      return this.#classify(error) === 'key' ? 'key' : 'issuer';
-    } catch {
-      return 'issuer';
-    }
-  }
-
   /**
-   * A key's mint, through the pool: refused at once while the issuer breaker is open (or its one
-   * half-open probe is out), then a permit (in arrival order), then the user's mint under
-   * `mintTimeoutMs`, its outcome told to the issuer breaker.
+   * Brings the pool back to `maxKeys` when `newcomer` took it past: removes the least recently used
+   * keys that have no mint in flight (so no waiter either), never the newcomer itself. One scan of
+   * the map, only when the pool is over its bound and some other key is idle: the hot path pays one
+   * counter write per request, not a reordering. With every other key busy, the pool stays over its
+   * bound (by at most the keys minting at once) until the next admission finds idle keys to remove.
    */
-  async #mintKey(key: string, signal: AbortSignal, phase: MintContext['phase']): Promise<MintedToken> {
-    // Healthy and below the cap, a mint sends the pool statechart nothing: only what changes it.
-    if (this.actor.getSnapshot().value.issuer === 'open') this.actor.send({ type: 'mint.requested', now: this.#clock.now() });
-    const { value, context } = this.actor.getSnapshot();
-    if (value.issuer === 'open' || (value.issuer === 'halfOpen' && context.probing)) throw new IssuerBreakerOpen(context.openUntil);
-    if (value.issuer === 'halfOpen') {
-      this.#probe = signal;
-      this.actor.send({ type: 'probe.started', now: this.#clock.now() });
-    }
-    try {
-      await this.#permits.acquire(signal);
-    } catch (reason) {
-      this.#probeAbandoned(signal);
-      throw reason;
-    }
-    if (this.#permits.inFlight >= this.#permits.limit) this.actor.send({ type: 'mints.saturated', now: this.#clock.now() });
-    const attempt = new AbortController();
-    let timer: TimerHandle | undefined;
-    let cancel = (): void => {};
-    // Settles on the first of: the user's mint, the timeout, the key giving up (a user's mint that
-    // ignores its signal must not hold a permit forever).
-    const givenUp = new Promise<never>((_, reject) => {
-      cancel = onAbort(signal, () => {
-        attempt.abort(signal.reason);
-        reject(signal.reason);
-      });
-      timer = armTimer(this.#clock, () => {
-        const error = new CredentialError('MINT_TIMEOUT', `the mint did not settle within ${this.#config.mintTimeoutMs} ms`);
-        attempt.abort(error);
-        reject(error);
-      }, this.#config.mintTimeoutMs);
-    });
-    try {
-      const minted = await Promise.race([this.#mint(key, phase === undefined ? { signal: attempt.signal } : { signal: attempt.signal, phase }), givenUp]);
-      this.#issuerAnswered(key);
-      return minted;
-    } catch (error) {
-      if (signal.aborted) {
-        // abandoned or stopped: the issuer said nothing either way
-        this.#probeAbandoned(signal);
-      } else if (this.#classifyOrIssuer(error) === 'issuer') {
-        this.actor.send({ type: 'issuer.failed', at: this.#clock.now(), retryAfterMs: retryAfterOf(error), key });
-      } else {
-        this.#issuerAnswered(key);
-      }
-      throw error;
-    } finally {
-      if (this.#probe === signal) this.#probe = null;
-      if (timer !== undefined) disarmTimer(this.#clock, timer);
-      cancel();
-      this.#permits.release();
-      if (!this.#stopped && this.#permits.inFlight < this.#permits.limit && this.actor.getSnapshot().value.mints === 'atCap') {
-        this.actor.send({ type: 'mints.available', now: this.#clock.now() });
-      }
-    }
-  }
-
-  /**
-   * A mint gave up before the issuer answered: if it is the current half-open probe, another may go.
-   * An earlier probe (from a half-open period since ended) abandoned now must not free the current one's place.
-   */
-  #probeAbandoned(signal: AbortSignal): void {
-    if (this.#probe !== signal || this.#stopped) return;
-    this.#probe = null;
-    this.actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
-  }
-
-  /** The issuer answered: news for its breaker only when it had counted failures or is not closed. */
-  #issuerAnswered(key: string): void {
-    const { value, context } = this.actor.getSnapshot();
-    if (value.issuer !== 'closed' || context.consecutiveFailures > 0) this.actor.send({ type: 'issuer.answered', at: this.#clock.now(), key });
-  }
-
-  /**
-   * Removes the least recently used key that has no mint in flight (so no waiter either). One scan
-   * of the map, only when a new key takes the pool past `maxKeys`: the hot path pays one counter
-   * write per request, not a reordering. With every key busy, the pool stays over its bound until
-   * one settles (the next admission evicts again).
-   */
-  #evict(): void {
-    let victim: string | undefined;
-    let oldest = Infinity;
+  #evict(newcomer: PoolKey): void {
+    const excess = this.#keys.size - this.#maxKeys;
+    // the newcomer and the keys with an attempt under way are not candidates: is anyone else?
+    if (excess <= 0 || this.#keys.size - 1 - this.#gate.attempts <= 0) return;
+    const idle: [number, string][] = [];
     for (const [key, provider] of this.#keys) {
-      if (provider.poolUse < oldest && !isBusy(provider)) {
-        oldest = provider.poolUse;
-        victim = key;
-      }
+      if (provider !== newcomer && !isBusy(provider)) idle.push([provider.lastUse, key]);
     }
-    if (victim !== undefined) this.#remove(victim, 'evicted');
+    if (excess === 1) {
+      let oldest: [number, string] | undefined;
+      for (const candidate of idle) if (oldest === undefined || candidate[0] < oldest[0]) oldest = candidate;
+      if (oldest !== undefined) this.#remove(oldest[1], 'evicted');
+      return;
+    }
+    idle.sort((a, b) => a[0] - b[0]);
+    for (const [, key] of idle.slice(0, excess)) this.#remove(key, 'evicted');
   }
 
   #armSweep(): void {
@@ -522,7 +436,7 @@ export class CredentialPool {
     if (this.#usesAtSweeps.length === 5) {
       const usedBefore = this.#usesAtSweeps[0]!;
       for (const [key, provider] of [...this.#keys]) {
-        if (provider.poolUse <= usedBefore && !isBusy(provider)) this.#remove(key, 'idle');
+        if (provider.lastUse <= usedBefore && !isBusy(provider)) this.#remove(key, 'idle');
       }
     }
     if (this.#keys.size > 0) this.#armSweep();
@@ -551,8 +465,12 @@ function sharedKeyMint(mint: KeyMint, coordination: Coordination | undefined, po
   };
 }
 
+function poolStopped(): CredentialError {
+  return new CredentialError('STOPPED', 'the credential pool was stopped');
+}
+
 /** A key with a mint in flight (and so, perhaps, callers waiting on it) is never evicted. */
-function isBusy(provider: CredentialProvider): boolean {
+function isBusy(provider: PoolKey): boolean {
   return provider.actor.getSnapshot().value.flight === 'minting';
 }
 

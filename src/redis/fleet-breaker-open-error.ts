@@ -1,4 +1,4 @@
-import { CredentialError } from '../credential-error.js';
+import { CredentialError } from '../../machines/credential-error.js';
 
 /**
  * The fleet's breaker for a credential is open (the issuer failed `breakerThreshold` times across

@@ -1,4 +1,4 @@
-import { CredentialError } from '../credential-error.js';
+import { CredentialError } from '../../machines/credential-error.js';
 import { describeShape } from '../describe-shape.js';
 
 /**

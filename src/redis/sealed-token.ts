@@ -1,4 +1,4 @@
-import { CredentialError } from '../credential-error.js';
+import { CredentialError } from '../../machines/credential-error.js';
 
 /** One AES-256-GCM key, with the id written beside every value it seals (so keys can be rotated). */
 export interface EncryptionKey {

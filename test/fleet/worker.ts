@@ -7,7 +7,7 @@ import { connectRedisPair } from '../../examples/redis-server.js';
 import { createCredentialProvider, type CredentialProvider, type Mint } from '../../src/index.js';
 import { clientCredentialsMint, refreshTokenMint } from '../../src/oauth2/index.js';
 import { credentialKey, redisCoordination } from '../../src/redis/index.js';
-import { Secret } from '../../src/secret.js';
+import { Secret } from '../../machines/secret.js';
 
 export interface WorkerSettings {
   readonly redisUrl: string;

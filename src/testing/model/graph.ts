@@ -17,7 +17,7 @@ import type { CredentialEvent, CredentialInput, SharedMintPhase } from '../../..
 import { MintFailure } from '../../../machines/mint-failure.js';
 import { isTokenUnusableAt, quietUntil } from '../../../machines/policy.js';
 import type { RefreshMode, RefreshPolicy } from '../../config.js';
-import { Secret } from '../../secret.js';
+import { Secret } from '../../../machines/secret.js';
 import { transitionKey } from './transition-key.js';
 
 export type ModelSnapshot = SnapshotFrom<CredentialMachine>;

@@ -4,7 +4,7 @@ import { credentialMachine, type CredentialMachine } from '../../../machines/cre
 import type { AuthToken, MintedToken } from '../../auth-token.js';
 import { createCredentialProviderWith, type CurrentTokenOptions } from '../../provider.js';
 import type { MintContext } from '../../mint.js';
-import { Secret } from '../../secret.js';
+import { Secret } from '../../../machines/secret.js';
 import { ManualClock } from '../manual-clock.js';
 import { matchesReason, describeWorld, type CredentialScenario, type TokenCallOutcome } from './scenarios.js';
 import { transitionKey } from './transition-key.js';

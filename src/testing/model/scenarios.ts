@@ -3,7 +3,7 @@ import type { CredentialEvent, SharedMintPhase } from '../../../machines/credent
 import type { CredentialDelay } from '../../../machines/delays.js';
 import { isTokenUnusableAt } from '../../../machines/policy.js';
 import type { RefreshMode, RefreshPolicy } from '../../config.js';
-import { CredentialError } from '../../credential-error.js';
+import { CredentialError } from '../../../machines/credential-error.js';
 import { retryAfterOf } from '../../retry-after.js';
 import {
   defaultModel,

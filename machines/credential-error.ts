@@ -9,6 +9,8 @@
  * - `MINT_TIMEOUT`: the mint did not settle within `mintTimeoutMs` and was aborted.
  * - `STOPPED`: the provider was stopped.
  * - `INVALID_KEY`: a pool was asked for a key that is not a non-empty string.
+ * - `INVALID_ARGUMENT`: a call's argument is not what it must be (a `signal` that is no
+ *   `AbortSignal`); nothing was started.
  * - `SHARED_TOKEN_REJECTED`: a token shared by another process could not be opened (wrong key,
  *   tampered value); it counts as no shared token.
  * - `COORDINATION_UNAVAILABLE`: the store that shares tokens did not answer in time; the process
@@ -25,6 +27,7 @@ export type CredentialErrorCode =
   | 'MINT_TIMEOUT'
   | 'STOPPED'
   | 'INVALID_KEY'
+  | 'INVALID_ARGUMENT'
   | 'SHARED_TOKEN_REJECTED'
   | 'COORDINATION_UNAVAILABLE'
   | 'REFRESH_TOKEN_UNUSABLE';
@@ -83,4 +86,17 @@ export class CredentialError extends Error {
  */
 export function isCredentialError(error: unknown, code?: CredentialErrorCode): error is CredentialError {
   return error instanceof CredentialError && (code === undefined || error.code === code);
+}
+
+/**
+ * The `MINT_TIMEOUT` error, written once for every path that gives up on a slow mint (the
+ * statechart's `mintTimeout`, a coordination's lease holder).
+ *
+ * @example
+ * ```ts
+ * mintTimeoutError(30_000).message; // 'the mint did not settle within 30000 ms'
+ * ```
+ */
+export function mintTimeoutError(timeoutMs: number, what = 'the mint'): CredentialError {
+  return new CredentialError('MINT_TIMEOUT', `${what} did not settle within ${timeoutMs} ms`);
 }

@@ -1,0 +1,167 @@
+import type { Actor } from 'xstate';
+import { CredentialError } from '../../machines/credential-error.js';
+import { MintFailure } from '../../machines/mint-failure.js';
+import type { PoolMachine } from '../../machines/pool.machine.js';
+import type { Clock } from '../clock.js';
+import type { MintGate, MintPass } from '../mint.js';
+import { MintPermits } from './mint-permits.js';
+
+/** The refusal of a key's mint by the open issuer breaker: nobody's failure, counted by no breaker. */
+class IssuerBreakerOpen extends CredentialError {
+  constructor(openUntil: number | null) {
+    super(
+      'BREAKER_OPEN',
+      openUntil === null ? 'the issuer breaker is half-open and its one probe is in flight' : `the issuer breaker is open until ${new Date(openUntil).toISOString()}`,
+    );
+  }
+}
+
+/**
+ * A pool's gate to its issuer: the pool statechart's issuer breaker and the cap on mints in flight,
+ * as every key's mint attempt meets them (see `MintGate`). The decision is taken at the moment a mint
+ * would start, after its wait for a permit, so a mint queued while the breaker was closed is refused
+ * if the breaker opened meanwhile; it is also taken before the wait, so that a mint the breaker
+ * refuses now does not queue at all. Only the half-open probe passes an open breaker, one per cooldown.
+ *
+ * @example
+ * ```ts
+ * const gate = new IssuerGate(poolActor, clock, 16);
+ * const keyGate = gate.forKey('tenant-a'); // passed to the key's mint attempts
+ * ```
+ */
+export class IssuerGate {
+  readonly permits: MintPermits;
+  readonly #actor: Actor<PoolMachine>;
+  readonly #clock: Clock;
+  /** The current half-open probe's pass: only it may tell the statechart the probe was abandoned. */
+  #probe: KeyPass | null = null;
+  #closedBy: CredentialError | null = null;
+  /** Attempts that entered and have not settled: the keys with a mint in flight or queued. */
+  #attempts = 0;
+
+  /**
+   * @param actor the pool statechart.
+   * @param clock the pool's clock.
+   * @param maxMintsInFlight the cap on mints in flight.
+   */
+  constructor(actor: Actor<PoolMachine>, clock: Clock, maxMintsInFlight: number) {
+    this.#actor = actor;
+    this.#clock = clock;
+    this.permits = new MintPermits(maxMintsInFlight);
+  }
+
+  /** Keys whose mint attempt is under way (queued or at the issuer). */
+  get attempts(): number {
+    return this.#attempts;
+  }
+
+  /**
+   * The gate one key's attempts go through (the key names it in the issuer breaker's events).
+   *
+   * @example
+   * ```ts
+   * startCredentialActor({ ...setup, gate: issuerGate.forKey(key) });
+   * ```
+   */
+  forKey(key: string): MintGate {
+    return { enter: (signal) => this.#enter(key, signal) };
+  }
+
+  /**
+   * Admits nothing again: queued attempts are refused with `reason` and never reach the issuer.
+   *
+   * @example
+   * ```ts
+   * gate.close(new CredentialError('STOPPED', 'the credential pool was stopped'));
+   * ```
+   */
+  close(reason: CredentialError): void {
+    this.#closedBy ??= reason;
+    this.permits.close(reason);
+  }
+
+  async #enter(key: string, signal: AbortSignal): Promise<MintPass> {
+    this.#attempts++;
+    let probe = false;
+    try {
+      this.#refuseUnlessAdmitted(false);
+      await this.permits.acquire(signal);
+      try {
+        // the moment the mint starts: the breaker may have opened while it queued
+        probe = this.#refuseUnlessAdmitted(true);
+      } catch (refusal) {
+        this.permits.release();
+        throw refusal;
+      }
+    } catch (reason) {
+      this.#attempts--;
+      throw reason;
+    }
+    if (this.permits.inFlight >= this.permits.limit) this.#actor.send({ type: 'mints.saturated', now: this.#clock.now() });
+    const pass = new KeyPass(this, key);
+    if (probe) this.#probe = pass;
+    return pass;
+  }
+
+  /**
+   * Throws the refusal (a `MintFailure` blamed on nobody, saying when to ask again) unless the issuer
+   * may be asked now; when `starting`, a half-open breaker makes this mint its one probe (returns true).
+   */
+  #refuseUnlessAdmitted(starting: boolean): boolean {
+    if (this.#closedBy !== null) throw new MintFailure(this.#closedBy, this.#clock.now(), { blame: 'nobody' });
+    // the late-timer case: the cooldown may have ended by the clock before its timer fired
+    if (this.#actor.getSnapshot().value.issuer === 'open') this.#actor.send({ type: 'mint.requested', now: this.#clock.now() });
+    const { value, context } = this.#actor.getSnapshot();
+    if (value.issuer === 'open' || (value.issuer === 'halfOpen' && context.probing)) {
+      const now = this.#clock.now();
+      const openUntil = value.issuer === 'open' ? context.openUntil : null;
+      throw new MintFailure(new IssuerBreakerOpen(openUntil), now, { blame: 'nobody', retryAfterMs: openUntil === null ? null : Math.max(0, openUntil - now) });
+    }
+    if (!starting || value.issuer !== 'halfOpen') return false;
+    this.#actor.send({ type: 'probe.started', now: this.#clock.now() });
+    return true;
+  }
+
+  /** @internal An attempt's outcome, told once by its pass. */
+  settle(pass: KeyPass, outcome: 'answered' | 'abandoned' | MintFailure): void {
+    this.#attempts--;
+    const wasProbe = this.#probe === pass;
+    if (wasProbe) this.#probe = null;
+    if (this.#closedBy === null) {
+      if (outcome === 'answered' || (outcome !== 'abandoned' && outcome.blame === 'key')) {
+        this.#issuerAnswered(pass.key);
+      } else if (outcome === 'abandoned' || outcome.blame === 'nobody') {
+        // the issuer said nothing either way: if it was the current probe, another may go
+        if (wasProbe) this.#actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
+      } else {
+        this.#actor.send({ type: 'issuer.failed', at: outcome.failedAt, retryAfterMs: outcome.retryAfterMs, key: pass.key });
+      }
+    }
+    this.permits.release();
+    if (this.#closedBy === null && this.permits.inFlight < this.permits.limit && this.#actor.getSnapshot().value.mints === 'atCap') {
+      this.#actor.send({ type: 'mints.available', now: this.#clock.now() });
+    }
+  }
+
+  /** The issuer answered: news for its breaker only when it had counted failures or is not closed. */
+  #issuerAnswered(key: string): void {
+    const { value, context } = this.#actor.getSnapshot();
+    if (value.issuer !== 'closed' || context.consecutiveFailures > 0) this.#actor.send({ type: 'issuer.answered', at: this.#clock.now(), key });
+  }
+}
+
+/** One admitted attempt of one key. */
+class KeyPass implements MintPass {
+  #settled = false;
+
+  constructor(
+    readonly gate: IssuerGate,
+    readonly key: string,
+  ) {}
+
+  settle(outcome: 'answered' | 'abandoned' | MintFailure): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.gate.settle(this, outcome);
+  }
+}
