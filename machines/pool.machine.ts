@@ -32,6 +32,14 @@ export const poolMachine = setup({
     },
     /** This issuer failure is the one that reaches the threshold. */
     failureReachesThreshold: ({ context }) => context.consecutiveFailures + 1 >= context.policy.breakerThreshold,
+    /**
+     * A failure of a mint that was already at the issuer when the breaker opened, saying to come back
+     * later than the breaker's cooldown ends: the later, longer instruction wins.
+     */
+    retryAfterOutlastsCooldown: ({ context, event }) => {
+      assertEvent(event, 'issuer.failed');
+      return event.retryAfterMs !== null && event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs) > (context.openUntil ?? -Infinity);
+    },
     /** A mint asks after the cooldown ended by the clock, before its (late) timer fired. */
     requestFindsCooldownElapsed: ({ context, event }) => {
       assertEvent(event, 'mint.requested');
@@ -100,6 +108,8 @@ export const poolMachine = setup({
             },
           },
           on: {
+            // re-entered, so that the cooldown's timer is armed anew for the later end
+            'issuer.failed': { guard: 'retryAfterOutlastsCooldown', target: 'open', reenter: true, actions: 'openBreakerForRetryAfter' },
             'mint.requested': {
               guard: 'requestFindsCooldownElapsed',
               target: 'halfOpen',

@@ -1,12 +1,12 @@
 /**
  * Describes a value by its type and shape, for an error message, never by its content: a value
  * that reaches a message may be a secret put in the wrong field (a numeric token, a string where
- * an object was expected).
+ * an object was expected), and so may an object's property names.
  *
  * @example
  * ```ts
  * describeShape(8675309123456); // 'a number'
- * describeShape({ access_token: 'x', expires_in: 3600 }); // 'an object with keys access_token, expires_in'
+ * describeShape({ access_token: 'x', expires_in: 3600 }); // 'an object with 2 keys'
  * ```
  */
 export function describeShape(value: unknown): string {
@@ -18,8 +18,9 @@ export function describeShape(value: unknown): string {
     case 'string':
       return `a string of ${value.length} characters`;
     case 'object': {
-      const keys = Object.keys(value);
-      return keys.length === 0 ? 'an empty object' : `an object with keys ${keys.slice(0, 8).join(', ')}${keys.length > 8 ? ', ...' : ''}`;
+      // a count, never the names: a property name can itself be a secret (a token used as a key)
+      const count = Object.keys(value).length;
+      return count === 0 ? 'an empty object' : `an object with ${count} ${count === 1 ? 'key' : 'keys'}`;
     }
     case 'number':
       return Number.isNaN(value) ? 'NaN' : 'a number';

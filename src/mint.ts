@@ -98,6 +98,12 @@ export async function runMint(
   const { clock, gate } = setup;
   const { signal } = run;
   const pass = gate === undefined ? null : await gate.enter(signal);
+  const deadline = run.startedAt + setup.mintTimeoutMs;
+  if (pass !== null && clock.now() >= deadline) {
+    // its deadline passed while it queued: the statechart is about to time it out, the issuer is not asked
+    pass.settle('abandoned');
+    throw new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'nobody' });
+  }
   let minted: unknown;
   try {
     minted = await untilAborted(setup.mint(run.phase === undefined ? { signal } : { signal, phase: run.phase }), signal);
@@ -105,7 +111,6 @@ export async function runMint(
     if (signal.aborted) {
       // Given up: the statechart timed the attempt out, or every caller left, or it was stopped.
       // Only the first is the issuer's doing; it is told apart by the deadline having passed.
-      const deadline = run.startedAt + setup.mintTimeoutMs;
       pass?.settle(clock.now() >= deadline ? new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'issuer' }) : 'abandoned');
       throw error;
     }

@@ -21,7 +21,7 @@ async function mintedError(minted: unknown): Promise<CredentialError> {
 describe('error messages never print a value from a field that may hold the secret', () => {
   it.each([
     ['a numeric secret', { secret: NUMERIC_SECRET, expiresAt: null }, 'a number'],
-    ['an object secret', { secret: { value: String(NUMERIC_SECRET) }, expiresAt: null }, 'an object with keys value'],
+    ['an object secret', { secret: { value: String(NUMERIC_SECRET) }, expiresAt: null }, 'an object with 1 key'],
     ['a bare string instead of a token', String(NUMERIC_SECRET), 'a string of 13 characters'],
   ])('%s', async (_name, minted, shape) => {
     const error = await mintedError(minted);

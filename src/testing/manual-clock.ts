@@ -105,6 +105,29 @@ export class ManualClock implements Clock {
   }
 
   /**
+   * Moves time forward by `ms` as a running process would: timer by timer, in deadline order,
+   * letting every pending promise job (and what it triggers: a mint that settles, a retry armed in
+   * reply) run between one timer and the next, as `@sinonjs/fake-timers`' `tickAsync` does.
+   * Use it whenever promises react to timers within the span: a pool key's retries after refusals,
+   * a mint timed out and tried again, anything that arms a timer from a promise callback. Use the
+   * synchronous {@link ManualClock.advance} to fire a span's timers in one go, with nothing in between.
+   *
+   * @example
+   * ```ts
+   * await clock.advanceAsync(10 * 60_000); // ten minutes, each timer's consequences included
+   * ```
+   */
+  async advanceAsync(ms: number): Promise<void> {
+    const target = this.#now + ms;
+    await settlePromiseJobs();
+    for (let next = this.#peek(); next !== undefined && next.dueAt <= target; next = this.#peek()) {
+      this.#fire(next);
+      await settlePromiseJobs();
+    }
+    this.#now = Math.max(this.#now, target);
+  }
+
+  /**
    * Moves time to `epochMs`. Forward, it fires due timers in order; backward (a clock set back)
    * it fires nothing.
    *
@@ -242,4 +265,13 @@ function siftDown(heap: PendingTimer[], index: number): void {
 
 function isLater(a: PendingTimer, b: PendingTimer): boolean {
   return a.dueAt > b.dueAt || (a.dueAt === b.dueAt && a.sequence > b.sequence);
+}
+
+/**
+ * Resolves after every promise job queued now, and those they queue, have run: one turn of the host's
+ * macrotask queue (`setImmediate` where there is one, else a zero-delay timer of the real clock).
+ */
+function settlePromiseJobs(): Promise<void> {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  return new Promise((resolve) => (immediate === undefined ? globalThis.setTimeout(resolve, 0) : immediate(resolve)));
 }
