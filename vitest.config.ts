@@ -9,6 +9,7 @@ const REAL_PROCESSES = [
   'test/fleet.test.ts',
   'test/refresh-rotation.test.ts',
   'test/redis-coordination.test.ts',
+  'test/redis-seams.test.ts',
   'test/demo.test.ts',
   'test/demo-inspector.test.ts',
   'test/package.test.ts',

@@ -56,6 +56,8 @@ export interface RedisServer {
   stop(): Promise<void>;
   /** Starts it again on the same port (after `stop`). */
   start(): Promise<void>;
+  /** Freezes it (SIGSTOP) for `ms`, then lets it run again (SIGCONT): a stalled Redis, connections open. */
+  pause(ms: number): Promise<void>;
 }
 
 /** Starts a redis-server on 127.0.0.1 and a port from the OS. */
@@ -98,6 +100,13 @@ export async function startRedisServer(): Promise<RedisServer> {
       start: async () => {
         if (child !== null) return;
         child = await launch();
+      },
+      pause: async (ms) => {
+        const running = child;
+        if (running === null) return;
+        running.kill('SIGSTOP');
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        running.kill('SIGCONT');
       },
     };
     return server;

@@ -1,10 +1,11 @@
 import { retryAfterCooldownMs } from '../../machines/policy.js';
-import { onAbort } from '../abort-signals.js';
-import { systemClock } from '../clock.js';
+import { MintFailure } from '../../machines/mint-failure.js';
+import { onAbort, untilAborted } from '../abort-signals.js';
+import { armTimer, disarmTimer, systemClock, type Clock } from '../clock.js';
 import type { MintedToken } from '../auth-token.js';
 import { defaultClassifyFailure, type FailureBlame } from '../classify-failure.js';
 import type { Coordination, SharedMintPolicy } from '../coordination.js';
-import { CredentialError } from '../../machines/credential-error.js';
+import { CredentialError, mintTimeoutError } from '../../machines/credential-error.js';
 import { describeShape } from '../describe-shape.js';
 import { callSafely } from '../listeners.js';
 import { isExclusiveMint, type Mint } from '../mint.js';
@@ -13,7 +14,7 @@ import { retryAfterOf } from '../retry-after.js';
 import { Secret } from '../../machines/secret.js';
 import { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
 import { redisConnectionOf, type RedisConnection } from './redis-client.js';
-import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE, SPEND_STATE } from './scripts.js';
+import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE, RELEASE_ORPHAN, SPEND_STATE } from './scripts.js';
 import { sealedIdOf, TokenSealer, type EncryptionKey } from './sealed-token.js';
 
 /** Options of {@link redisCoordination}. */
@@ -67,6 +68,9 @@ const MAX_REMEMBERED_TOKENS = 100_000;
 export function redisCoordination(options: RedisCoordinationOptions): RedisCoordination {
   if (typeof options !== 'object' || options === null) throw new CredentialError('INVALID_CONFIG', `redisCoordination needs options, got ${describeShape(options)}`);
   const connection = redisConnectionOf(options.client, options.subscriber);
+  if (options.encryptionKey === undefined || options.encryptionKey === null) {
+    throw new CredentialError('INVALID_CONFIG', 'encryptionKey is required: { id, key } with 32 random bytes (or a list of them, the sealing key first)');
+  }
   const keys = Array.isArray(options.encryptionKey) ? options.encryptionKey : [options.encryptionKey as EncryptionKey];
   const sealer = new TokenSealer(keys as readonly EncryptionKey[]);
   const prefix = options.prefix ?? 'credential-actor';
@@ -90,8 +94,13 @@ export class RedisCoordination implements Coordination {
   readonly #sealer: TokenSealer;
   readonly #prefix: string;
   readonly #channel: string;
-  /** This process, as lease owner. */
+  /** This process, as lease owner (each attempt owns its lease as `process/attempt`). */
   readonly #owner = crypto.randomUUID();
+  #attempts = 0;
+  /** Attempts of this process holding a lease now, by credential: a lease of ours with none is an orphan. */
+  readonly #holding = new Map<string, number>();
+  /** The IV of a stored value this process could not authenticate, by credential: it may overwrite it. */
+  readonly #unreadable = new Map<string, string>();
   readonly #leaseMs: number | undefined;
   readonly #pollMs: number;
   readonly #commandTimeoutMs: number;
@@ -137,12 +146,14 @@ export class RedisCoordination implements Coordination {
     this.check(policy);
     const leaseMs = this.#leaseMs ?? policy.mintTimeoutMs + 5_000;
     const attemptTimeoutMs = this.#attemptTimeoutMs ?? Math.max(1, Math.floor(policy.mintTimeoutMs / 2));
+    const clock = policy.clock ?? systemClock;
     // WebCrypto's digest is asynchronous: computed once, at the first mint
     const named = credentialName(sharedKey).then((credential) => {
       const tag = `${this.#prefix}:{${credential}}`;
       return { credential, keys: [`${tag}:token`, `${tag}:lease`, `${tag}:fence`, `${tag}:failures`, `${tag}:open`, `${tag}:state`] };
     });
-    return async ({ signal, phase }) => this.#obtain({ ...(await named), mint, policy, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}) });
+    return async ({ signal, phase }) =>
+      this.#obtain({ ...(await named), mint, policy, clock, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}), owner: `${this.#owner}/${++this.#attempts}` });
   }
 
   /**
@@ -212,31 +223,26 @@ export class RedisCoordination implements Coordination {
     return `RedisCoordination ${JSON.stringify(this.toJSON())}`;
   }
 
-  async #obtain(run: {
-    credential: string;
-    keys: string[];
-    mint: Mint;
-    policy: SharedMintPolicy;
-    leaseMs: number;
-    attemptTimeoutMs: number;
-    signal: AbortSignal;
-    phase: (phase: SharedMintPhase) => void;
-  }): Promise<MintedToken> {
+  async #obtain(run: SharedRun): Promise<MintedToken> {
     const { credential, keys, mint, policy, signal, phase } = run;
     for (;;) {
       if (signal.aborted) throw signal.reason;
       if (this.#closed) {
-        if (isExclusiveMint(mint)) throw new CredentialError('COORDINATION_UNAVAILABLE', 'the coordination was closed, and a refresh-token grant is never made without it');
+        if (isExclusiveMint(mint)) throw refusedAlone(policy, 'the coordination was closed, and a refresh-token grant is never made without it');
         return mint({ signal });
       }
       const askedAt = policy.now();
       let found: unknown;
       try {
-        found = await this.#call(ACQUIRE, keys, [this.#owner, String(run.leaseMs), this.#held.get(credential) ?? '']);
+        const holding = (this.#holding.get(credential) ?? 0) > 0 ? '1' : '0';
+        found = await this.#call(ACQUIRE, keys, [run.owner, String(run.leaseMs), this.#held.get(credential) ?? '', this.#owner, holding], run.clock);
       } catch (error) {
         this.#degrade(error);
+        // The request may still run once Redis answers (a stall): its lease would be an orphan. The
+        // release goes out on the same connection, so Redis runs it right after the request.
+        this.#connection.evaluate(RELEASE_ORPHAN, keys, [run.owner]).catch(() => {});
         // an exclusive mint (a rotating refresh token) never runs alone: another process may hold its state
-        if (isExclusiveMint(mint)) throw new CredentialError('COORDINATION_UNAVAILABLE', 'Redis is unavailable, and a refresh-token grant is never made without it', { cause: error });
+        if (isExclusiveMint(mint)) throw refusedAlone(policy, 'Redis is unavailable, and a refresh-token grant is never made without it', error);
         return mint({ signal }); // alone: the provider's statechart keeps it to one mint in flight
       }
       this.#restore();
@@ -246,69 +252,69 @@ export class RedisCoordination implements Coordination {
         try {
           const content = await this.#sealer.open(String(first), credential);
           this.#remember(credential, content.id);
-          // the remaining life as Redis counts it, from before we asked: never another host's clock
-          return { secret: content.secret, expiresAt: content.expires ? askedAt + Number(second) : null };
+          // the remaining life as Redis counts it, from before we asked, and never later than the
+          // expiry the mint gave: another host's clock is never trusted more than our own
+          return { secret: content.secret, expiresAt: content.expires ? Math.min(askedAt + Number(second), content.expiresAt ?? Infinity) : null };
         } catch (error) {
           this.#notify({ type: 'coordination.value-rejected', error: error as CredentialError });
-          this.#remember(credential, sealedIdOf(String(first))); // no shared token: the next round takes the lease
+          const id = sealedIdOf(String(first));
+          this.#remember(credential, id); // no shared token: the next round takes the lease
+          this.#unreadable.set(credential, id); // and may replace it, whatever fence it claims
           continue;
         }
       }
       if (kind === 'open') throw new FleetBreakerOpenError(Number(first));
       if (kind === 'wait') {
         phase('waitingOnHolder');
-        await this.#awaitPublication(credential, Math.min(this.#pollMs, Number(first) + 1), signal);
+        await this.#awaitPublication(credential, Math.min(this.#pollMs, Number(first) + 1), signal, run.clock);
         continue;
       }
       if (kind !== 'lease') {
         this.#degrade(new CredentialError('COORDINATION_UNAVAILABLE', `unexpected answer from Redis: ${describeShape(found)}`));
-        if (isExclusiveMint(mint)) throw new CredentialError('COORDINATION_UNAVAILABLE', 'Redis answered in a way this version does not know; a refresh-token grant is not made');
+        if (isExclusiveMint(mint)) throw refusedAlone(policy, 'Redis answered in a way this version does not know; a refresh-token grant is not made');
         return mint({ signal });
       }
       phase('holdingLease');
       const fence = Number(first);
-      const state = await this.#openState(credential, keys, fence, String(second ?? ''));
-      const outcome = await this.#mintAsHolder({ ...run, fence, state });
-      if (outcome !== 'gave-way') return outcome;
+      this.#holding.set(credential, (this.#holding.get(credential) ?? 0) + 1);
+      try {
+        const state = await this.#openState(run, fence, String(second ?? ''));
+        const outcome = await this.#mintAsHolder({ ...run, fence, state });
+        if (outcome !== 'gave-way') return outcome;
+      } finally {
+        const holding = (this.#holding.get(credential) ?? 1) - 1;
+        if (holding > 0) this.#holding.set(credential, holding);
+        else this.#holding.delete(credential);
+      }
     }
   }
 
   /** Holding the lease: mint once (bounded by `attemptTimeoutMs`), share the token, or record the failure. */
-  async #mintAsHolder(run: {
-    credential: string;
-    keys: string[];
-    mint: Mint;
-    policy: SharedMintPolicy;
-    attemptTimeoutMs: number;
-    signal: AbortSignal;
-    phase: (phase: SharedMintPhase) => void;
-    fence: number;
-    state: string | null;
-  }): Promise<MintedToken | 'gave-way'> {
-    const { credential, keys, policy, signal, fence } = run;
-    const ownerFence = `${this.#owner}:${fence}`;
+  async #mintAsHolder(run: SharedRun & { fence: number; state: string | null }): Promise<MintedToken | 'gave-way'> {
+    const { credential, keys, policy, signal, fence, clock } = run;
+    const ownerFence = `${run.owner}:${fence}`;
     const attempt = new AbortController();
     const cancel = onAbort(signal, () => attempt.abort(signal.reason));
     let timedOut = false;
     // An exclusive grant is never given up for another holder (its refresh token would be spent
     // either way): only the provider's own mintTimeoutMs bounds it.
     const attemptTimeoutMs = isExclusiveMint(run.mint) ? Infinity : run.attemptTimeoutMs;
-    const timer = !Number.isFinite(attemptTimeoutMs) ? null : systemClock.setTimeout(() => {
+    const timer = armTimer(clock, () => {
       timedOut = true;
-      attempt.abort(new CredentialError('MINT_TIMEOUT', `the lease holder's attempt did not settle within ${run.attemptTimeoutMs} ms`));
+      attempt.abort(mintTimeoutError(run.attemptTimeoutMs, 'the lease holder’s attempt'));
     }, attemptTimeoutMs);
     let minted: MintedToken;
     try {
-      minted = await settledOrAborted(run.mint({ signal: attempt.signal, state: run.state }), attempt.signal);
+      minted = await untilAborted(run.mint({ signal: attempt.signal, state: run.state }), attempt.signal);
     } catch (error) {
       if (isExclusiveMint(run.mint) && (timedOut || signal.aborted || (error as { stateSpent?: unknown } | null)?.stateSpent === true)) {
         // the grant may have reached the issuer and spent the refresh token: no process may send it again
         const spent = await this.#sealer.seal({ secret: JSON.stringify({ spent: true }), expires: false }, credential, fence, 'state');
-        await this.#quietly(SPEND_STATE, keys, [ownerFence, spent, this.#channel, credential]);
+        await this.#quietly(SPEND_STATE, keys, [ownerFence, spent, this.#channel, credential], clock);
         throw signal.aborted ? error : new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the refresh-token grant’s outcome is unknown: its refresh token is not used again; sign in again', { cause: error });
       }
       if (signal.aborted) {
-        await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential]);
+        await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential], clock);
         throw error;
       }
       if (timedOut || this.#blame(error) === 'issuer') {
@@ -321,34 +327,36 @@ export class RedisCoordination implements Coordination {
           String(2 * policy.breakerCooldownMs + policy.mintTimeoutMs),
           this.#channel,
           credential,
-        ]);
+        ], clock);
       } else {
-        await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential]);
+        await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential], clock);
       }
       if (timedOut) return 'gave-way'; // the next holder (perhaps this process again) tries, while callers can still wait
       throw error;
     } finally {
-      if (timer !== null) systemClock.clearTimeout(timer);
+      disarmTimer(clock, timer);
       cancel();
     }
-    await this.#share(credential, keys, ownerFence, fence, minted, policy);
+    await this.#share(run, ownerFence, minted);
     return minted;
   }
 
   /** Seals and publishes a freshly minted token; one that is not a usable token is not shared (the provider refuses it). */
-  async #share(credential: string, keys: string[], ownerFence: string, fence: number, minted: MintedToken, policy: SharedMintPolicy): Promise<void> {
+  async #share(run: SharedRun & { fence: number }, ownerFence: string, minted: MintedToken): Promise<void> {
+    const { credential, keys, fence, policy, clock } = run;
     const secret = typeof minted?.secret === 'string' ? minted.secret : minted?.secret instanceof Secret ? minted.secret.reveal() : null;
     const expiresAt = minted?.expiresAt instanceof Date ? minted.expiresAt.getTime() : minted?.expiresAt;
     const ttlMs = typeof expiresAt === 'number' ? Math.floor(expiresAt - policy.now()) : expiresAt === null ? 0 : -1;
     if (secret === null || secret.length === 0 || ttlMs < 0 || (typeof expiresAt === 'number' && ttlMs === 0)) {
-      await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential]);
+      await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential], clock);
       return;
     }
     try {
-      const sealed = await this.#sealer.seal({ secret, expires: expiresAt !== null }, credential, fence);
+      const sealed = await this.#sealer.seal({ secret, expires: expiresAt !== null, ...(typeof expiresAt === 'number' ? { expiresAt } : {}) }, credential, fence);
       const state = typeof minted.state === 'string' ? await this.#sealer.seal({ secret: JSON.stringify({ value: minted.state }), expires: false }, credential, fence, 'state') : '';
-      await this.#call(PUBLISH_TOKEN, keys, [ownerFence, String(fence), sealed, String(ttlMs), this.#channel, credential, state]);
+      await this.#call(PUBLISH_TOKEN, keys, [ownerFence, String(fence), sealed, String(ttlMs), this.#channel, credential, state, this.#unreadable.get(credential) ?? ''], clock);
       this.#remember(credential, sealedIdOf(sealed));
+      this.#unreadable.delete(credential);
     } catch (error) {
       this.#degrade(error); // the token is still served here; the others mint alone or find it later
     }
@@ -359,7 +367,8 @@ export class RedisCoordination implements Coordination {
    * A spent state (a grant whose outcome was unknown) releases the lease and refuses:
    * `REFRESH_TOKEN_UNUSABLE`. A state that does not open counts as none (reported).
    */
-  async #openState(credential: string, keys: string[], fence: number, sealed: string): Promise<string | null> {
+  async #openState(run: SharedRun, fence: number, sealed: string): Promise<string | null> {
+    const { credential, keys } = run;
     if (sealed === '') return null;
     let content: { value?: unknown; spent?: unknown };
     try {
@@ -369,7 +378,7 @@ export class RedisCoordination implements Coordination {
       return null;
     }
     if (content.spent === true) {
-      await this.#quietly(RELEASE, keys, [`${this.#owner}:${fence}`, this.#channel, credential]);
+      await this.#quietly(RELEASE, keys, [`${run.owner}:${fence}`, this.#channel, credential], run.clock);
       throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'a refresh-token grant’s outcome was unknown, so the fleet’s refresh token may be spent: sign in again');
     }
     return typeof content.value === 'string' ? content.value : null;
@@ -384,13 +393,13 @@ export class RedisCoordination implements Coordination {
   }
 
   /** Waits for the credential's publication, a poll interval, or the caller giving up. */
-  async #awaitPublication(credential: string, ms: number, signal: AbortSignal): Promise<void> {
+  async #awaitPublication(credential: string, ms: number, signal: AbortSignal, clock: Clock): Promise<void> {
     this.#subscribe();
     await new Promise<void>((resolve, reject) => {
       let wakers = this.#waiters.get(credential);
       if (wakers === undefined) this.#waiters.set(credential, (wakers = new Set()));
       const done = () => {
-        systemClock.clearTimeout(timer);
+        disarmTimer(clock, timer);
         cancel();
         wakers.delete(wake);
         if (wakers.size === 0 && this.#waiters.get(credential) === wakers) this.#waiters.delete(credential);
@@ -399,7 +408,7 @@ export class RedisCoordination implements Coordination {
         done();
         resolve();
       };
-      const timer = systemClock.setTimeout(wake, ms);
+      const timer = armTimer(clock, wake, ms);
       const cancel = onAbort(signal, () => {
         done();
         reject(signal.reason);
@@ -421,20 +430,35 @@ export class RedisCoordination implements Coordination {
       });
   }
 
-  /** A Redis call under `commandTimeoutMs`; late answers are dropped. */
-  #call(script: string, keys: readonly string[], args: readonly string[]): Promise<unknown> {
+  /**
+   * A Redis call under `commandTimeoutMs`; late answers are dropped. When the timer fires, the reply
+   * may be sitting in the socket already (the event loop stalled past the bound: timers run before
+   * I/O): it gets one turn of the loop's I/O phase before the call counts as unanswered.
+   */
+  #call(script: string, keys: readonly string[], args: readonly string[], clock: Clock): Promise<unknown> {
     return new Promise((resolve, reject) => {
-      const timer = systemClock.setTimeout(
-        () => reject(new CredentialError('COORDINATION_UNAVAILABLE', `Redis did not answer within ${this.#commandTimeoutMs} ms`)),
+      let settled = false;
+      const timer = armTimer(
+        clock,
+        () =>
+          afterPendingIo(() => {
+            if (settled) return;
+            settled = true;
+            reject(new CredentialError('COORDINATION_UNAVAILABLE', `Redis did not answer within ${this.#commandTimeoutMs} ms`));
+          }),
         this.#commandTimeoutMs,
       );
       this.#connection.evaluate(script, keys, args).then(
         (value) => {
-          systemClock.clearTimeout(timer);
+          disarmTimer(clock, timer);
+          if (settled) return;
+          settled = true;
           resolve(value);
         },
         (error: unknown) => {
-          systemClock.clearTimeout(timer);
+          disarmTimer(clock, timer);
+          if (settled) return;
+          settled = true;
           reject(new CredentialError('COORDINATION_UNAVAILABLE', `Redis refused the call: ${error instanceof Error ? error.message : describeShape(error)}`));
         },
       );
@@ -442,9 +466,9 @@ export class RedisCoordination implements Coordination {
   }
 
   /** A call whose failure only degrades (a release, a failure record): the lease lapses by itself. */
-  async #quietly(script: string, keys: readonly string[], args: readonly string[]): Promise<void> {
+  async #quietly(script: string, keys: readonly string[], args: readonly string[], clock: Clock): Promise<void> {
     try {
-      await this.#call(script, keys, args);
+      await this.#call(script, keys, args, clock);
       this.#restore();
     } catch (error) {
       this.#degrade(error);
@@ -481,20 +505,35 @@ async function credentialName(sharedKey: string): Promise<string> {
   return Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-/** `promise`, or the signal's reason as soon as it aborts (a user's mint that ignores its signal must not hold the lease). */
-function settledOrAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const cancel = onAbort(signal, () => reject(signal.reason));
-    promise.then(
-      (value) => {
-        cancel();
-        resolve(value);
-      },
-      (error: unknown) => {
-        cancel();
-        reject(error);
-      },
-    );
-  });
+/** What one shared mint attempt carries through the protocol. */
+interface SharedRun {
+  readonly credential: string;
+  readonly keys: string[];
+  readonly mint: Mint;
+  readonly policy: SharedMintPolicy;
+  /** The provider's clock: every timer of this attempt is armed on it (unref'd, chunked past 2^31-1 ms). */
+  readonly clock: Clock;
+  readonly leaseMs: number;
+  readonly attemptTimeoutMs: number;
+  readonly signal: AbortSignal;
+  readonly phase: (phase: SharedMintPhase) => void;
+  /** This attempt, as lease owner: `process/attempt`. */
+  readonly owner: string;
+}
+
+/**
+ * A grant that never runs alone, refused because the coordination cannot be reached: nobody's
+ * failure (the issuer was not asked), so the provider's breaker does not open on it and callers keep
+ * getting `COORDINATION_UNAVAILABLE`, which says what is wrong, rather than `BREAKER_OPEN`.
+ */
+function refusedAlone(policy: SharedMintPolicy, message: string, cause?: unknown): MintFailure {
+  const error = new CredentialError('COORDINATION_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
+  return new MintFailure(error, policy.now(), { blame: 'nobody' });
+}
+
+/** Runs `callback` after the event loop's pending I/O callbacks (`setImmediate` in Node; a zero timer elsewhere). */
+function afterPendingIo(callback: () => void): void {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  if (immediate === undefined) globalThis.setTimeout(callback, 0);
+  else immediate(callback);
 }

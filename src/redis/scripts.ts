@@ -13,7 +13,9 @@
  * `{'open', pttl}` (the fleet's breaker is open), `{'wait', pttl}` (another process holds the lease),
  * or `{'lease', fence, state}` (this process now holds the lease, with a new fence, and the sealed
  * shared state, `''` when there is none).
- * ARGV: owner id, lease ms, the IV of the sealed token this process holds ('' for none).
+ * ARGV: owner id (this process / this attempt), lease ms, the IV of the sealed token this process
+ * holds ('' for none), this process's id, '1' if this process holds an attempt under a lease of this
+ * credential now ('0' otherwise: a lease of its own is then an orphan, taken over at once).
  */
 export const ACQUIRE = `
 local value = redis.call('GET', KEYS[1])
@@ -27,7 +29,12 @@ end
 local open = redis.call('PTTL', KEYS[5])
 if open > 0 then return {'open', open} end
 local held = redis.call('PTTL', KEYS[2])
-if held > 0 then return {'wait', held} end
+if held > 0 then
+  -- a lease of this very process (ARGV[4]) that it holds no attempt under (ARGV[5] = '0') is an
+  -- orphan: a lease request that timed out here (Redis stalled) and ran after its caller gave up
+  local holder = redis.call('GET', KEYS[2]) or ''
+  if not (ARGV[5] == '0' and string.sub(holder, 1, #ARGV[4] + 1) == ARGV[4] .. '/') then return {'wait', held} end
+end
 local fence = redis.call('INCR', KEYS[3])
 redis.call('SET', KEYS[2], ARGV[1] .. ':' .. fence, 'PX', ARGV[2])
 return {'lease', fence, redis.call('GET', KEYS[6]) or ''}
@@ -39,13 +46,17 @@ return {'lease', fence, redis.call('GET', KEYS[6]) or ''}
  * remaining life as its TTL; the fleet's failures are cleared, the lease released, and the
  * credential's hash published. Returns 1 if written, 0 if a newer token was there.
  * The new shared state (a rotated refresh token), when given, is written in the same step.
- * ARGV: owner:fence, fence, sealed value, ttl ms (0: no expiry), channel, message, sealed state ('' for none).
+ * ARGV: owner:fence, fence, sealed value, ttl ms (0: no expiry), channel, message, sealed state ('' for none),
+ * the IV of a stored value this process could not authenticate ('' for none): such a value is
+ * overwritten whatever fence it claims, so a value nobody can open cannot pin the credential.
  */
 export const PUBLISH_TOKEN = `
 local current = redis.call('GET', KEYS[1])
 if current then
   local fence = tonumber(string.match(current, '^(%d+):'))
-  if fence and fence >= tonumber(ARGV[2]) then
+  local id = string.match(current, '^%d+:[^:]+:([^:]+):')
+  -- a value this process could not authenticate (ARGV[8]) is replaced whatever fence it claims
+  if fence and fence >= tonumber(ARGV[2]) and not (ARGV[8] ~= '' and id == ARGV[8]) then
     if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
     return 0
   end
@@ -96,6 +107,19 @@ end
 if openFor > 0 then redis.call('SET', KEYS[5], 'open', 'PX', openFor) end
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return {failures, openFor}
+`;
+
+/**
+ * Releases a lease taken by an attempt whose lease request timed out (sent on the same connection,
+ * it runs right after that request once Redis answers again). ARGV: owner (process / attempt).
+ */
+export const RELEASE_ORPHAN = `
+local holder = redis.call('GET', KEYS[2])
+if holder and string.sub(holder, 1, #ARGV[1] + 1) == ARGV[1] .. ':' then
+  redis.call('DEL', KEYS[2])
+  return 1
+end
+return 0
 `;
 
 /** Releases the lease if this process still holds it (its mint was abandoned, or the key refused). ARGV: owner:fence, channel, message. */

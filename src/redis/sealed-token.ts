@@ -12,6 +12,12 @@ export interface EncryptionKey {
 export interface SealedContent {
   readonly secret: string;
   readonly expires: boolean;
+  /**
+   * The token's absolute expiry as its mint gave it (epoch ms), when it has one: a follower serves
+   * the token until the earlier of this and its own clock plus Redis's TTL, so a holder whose clock
+   * is behind cannot make followers serve a token past its real expiry.
+   */
+  readonly expiresAt?: number;
 }
 
 /**
@@ -59,7 +65,7 @@ export class TokenSealer {
    */
   async seal(content: SealedContent, credential: string, fence: number, purpose: SealPurpose = 'token'): Promise<string> {
     const iv = crypto.getRandomValues(new Uint8Array(12));
-    const plain = new TextEncoder().encode(JSON.stringify({ s: content.secret, x: content.expires ? 1 : 0 }));
+    const plain = new TextEncoder().encode(JSON.stringify({ s: content.secret, x: content.expires ? 1 : 0, ...(content.expiresAt === undefined ? {} : { e: content.expiresAt }) }));
     const key = await this.#keys.get(this.#sealingId)!;
     const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad(credential, fence, purpose) }, key, plain));
     return `${fence}:${this.#sealingId}:${toBase64Url(iv)}:${toBase64Url(sealed)}`;
@@ -88,14 +94,15 @@ export class TokenSealer {
     } catch {
       throw rejected('it does not open with its key (tampered, or sealed for another credential)');
     }
-    let content: { s?: unknown; x?: unknown };
+    let content: { s?: unknown; x?: unknown; e?: unknown };
     try {
-      content = JSON.parse(new TextDecoder().decode(plain)) as { s?: unknown; x?: unknown };
+      content = JSON.parse(new TextDecoder().decode(plain)) as { s?: unknown; x?: unknown; e?: unknown };
     } catch {
       throw rejected('its content is not a token');
     }
     if (typeof content.s !== 'string' || content.s.length === 0) throw rejected('its content is not a token');
-    return { secret: content.s, expires: content.x === 1, fence, id: ivText };
+    const expiresAt = typeof content.e === 'number' && Number.isFinite(content.e) ? { expiresAt: content.e } : {};
+    return { secret: content.s, expires: content.x === 1, ...expiresAt, fence, id: ivText };
   }
 }
 

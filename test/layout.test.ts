@@ -1,0 +1,57 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createActor, createMachine, fromPromise } from 'xstate';
+import { describe, expect, it } from 'vitest';
+
+/** Every TypeScript file under `dir`. */
+function sources(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
+  );
+}
+
+describe('the layout', () => {
+  it('the arrows between machines/ and src/ run one way: nothing in machines/ imports src/', () => {
+    const crossing = sources('machines').filter((file) => /from '\.\.\/src\//.test(readFileSync(file, 'utf8')));
+    expect(crossing).toEqual([]);
+  });
+
+  it('one copy of the MINT_TIMEOUT message and of the timeout race', () => {
+    const all = [...sources('src'), ...sources('machines')].map((file) => [file, readFileSync(file, 'utf8')] as const);
+    expect(all.filter(([, text]) => text.includes("'MINT_TIMEOUT',")).map(([file]) => file)).toEqual(['machines/credential-error.ts']);
+    expect(all.filter(([, text]) => /systemClock\.setTimeout|globalThis\.setTimeout\(/.test(text)).map(([file]) => file).sort()).toEqual(
+      ['src/clock.ts', 'src/redis/redis-coordination.ts', 'src/testing/manual-clock.ts'].sort(),
+    );
+  });
+});
+
+describe('the XState behaviour the provider relies on', () => {
+  it('an invoked child actor sees its parent’s `clock` option as `self.clock` (the environment rides there)', async () => {
+    // src/environment.ts: the mint actor finds its provider's environment through `self.clock`.
+    // If an XState upgrade stops handing the root's clock to invoked children, this fails first.
+    const environment = {
+      setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms),
+      clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
+      marker: 'the provider environment',
+    };
+    let seen: unknown;
+    const machine = createMachine({
+      initial: 'running',
+      states: {
+        running: {
+          invoke: {
+            src: fromPromise(async ({ self }) => {
+              seen = (self as unknown as { clock?: unknown }).clock;
+            }),
+            onDone: 'done',
+          },
+        },
+        done: { type: 'final' },
+      },
+    });
+    const actor = createActor(machine, { clock: environment }).start();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    expect(seen).toBe(environment);
+    expect(actor.getSnapshot().status).toBe('done');
+  });
+});
