@@ -414,10 +414,11 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
   await Promise.all([...byTenant.values()].map((each) => each.stop()));
   await pool.stop();
   rows.push(
-    compared({ case: 'pool hot serve', subject: "pool.currentToken('tenant-42'), system clock", value: hot.pool!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, '<= 1.15x', 1.15),
+    // the target (issue 17): against the floor any string-keyed design pays, measured in this process
+    compared({ case: 'pool hot serve', subject: "pool.currentToken('tenant-42'), system clock", value: hot.pool!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, 'reported'),
     compared({ case: 'pool hot serve', subject: "floor: Map<tenant, provider>.get('tenant-42').currentToken()", value: hot.map!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, 'reported'),
     compared({ case: 'pool hot serve', subject: 'pool against that floor (one lookup + a serve)', value: hot.pool!, unit: 'ns/op' }, { name: 'Map of providers', value: hot.map! }, 'reported'),
-    compared({ case: 'pool hot serve', subject: 'pool.currentToken(`tenant-x${id}`), 1,000 tenants in turn, key built per call', value: hot.poolBuilt!, unit: 'ns/op' }, { name: 'Map of providers, same key', value: hot.mapBuilt! }, 'reported'),
+    compared({ case: 'pool hot serve', subject: 'pool.currentToken(`tenant-x${id}`), 1,000 tenants in turn, key built per call', value: hot.poolBuilt!, unit: 'ns/op' }, { name: 'Map of providers, same key', value: hot.mapBuilt! }, '<= 1.10x', 1.1),
   );
 
   // memory and timers per live idle key

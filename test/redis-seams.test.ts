@@ -179,6 +179,22 @@ describe('the fleet at its seams', () => {
     await fleetProcess(mint);
     const follower = await (async () => {
       const { client, subscriber } = await connections();
+      // the first script call: sent, then the loop blocks past commandTimeoutMs while the reply comes in
+      const send = client.sendCommand.bind(client);
+      let stalled = false;
+      client.sendCommand = ((args: string[]) => {
+        const reply = send(args);
+        if (!stalled && args[0] === 'EVAL') {
+          stalled = true;
+          setImmediate(() => {
+            const until = Date.now() + 300;
+            while (Date.now() < until) {
+              // blocked
+            }
+          });
+        }
+        return reply;
+      }) as typeof client.sendCommand;
       const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: 'seams', commandTimeoutMs: 100 });
       cleanups.push(() => coordination.close());
       const events: string[] = [];
@@ -186,12 +202,7 @@ describe('the fleet at its seams', () => {
       return { coordination, events };
     })();
     const shared = follower.coordination.share(sharedKey, mint, { breakerThreshold: 5, breakerCooldownMs: 1_000, maxRetryAfterMs: 10_000, mintTimeoutMs: 2_000, now: Date.now });
-    const pending = shared({ signal: new AbortController().signal });
-    const stallUntil = Date.now() + 300; // the reply comes in while the loop is blocked past commandTimeoutMs
-    while (Date.now() < stallUntil) {
-      // blocked
-    }
-    await pending;
+    await shared({ signal: new AbortController().signal });
     expect(follower.events).toEqual([]);
     expect(state.issued).toBe(1);
   });
