@@ -95,11 +95,12 @@ describe('eviction', () => {
     const results = await Promise.all(callers);
     expect(results.map(codeOf)).toEqual(Array(10).fill('ok'));
     // the next admission brings the pool back to its bound, oldest first
-    void pool.currentToken('k10');
+    const admitted = outcome(pool.currentToken('k10')); // rejected with STOPPED at the end
     await flush();
     expect(pool.size).toBe(3);
     expect(removed.map((event) => event.key)).toEqual(['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k6', 'k7']);
     await pool.stop();
+    expect(codeOf(await admitted)).toBe('STOPPED');
   });
 
   it('keys in batches stay bounded by maxKeys plus one batch, and every caller gets its token', async () => {
@@ -124,13 +125,14 @@ describe('eviction', () => {
     const { pool } = startPool({ maxKeys: 1 });
     const removed: string[] = [];
     pool.on('key.removed', ({ key }) => removed.push(key));
-    void pool.currentToken('live');
+    const live = outcome(pool.currentToken('live'));
     const reason = new Error('caller gone');
     const result = await outcome(pool.currentToken('late', { signal: AbortSignal.abort(reason) }));
     expect(result).toEqual({ ok: false, error: reason });
     expect([...pool.keys()]).toEqual(['live']);
     expect(removed).toEqual([]);
     await pool.stop();
+    expect(codeOf(await live)).toBe('STOPPED');
   });
 });
 
@@ -150,7 +152,7 @@ describe('stop()', () => {
 
   it('a second concurrent stop() resolves only when the first has finished', async () => {
     const { pool } = startPool();
-    void pool.currentToken('a');
+    const waiting = outcome(pool.currentToken('a'));
     const order: string[] = [];
     const first = pool.stop().then(() => order.push('first'));
     const second = pool.stop().then(() => order.push('second'));
@@ -158,6 +160,7 @@ describe('stop()', () => {
     await Promise.all([first, second]);
     expect(order).toEqual(['first', 'second']);
     expect(pool.toJSON().status).toBe('stopped');
+    expect(codeOf(await waiting)).toBe('STOPPED');
   });
 });
 
