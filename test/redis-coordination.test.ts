@@ -1,67 +1,25 @@
 import { randomBytes } from 'node:crypto';
 import { Redis as IoRedis } from 'ioredis';
 import { createClient } from 'redis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, CredentialError, type MintedToken } from '../src/index.js';
-import { credentialKey, FleetBreakerOpenError, redisCoordination, type CoordinationEvent, type RedisCoordination } from '../src/redis/index.js';
+import { credentialKey, FleetBreakerOpenError, redisCoordination, type RedisCoordination } from '../src/redis/index.js';
 import { OAuthError } from '../src/oauth2/index.js';
-import { connectRedisPair, startRedisServer, type RedisServer } from '../examples/redis-server.js';
+import { countingIssuer, sleep, useRedisServer } from './redis/harness.js';
 
 /**
  * The Redis protocol against a real redis-server on loopback. Each "process" is a provider with its
  * own pair of connections and its own coordination, as a separate process would have; the issuer
  * is a counter. Real time, short tokens: bounded to a few seconds each.
  */
-let server: RedisServer;
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-const key = { id: 'k1', key: randomBytes(32) };
 const sharedKey = credentialKey({ issuer: 'https://issuer.test/token', clientId: 'orders', scopes: ['b', 'a'] });
+const redis = useRedisServer({ prefix: 'test', sharedKey });
+const { key, cleanups, connections, flushRedis } = redis;
+const issuer = countingIssuer;
 
-beforeAll(async () => {
-  server = await startRedisServer();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A process's two connections (commands, subscriber), offline queue off, errors handled. */
-async function connections() {
-  const { client, subscriber } = await connectRedisPair(server.url, { connectTimeoutMs: 500 });
-  cleanups.push(async () => {
-    await Promise.allSettled([client.close(), subscriber.close()]);
-  });
-  return { client, subscriber };
-}
-
-/** An issuer that counts what it issues. */
-function issuer(lifetimeMs: number) {
-  const state = { issued: 0, failing: false, attempts: 0 };
-  const mint = async (): Promise<MintedToken> => {
-    state.attempts++;
-    await sleep(20);
-    if (state.failing) throw Object.assign(new Error('issuer down'), { status: 503 });
-    state.issued++;
-    return { secret: `secret-${state.issued}-${randomBytes(8).toString('hex')}`, expiresAt: Date.now() + lifetimeMs };
-  };
-  return { state, mint };
-}
-
-async function process_(mint: () => Promise<MintedToken>, options: Partial<Parameters<typeof redisCoordination>[0]> = {}, providerOptions: object = {}) {
-  const { client, subscriber } = await connections();
-  const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: 'test', pollMs: 100, commandTimeoutMs: 300, ...options });
-  const events: CoordinationEvent['type'][] = [];
-  coordination.on('coordination.degraded', (event) => events.push(event.type));
-  coordination.on('coordination.restored', (event) => events.push(event.type));
-  coordination.on('coordination.value-rejected', (event) => events.push(event.type));
-  cleanups.push(() => coordination.close());
-  const provider = await createCredentialProvider({ mint, coordination, sharedKey, refresh: 'proactive', mintTimeoutMs: 2_000, ...providerOptions });
-  cleanups.push(() => provider.stop());
-  return { provider, coordination, client, events };
+/** A process with proactive refresh, as the fleet tests below run them. */
+function process_(mint: () => Promise<MintedToken>, options: Partial<Parameters<typeof redisCoordination>[0]> = {}, providerOptions: object = {}) {
+  return redis.fleetProcess(mint, options, { refresh: 'proactive', ...providerOptions });
 }
 
 /** A bare coordination on its own connections (a process), for driving `share()` directly. */
@@ -70,11 +28,6 @@ async function bareCoordination(): Promise<RedisCoordination> {
   const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: 'test', pollMs: 100 });
   cleanups.push(() => coordination.close());
   return coordination;
-}
-
-async function flushRedis() {
-  const { client } = await connections();
-  await client.flushAll();
 }
 
 describe('a fleet shares one token through Redis', () => {
@@ -171,7 +124,7 @@ describe('a fleet shares one token through Redis', () => {
     const { state, mint } = issuer(600);
     const fleet: Awaited<ReturnType<typeof process_>>[] = [];
     for (let index = 0; index < 3; index++) fleet.push(await process_(mint, {}, { mintTimeoutMs: 500 }));
-    await server.stop();
+    await redis.server.stop();
     let failed = 0;
     const serveFor = async (ms: number) => {
       const until = Date.now() + ms;
@@ -183,7 +136,7 @@ describe('a fleet shares one token through Redis', () => {
     await serveFor(1_200);
     expect(failed).toBe(0);
     for (const { events } of fleet) expect(events).toContain('coordination.degraded');
-    await server.start();
+    await redis.server.start();
     await sleep(400); // the clients reconnect
     await serveFor(1_500);
     expect(failed).toBe(0);
@@ -271,7 +224,7 @@ describe('a fleet shares one token through Redis', () => {
     await flushRedis();
     const { state, mint } = issuer(60_000);
     const first = await process_(mint);
-    const client = new IoRedis(server.port, '127.0.0.1', { enableOfflineQueue: false, lazyConnect: true });
+    const client = new IoRedis(redis.server.port, '127.0.0.1', { enableOfflineQueue: false, lazyConnect: true });
     const subscriber = client.duplicate();
     await client.connect();
     await subscriber.connect();
@@ -310,7 +263,7 @@ describe('bad coordination config fails at construction', () => {
     await expect(createCredentialProvider({ mint, coordination })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('sharedKey') });
     expect(() => createCredentialPool({ mint, coordination, mintTimeoutMs: 1_000 })).toThrow(/leaseMs/);
     expect(() => redisCoordination({ client: {}, subscriber, encryptionKey: key })).toThrow(CredentialError);
-    const queueing = createClient({ url: server.url }); // never connected: only its options are read
+    const queueing = createClient({ url: redis.server.url }); // never connected: only its options are read
     expect(() => redisCoordination({ client: queueing, subscriber, encryptionKey: key })).toThrow(/disableOfflineQueue: true/);
     expect(() => redisCoordination({ client, subscriber, encryptionKey: { id: 'short', key: randomBytes(16) } })).toThrow(/32 random bytes/);
     await coordination.close();

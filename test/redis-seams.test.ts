@@ -3,61 +3,15 @@
  * redis-server on loopback, one regression test each. Real time, bounded to a few seconds each.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createCredentialProvider, type Clock, type MintedToken } from '../src/index.js';
-import { credentialKey, redisCoordination, type CoordinationEvent } from '../src/redis/index.js';
+import { credentialKey, redisCoordination } from '../src/redis/index.js';
 import { refreshTokenMint } from '../src/oauth2/index.js';
-import { connectRedisPair, startRedisServer, type RedisServer } from '../examples/redis-server.js';
+import { countingIssuer as issuer, sleep, useRedisServer } from './redis/harness.js';
 
-let server: RedisServer;
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-const key = { id: 'k1', key: randomBytes(32) };
 const sharedKey = credentialKey({ issuer: 'https://issuer.test/token', clientId: 'seams', scopes: ['a'] });
-
-beforeAll(async () => {
-  server = await startRedisServer();
-}, 60_000);
-afterAll(async () => {
-  await server?.stop();
-});
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function connections() {
-  const pair = await connectRedisPair(server.url, { connectTimeoutMs: 500 });
-  cleanups.push(() => Promise.allSettled([pair.client.close(), pair.subscriber.close()]));
-  return pair;
-}
-
-async function flushRedis() {
-  const { client } = await connections();
-  await client.flushAll();
-  return client;
-}
-
-function issuer(lifetimeMs: number) {
-  const state = { issued: 0 };
-  const mint = async (): Promise<MintedToken> => {
-    await sleep(20);
-    state.issued++;
-    return { secret: `secret-${state.issued}-${randomBytes(6).toString('hex')}`, expiresAt: Date.now() + lifetimeMs };
-  };
-  return { state, mint };
-}
-
-async function fleetProcess(mint: () => Promise<MintedToken>, options: Record<string, unknown> = {}, providerOptions: Record<string, unknown> = {}) {
-  const { client, subscriber } = await connections();
-  const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: 'seams', pollMs: 100, commandTimeoutMs: 300, ...options });
-  const events: CoordinationEvent['type'][] = [];
-  for (const type of ['coordination.degraded', 'coordination.restored', 'coordination.value-rejected'] as const) coordination.on(type, (event) => events.push(event.type));
-  cleanups.push(() => coordination.close());
-  const provider = await createCredentialProvider({ mint, coordination, sharedKey, mintTimeoutMs: 2_000, ...providerOptions });
-  cleanups.push(() => provider.stop());
-  return { provider, coordination, events };
-}
+const redis = useRedisServer({ prefix: 'seams', sharedKey });
+const { key, cleanups, connections, flushRedis, fleetProcess } = redis;
 
 describe('the fleet at its seams', () => {
   it('a missing or null encryptionKey is INVALID_CONFIG, not a TypeError', async () => {
@@ -129,7 +83,7 @@ describe('the fleet at its seams', () => {
     const provider = await createCredentialProvider({ mint: grant, coordination, sharedKey, breakerThreshold: 2 });
     cleanups.push(() => provider.stop());
     expect(grants.made).toBe(1);
-    await server.stop();
+    await redis.server.stop();
     try {
       await sleep(1_100); // the one-second token has expired
       const codes: string[] = [];
@@ -137,7 +91,7 @@ describe('the fleet at its seams', () => {
       expect(codes).toEqual(Array(4).fill('COORDINATION_UNAVAILABLE'));
       expect(grants.made).toBe(1);
     } finally {
-      await server.start();
+      await redis.server.start();
     }
   });
 
@@ -163,7 +117,7 @@ describe('the fleet at its seams', () => {
       }
     });
     await sleep(900); // the tokens are due: processes ask for the lease
-    await server.pause(1_500);
+    await redis.server.pause(1_500);
     await sleep(3_500); // past the end of the lease requests' lives and a couple of token lifetimes
     running = false;
     await Promise.all(callers);
