@@ -10,6 +10,7 @@ const REAL_PROCESSES = [
   'test/refresh-rotation.test.ts',
   'test/redis-coordination.test.ts',
   'test/redis-seams.test.ts',
+  'test/readme-redis.test.ts',
   'test/demo.test.ts',
   'test/demo-inspector.test.ts',
   'test/package.test.ts',
