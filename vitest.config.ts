@@ -11,6 +11,7 @@ const REAL_PROCESSES = [
   'test/redis-coordination.test.ts',
   'test/redis-seams.test.ts',
   'test/readme-redis.test.ts',
+  'test/redis-cluster.test.ts',
   'test/demo.test.ts',
   'test/demo-inspector.test.ts',
   'test/package.test.ts',

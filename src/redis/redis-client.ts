@@ -24,6 +24,12 @@ interface NodeRedisSubscriber {
   subscribe(channel: string, listener: (message: string, channel: string) => void): Promise<unknown>;
   unsubscribe(channel: string): Promise<unknown>;
 }
+/** node-redis's cluster client (`createCluster`): commands are routed by their first key. */
+interface NodeRedisCluster {
+  sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
+  isOpen: boolean;
+  _options: { rootNodes: unknown[]; defaults?: { disableOfflineQueue?: boolean } };
+}
 interface IoRedisClient {
   eval(script: string, numberOfKeys: number, ...args: string[]): Promise<unknown>;
   status: string;
@@ -38,6 +44,11 @@ interface IoRedisSubscriber {
 
 function isNodeRedis(client: unknown): client is NodeRedisClient {
   return typeof client === 'object' && client !== null && typeof (client as NodeRedisClient).sendCommand === 'function' && 'isOpen' in client;
+}
+
+function isNodeRedisCluster(client: unknown): client is NodeRedisCluster {
+  const options = typeof client === 'object' && client !== null ? (client as { _options?: { rootNodes?: unknown } })._options : undefined;
+  return isNodeRedis(client) && typeof options === 'object' && options !== null && Array.isArray(options.rootNodes);
 }
 
 function isIoRedis(client: unknown): client is IoRedisClient {
@@ -55,23 +66,27 @@ function isIoRedis(client: unknown): client is IoRedisClient {
  * ```
  */
 export function redisConnectionOf(client: unknown, subscriber: unknown): RedisConnection {
+  if (isNodeRedisCluster(client)) {
+    // Every script's keys share one hash tag: the first key routes the script to the node that holds them all.
+    if (!isNodeRedis(subscriber)) throw new CredentialError('INVALID_CONFIG', `subscriber must be a second node-redis cluster client (cluster.duplicate()), got ${describeShape(subscriber)}`);
+    if (client._options.defaults?.disableOfflineQueue !== true) throw offlineQueue('createCluster({ rootNodes, defaults: { disableOfflineQueue: true } })');
+    return {
+      evaluate: (script, keys, args) => client.sendCommand(keys[0], false, ['EVAL', script, String(keys.length), ...keys, ...args]),
+      ...nodeRedisSubscription(subscriber as unknown as NodeRedisSubscriber),
+    };
+  }
   if (isNodeRedis(client)) {
     if (!isNodeRedis(subscriber)) throw new CredentialError('INVALID_CONFIG', `subscriber must be a second node-redis client (client.duplicate()), got ${describeShape(subscriber)}`);
     if (client.options?.disableOfflineQueue !== true) throw offlineQueue('createClient({ ..., disableOfflineQueue: true })');
-    const sub = subscriber as unknown as NodeRedisSubscriber;
     return {
       evaluate: (script, keys, args) => client.sendCommand(['EVAL', script, String(keys.length), ...keys, ...args]),
-      subscribe: async (channel, onMessage) => {
-        await sub.subscribe(channel, (message) => onMessage(message));
-      },
-      unsubscribe: async (channel) => {
-        await sub.unsubscribe(channel);
-      },
+      ...nodeRedisSubscription(subscriber as unknown as NodeRedisSubscriber),
     };
   }
   if (isIoRedis(client)) {
     if (!isIoRedis(subscriber)) throw new CredentialError('INVALID_CONFIG', `subscriber must be a second ioredis client (client.duplicate()), got ${describeShape(subscriber)}`);
-    if (client.options?.enableOfflineQueue !== false) throw offlineQueue('new Redis({ ..., enableOfflineQueue: false })');
+    const cluster = (client as { isCluster?: unknown }).isCluster === true;
+    if (client.options?.enableOfflineQueue !== false) throw offlineQueue(cluster ? 'new Cluster(nodes, { ..., enableOfflineQueue: false })' : 'new Redis({ ..., enableOfflineQueue: false })');
     const sub = subscriber as unknown as IoRedisSubscriber;
     const handlers = new Map<string, (channel: string, message: string) => void>();
     return {
@@ -93,6 +108,18 @@ export function redisConnectionOf(client: unknown, subscriber: unknown): RedisCo
     };
   }
   throw new CredentialError('INVALID_CONFIG', `client must be a node-redis (redis) or ioredis client, got ${describeShape(client)}`);
+}
+
+/** Subscribing through a node-redis subscriber, standalone or cluster (a cluster's classic pub/sub reaches every node). */
+function nodeRedisSubscription(sub: NodeRedisSubscriber): Pick<RedisConnection, 'subscribe' | 'unsubscribe'> {
+  return {
+    subscribe: async (channel, onMessage) => {
+      await sub.subscribe(channel, (message) => onMessage(message));
+    },
+    unsubscribe: async (channel) => {
+      await sub.unsubscribe(channel);
+    },
+  };
 }
 
 /**
