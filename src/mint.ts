@@ -100,17 +100,21 @@ export async function runMint(
   const pass = gate === undefined ? null : await gate.enter(signal);
   const deadline = run.startedAt + setup.mintTimeoutMs;
   if (pass !== null && clock.now() >= deadline) {
-    // its deadline passed while it queued: the statechart is about to time it out, the issuer is not asked
+    // its deadline passed while it queued: the statechart is about to time it out, the issuer is not asked.
+    // (Mutation testing: its blame is unobservable, an equivalent mutant: only a pool key has a gate,
+    // and a pool key's breaker counts neither 'nobody' nor 'issuer'.)
     pass.settle('abandoned');
     throw new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'nobody' });
   }
   let minted: unknown;
   try {
-    minted = await untilAborted(setup.mint(run.phase === undefined ? { signal } : { signal, phase: run.phase }), signal);
+    minted = await untilAborted(setup.mint(run.phase === undefined ? { signal } : { signal, phase: run.phase }), signal); // no `phase` key for a plain mint
   } catch (error) {
     if (signal.aborted) {
       // Given up: the statechart timed the attempt out, or every caller left, or it was stopped.
       // Only the first is the issuer's doing; it is told apart by the deadline having passed.
+      // (Mutation testing: `pass.settle` for `pass?.settle`, or `{}` for `{ blame: 'issuer' }`, the
+      // default, are equivalent mutants: the first throws only into a stopped actor, which ignores it.)
       pass?.settle(clock.now() >= deadline ? new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'issuer' }) : 'abandoned');
       throw error;
     }
@@ -139,6 +143,7 @@ function blameOf(classify: (error: unknown) => MintBlame, error: unknown): MintB
 
 /** A throwing or non-numeric jitter source counts as no jitter; out-of-range samples are clamped later. */
 function sampleJitter(jitter: () => number): number {
+  // Mutation testing: an empty catch (a sample of undefined) is an equivalent mutant: clamp01 reads it as 0.
   try {
     const sample = jitter();
     return typeof sample === 'number' ? sample : 0;

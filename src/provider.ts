@@ -122,7 +122,7 @@ export async function createCredentialProviderWith(
   validateInspect(options.inspect);
   validateReporters(options.reporters);
   const mint = sharedMint(options, config, clock);
-  const provider = startCredentialActor({ ...options, mint, machine, clock, config });
+  const provider = new CredentialProvider({ ...options, mint, machine, clock, config });
   try {
     // The first token comes through the statechart like every other: one mint path, one timeout.
     await provider.currentToken();
@@ -135,7 +135,10 @@ export async function createCredentialProviderWith(
   return provider;
 }
 
-/** What a credential actor is started from (a provider, or a pool's key). */
+/**
+ * What a credential actor is started from (a provider, or a pool's key: `startPoolKey`). It starts
+ * with no token: its first `currentToken()` mints.
+ */
 export interface CredentialActorSetup {
   machine: CredentialMachine;
   mint: Mint;
@@ -149,21 +152,6 @@ export interface CredentialActorSetup {
   classify?: (error: unknown) => MintBlame;
   /** What stands between a mint and the issuer (a pool's issuer breaker and permits). */
   gate?: MintGate;
-}
-
-/**
- * Starts a credential actor with no token yet: its first `currentToken()` mints. The one way a
- * provider or a pool's key comes to life (a pool's key type extends the provider class).
- *
- * @internal
- * @example
- * ```ts
- * const provider = startCredentialActor({ machine: credentialMachine, mint, clock: systemClock, config: defaultRefreshConfig });
- * await provider.currentToken(); // the first mint
- * ```
- */
-export function startCredentialActor(setup: CredentialActorSetup): CredentialProvider {
-  return new CredentialProvider(setup);
 }
 
 /**

@@ -67,4 +67,11 @@ describe('a bad minted token is never cached', () => {
     }
     await provider.stop();
   });
+
+  it('counts a jitter sample that is no number (a numeric string, say) as no jitter', async () => {
+    const { provider } = await startProvider({ jitter: (() => '0.5') as unknown as () => number });
+    // 0.5 would pull the refresh to 30% of the hour; as no jitter it stays at 80%
+    expect(provider.actor.getSnapshot().context.refreshDueAt).toBe(0.8 * HOUR);
+    await provider.stop();
+  });
 });

@@ -204,6 +204,9 @@ describe('Retry-After and refusals', () => {
     await clock.advanceAsync(590_000);
     expect(script.calls.length).toBe(200); // nobody reached the issuer while it was closed to us
     expect(failures).toBeLessThanOrEqual(100 * 3);
+    // and when it may be asked again (96 s + 600 s), the keys do try: the half-open probe goes out
+    await clock.advanceAsync(696_000 + 1_000 - clock.now());
+    expect(script.calls.length).toBeGreaterThan(200);
     await pool.stop();
   });
 
@@ -220,6 +223,22 @@ describe('Retry-After and refusals', () => {
     await flush();
     script.calls[0]!.reject(hostile);
     expect(await result).toEqual({ ok: false, error: hostile });
+    expect(pool.toJSON().issuer.breaker).toBe('open');
+    await pool.stop();
+  });
+
+  it('a classifier that throws blames the issuer (the safer guess), and its error reaches nobody', async () => {
+    const { script, pool } = startPool({
+      breakerThreshold: 1,
+      classifyFailure: () => {
+        throw new Error('classifier bug');
+      },
+    });
+    const result = outcome(pool.currentToken('a'));
+    await flush();
+    const original = down();
+    script.calls[0]!.reject(original);
+    expect(await result).toEqual({ ok: false, error: original });
     expect(pool.toJSON().issuer.breaker).toBe('open');
     await pool.stop();
   });
@@ -346,5 +365,32 @@ describe('ManualClock.advanceAsync', () => {
     expect(atOnce).toBeLessThanOrEqual(1);
     // due, then backoff 1 s, 2 s, 4 s, 8 s, 16 s, then every 30 s until ten minutes have passed
     expect(async).toBe(1 + 5 + Math.floor((600_000 - 1 - 31_000) / 30_000));
+  });
+});
+
+describe('the half-open probe', () => {
+  it('an abandoned probe frees its place: the next mint is the probe, and the issuer is asked again', async () => {
+    const { clock, script, pool } = startPool({ breakerThreshold: 1, breakerCooldownMs: 1_000 });
+    const first = outcome(pool.currentToken('a'));
+    await flush();
+    script.calls[0]!.reject(down());
+    await first;
+    clock.advance(1_000);
+    expect(pool.toJSON().issuer.breaker).toBe('halfOpen');
+    const giveUp = new AbortController();
+    const probe = outcome(pool.currentToken('b', { signal: giveUp.signal }));
+    await flush();
+    expect(script.calls).toHaveLength(2);
+    expect(codeOf(await outcome(pool.currentToken('c')))).toBe('BREAKER_OPEN'); // one probe at a time
+    giveUp.abort(new Error('caller gone'));
+    await probe;
+    await flush();
+    const next = outcome(pool.currentToken('d'));
+    await flush();
+    expect(script.calls).toHaveLength(3); // the place was freed
+    script.calls[2]!.resolve({ secret: 'back', expiresAt: HOUR });
+    expect(codeOf(await next)).toBe('ok');
+    expect(pool.toJSON().issuer.breaker).toBe('closed');
+    await pool.stop();
   });
 });

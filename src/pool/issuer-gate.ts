@@ -60,7 +60,7 @@ export class IssuerGate {
    *
    * @example
    * ```ts
-   * startCredentialActor({ ...setup, gate: issuerGate.forKey(key) });
+   * startPoolKey({ ...setup, gate: issuerGate.forKey(key) }, ++uses);
    * ```
    */
   forKey(key: string): MintGate {

@@ -1,0 +1,36 @@
+import { configDefaults, defineConfig } from 'vitest/config';
+
+/**
+ * The suite `npm run mutate` (StrykerJS) kills mutants with: the deterministic tests that run the
+ * sources. Left out: what runs the built `dist/` (a mutant of the sources never reaches it: the bench
+ * smoke test, the bundle, the browser inspector) and every real-process test (slow, and each
+ * mutant would pay for it).
+ */
+/**
+ * `MUTATE_SUITE=pool`: the pool's suites only, for the issuer gate's run with `coverageAnalysis: 'all'`
+ * (its model-based coverage check asserts what the replays saw together, which a per-test analysis
+ * never runs against a mutant: see `npm run mutate:gate`).
+ */
+const POOL_SUITES = ['test/pool*.test.ts'];
+
+export default defineConfig({
+  test: {
+    testTimeout: 20_000,
+    include: process.env.MUTATE_SUITE === 'pool' ? POOL_SUITES : ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    exclude: [
+      ...configDefaults.exclude,
+      'test/bench-smoke.test.ts',
+      'test/bundle.test.ts',
+      'test/browser-inspector.test.ts',
+      'test/visualizations.test.ts',
+      'test/layout.test.ts',
+      'test/fleet.test.ts',
+      'test/refresh-rotation.test.ts',
+      'test/redis-*.test.ts',
+      'test/readme-redis.test.ts',
+      'test/demo*.test.ts',
+      'test/package.test.ts',
+      'test/oauth2-integration.test.ts',
+    ],
+  },
+});
