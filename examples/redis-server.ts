@@ -37,7 +37,7 @@ export function ensureRedisServer(): string {
 }
 
 /** A port the OS picked on 127.0.0.1, free when returned (redis-server cannot take port 0 itself). */
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

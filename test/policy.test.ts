@@ -16,18 +16,9 @@ import {
   type RefreshPolicy,
 } from '../machines/policy.js';
 import { Secret } from '../machines/secret.js';
+import { defaultRefreshConfig, policyOf } from '../src/config.js';
 
-const policy = (breakerCounts: RefreshPolicy['breakerCounts']): RefreshPolicy => ({
-  refreshAt: 0.8,
-  refreshFloorMs: 30_000,
-  breakerThreshold: 5,
-  breakerCooldownMs: 60_000,
-  mintTimeoutMs: 30_000,
-  refresh: 'on-demand',
-  invalidateMinIntervalMs: 5_000,
-  maxRetryAfterMs: 600_000,
-  breakerCounts,
-});
+const policy = (breakerCounts: RefreshPolicy['breakerCounts']): RefreshPolicy => policyOf(defaultRefreshConfig, breakerCounts);
 
 function context(overrides: Partial<CredentialContext> = {}): CredentialContext {
   return {

@@ -5,11 +5,10 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureRedisServer } from '../../examples/redis-server.js';
+import { ensureRedisServer, freePort } from '../../examples/redis-server.js';
 
 const run = promisify(execFile);
 
@@ -17,17 +16,6 @@ export interface RedisCluster {
   /** The three masters' ports. */
   readonly ports: readonly number[];
   stop(): Promise<void>;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 function launch(binary: string, dir: string, port: number, busPort: number): Promise<ChildProcess> {
