@@ -35,8 +35,12 @@ describe('a fleet shares one token through Redis', () => {
     await flushRedis();
     const { state, mint } = issuer(1_000);
     const fleet = [];
+    const setupStartedAt = Date.now();
     for (let index = 0; index < 5; index++) fleet.push(await process_(mint));
-    expect(state.issued).toBe(1); // the first process minted; the other four adopted its token
+    // the first process minted and the other four adopted its token; a setup slower than a refresh
+    // window (0.8 s of a 1 s token) on a busy machine may have seen that window's one refresh too
+    expect(state.issued).toBeLessThanOrEqual(1 + Math.floor((Date.now() - setupStartedAt) / 800));
+    expect(state.issued).toBeLessThan(5);
     const secrets = await Promise.all(fleet.map(({ provider }) => provider.currentToken().then((token) => token.secret.reveal())));
     expect(new Set(secrets).size).toBe(1);
     const startedAt = Date.now();
