@@ -3,6 +3,7 @@
  * Redis, minting from the real oidc-provider issuer, serving `currentToken()` in a loop as an app
  * under load would, and reporting over IPC what it served. Its settings come as JSON in argv[2].
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connectRedisPair } from '../../examples/redis-server.js';
 import { createCredentialProvider, type CredentialProvider, type Mint } from '../../src/index.js';
 import { clientCredentialsMint, refreshTokenMint } from '../../src/oauth2/index.js';
@@ -36,6 +37,12 @@ export interface WorkerReport {
   readonly failures: string[];
   readonly issuerCalls: number;
   readonly events: string[];
+  /** `Date.now()` when this process began constructing its provider (after connecting to Redis). */
+  readonly constructingAt: number;
+  /** `Date.now()` when this process's first mint began, or null. */
+  readonly firstMintAt: number | null;
+  /** The longest event-loop delay this process saw, in ms: how late its timers could fire on this machine. */
+  readonly maxLoopDelayMs: number;
 }
 
 const settings = JSON.parse(process.argv[2]!) as WorkerSettings;
@@ -53,7 +60,11 @@ const coordination = redisCoordination({
 coordination.on('coordination.degraded', () => events.push('degraded'));
 coordination.on('coordination.restored', () => events.push('restored'));
 
+const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+loopDelay.enable();
 let issuerCalls = 0;
+let firstMintAt: number | null = null;
+let constructingAt = 0;
 const issuerMint: Mint =
   settings.refreshToken === undefined
     ? clientCredentialsMint({
@@ -72,7 +83,8 @@ const issuerMint: Mint =
       });
 const counted: Mint = async (context) => {
   issuerCalls++;
-  process.send?.({ type: 'minting', pid: process.pid });
+  firstMintAt ??= Date.now();
+  process.send?.({ type: 'minting', pid: process.pid, at: Date.now(), constructingAt });
   if (settings.mintsHang === true) return new Promise(() => {});
   if (settings.firstMintHangs === true && (await client.set('fleet:test:first-mint-hung', '1', { NX: true })) === 'OK') return new Promise(() => {});
   return issuerMint(context);
@@ -87,7 +99,18 @@ const failures: string[] = [];
 let provider: CredentialProvider | null = null;
 let running = true;
 
-const report = (): WorkerReport => ({ type: 'report', served, expiredServed, failed, failures: failures.slice(0, 5), issuerCalls, events });
+const report = (): WorkerReport => ({
+  type: 'report',
+  served,
+  expiredServed,
+  failed,
+  failures: failures.slice(0, 5),
+  issuerCalls,
+  events,
+  constructingAt,
+  firstMintAt,
+  maxLoopDelayMs: loopDelay.max / 1e6,
+});
 
 process.on('message', async (message: { type: string }) => {
   if (message.type === 'report') process.send?.(report());
@@ -101,6 +124,7 @@ process.on('message', async (message: { type: string }) => {
 });
 
 const sharedKey = credentialKey({ issuer: settings.tokenEndpoint, clientId: settings.clientId, audience: settings.audience });
+constructingAt = Date.now();
 try {
   provider = await createCredentialProvider({
     mint,
