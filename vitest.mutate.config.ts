@@ -12,11 +12,17 @@ import { configDefaults, defineConfig } from 'vitest/config';
  * never runs against a mutant: see `npm run mutate:gate`).
  */
 const POOL_SUITES = ['test/pool*.test.ts'];
+/** `MUTATE_SUITE=machines`: the suites that drive the two statecharts, for `npm run mutate:machines`. */
+const MACHINE_SUITES = [
+  ...POOL_SUITES,
+  'test/{model-based,breaker,serving,proactive,retry-after,invalidate,inspection,construction,stop,cancellation,short-tokens,random-schedules,scenarios}.test.ts',
+];
+const SUITES: Record<string, string[]> = { pool: POOL_SUITES, machines: MACHINE_SUITES };
 
 export default defineConfig({
   test: {
     testTimeout: 20_000,
-    include: process.env.MUTATE_SUITE === 'pool' ? POOL_SUITES : ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    include: SUITES[process.env.MUTATE_SUITE ?? ''] ?? ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     exclude: [
       ...configDefaults.exclude,
       'test/bench-smoke.test.ts',

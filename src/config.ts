@@ -1,5 +1,4 @@
 import type { RefreshPolicy } from '../machines/policy.js';
-import { closestName } from './closest-name.js';
 import { CredentialError } from '../machines/credential-error.js';
 
 /** The policy plus the jitter source, as `createCredentialProvider` accepts it. */
@@ -73,27 +72,6 @@ export function resolveRefreshConfig(options: Partial<RefreshConfig>): RefreshCo
 
 /** Every policy option's name, as `createCredentialProvider` accepts it. */
 export const POLICY_OPTION_NAMES: readonly string[] = Object.freeze(Object.keys(defaultRefreshConfig));
-
-/**
- * Throws `INVALID_CONFIG` for the first key of `options` that is not in `known`, naming it and the
- * closest real option: a plain JavaScript caller has no compiler to catch `breakerTreshold`, and a
- * misspelt option silently left at its default is worse than an error.
- *
- * @example
- * ```ts
- * rejectUnknownOptions({ refreshAtt: 0.5 }, ['refreshAt']); // INVALID_CONFIG: unknown option refreshAtt; did you mean refreshAt?
- * ```
- */
-export function rejectUnknownOptions(options: object, known: readonly string[]): void {
-  for (const key of Object.keys(options)) {
-    if (known.includes(key)) continue;
-    const closest = closestName(key, known);
-    throw new CredentialError(
-      'INVALID_CONFIG',
-      `unknown option ${key}${closest === null ? `; the options are ${known.join(', ')}` : `; did you mean ${closest}?`}`,
-    );
-  }
-}
 
 /**
  * The data half of a config, as the statechart's context holds it (no functions).

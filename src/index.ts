@@ -24,6 +24,8 @@ export type { FailureBlame } from './classify-failure.js';
 export { parseRetryAfter, retryAfterOf } from './retry-after.js';
 export { CredentialError, isCredentialError } from '../machines/credential-error.js';
 export type { CredentialErrorCode } from '../machines/credential-error.js';
+export { BreakerOpenError } from './breaker-open-error.js';
+export type { BreakerOpenDetails, BreakerScope } from './breaker-open-error.js';
 export { refreshDueAt } from '../machines/policy.js';
 export type { RefreshTiming } from '../machines/policy.js';
 export { defaultRefreshConfig } from './config.js';

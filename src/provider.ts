@@ -10,7 +10,9 @@ import { isAbortSignal, isLiveSignal } from './abort-signals.js';
 import type { AuthToken } from './auth-token.js';
 import { defaultClassifyFailure } from './classify-failure.js';
 import { clockOption, type Clock } from './clock.js';
-import { POLICY_OPTION_NAMES, policyOf, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig } from './config.js';
+import { BreakerOpenError } from './breaker-open-error.js';
+import { checkOptions } from './check-options.js';
+import { POLICY_OPTION_NAMES, policyOf, resolveRefreshConfig, type RefreshConfig } from './config.js';
 import { CredentialError } from '../machines/credential-error.js';
 import { Flight } from './flight.js';
 import { redactedInspection, type InspectionObserver } from './inspection.js';
@@ -53,6 +55,13 @@ export interface CredentialProviderOptions extends Partial<RefreshConfig> {
   coordination?: Coordination;
   /** The name of this credential across the fleet (see `credentialKey` in `credential-actor/redis`); with `coordination` only. */
   sharedKey?: string;
+  /**
+   * When the first token is minted. `'eager'` (the default): `createCredentialProvider` mints it and
+   * rejects if it fails, so a misconfigured client id or secret stops the deploy at start-up, not at
+   * the first request. `'lazy'`: it resolves at once and the first `currentToken()` mints, so an
+   * issuer that blips while the app starts does not fail the start (the pool's keys always start so).
+   */
+  firstMint?: 'eager' | 'lazy';
 }
 
 /** Options of {@link CredentialProvider.currentToken}. */
@@ -80,6 +89,7 @@ type EmittedOf<T extends CredentialEmittedEvent['type']> = Extract<CredentialEmi
  * Mints a first token, then returns a provider that keeps it fresh. Rejects with the mint's own
  * error (or `INVALID_TOKEN`, `MINTED_TOKEN_ALREADY_EXPIRED`, `MINT_TIMEOUT`) if that first mint
  * fails, leaving nothing running, and with `UNCONFIGURED` / `INVALID_CONFIG` for bad options.
+ * With `firstMint: 'lazy'` it resolves without minting, and the first `currentToken()` mints.
  *
  * @example
  * ```ts
@@ -116,13 +126,18 @@ export async function createCredentialProviderWith(
   if (typeof options !== 'object' || options === null || typeof options.mint !== 'function') {
     throw new CredentialError('UNCONFIGURED', 'mint is required: a function ({ signal }) => Promise<{ secret, expiresAt }>');
   }
-  rejectUnknownOptions(options, PROVIDER_OPTION_NAMES);
+  checkOptions(options, { owner: 'createCredentialProvider', known: PROVIDER_OPTION_NAMES });
   const config = resolveRefreshConfig(options);
   const clock = clockOption(options.clock);
   validateInspect(options.inspect);
   validateReporters(options.reporters);
   const mint = sharedMint(options, config, clock);
+  const firstMint = options.firstMint ?? 'eager';
+  if (firstMint !== 'eager' && firstMint !== 'lazy') {
+    throw new CredentialError('INVALID_CONFIG', `createCredentialProvider: firstMint must be 'eager' or 'lazy', got ${describeShape(firstMint)}`);
+  }
   const provider = new CredentialProvider({ ...options, mint, machine, clock, config });
+  if (firstMint === 'lazy') return provider;
   try {
     // The first token comes through the statechart like every other: one mint path, one timeout.
     await provider.currentToken();
@@ -170,6 +185,8 @@ export class CredentialProvider {
   #token: AuthToken | null = null;
   #served!: Promise<AuthToken>;
   #flight: Flight | null = null;
+  /** The latest mint failure since the last success, for the `cause` of a `BREAKER_OPEN` refusal. */
+  #lastFailure: unknown = undefined;
   /** The emitted-event and completion subscriptions, while anyone waits or listens. */
   #listening: { unsubscribe(): void }[] | null = null;
   /** Why the provider stopped (`stop()`, `actor.stop()`, or the statechart failing); `null` while it runs. */
@@ -331,7 +348,7 @@ export class CredentialProvider {
     if (!isTokenUnusableAt(context, now)) return this.#served;
     if (value.flight === 'minting') return this.#flightFor(context).join(signal);
     return Promise.reject(
-      new CredentialError('BREAKER_OPEN', `the token has expired and the mint breaker is open until ${context.openUntil}`),
+      new BreakerOpenError({ scope: 'credential', openUntil: context.openUntil, reason: context.openReason ?? 'failures', now, lastFailure: this.#lastFailure }),
     );
   }
 
@@ -410,8 +427,14 @@ export class CredentialProvider {
   }
 
   #onEmitted(event: CredentialEmittedEvent): void {
-    if (event.type === 'refresh.succeeded') this.#settleFlight((flight) => flight.resolve(this.actor.getSnapshot().context.token));
-    if (event.type === 'refresh.failed') this.#settleFlight((flight) => flight.reject(event.error));
+    if (event.type === 'refresh.succeeded') {
+      this.#lastFailure = undefined;
+      this.#settleFlight((flight) => flight.resolve(this.actor.getSnapshot().context.token));
+    }
+    if (event.type === 'refresh.failed') {
+      this.#lastFailure = event.error;
+      this.#settleFlight((flight) => flight.reject(event.error));
+    }
     this.#listeners.notify(event);
     this.#quietDown();
     // A settled mint changed the snapshot: mirror it now, so the one before (context, value, the
@@ -444,7 +467,7 @@ export class CredentialProvider {
 }
 
 /** Every option `createCredentialProvider` knows; any other key is a typo, refused at construction. */
-const PROVIDER_OPTION_NAMES: readonly string[] = ['mint', 'clock', 'inspect', 'reporters', 'coordination', 'sharedKey', ...POLICY_OPTION_NAMES];
+const PROVIDER_OPTION_NAMES: readonly string[] = ['mint', 'clock', 'inspect', 'reporters', 'coordination', 'sharedKey', 'firstMint', ...POLICY_OPTION_NAMES];
 
 /** Never served: the placeholder a credential actor holds until its first mint lands. */
 const UNMINTED: AuthToken = Object.freeze({ secret: new Secret('unminted'), expiresAt: null });

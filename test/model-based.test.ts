@@ -19,7 +19,7 @@ const COVERAGE_FILE = new URL('../visualizations/coverage.json', import.meta.url
 
 // Generated when this file is collected, from the shipped machine itself.
 const generationStartedAt = performance.now();
-const scenarios = credentialScenarios();
+const scenarios = credentialScenarios({ coordination: true });
 const generationMs = performance.now() - generationStartedAt;
 const results: ReplayResult[] = [];
 

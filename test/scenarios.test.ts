@@ -45,6 +45,26 @@ describe('credentialScenarios()', () => {
     expect(report.transitions.uncovered.every((label) => /proactiveMintAdmitted|retryAdmitted/.test(label))).toBe(true);
   });
 
+  it('walks the sharing region only for a user who asks for coordination, and measures coverage accordingly', async () => {
+    const phasesOf = (list: readonly CredentialScenario[]) => list.flatMap((scenario) => scenario.steps).filter((step) => step.world.kind === 'mintPhase');
+    expect(phasesOf(scenarios)).toEqual([]);
+    expect(scenarios.some((scenario) => scenario.name.includes('holdingLease'))).toBe(false);
+    const shared = credentialScenarios({ refresh: 'on-demand', coordination: true });
+    expect(new Set(phasesOf(shared).map((step) => (step.world as { phase: string }).phase))).toEqual(new Set(['waitingOnHolder', 'adopting', 'holdingLease']));
+    // alone: the totals leave the sharing region's phases out, and nothing is uncovered for lack of them
+    const alone = credentialScenarios({ refresh: 'on-demand' });
+    const aloneReport = scenarioCoverage(alone, await Promise.all(alone.map((scenario) => replayScenario(scenario))));
+    const sharedReport = scenarioCoverage(shared, await Promise.all(shared.map((scenario) => replayScenario(scenario))));
+    expect(aloneReport.states.total).toBe(sharedReport.states.total - 3);
+    expect(aloneReport.states.uncovered).toEqual([]);
+    expect(sharedReport.states.uncovered).toEqual([]);
+    expect(aloneReport.transitions.uncovered.some((label) => label.includes('sharing'))).toBe(false);
+  });
+
+  it('refuses an unknown option, naming the closest', () => {
+    expect(() => credentialScenarios({ cordination: true } as never)).toThrow(/credentialScenarios: unknown option cordination; did you mean coordination\?/);
+  });
+
   it('names the transitions each scenario was generated for, readably', () => {
     expect(scenarios.flatMap((scenario) => scenario.covers)).toContain(
       'credential.breaker.closed --mint.failed [failureReachesThreshold]--> credential.breaker.open',
@@ -128,7 +148,8 @@ describe('the coverage report for users', () => {
     const some = scenarios.slice(0, 3);
     const results = await Promise.all(some.map((scenario) => replayScenario(scenario)));
     const report = scenarioCoverage(some, results);
-    expect(coverageLine(report)).toMatch(/^paths 3, steps \d+, states \d+\/16, transitions \d+\/\d+$/);
+    // 16 states, less the sharing region's three phases (these scenarios were generated without coordination)
+    expect(coverageLine(report)).toMatch(/^paths 3, steps \d+, states \d+\/13, transitions \d+\/\d+$/);
     expect(report.transitions.uncovered.length).toBeGreaterThan(0);
     const svg = await coverageSvg(report);
     expect(svg).toMatch(/<svg/);

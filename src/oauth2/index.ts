@@ -9,6 +9,8 @@ import type { Clock } from '../clock.js';
 import { CredentialError } from '../../machines/credential-error.js';
 import type { Mint } from '../mint.js';
 import { toSafeError } from './safe-error.js';
+import { checkOptions } from '../check-options.js';
+import { endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption } from './endpoint.js';
 import { Secret } from '../../machines/secret.js';
 
 /** Options of {@link clientCredentialsMint}: a `tokenEndpoint`, or an `issuer` to discover it from. */
@@ -20,8 +22,8 @@ export interface ClientCredentialsOptions {
   clientId: string;
   /** Held as a {@link Secret}; revealed only to build each request. */
   clientSecret: string | Secret;
-  /** `scope`, space-separated. */
-  scope?: string;
+  /** The scopes to ask for, sent as the space-separated `scope` parameter. */
+  scopes?: readonly string[];
   /** `audience` (as Auth0 and others name the API). */
   audience?: string;
   /** `resource` indicators (RFC 8707). */
@@ -49,38 +51,40 @@ export interface ClientCredentialsOptions {
  *     issuer: 'https://login.example.com',
  *     clientId: 'billing-service',
  *     clientSecret: process.env.CLIENT_SECRET!,
- *     scope: 'invoices:read',
+ *     scopes: ['invoices:read'],
  *   }),
  *   refresh: 'proactive',
  * });
  * ```
  */
 export function clientCredentialsMint(options: ClientCredentialsOptions): Mint {
-  const { clientId, tokenEndpoint, issuer } = options;
-  if (typeof clientId !== 'string' || clientId.length === 0) throw new CredentialError('INVALID_CONFIG', 'clientId must be a non-empty string');
-  if (tokenEndpoint === undefined && issuer === undefined) throw new CredentialError('INVALID_CONFIG', 'tokenEndpoint or issuer is required');
-  const clientSecret = options.clientSecret instanceof Secret ? options.clientSecret : new Secret(String(options.clientSecret ?? ''));
-  if (clientSecret.reveal().length === 0) throw new CredentialError('INVALID_CONFIG', 'clientSecret must be a non-empty string or Secret');
+  checkOptions(options, { owner: OWNER, known: CLIENT_CREDENTIALS_OPTION_NAMES, refused: SCOPE_REFUSED });
+  const { clientId } = options;
+  if (typeof clientId !== 'string' || clientId.length === 0) throw new CredentialError('INVALID_CONFIG', `${OWNER}: clientId must be a non-empty string`);
+  if (options.tokenEndpoint === undefined && options.issuer === undefined) throw new CredentialError('INVALID_CONFIG', `${OWNER}: tokenEndpoint or issuer is required`);
+  const issuer = options.issuer === undefined ? undefined : endpointOption(OWNER, 'issuer', options.issuer, options);
+  const tokenEndpoint = options.tokenEndpoint === undefined ? undefined : endpointOption(OWNER, 'tokenEndpoint', options.tokenEndpoint, options);
+  const clientSecret = secretOption(OWNER, 'clientSecret', options.clientSecret);
+  const scope = scopeParameter(OWNER, options.scopes);
   const now = options.clock === undefined ? () => Date.now() : () => options.clock!.now();
   const client: oauth.Client = { client_id: clientId };
-  const http = {
-    ...(options.fetch === undefined ? {} : { [oauth.customFetch]: options.fetch }),
-    ...(options.allowInsecureRequests === true ? { [oauth.allowInsecureRequests]: true } : {}),
-  };
+  const http = httpOptions(options);
   let server: oauth.AuthorizationServer | undefined =
-    tokenEndpoint === undefined ? undefined : { issuer: String(issuer ?? new URL(tokenEndpoint).origin), token_endpoint: String(tokenEndpoint) };
-
-  const discover = async (signal: AbortSignal): Promise<oauth.AuthorizationServer> => {
-    const issuerUrl = new URL(String(issuer));
-    const response = await oauth.discoveryRequest(issuerUrl, { ...http, signal });
-    return oauth.processDiscoveryResponse(issuerUrl, response);
-  };
-
-  return async ({ signal }): Promise<MintedToken> => {
+    tokenEndpoint === undefined ? undefined : { issuer: options.issuer === undefined ? tokenEndpoint.origin : String(options.issuer), token_endpoint: tokenEndpoint.href };
+  const discover = async (issuerUrl: URL, signal: AbortSignal): Promise<oauth.AuthorizationServer> => {
     try {
-      server ??= await discover(signal);
+      const response = await oauth.discoveryRequest(issuerUrl, { ...http, signal });
+      return await oauth.processDiscoveryResponse(issuerUrl, response);
+    } catch (error) {
+      throw toSafeError(error, signal, now(), { step: 'discovery', endpoint: issuerUrl });
+    }
+  };
+  return async ({ signal }): Promise<MintedToken> => {
+    server ??= await discover(issuer!, signal);
+    const endpoint = new URL(server.token_endpoint ?? issuer!.href);
+    try {
       const parameters = new URLSearchParams();
-      if (options.scope !== undefined) parameters.set('scope', options.scope);
+      if (scope !== undefined) parameters.set('scope', scope);
       if (options.audience !== undefined) parameters.set('audience', options.audience);
       for (const resource of [options.resource ?? []].flat()) parameters.append('resource', resource);
       const authentication =
@@ -95,12 +99,28 @@ export function clientCredentialsMint(options: ClientCredentialsOptions): Mint {
         expiresAt: typeof result.expires_in === 'number' ? sentAt + result.expires_in * 1000 : null,
       };
     } catch (error) {
-      throw toSafeError(error, signal, now());
+      throw toSafeError(error, signal, now(), { step: 'token request', endpoint });
     }
   };
 }
 
+const OWNER = 'clientCredentialsMint';
+const CLIENT_CREDENTIALS_OPTION_NAMES: readonly string[] = [
+  'tokenEndpoint',
+  'issuer',
+  'clientId',
+  'clientSecret',
+  'scopes',
+  'audience',
+  'resource',
+  'clientAuthentication',
+  'fetch',
+  'clock',
+  'allowInsecureRequests',
+];
+
 export { OAuthError } from './oauth-error.js';
+export type { OAuthErrorDetails, OAuthStep } from './oauth-error.js';
 
 export { refreshTokenMint } from './refresh-token-mint.js';
 export type { RefreshTokenOptions } from './refresh-token-mint.js';

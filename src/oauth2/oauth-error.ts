@@ -1,7 +1,39 @@
 /**
- * An OAuth 2.0 error response from a token endpoint (RFC 6749 section 5.2), or a token endpoint
- * that could not be reached. Keeps the standard `error` and `error_description` and the HTTP status;
- * never the request, the response object or any credential.
+ * Which step of talking to the issuer failed: reading its metadata (`issuer` given, the token
+ * endpoint discovered from `/.well-known/...`) or the token request itself.
+ */
+export type OAuthStep = 'discovery' | 'token request';
+
+/** What an {@link OAuthError} knows beyond its code: each field only when known. */
+export interface OAuthErrorDetails {
+  /** The response's `error_description`. */
+  errorDescription?: string | undefined;
+  /** The HTTP status of the response. */
+  status?: number | undefined;
+  /** The issuer's `Retry-After`, in ms. */
+  retryAfterMs?: number | undefined;
+  /** The step that failed (default `'token request'`). */
+  step?: OAuthStep | undefined;
+  /** The URL asked, without credentials, query or fragment. */
+  endpoint?: string | undefined;
+  /** What to change, when the fix is on our side (e.g. `allowInsecureRequests`). */
+  hint?: string | undefined;
+  /** The transport failure underneath (e.g. a connection refused), never a request or a response. */
+  cause?: unknown;
+}
+
+/**
+ * A token endpoint (or its discovery document) answered with an error, answered with something that
+ * is not OAuth, or could not be reached. Its message names the step and the URL (never a
+ * credential) and, when the fix is on our side, the option to change; `cause` keeps the transport
+ * failure. It never holds the request, the response object or any credential.
+ *
+ * `error` is the OAuth `error` code when the issuer sent one (RFC 6749 section 5.2: `invalid_client`,
+ * `invalid_grant`, ...). When it did not, `error` says what happened instead, in codes no issuer
+ * sends: `http_status` (an HTTP error with no OAuth body: a 404 page, a proxy's 503; see `status`),
+ * `request_failed` (no response at all; see `cause`), `invalid_response` (a success that is not a
+ * token response or metadata document), `insecure_url` (an `http:` URL without
+ * `allowInsecureRequests`).
  *
  * @example
  * ```ts
@@ -11,7 +43,7 @@
  * ```
  */
 export class OAuthError extends Error {
-  /** The `error` code of the response, e.g. `invalid_client`; `request_failed` when there was no OAuth response. */
+  /** The OAuth `error` code of the response, or one of `http_status`, `request_failed`, `invalid_response`, `insecure_url` when there was none. */
   readonly error: string;
   /** The response's `error_description`, if it had one. */
   readonly errorDescription: string | undefined;
@@ -19,27 +51,33 @@ export class OAuthError extends Error {
   readonly status: number | undefined;
   /** How long the issuer asked us to wait (its `Retry-After` header), in ms; `undefined` when it did not say. */
   readonly retryAfterMs: number | undefined;
+  /** The step that failed. */
+  readonly step: OAuthStep;
+  /** The URL asked (no credentials, query or fragment), when known. */
+  readonly endpoint: string | undefined;
 
   /**
-   * @param error the OAuth `error` code.
-   * @param details `errorDescription` and `status`, when known.
+   * @param error the OAuth `error` code, or one of the codes above.
+   * @param details what else is known.
    * @example
    * ```ts
    * new OAuthError('invalid_client', { errorDescription: 'client authentication failed', status: 401 });
    * ```
    */
-  constructor(
-    error: string,
-    details: { errorDescription?: string | undefined; status?: number | undefined; retryAfterMs?: number | undefined } = {},
-  ) {
+  constructor(error: string, details: OAuthErrorDetails = {}) {
+    const step = details.step ?? 'token request';
+    const where = details.endpoint === undefined ? step : `${step} to ${details.endpoint}`;
     const description = details.errorDescription === undefined ? '' : `: ${details.errorDescription}`;
     const status = details.status === undefined ? '' : ` (HTTP ${details.status})`;
-    super(`token endpoint error ${error}${description}${status}`);
+    const hint = details.hint === undefined ? '' : `; ${details.hint}`;
+    super(`${where} failed: ${error}${description}${status}${hint}`, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'OAuthError';
     this.error = error;
     this.errorDescription = details.errorDescription;
     this.status = details.status;
     this.retryAfterMs = details.retryAfterMs;
+    this.step = step;
+    this.endpoint = details.endpoint;
   }
 
   /**
@@ -47,16 +85,31 @@ export class OAuthError extends Error {
    *
    * @example
    * ```ts
-   * JSON.stringify(new OAuthError('invalid_scope')); // {"name":"OAuthError","error":"invalid_scope",...}
+   * JSON.stringify(new OAuthError('invalid_scope')); // {"name":"OAuthError","error":"invalid_scope","step":"token request"}
    * ```
    */
-  toJSON(): { name: string; error: string; error_description?: string; status?: number; retryAfterMs?: number } {
+  toJSON(): { name: string; error: string; error_description?: string; status?: number; retryAfterMs?: number; step: OAuthStep; endpoint?: string } {
     return {
       name: this.name,
       error: this.error,
       ...(this.errorDescription === undefined ? {} : { error_description: this.errorDescription }),
       ...(this.status === undefined ? {} : { status: this.status }),
       ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
+      step: this.step,
+      ...(this.endpoint === undefined ? {} : { endpoint: this.endpoint }),
     };
   }
+}
+
+/**
+ * A URL as an error may show it: no user, password, query or fragment (any of which can hold a
+ * credential).
+ *
+ * @example
+ * ```ts
+ * displayEndpoint(new URL('https://user:pw@login.example/token?key=1')); // 'https://login.example/token'
+ * ```
+ */
+export function displayEndpoint(url: URL): string {
+  return `${url.origin}${url.pathname}`;
 }

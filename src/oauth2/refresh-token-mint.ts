@@ -5,6 +5,8 @@ import { CredentialError } from '../../machines/credential-error.js';
 import type { ExclusiveMint, MintContext } from '../mint.js';
 import { Secret } from '../../machines/secret.js';
 import { toSafeError } from './safe-error.js';
+import { checkOptions } from '../check-options.js';
+import { endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption } from './endpoint.js';
 
 /** Options of {@link refreshTokenMint}. */
 export interface RefreshTokenOptions {
@@ -14,7 +16,9 @@ export interface RefreshTokenOptions {
   clientSecret?: string | Secret;
   /** The refresh token to start from (the one a sign-in returned); under a coordination, only until the fleet shares one. */
   refreshToken: string | Secret;
-  scope?: string;
+  /** The scopes to ask for (narrower than or equal to the original grant's), sent space-separated. */
+  scopes?: readonly string[];
+  /** `resource` indicators (RFC 8707). */
   resource?: string | string[];
   fetch?: typeof fetch;
   clock?: Pick<Clock, 'now'>;
@@ -45,19 +49,19 @@ export interface RefreshTokenOptions {
  * ```
  */
 export function refreshTokenMint(options: RefreshTokenOptions): ExclusiveMint {
-  const { clientId, tokenEndpoint } = options;
-  if (typeof clientId !== 'string' || clientId.length === 0) throw new CredentialError('INVALID_CONFIG', 'clientId must be a non-empty string');
-  if (tokenEndpoint === undefined) throw new CredentialError('INVALID_CONFIG', 'tokenEndpoint is required');
-  const initial = options.refreshToken instanceof Secret ? options.refreshToken.reveal() : options.refreshToken;
-  if (typeof initial !== 'string' || initial.length === 0) throw new CredentialError('INVALID_CONFIG', 'refreshToken must be a non-empty string or Secret');
-  const clientSecret = options.clientSecret === undefined ? undefined : options.clientSecret instanceof Secret ? options.clientSecret : new Secret(options.clientSecret);
+  checkOptions(options, { owner: OWNER, known: REFRESH_TOKEN_OPTION_NAMES, refused: SCOPE_REFUSED });
+  const { clientId } = options;
+  if (typeof clientId !== 'string' || clientId.length === 0) throw new CredentialError('INVALID_CONFIG', `${OWNER}: clientId must be a non-empty string`);
+  if (options.tokenEndpoint === undefined) throw new CredentialError('INVALID_CONFIG', `${OWNER}: tokenEndpoint is required`);
+  const tokenEndpoint = endpointOption(OWNER, 'tokenEndpoint', options.tokenEndpoint, options);
+  const initial = secretOption(OWNER, 'refreshToken', options.refreshToken).reveal();
+  const clientSecret = options.clientSecret === undefined ? undefined : secretOption(OWNER, 'clientSecret', options.clientSecret);
+  const scope = scopeParameter(OWNER, options.scopes);
   const now = options.clock === undefined ? () => Date.now() : () => options.clock!.now();
   const client: oauth.Client = { client_id: clientId };
-  const server: oauth.AuthorizationServer = { issuer: new URL(tokenEndpoint).origin, token_endpoint: String(tokenEndpoint) };
-  const http = {
-    ...(options.fetch === undefined ? {} : { [oauth.customFetch]: options.fetch }),
-    ...(options.allowInsecureRequests === true ? { [oauth.allowInsecureRequests]: true } : {}),
-  };
+  const server: oauth.AuthorizationServer = { issuer: tokenEndpoint.origin, token_endpoint: tokenEndpoint.href };
+  const http = httpOptions(options);
+  const call = { step: 'token request', endpoint: tokenEndpoint } as const;
   /** Alone, the refresh token lives here; under a coordination, in the fleet's shared state. */
   let local: Secret | null = new Secret(initial);
   /** Whether a coordination has ever handed this mint a shared refresh token. */
@@ -75,7 +79,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): ExclusiveMint {
       throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the last refresh-token grant’s outcome is unknown, so its refresh token may be spent: sign in again');
     }
     const parameters = new URLSearchParams();
-    if (options.scope !== undefined) parameters.set('scope', options.scope);
+    if (scope !== undefined) parameters.set('scope', scope);
     for (const resource of [options.resource ?? []].flat()) parameters.append('resource', resource);
     const authentication = clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(clientSecret.reveal());
     if (signal.aborted) throw signal.reason; // nothing sent yet: the refresh token is unspent
@@ -87,15 +91,15 @@ export function refreshTokenMint(options: RefreshTokenOptions): ExclusiveMint {
       if (!wasNeverSent(error)) {
         // The request may have reached the issuer and spent the refresh token: never send it again.
         if (state === undefined) local = null;
-        throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the refresh-token grant’s outcome is unknown (no response): its refresh token is not used again', { cause: toSafeError(error, signal, now()) }), { stateSpent: true });
+        throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the refresh-token grant’s outcome is unknown (no response): its refresh token is not used again', { cause: toSafeError(error, signal, now(), call) }), { stateSpent: true });
       }
-      throw toSafeError(error, signal, now());
+      throw toSafeError(error, signal, now(), call);
     }
     let result: oauth.TokenEndpointResponse;
     try {
       result = await oauth.processRefreshTokenResponse(server, client, response);
     } catch (error) {
-      throw toSafeError(error, signal, now());
+      throw toSafeError(error, signal, now(), call);
     }
     const next = typeof result.refresh_token === 'string' && result.refresh_token.length > 0 ? result.refresh_token : current.reveal();
     if (state === undefined) local = new Secret(next);
@@ -107,6 +111,19 @@ export function refreshTokenMint(options: RefreshTokenOptions): ExclusiveMint {
   };
   return Object.assign(mint, { exclusive: true as const });
 }
+
+const OWNER = 'refreshTokenMint';
+const REFRESH_TOKEN_OPTION_NAMES: readonly string[] = [
+  'tokenEndpoint',
+  'clientId',
+  'clientSecret',
+  'refreshToken',
+  'scopes',
+  'resource',
+  'fetch',
+  'clock',
+  'allowInsecureRequests',
+];
 
 /** A connection refused (or a name that did not resolve): the request never left, the refresh token is unspent. */
 function wasNeverSent(error: unknown): boolean {

@@ -7,6 +7,8 @@
 import type { Attributes, Meter } from '@opentelemetry/api';
 import type { BreakerState } from '../../machines/credential.types.js';
 import type { CredentialReporters } from '../provider.js';
+import { checkOptions } from '../check-options.js';
+import { CredentialError } from '../../machines/credential-error.js';
 
 /** `credential.breaker.state` values: 0 closed, 1 half-open, 2 open. */
 export const BREAKER_STATE_VALUE: Readonly<Record<BreakerState, number>> = Object.freeze({ closed: 0, halfOpen: 1, open: 2 });
@@ -37,6 +39,8 @@ export interface OtelReportersOptions {
  * ```
  */
 export function otelReporters(meter: Meter, options: OtelReportersOptions = {}): CredentialReporters {
+  checkOptions(options, { owner: 'otelReporters', known: ['name'] });
+  if (options.name !== undefined && typeof options.name !== 'string') throw new CredentialError('INVALID_CONFIG', 'otelReporters: name must be a string');
   const base: Attributes = options.name === undefined ? {} : { 'credential.name': options.name };
   const refreshes = meter.createCounter('credential.refresh', { description: 'Credential refresh attempts, by result' });
   const ttl = meter.createGauge('credential.token.ttl', { unit: 's', description: 'Seconds the cached credential has left' });

@@ -1,20 +1,11 @@
 import type { Actor } from 'xstate';
-import { CredentialError } from '../../machines/credential-error.js';
+import { BreakerOpenError } from '../breaker-open-error.js';
+import type { CredentialError } from '../../machines/credential-error.js';
 import { MintFailure } from '../../machines/mint-failure.js';
 import type { PoolMachine } from '../../machines/pool.machine.js';
 import type { Clock } from '../clock.js';
 import type { MintGate, MintPass } from '../mint.js';
 import { MintPermits } from './mint-permits.js';
-
-/** The refusal of a key's mint by the open issuer breaker: nobody's failure, counted by no breaker. */
-class IssuerBreakerOpen extends CredentialError {
-  constructor(openUntil: number | null) {
-    super(
-      'BREAKER_OPEN',
-      openUntil === null ? 'the issuer breaker is half-open and its one probe is in flight' : `the issuer breaker is open until ${new Date(openUntil).toISOString()}`,
-    );
-  }
-}
 
 /**
  * A pool's gate to its issuer: the pool statechart's issuer breaker and the cap on mints in flight,
@@ -38,6 +29,8 @@ export class IssuerGate {
   #closedBy: CredentialError | null = null;
   /** Attempts that entered and have not settled: the keys with a mint in flight or queued. */
   #attempts = 0;
+  /** The issuer's latest failure, for the `cause` of a refusal (redacted there). */
+  #lastIssuerFailure: unknown = undefined;
 
   /**
    * @param actor the pool statechart.
@@ -115,7 +108,9 @@ export class IssuerGate {
     if (value.issuer === 'open' || (value.issuer === 'halfOpen' && context.probing)) {
       const now = this.#clock.now();
       const openUntil = value.issuer === 'open' ? context.openUntil : null;
-      throw new MintFailure(new IssuerBreakerOpen(openUntil), now, { blame: 'nobody', retryAfterMs: openUntil === null ? null : Math.max(0, openUntil - now) });
+      // the refusal is nobody's failure: blamed on nobody, it is counted by no breaker
+      const refusal = new BreakerOpenError({ scope: 'issuer', openUntil, reason: context.openReason ?? 'failures', now, lastFailure: this.#lastIssuerFailure });
+      throw new MintFailure(refusal, now, { blame: 'nobody', retryAfterMs: openUntil === null ? null : refusal.retryAfterMs });
     }
     if (!starting || value.issuer !== 'halfOpen') return false;
     this.#actor.send({ type: 'probe.started', now: this.#clock.now() });
@@ -134,6 +129,7 @@ export class IssuerGate {
         // the issuer said nothing either way: if it was the current probe, another may go
         if (wasProbe) this.#actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
       } else {
+        this.#lastIssuerFailure = outcome.cause;
         this.#actor.send({ type: 'issuer.failed', at: outcome.failedAt, retryAfterMs: outcome.retryAfterMs, key: pass.key });
       }
     }

@@ -8,7 +8,8 @@ import type { AuthToken, MintedToken } from '../auth-token.js';
 import type { Mint, MintContext } from '../mint.js';
 import { defaultClassifyFailure, type FailureBlame } from '../classify-failure.js';
 import { armTimer, clockOption, disarmTimer, type Clock, type TimerHandle } from '../clock.js';
-import { POLICY_OPTION_NAMES, rejectUnknownOptions, resolveRefreshConfig, type RefreshConfig } from '../config.js';
+import { checkOptions } from '../check-options.js';
+import { POLICY_OPTION_NAMES, resolveRefreshConfig, type RefreshConfig } from '../config.js';
 import { CredentialError } from '../../machines/credential-error.js';
 import { describeShape } from '../describe-shape.js';
 import { ClockEnvironment, runnablePool } from '../environment.js';
@@ -116,7 +117,7 @@ export function createCredentialPool(options: CredentialPoolOptions): Credential
   if (typeof options !== 'object' || options === null || typeof options.mint !== 'function') {
     throw new CredentialError('UNCONFIGURED', 'mint is required: a function (key, { signal }) => Promise<{ secret, expiresAt }>');
   }
-  rejectUnknownOptions(options, POOL_OPTION_NAMES);
+  checkOptions(options, { owner: 'createCredentialPool', known: POOL_OPTION_NAMES });
   const config = resolveRefreshConfig(options);
   const clock = clockOption(options.clock);
   const maxKeys = options.maxKeys ?? 10_000;

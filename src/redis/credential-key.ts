@@ -1,3 +1,6 @@
+import { checkOptions } from '../check-options.js';
+import { CredentialError } from '../../machines/credential-error.js';
+
 /** What names one credential: two credentials that differ in any of these never share a token. */
 export interface CredentialKeyParts {
   /** The token endpoint or issuer URL. */
@@ -21,6 +24,16 @@ export interface CredentialKeyParts {
  * ```
  */
 export function credentialKey(parts: CredentialKeyParts): string {
+  checkOptions(parts, { owner: 'credentialKey', known: ['issuer', 'clientId', 'audience', 'scopes', 'tenant'], refused: { scope: "use scopes, an array of strings (e.g. scopes: ['orders:read'])" } });
+  for (const name of ['issuer', 'clientId'] as const) {
+    if (typeof parts[name] !== 'string' || parts[name].length === 0) throw new CredentialError('INVALID_CONFIG', `credentialKey: ${name} must be a non-empty string`);
+  }
+  for (const name of ['audience', 'tenant'] as const) {
+    if (parts[name] !== undefined && typeof parts[name] !== 'string') throw new CredentialError('INVALID_CONFIG', `credentialKey: ${name} must be a string`);
+  }
+  if (parts.scopes !== undefined && !(Array.isArray(parts.scopes) && parts.scopes.every((scope) => typeof scope === 'string'))) {
+    throw new CredentialError('INVALID_CONFIG', 'credentialKey: scopes must be an array of strings');
+  }
   return JSON.stringify([
     'v1',
     parts.issuer,

@@ -1,4 +1,4 @@
-import { CredentialError } from '../../machines/credential-error.js';
+import { BreakerOpenError } from '../breaker-open-error.js';
 
 /**
  * The fleet's breaker for a credential is open (the issuer failed `breakerThreshold` times across
@@ -10,14 +10,13 @@ import { CredentialError } from '../../machines/credential-error.js';
  * if (error instanceof FleetBreakerOpenError) console.log(`fleet cooling down for ${error.retryAfterMs} ms`);
  * ```
  */
-export class FleetBreakerOpenError extends CredentialError {
-  /** How long the fleet's breaker stays open, as Redis counts it (ms). */
-  readonly retryAfterMs: number;
-
-  /** @param retryAfterMs the open breaker's remaining time. */
-  constructor(retryAfterMs: number) {
-    super('BREAKER_OPEN', `the fleet's breaker for this credential is open for ${retryAfterMs} ms more`);
+export class FleetBreakerOpenError extends BreakerOpenError {
+  /**
+   * @param retryAfterMs the open breaker's remaining time, as Redis counts it.
+   * @param now this process's clock reading when Redis answered.
+   */
+  constructor(retryAfterMs: number, now: number) {
+    super({ scope: 'fleet', openUntil: now + retryAfterMs, reason: 'unknown', now });
     this.name = 'FleetBreakerOpenError';
-    this.retryAfterMs = retryAfterMs;
   }
 }

@@ -15,6 +15,7 @@ import { Secret } from '../../machines/secret.js';
 import { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
 import { redisConnectionOf, type RedisConnection } from './redis-client.js';
 import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE, RELEASE_ORPHAN, SPEND_STATE } from './scripts.js';
+import { checkOptions } from '../check-options.js';
 import { sealedIdOf, TokenSealer, type EncryptionKey } from './sealed-token.js';
 
 /** Options of {@link redisCoordination}. */
@@ -66,7 +67,10 @@ const MAX_REMEMBERED_TOKENS = 100_000;
  * ```
  */
 export function redisCoordination(options: RedisCoordinationOptions): RedisCoordination {
-  if (typeof options !== 'object' || options === null) throw new CredentialError('INVALID_CONFIG', `redisCoordination needs options, got ${describeShape(options)}`);
+  checkOptions(options, {
+    owner: 'redisCoordination',
+    known: ['client', 'subscriber', 'encryptionKey', 'prefix', 'leaseMs', 'pollMs', 'commandTimeoutMs', 'attemptTimeoutMs', 'classifyFailure'],
+  });
   const connection = redisConnectionOf(options.client, options.subscriber);
   if (options.encryptionKey === undefined || options.encryptionKey === null) {
     throw new CredentialError('INVALID_CONFIG', 'encryptionKey is required: { id, key } with 32 random bytes (or a list of them, the sealing key first)');
@@ -263,7 +267,7 @@ export class RedisCoordination implements Coordination {
           continue;
         }
       }
-      if (kind === 'open') throw new FleetBreakerOpenError(Number(first));
+      if (kind === 'open') throw new FleetBreakerOpenError(Number(first), run.clock.now());
       if (kind === 'wait') {
         phase('waitingOnHolder');
         await this.#awaitPublication(credential, Math.min(this.#pollMs, Number(first) + 1), signal, run.clock);

@@ -122,8 +122,9 @@ export function toDot(machine: DrawableMachine, pathCounts?: PathCounts): string
       const side = nth % 2 === 0 ? 'n' : 's';
       attributes.push(`tailport=${side}`, `headport=${side}`);
     }
-    if (pathCounts !== undefined) {
-      const paths = pathCounts.get(key) ?? 0;
+    if (pathCounts !== undefined && pathCounts.has(key)) {
+      // a transition with no count was out of the report's scope (the sharing region, for scenarios without coordination): drawn plain
+      const paths = pathCounts.get(key)!;
       attributes[0] = `label="${label}\\n${paths} path${paths === 1 ? '' : 's'}"`;
       attributes.push(...coverageStyle(paths));
     }

@@ -38,6 +38,11 @@ export interface ModelConfig {
   readonly settleMs: number;
   /** The `Retry-After` a failure that says when to come back carries (ms). */
   readonly retryAfterMs: number;
+  /**
+   * Whether the mint is shared across processes (a `coordination`): only then does it report its
+   * phases, and only then does the model walk the `sharing` region's states.
+   */
+  readonly sharedMint: boolean;
   readonly policy: RefreshPolicy;
 }
 
@@ -52,6 +57,7 @@ export const MODEL_DEFAULTS = {
   shortLifetimeMs: 37,
   settleMs: 13,
   retryAfterMs: 5_003,
+  sharedMint: true,
   policy: {
     refreshAt: 0.5,
     refreshFloorMs: 100,
@@ -235,7 +241,7 @@ export function createModel(config: ModelConfig): Model {
     // holding the lease); each phase it is not in yet can come next. Offered only for a caller's
     // mint with the breaker closed and no failure counted: the phases change nothing else, so this
     // covers them without multiplying every other minting state by four.
-    if (value.flight === 'minting' && context.attemptKind === 'demand' && value.breaker === 'closed' && context.consecutiveFailures === 0) {
+    if (config.sharedMint && value.flight === 'minting' && context.attemptKind === 'demand' && value.breaker === 'closed' && context.consecutiveFailures === 0) {
       for (const phase of SHARED_MINT_PHASES) {
         if (value.sharing !== phase) offered.push(at({ type: 'mint.phase', phase, attempt: context.attempt }, now, phase));
       }

@@ -5,6 +5,7 @@ import { isTokenUnusableAt } from '../../../machines/policy.js';
 import type { RefreshMode, RefreshPolicy } from '../../config.js';
 import { CredentialError } from '../../../machines/credential-error.js';
 import { retryAfterOf } from '../../retry-after.js';
+import { checkOptions } from '../../check-options.js';
 import {
   defaultModel,
   generatePaths,
@@ -97,6 +98,12 @@ export interface ScenarioOptions {
   policy?: Partial<Omit<RefreshPolicy, 'refresh' | 'breakerCounts'>>;
   /** Duration overrides: a normal token's life, a short token's life, how long a mint takes, the start. */
   timing?: Partial<Pick<ModelConfig, 'startMs' | 'lifetimeMs' | 'shortLifetimeMs' | 'settleMs'>>;
+  /**
+   * Whether your provider shares its mint across processes (`coordination`, e.g. Redis): then the
+   * scenarios also walk the `sharing` region (waiting on the lease holder, adopting, holding the
+   * lease). Default `false`: without a coordination those phases never happen.
+   */
+  coordination?: boolean;
   /** @internal A variant of the statechart, for our own tests that prove the coverage check bites. */
   machine?: CredentialMachine;
 }
@@ -116,6 +123,7 @@ export interface ScenarioOptions {
  * ```
  */
 export function credentialScenarios(options: ScenarioOptions = {}): CredentialScenario[] {
+  checkOptions(options, { owner: 'credentialScenarios', known: ['refresh', 'policy', 'timing', 'coordination', 'machine'] });
   const modes: readonly RefreshMode[] =
     options.refresh === undefined ? ['on-demand', 'proactive'] : typeof options.refresh === 'string' ? [options.refresh] : options.refresh;
   const scenarios: CredentialScenario[] = [];
@@ -123,7 +131,7 @@ export function credentialScenarios(options: ScenarioOptions = {}): CredentialSc
   const labels = inventory(machine).transitions;
   for (const refresh of modes) {
     const base = defaultModel(refresh);
-    const model: ModelConfig = { ...base, ...options.timing, policy: { ...base.policy, ...options.policy, refresh } };
+    const model: ModelConfig = { ...base, ...options.timing, sharedMint: options.coordination === true, policy: { ...base.policy, ...options.policy, refresh } };
     generatePaths(machine, model).forEach(({ path, covers }, index) => {
       const steps = toScenarioSteps(path.steps as { state: ModelSnapshot; event: CredentialEvent }[]);
       const name = `${refresh} #${index + 1}: ${steps.map((step) => describeWorld(step.world)).join(' → ')}`;
