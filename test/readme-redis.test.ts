@@ -20,9 +20,9 @@ afterEach(async () => {
 
 /** The README's `ts` block that sets up `redisCoordination`. */
 function readmeRedisSnippet(): string {
-  const blocks = [...readFileSync('README.md', 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
+  const blocks = [...readFileSync('docs/fleet.md', 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!);
   const snippet = blocks.find((block) => block.includes("from 'redis'") && block.includes('redisCoordination({'));
-  if (snippet === undefined) throw new Error('the README has no Redis set-up snippet');
+  if (snippet === undefined) throw new Error('docs/fleet.md has no Redis set-up snippet');
   return snippet;
 }
 

@@ -2,6 +2,8 @@
  * `credential-actor/redis`: one token and one mint per refresh window across a fleet of processes,
  * on the app's own Redis clients (`redis` v5/v6 or `ioredis`). The core library depends on no
  * Redis client; this entry only on Node's `crypto`.
+ *
+ * @module credential-actor/redis
  */
 export { redisCoordination, RedisCoordination } from './redis-coordination.js';
 export type { CoordinationEvent, RedisCoordinationOptions } from './redis-coordination.js';

@@ -4,7 +4,7 @@ import { describeShape } from '../describe-shape.js';
 /**
  * The few Redis operations the protocol uses, over the app's own connections (two: commands, and
  * one subscriber for the namespace's channel). Built from a `redis` (node-redis v5/v6) or `ioredis`
- * client by {@link redisConnectionOf}; nothing here opens a connection.
+ * client by `redisConnectionOf`; nothing here opens a connection.
  */
 export interface RedisConnection {
   /** Runs a Lua script with its keys and arguments. */
