@@ -102,7 +102,13 @@ export async function runPoolDemo({ tenants, durationMs }: { tenants: number; du
   const rows = [...perTenant].map(([key, { ok, failed }]) => `${key} ${String(ok).padStart(4)} ok ${String(failed).padStart(3)} failed`);
   const columns = 4;
   console.log(`\nSummary after ${seconds(Date.now() - startedAt)}, ${tenants} tenants`);
-  for (let row = 0; row < rows.length; row += columns) console.log(`  ${rows.slice(row, row + columns).join('   ')}`);
+  // a few tenants, row by row; many, as a distribution (fifty near-identical rows say less than one line)
+  if (rows.length <= 12) for (let row = 0; row < rows.length; row += columns) console.log(`  ${rows.slice(row, row + columns).join('   ')}`);
+  else {
+    const served = [...perTenant.values()].map(({ ok }) => ok).sort((a, b) => a - b);
+    const failing = [...perTenant.values()].filter(({ failed }) => failed > 0).length;
+    console.log(`  per tenant          served min ${served[0]}, median ${served[Math.floor(served.length / 2)]}, max ${served.at(-1)}; ${failing} of ${tenants} tenants saw a failure`);
+  }
   const total = [...perTenant.values()].reduce((sum, { ok, failed }) => ({ ok: sum.ok + ok, failed: sum.failed + failed }), { ok: 0, failed: 0 });
   console.log(`  requests            ${total.ok + total.failed}: ${total.ok} served by the API, ${total.failed} failed (${refusedByApi} refused by the API)`);
   console.log(`  expired tokens served: ${expiredServed}`);

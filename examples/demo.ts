@@ -24,30 +24,65 @@ import { fetchWithToken } from './fetch-with-token.js';
 import { startProtectedApi } from './protected-api.js';
 import { startTokenServer } from './token-server.js';
 
-const { values } = parseArgs({
-  options: {
-    duration: { type: 'string', default: '60' },
-    inspect: { type: 'boolean', default: false },
-    'inspect-port': { type: 'string', default: '8080' },
-    out: { type: 'string', default: 'demo-output' },
-    tenants: { type: 'string' },
-    fleet: { type: 'string' },
-  },
-});
+const USAGE = `Usage: npm run demo -- [options]
+
+  An OAuth 2.0 server, a protected API and a provider on 127.0.0.1, through an issuer outage.
+
+  --duration SECONDS     how long to run (default 60, at least 5)
+  --inspect              stream it to the Stately inspector (http://127.0.0.1:8080, loopback only)
+  --inspect-port PORT    the inspector bridge's port (default 8080)
+  --out DIR              where the timeline SVG goes (default demo-output/)
+  --tenants N            the pool instead: a token per tenant, one issuer breaker
+  --fleet N              N processes sharing one token through Redis (1 to 64)
+  --help                 this text`;
+
+/** A usage error: one line and the usage on stderr, exit code 2 (no stack: it is not a bug). */
+function usageError(message: string): never {
+  console.error(`demo: ${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let parsed: ReturnType<typeof parseDemoArgs>;
+function parseDemoArgs() {
+  return parseArgs({
+    options: {
+      duration: { type: 'string', default: '60' },
+      inspect: { type: 'boolean', default: false },
+      'inspect-port': { type: 'string', default: '8080' },
+      out: { type: 'string', default: 'demo-output' },
+      tenants: { type: 'string' },
+      fleet: { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+}
+try {
+  parsed = parseDemoArgs();
+} catch (error) {
+  // e.g. ERR_PARSE_ARGS_UNKNOWN_OPTION: its message names the option
+  usageError((error as Error).message.split('\n')[0]!);
+}
+const { values } = parsed;
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 const durationMs = Number(values.duration) * 1000;
-if (!(durationMs >= 5_000)) throw new Error('--duration must be at least 5 (seconds)');
+if (!(durationMs >= 5_000)) usageError(`--duration must be a number of seconds >= 5, got ${JSON.stringify(values.duration)}`);
 if (values.tenants !== undefined) {
   const tenants = Number(values.tenants);
-  if (!Number.isInteger(tenants) || tenants < 1) throw new Error('--tenants must be a whole number >= 1');
+  if (!Number.isInteger(tenants) || tenants < 1) usageError(`--tenants must be a whole number >= 1, got ${JSON.stringify(values.tenants)}`);
   const { runPoolDemo } = await import('./demo-pool.js');
   process.exit(await runPoolDemo({ tenants, durationMs }));
 }
 if (values.fleet !== undefined) {
   const processes = Number(values.fleet);
-  if (!Number.isInteger(processes) || processes < 1 || processes > 64) throw new Error('--fleet must be a whole number from 1 to 64');
+  if (!Number.isInteger(processes) || processes < 1 || processes > 64) usageError(`--fleet must be a whole number from 1 to 64, got ${JSON.stringify(values.fleet)}`);
   const { runFleetDemo } = await import('./demo-fleet.js');
   process.exit(await runFleetDemo({ processes, durationMs }));
 }
+const inspectPort = Number(values['inspect-port']);
+if (!Number.isInteger(inspectPort) || inspectPort < 0 || inspectPort > 65_535) usageError(`--inspect-port must be a port number (0 to 65535), got ${JSON.stringify(values['inspect-port'])}`);
 const outage = { fromMs: durationMs * 0.4, toMs: durationMs * 0.65 };
 const TOKEN_TTL_SECONDS = Math.max(2, Math.round(durationMs / 8_000));
 const tty = process.stdout.isTTY === true;
@@ -59,10 +94,8 @@ let inspect: CredentialProviderOptions['inspect'];
 const cleanups: Array<() => unknown> = [];
 if (values.inspect) {
   const { startLoopbackInspector, InspectorPortInUse } = await import('./inspector-server.js');
-  const port = Number(values['inspect-port']);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) throw new Error('--inspect-port must be a port number (0 to 65535)');
   try {
-    const inspector = await startLoopbackInspector(port);
+    const inspector = await startLoopbackInspector(inspectPort);
     inspect = inspector.inspect;
     cleanups.push(() => inspector.close());
     console.log(`Stately inspector: open ${inspector.url} in a browser (loopback only; the page loads the Stately web app, which needs the internet)`);
@@ -95,7 +128,6 @@ const provider = await createCredentialProvider({
     breaker: { onBreakerStateChanged: ({ from, to }) => counts.breaker.push(`${from}→${to}`) },
   },
 });
-counts.mints++; // the construction mint
 const recorder = recordTimeline(provider);
 const startedAt = Date.now();
 const status = () => {
@@ -104,9 +136,14 @@ const status = () => {
   const phase =
     elapsed < outage.fromMs ? `outage in ${seconds(outage.fromMs - elapsed)}` : elapsed < outage.toMs ? `ISSUER DOWN for ${seconds(outage.toMs - elapsed)}` : 'issuer back';
   const ttl = expiresAt === null ? '∞' : seconds(Math.max(0, expiresAt - Date.now()));
-  return `${seconds(elapsed).padStart(6)}  ${validity.padEnd(10)} breaker ${breaker.padEnd(8)} ttl ${ttl.padStart(5)}  mints ${counts.mints}  refresh failures ${counts.refreshFailures}  requests ok ${counts.ok} failed ${counts.breakerOpen + counts.mintFailed + counts.refused}  [${phase}]`;
+  return `${seconds(elapsed).padStart(6)}  ${validity.padEnd(10)} ${breaker.padEnd(8)} ${ttl.padStart(5)}  ${String(counts.mints).padStart(5)}  ${String(counts.refreshFailures).padStart(8)}  ${String(counts.ok).padStart(6)}  ${String(counts.breakerOpen).padStart(7)}  ${String(counts.mintFailed + counts.refused).padStart(6)}  ${phase}`;
 };
-
+/** The progress lines' header, laid out as they are: what each column counts (requests since the start). */
+const columns = (cells: readonly string[]) =>
+  `${cells[0]!.padStart(6)}  ${cells[1]!.padEnd(10)} ${cells[2]!.padEnd(8)} ${cells[3]!.padStart(5)}  ${cells[4]!.padStart(5)}  ${cells[5]!.padStart(8)}  ${cells[6]!.padStart(6)}  ${cells[7]!.padStart(7)}  ${cells[8]!.padStart(6)}  ${cells[9]!}`.trimEnd();
+const HEADER = `${columns(['time', 'validity', 'breaker', 'ttl', 'mints', 'refresh', 'served', 'refused', 'failed', 'issuer'])}
+${columns(['', '', '', '', '', 'failures', '', 'locally', '', ''])}`;
+console.log(HEADER);
 let lastPrinted = 0;
 let outageStarted = false;
 let outageEnded = false;

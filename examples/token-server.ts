@@ -7,6 +7,7 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JSONWebKeySet } from 'jose';
+import './quiet-oidc-warnings.js';
 import Provider from 'oidc-provider';
 
 export interface TokenServerOptions {

@@ -22,6 +22,32 @@ describe('npm run demo', () => {
   });
 });
 
+describe('npm run demo: its command line', () => {
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const demo = (...args: string[]) => spawnSync(process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args], { cwd: root, encoding: 'utf8', timeout: 30_000 });
+
+  it('--help prints the usage and exits 0', () => {
+    const child = demo('--help');
+    expect(child.status).toBe(0);
+    expect(child.stdout).toMatch(/^Usage: npm run demo -- \[options\]/);
+    expect(child.stdout).toMatch(/--fleet N/);
+  });
+
+  it.each([
+    [['--bogus'], /^demo: Unknown option '--bogus'/],
+    [['--duration', '2'], /^demo: --duration must be a number of seconds >= 5, got "2"/],
+    [['--tenants', 'many'], /^demo: --tenants must be a whole number >= 1, got "many"/],
+  ])('%j: one line, the usage, exit code 2, no stack', (args, message) => {
+    const child = demo(...args);
+    expect(child.status).toBe(2);
+    expect(child.stderr).toMatch(message);
+    expect(child.stderr).toMatch(/Usage: npm run demo/);
+    expect(child.stderr).not.toMatch(/\n\s+at /);
+    // oidc-provider's start-up warnings that do not apply to a loopback test issuer are not printed
+    expect(child.stderr).not.toMatch(/Unsupported runtime|in-memory adapter/);
+  });
+});
+
 describe('npm run demo -- --tenants', () => {
   it('runs the pool end to end: every tenant served, the issuer spared during the outage', { timeout: 60_000 }, () => {
     const root = fileURLToPath(new URL('..', import.meta.url));
