@@ -17,9 +17,9 @@ describe('visualizations', () => {
     }
   });
 
-  it('are embedded in the README as they are generated', () => {
-    const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-    expect(readme, 'README.md embeds a stale Mermaid diagram: paste visualizations/credential.mmd').toContain(toMermaid(credentialMachine));
+  it('are embedded in the docs as they are generated', () => {
+    const page = readFileSync(new URL('../docs/observability.md', import.meta.url), 'utf8');
+    expect(page, 'docs/observability.md embeds a stale Mermaid diagram: paste visualizations/credential.mmd').toContain(toMermaid(credentialMachine));
   });
 
   it('name every state and draw every transition of the machine', () => {
