@@ -4,7 +4,7 @@
  * browser-only TypeScript setup. Needs `npm run build` first (`npm test` runs it).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,25 +12,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { credentialScenarios } from '../src/testing/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
+type Conditions = { types: string; default: string };
 const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
-  exports: Record<string, { types: string; default: string }>;
+  exports: Record<string, { import: Conditions; require: Conditions } | string>;
+  engines: { node: string };
   version: string;
   repository?: unknown;
   homepage?: unknown;
   bugs?: unknown;
 };
-const ENTRIES = Object.keys(packageJson.exports).map((subpath) => `credential-actor${subpath.slice(1)}`);
+const CODE_EXPORTS = Object.entries(packageJson.exports).filter((entry): entry is [string, { import: Conditions; require: Conditions }] => typeof entry[1] !== 'string');
+const ENTRIES = CODE_EXPORTS.map(([subpath]) => `credential-actor${subpath.slice(1)}`);
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 let scratch: string;
 let files: string[];
 let tarball: string;
+let unpackedSize: number;
 
 beforeAll(() => {
   scratch = mkdtempSync(join(tmpdir(), 'credential-actor-pack-'));
   const [packed] = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', scratch], { cwd: root, encoding: 'utf8' })) as [
-    { filename: string; files: { path: string }[] },
+    { filename: string; files: { path: string }[]; unpackedSize: number },
   ];
   files = packed.files.map((file) => file.path).sort();
+  unpackedSize = packed.unpackedSize;
   tarball = join(scratch, packed.filename);
 }, 60_000);
 
@@ -39,26 +44,50 @@ afterAll(() => {
 });
 
 describe('npm pack', () => {
-  it('ships only what a user needs: the built library, its declarations and maps, README, LICENSE', () => {
+  it('ships only what a user needs: the built library, its declarations (ESM and CJS) and maps, README, CHANGELOG, LICENSE', () => {
     const unexpected = files.filter(
       (path) =>
-        !/^dist\/(src|machines)\/.+\.(js|d\.ts|js\.map)$/.test(path) &&
-        !['package.json', 'README.md', 'LICENSE'].includes(path),
+        !/^dist\/(src|machines)\/.+\.(js|cjs|d\.ts|d\.cts|js\.map)$/.test(path) &&
+        !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(path),
     );
     expect(unexpected).toEqual([]);
     expect(files).toContain('LICENSE');
-    for (const { types, default: code } of Object.values(packageJson.exports)) {
-      expect(files).toContain(types.slice(2));
-      expect(files).toContain(code.slice(2));
+    for (const [, { import: esm, require: cjs }] of CODE_EXPORTS) {
+      for (const path of [esm.types, esm.default, cjs.types, cjs.default]) expect(files).toContain(path.slice(2));
     }
     expect(files.filter((path) => path.startsWith('test/') || path.startsWith('bench/') || path.startsWith('examples/'))).toEqual([]);
   });
 
-  it('has source maps that carry their sources (the .ts files are not shipped)', () => {
-    const map = JSON.parse(readFileSync(join(root, 'dist/src/provider.js.map'), 'utf8')) as { sources: string[]; sourcesContent?: string[] };
-    expect(map.sourcesContent?.length).toBe(map.sources.length);
-    expect(map.sourcesContent?.[0]).toContain('class CredentialProvider');
+  it('stays lean: its unpacked size, reported, with no source inlined in its maps', () => {
+    console.log(`npm pack: ${files.length} files, ${(unpackedSize / 1000).toFixed(0)} kB unpacked`);
+    expect(unpackedSize).toBeLessThan(800_000);
+    const map = JSON.parse(readFileSync(join(root, 'dist/src/provider.js.map'), 'utf8')) as { sources: string[]; sourceRoot: string; sourcesContent?: string[] };
+    expect(map.sourcesContent).toBeUndefined();
   });
+
+  it('has source maps that point at real sources: the repository at this version, path by path', () => {
+    const map = JSON.parse(readFileSync(join(root, 'dist/src/provider.js.map'), 'utf8')) as { sources: string[]; sourceRoot: string };
+    expect(map.sourceRoot).toBe(`https://github.com/credential-actor/credential-actor/blob/v${packageJson.version}/`);
+    expect(map.sources).toEqual(['src/provider.ts']);
+    for (const file of files.filter((path) => path.endsWith('.js.map'))) {
+      const { sources } = JSON.parse(readFileSync(join(root, file), 'utf8')) as { sources: string[] };
+      for (const source of sources) expect(existsSync(join(root, source)), `${file} points at ${source}`).toBe(true);
+    }
+  });
+
+  it('engines says what require() needs: Node ^20.19 or >= 22.12 (ES modules loaded synchronously)', () => {
+    expect(packageJson.engines.node).toBe('^20.19.0 || >=22.12.0');
+  });
+
+  it('@arethetypeswrong/cli and publint find no problem in the tarball', () => {
+    const attw = join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
+    const attwOut = execFileSync(process.execPath, [attw, tarball, '--format', 'json'], { encoding: 'utf8' });
+    const report = JSON.parse(attwOut) as { problems?: unknown[] | Record<string, unknown> };
+    expect(Object.keys(report.problems ?? {}).length, attwOut.slice(0, 2_000)).toBe(0);
+    const publint = join(root, 'node_modules', 'publint', 'src', 'cli.js');
+    const publintOut = execFileSync(process.execPath, [publint, '--strict'], { cwd: root, encoding: 'utf8' });
+    expect(publintOut).toMatch(/All good!/);
+  }, 120_000);
 
   it('has no @internal member in its declarations', () => {
     const declarations = readFileSync(join(root, 'dist/src/provider.d.ts'), 'utf8');
@@ -91,6 +120,62 @@ describe('the packed tarball installed in a scratch project', () => {
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: project, encoding: 'utf8' });
     for (const entry of ENTRIES) expect(out).toMatch(new RegExp(`^${entry} [1-9]`, 'm'));
   });
+
+  it('require() and import give one module instance: one Secret class, one CredentialError (no dual-package hazard)', () => {
+    const script = `const required = require('credential-actor'); import('credential-actor').then((imported) => console.log(required.Secret === imported.Secret, required.CredentialError === imported.CredentialError, require('credential-actor/oauth2').OAuthError === require('credential-actor/oauth2').OAuthError));`;
+    const out = execFileSync(process.execPath, ['--no-warnings', '-e', script], { cwd: project, encoding: 'utf8' });
+    expect(out.trim()).toBe('true true true');
+  });
+
+  it.each([
+    // [label, module, moduleResolution, the consumer's package type]
+    ['nodenext, ESM', 'nodenext', 'nodenext', 'module'],
+    ['nodenext, CommonJS', 'nodenext', 'nodenext', 'commonjs'],
+    ['node16, ESM', 'node16', 'node16', 'module'],
+    ['node16, CommonJS', 'node16', 'node16', 'commonjs'],
+    ['bundler', 'esnext', 'bundler', 'module'],
+    ['node10 (module commonjs, e.g. NestJS)', 'commonjs', 'node10', 'commonjs'],
+  ])('type-checks for TypeScript %s, without Node types, lib ES2022 + DOM, skipLibCheck off', (label, module, moduleResolution, type) => {
+    const dir = join(project, `ts-${label.replace(/\W+/g, '-')}`);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type }));
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { strict: true, module, moduleResolution, target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], noEmit: true, skipLibCheck: false, esModuleInterop: true },
+        files: ['app.ts'],
+      }),
+    );
+    writeFileSync(
+      join(dir, 'app.ts'),
+      [
+        "import { BreakerOpenError, createCredentialProvider, type AuthToken } from 'credential-actor';",
+        "import { clientCredentialsMint, OAuthError } from 'credential-actor/oauth2';",
+        "import { ManualClock } from 'credential-actor/testing';",
+        'export async function token(): Promise<AuthToken | string> {',
+        "  const mint = clientCredentialsMint({ tokenEndpoint: 'https://login.example/token', clientId: 'c', clientSecret: 's', scopes: ['a'] });",
+        '  const provider = await createCredentialProvider({ mint, clock: new ManualClock(0), firstMint: "lazy" });',
+        '  try {',
+        '    return await provider.currentToken();',
+        '  } catch (error) {',
+        '    if (error instanceof BreakerOpenError) return `retry in ${error.retryAfterMs} ms`;',
+        '    if (error instanceof OAuthError) return error.step;',
+        '    throw error;',
+        '  }',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    // the package is in the project's node_modules, one level up: resolvers walk up to it
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    let output = '';
+    try {
+      execFileSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8' });
+    } catch (error) {
+      output = String((error as { stdout?: string }).stdout ?? error);
+    }
+    expect(output).toBe('');
+  }, 60_000);
 
   it('can be require()d from CommonJS (Node >= 20.19 loads ES modules synchronously)', () => {
     const script = `const { createCredentialProvider, CredentialError } = require('credential-actor'); const { ManualClock } = require('credential-actor/testing'); console.log(typeof createCredentialProvider, typeof CredentialError, typeof ManualClock);`;
