@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { SOURCE_ALIASES } from './test/source-aliases.js';
 
 /**
  * Tests that run real processes, servers and clocks (forked fleets, redis-server, oidc-provider,
@@ -19,6 +20,7 @@ const REAL_PROCESSES = [
 ];
 
 export default defineConfig({
+  resolve: { alias: SOURCE_ALIASES },
   test: {
     pool: 'forks',
     globalSetup: ['test/redis/global-setup.ts'],

@@ -1,4 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
+import { SOURCE_ALIASES } from './test/source-aliases.js';
 
 /**
  * The suite `npm run mutate` (StrykerJS) kills mutants with: the deterministic tests that run the
@@ -20,6 +21,7 @@ const MACHINE_SUITES = [
 const SUITES: Record<string, string[]> = { pool: POOL_SUITES, machines: MACHINE_SUITES };
 
 export default defineConfig({
+  resolve: { alias: SOURCE_ALIASES },
   test: {
     testTimeout: 20_000,
     include: SUITES[process.env.MUTATE_SUITE ?? ''] ?? ['test/**/*.test.ts', 'examples/**/*.test.ts'],

@@ -6,8 +6,8 @@
  * count during the outage is printed beside the number of tenants.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCredentialPool, CredentialError, type AuthToken } from '../src/index.js';
-import { clientCredentialsMint, OAuthError } from '../src/oauth2/index.js';
+import { createCredentialPool, CredentialError, type AuthToken } from 'credential-actor';
+import { clientCredentialsMint, OAuthError } from 'credential-actor/oauth2';
 import { fetchWithToken } from './fetch-with-token.js';
 import { startProtectedApi } from './protected-api.js';
 import { startTokenServer } from './token-server.js';

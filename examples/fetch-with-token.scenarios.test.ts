@@ -5,8 +5,8 @@
  * provider's side after every step; this file asserts what a user wants of the wrapper.
  */
 import { describe, expect, it } from 'vitest';
-import { CredentialError } from '../src/index.js';
-import { coverageLine, credentialScenarios, replayScenario, scenarioCoverage, type ReplayResult } from '../src/testing/index.js';
+import { CredentialError } from 'credential-actor';
+import { coverageLine, credentialScenarios, replayScenario, scenarioCoverage, type ReplayResult } from 'credential-actor/testing';
 import { fetchWithToken } from './fetch-with-token.js';
 
 const scenarios = credentialScenarios();

@@ -4,7 +4,7 @@
  * token can be had it rejects with the provider's `CredentialError` (`BREAKER_OPEN`, ...) and sends
  * nothing. `fetchImpl` lets a test hand it a fake upstream (`credential-actor/testing`'s replay does).
  */
-import type { CredentialProvider } from '../src/index.js';
+import type { CredentialProvider } from 'credential-actor';
 
 export async function fetchWithToken(
   provider: Pick<CredentialProvider, 'currentToken' | 'invalidate'>,

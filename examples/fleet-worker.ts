@@ -3,9 +3,9 @@
  * its token through Redis, calling the protected API in a loop, telling the parent over IPC each time
  * it calls the issuer and, at the end, what it served.
  */
-import { createCredentialProvider, CredentialError, type AuthToken } from '../src/index.js';
-import { clientCredentialsMint, OAuthError } from '../src/oauth2/index.js';
-import { credentialKey, redisCoordination } from '../src/redis/index.js';
+import { createCredentialProvider, CredentialError, type AuthToken } from 'credential-actor';
+import { clientCredentialsMint, OAuthError } from 'credential-actor/oauth2';
+import { credentialKey, redisCoordination } from 'credential-actor/redis';
 import { fetchWithToken } from './fetch-with-token.js';
 import { connectRedisPair } from './redis-server.js';
 

@@ -58,6 +58,13 @@ describe('the docs', () => {
     expect(output, 'a docs snippet does not compile (file names say which doc and which snippet)').toBe('');
   }, 60_000);
 
+  it('every example imports the package by its name, as a user’s code does', () => {
+    const examples = readdirSync('examples').filter((name) => name.endsWith('.ts'));
+    expect(examples.length).toBeGreaterThan(5);
+    for (const name of examples) expect(text(`examples/${name}`), `examples/${name}`).not.toMatch(/from '\.\.\/(src|machines)\//);
+    expect(text('examples/demo.ts')).toMatch(/from 'credential-actor'/);
+  });
+
   it('the coverage lines are the runs’ own: with coordination in contributing, without in testing-your-code', async () => {
     const lineOf = async (coordination: boolean) => {
       const scenarios = credentialScenarios({ coordination });
