@@ -58,7 +58,8 @@ export async function runFleetDemo({ processes, durationMs }: { processes: numbe
   try {
     await Promise.all(ready);
     startedAt = Date.now();
-    const firstCalls = issuerCalls.length;
+    // issuer requests and tokens issued are both counted from the fleet's start (its cold start included)
+    const coldStartCalls = issuerCalls.length;
     console.log(`${processes} processes share one token through redis-server on ${redis.url}; ${ttlSeconds}s tokens, refreshed every ${seconds(windowMs)}; the issuer goes down from ${seconds(outage.fromMs)} to ${seconds(outage.toMs)}`);
     let printed = 0;
     while (Date.now() - startedAt < durationMs) {
@@ -67,7 +68,7 @@ export async function runFleetDemo({ processes, durationMs }: { processes: numbe
       if (!tokenServer.running && elapsed >= outage.toMs) await tokenServer.start();
       if (elapsed - printed >= 5_000) {
         printed = elapsed;
-        console.log(`${seconds(elapsed).padStart(6)}  issuer requests ${issuerCalls.length - firstCalls}  tokens issued ${tokenServer.issued}${tokenServer.running ? '' : '  [ISSUER DOWN]'}`);
+        console.log(`${seconds(elapsed).padStart(6)}  issuer requests ${issuerCalls.length}  tokens issued ${tokenServer.issued}  (both since the fleet started)${tokenServer.running ? '' : '  [ISSUER DOWN]'}`);
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -82,14 +83,26 @@ export async function runFleetDemo({ processes, durationMs }: { processes: numbe
       if (window >= 0 && window < windows) perWindow[window]!++;
     }
     const duringOutage = issuerCalls.filter((at) => at - startedAt >= outage.fromMs && at - startedAt < outage.toMs).length;
-    const total = summaries.reduce((sum, summary) => ({ ok: sum.ok + summary.ok, failed: sum.failed + summary.failed, refused: sum.refused + summary.refusedByApi, expired: sum.expired + summary.expiredServed }), { ok: 0, failed: 0, refused: 0, expired: 0 });
+    const total = summaries.reduce(
+      (sum, summary) => ({
+        ok: sum.ok + summary.ok,
+        failed: sum.failed + summary.failed,
+        refusedLocally: sum.refusedLocally + summary.refusedLocally,
+        refused: sum.refused + summary.refusedByApi,
+        expired: sum.expired + summary.expiredServed,
+      }),
+      { ok: 0, failed: 0, refusedLocally: 0, refused: 0, expired: 0 },
+    );
     console.log(`\nSummary after ${seconds(durationMs)}, ${processes} processes, one Redis`);
     console.log(`  issuer requests per ${seconds(windowMs)} refresh window (the whole fleet):`);
     for (let row = 0; row < windows; row += 10) console.log(`    ${perWindow.slice(row, row + 10).map((count, offset) => `w${String(row + offset + 1).padStart(2)} ${count}`).join('  ')}`);
-    console.log(`  issuer requests     ${issuerCalls.length} in all (${tokenServer.issued} tokens issued) for ${windows} windows and ${processes} processes; ${duringOutage} during the ${seconds(outage.toMs - outage.fromMs)} outage (breakerThreshold ${breakerThreshold}, one probe per ${seconds(breakerCooldownMs)} cooldown, for the fleet)`);
-    console.log(`  requests            ${total.ok + total.failed}: ${total.ok} served by the API, ${total.failed} failed (${total.refused} refused by the API)`);
+    console.log(`  issuer requests     ${issuerCalls.length} since the fleet started (${tokenServer.issued} tokens issued): ${coldStartCalls} at its cold start, then ${windows} windows for ${processes} processes; ${duringOutage} during the ${seconds(outage.toMs - outage.fromMs)} outage (breakerThreshold ${breakerThreshold}, one probe per ${seconds(breakerCooldownMs)} cooldown, for the fleet)`);
+    console.log(`  requests            ${total.ok + total.failed}: ${total.ok} served by the API, ${total.refusedLocally} refused locally (token expired, breaker open), ${total.failed - total.refusedLocally - total.refused} failed otherwise (${total.refused} refused by the API)`);
     console.log(`  expired tokens served: ${total.expired}`);
-    for (const event of events.slice(0, 12)) console.log(`  ${event}`);
+    const SHOWN = 12;
+    console.log(`  events              ${events.length} in all${events.length > SHOWN ? `, the first ${SHOWN}:` : ':'}`);
+    for (const event of events.slice(0, SHOWN)) console.log(`    ${event}`);
+    if (events.length > SHOWN) console.log(`    … and ${events.length - SHOWN} more (breaker changes and coordination events of every process)`);
     return total.expired === 0 && total.refused === 0 && summaries.length === processes ? 0 : 1;
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');

@@ -23,7 +23,7 @@ export type FleetWorkerMessage =
   | { readonly type: 'ready' }
   | { readonly type: 'issuer-call'; readonly at: number }
   | { readonly type: 'event'; readonly event: string; readonly at: number }
-  | { readonly type: 'summary'; readonly ok: number; readonly failed: number; readonly refusedByApi: number; readonly expiredServed: number };
+  | { readonly type: 'summary'; readonly ok: number; readonly failed: number; readonly refusedLocally: number; readonly refusedByApi: number; readonly expiredServed: number };
 
 const settings = JSON.parse(process.argv[2]!) as FleetWorkerSettings;
 const send = (message: FleetWorkerMessage) => process.send?.(message);
@@ -55,7 +55,8 @@ const provider = await createCredentialProvider({
 provider.on('breaker.changed', ({ from, to }) => send({ type: 'event', event: `breaker ${from}→${to}`, at: Date.now() }));
 
 let running = true;
-const counts = { ok: 0, failed: 0, refusedByApi: 0, expiredServed: 0 };
+/** `failed` counts every request not served; `refusedLocally` those of them refused for an open breaker, before anything was sent. */
+const counts = { ok: 0, failed: 0, refusedLocally: 0, refusedByApi: 0, expiredServed: 0 };
 process.on('message', (message: { type: string }) => {
   if (message.type === 'stop') running = false;
 });
@@ -82,6 +83,7 @@ while (running) {
   } catch (error) {
     if (!(error instanceof CredentialError || error instanceof OAuthError || error instanceof TypeError)) throw error;
     counts.failed++;
+    if (error instanceof CredentialError && error.code === 'BREAKER_OPEN') counts.refusedLocally++;
   }
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
