@@ -561,6 +561,19 @@ async function coordination(quick: boolean): Promise<BenchRow[]> {
   }
 }
 
+/**
+ * `page` with the text between its `<!-- bench:table -->` and `<!-- /bench:table -->` markers
+ * replaced by `table` (and the machine it ran on).
+ */
+export function withBenchTable(page: string, table: string, machine: string): string {
+  const start = '<!-- bench:table -->';
+  const end = '<!-- /bench:table -->';
+  const from = page.indexOf(start);
+  const to = page.indexOf(end);
+  if (from < 0 || to < from) throw new Error(`the page has no ${start} ... ${end} markers`);
+  return `${page.slice(0, from + start.length)}\nOn ${machine}:\n\n${table}\n${page.slice(to)}`;
+}
+
 /** The rows as a compact, aligned table. */
 export function formatTable(rows: readonly BenchRow[]): string {
   const header = ['case', 'subject', 'value', 'ratio (vs baseline)', 'target', 'verdict'];

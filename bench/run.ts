@@ -2,9 +2,9 @@
  * `npm run bench`: every case with its in-process baseline, ratio and verdict, as a table on
  * stdout and as JSON in bench/results.json. `--quick` only checks that the code runs.
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { formatTable, runBenchmarks } from './cases.js';
+import { formatTable, runBenchmarks, withBenchTable } from './cases.js';
 
 const quick = process.argv.includes('--quick');
 if (!quick && typeof (globalThis as { gc?: unknown }).gc !== 'function') {
@@ -18,7 +18,10 @@ console.log(formatTable(rows));
 console.log(`\n${machine}; ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
 if (!quick && only === undefined) {
   writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
-  console.log('wrote bench/results.json');
+  // the docs show this run's table, never one typed by hand (test/docs.test.ts checks it)
+  const page = new URL('../docs/performance.md', import.meta.url);
+  writeFileSync(page, withBenchTable(readFileSync(page, 'utf8'), formatTable(rows), machine));
+  console.log('wrote bench/results.json and the table in docs/performance.md');
 }
 const failed = rows.filter((row) => row.verdict === 'FAIL');
 if (failed.length > 0) {

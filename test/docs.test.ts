@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { formatTable, withBenchTable } from '../bench/cases.js';
 import { credentialMachine } from '../machines/credential.machine.js';
 import { coverageLine, credentialScenarios, replayScenario, scenarioCoverage } from '../src/testing/index.js';
 
@@ -76,6 +77,13 @@ describe('the docs', () => {
     const committed = JSON.parse(text('visualizations/coverage.json')) as { summary: string };
     expect(committed.summary).toBe(await lineOf(true));
   }, 60_000);
+
+  it('shows the benchmark table of the last run (bench/results.json), as npm run bench writes it', () => {
+    const { machine, rows } = JSON.parse(text('bench/results.json')) as { machine: string; rows: Parameters<typeof formatTable>[0] };
+    const page = text('docs/performance.md');
+    expect(page, 'docs/performance.md does not show bench/results.json: run npm run bench').toBe(withBenchTable(page, formatTable(rows), machine));
+    expect(page).toContain(formatTable(rows).split('\n')[2]);
+  });
 
   it('says how many regions the statechart has', () => {
     const regions = Object.keys(credentialMachine.root.states).length;
