@@ -102,8 +102,17 @@ function breakerMessage(details: BreakerOpenDetails, retryAfterMs: number, cause
   return `${state}${why}${cause === undefined ? '' : `; last failure: ${cause.name}${'code' in cause ? ` ${String(cause.code)}` : ''}`}`;
 }
 
-/** The failure as a new Error with its name, message and code only (see `describeError`). */
-function redactedCause(failure: unknown): Error {
+/**
+ * The failure as a new Error with its name, message and code only (see `describeError`): what a
+ * refusal's `cause` shows, and what a provider keeps of its last failure (not the original, which
+ * may hold a response and its buffers until the next success).
+ *
+ * @example
+ * ```ts
+ * redactedCause(axiosError); // Error { name: 'AxiosError', message: 'Request failed with status code 503', code: 'ERR_BAD_RESPONSE' }
+ * ```
+ */
+export function redactedCause(failure: unknown): Error {
   const { name, message, code } = describeError(failure);
   const cause = new Error(message);
   cause.name = name;

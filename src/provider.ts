@@ -10,7 +10,7 @@ import { isAbortSignal, isLiveSignal } from './abort-signals.js';
 import type { AuthToken } from './auth-token.js';
 import { defaultClassifyFailure } from './classify-failure.js';
 import { clockOption, type Clock } from './clock.js';
-import { BreakerOpenError } from './breaker-open-error.js';
+import { BreakerOpenError, redactedCause } from './breaker-open-error.js';
 import { checkOptions } from './check-options.js';
 import { POLICY_OPTION_NAMES, policyOf, resolveRefreshConfig, type RefreshConfig } from './config.js';
 import { CredentialError } from '../machines/credential-error.js';
@@ -185,8 +185,8 @@ export class CredentialProvider {
   #token: AuthToken | null = null;
   #served!: Promise<AuthToken>;
   #flight: Flight | null = null;
-  /** The latest mint failure since the last success, for the `cause` of a `BREAKER_OPEN` refusal. */
-  #lastFailure: unknown = undefined;
+  /** The latest mint failure since the last success, redacted, for the `cause` of a `BREAKER_OPEN` refusal. */
+  #lastFailure: Error | undefined = undefined;
   /** The emitted-event and completion subscriptions, while anyone waits or listens. */
   #listening: { unsubscribe(): void }[] | null = null;
   /** Why the provider stopped (`stop()`, `actor.stop()`, or the statechart failing); `null` while it runs. */
@@ -432,7 +432,7 @@ export class CredentialProvider {
       this.#settleFlight((flight) => flight.resolve(this.actor.getSnapshot().context.token));
     }
     if (event.type === 'refresh.failed') {
-      this.#lastFailure = event.error;
+      this.#lastFailure = redactedCause(event.error);
       this.#settleFlight((flight) => flight.reject(event.error));
     }
     this.#listeners.notify(event);

@@ -1,5 +1,5 @@
 import type { Actor } from 'xstate';
-import { BreakerOpenError } from '../breaker-open-error.js';
+import { BreakerOpenError, redactedCause } from '../breaker-open-error.js';
 import type { CredentialError } from '../../machines/credential-error.js';
 import { MintFailure } from '../../machines/mint-failure.js';
 import type { PoolMachine } from '../../machines/pool.machine.js';
@@ -30,7 +30,7 @@ export class IssuerGate {
   /** Attempts that entered and have not settled: the keys with a mint in flight or queued. */
   #attempts = 0;
   /** The issuer's latest failure, for the `cause` of a refusal (redacted there). */
-  #lastIssuerFailure: unknown = undefined;
+  #lastIssuerFailure: Error | undefined = undefined;
 
   /**
    * @param actor the pool statechart.
@@ -129,7 +129,7 @@ export class IssuerGate {
         // the issuer said nothing either way: if it was the current probe, another may go
         if (wasProbe) this.#actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
       } else {
-        this.#lastIssuerFailure = outcome.cause;
+        this.#lastIssuerFailure = redactedCause(outcome.cause);
         this.#actor.send({ type: 'issuer.failed', at: outcome.failedAt, retryAfterMs: outcome.retryAfterMs, key: pass.key });
       }
     }
