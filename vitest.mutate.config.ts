@@ -16,7 +16,7 @@ const POOL_SUITES = ['test/pool*.test.ts'];
 /** `MUTATE_SUITE=machines`: the suites that drive the two statecharts, for `npm run mutate:machines`. */
 const MACHINE_SUITES = [
   ...POOL_SUITES,
-  'test/{model-based,breaker,serving,proactive,retry-after,invalidate,inspection,construction,stop,cancellation,short-tokens,random-schedules,scenarios}.test.ts',
+  'test/{machine-defaults,model-based,breaker,serving,proactive,retry-after,invalidate,inspection,construction,stop,cancellation,short-tokens,random-schedules,scenarios}.test.ts',
 ];
 const SUITES: Record<string, string[]> = { pool: POOL_SUITES, machines: MACHINE_SUITES };
 

@@ -38,6 +38,8 @@ export const poolMachine = setup({
      */
     retryAfterOutlastsCooldown: ({ context, event }) => {
       assertEvent(event, 'issuer.failed');
+      // `?? -Infinity` is never taken: this guard runs only in `open`, and every way into `open` sets
+      // `openUntil` (an equivalent mutant, `+Infinity`, survives there for that reason)
       return event.retryAfterMs !== null && event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs) > (context.openUntil ?? -Infinity);
     },
     /** A mint asks after the cooldown ended by the clock, before its (late) timer fired. */
