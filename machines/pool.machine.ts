@@ -71,7 +71,9 @@ export const poolMachine = setup({
     unmarkProbing: assign({ probing: false }),
     emitIssuerBreakerChanged: emit(({ context, event }, change: { from: BreakerState; to: BreakerState }) => {
       const key = 'key' in event ? event.key : null;
-      return change.to === 'open' && context.openUntil !== null
+      // `openUntil` is set exactly when the change is to `open`: every opening action sets it before
+      // this emits, and every other change clears it first (`endCooldown`), so it alone decides
+      return context.openUntil !== null
         ? { type: 'issuer.breaker.changed' as const, ...change, openUntil: context.openUntil, reason: context.openReason ?? ('failures' as const), key }
         : { type: 'issuer.breaker.changed' as const, ...change, key };
     }),

@@ -65,3 +65,18 @@ describe('credentialMachine, unprovided', () => {
     actor.stop();
   });
 });
+
+describe('poolMachine, unprovided', () => {
+  it('its default cooldown delay reads Date.now: an issuer breaker opened now stays open past the next macrotask', async () => {
+    const { poolMachine } = await import('../machines/pool.machine.js');
+    const policy = policyOf({ ...defaultRefreshConfig, breakerThreshold: 1 });
+    const actor = createActor(poolMachine, { input: { policy } });
+    actor.start();
+    actor.send({ type: 'issuer.failed', at: Date.now(), retryAfterMs: null, key: 'a' });
+    expect(actor.getSnapshot().value.issuer).toBe('open');
+    await macrotask();
+    // a delay that read no clock would be NaN, which a timer fires at once
+    expect(actor.getSnapshot().value.issuer).toBe('open');
+    actor.stop();
+  });
+});
