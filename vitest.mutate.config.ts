@@ -32,6 +32,7 @@ export default defineConfig({
       'test/browser-inspector.test.ts',
       'test/visualizations.test.ts',
       'test/layout.test.ts',
+      'test/docs.test.ts',
       'test/fleet.test.ts',
       'test/refresh-rotation.test.ts',
       'test/redis-*.test.ts',

@@ -70,7 +70,7 @@ describe('poolMachine, unprovided', () => {
   it('its default cooldown delay reads Date.now: an issuer breaker opened now stays open past the next macrotask', async () => {
     const { poolMachine } = await import('../machines/pool.machine.js');
     const policy = policyOf({ ...defaultRefreshConfig, breakerThreshold: 1 });
-    const actor = createActor(poolMachine, { input: { policy } });
+    const actor = createActor(poolMachine, { input: { policy: { ...policy, maxMintsInFlight: 4 } } });
     actor.start();
     actor.send({ type: 'issuer.failed', at: Date.now(), retryAfterMs: null, key: 'a' });
     expect(actor.getSnapshot().value.issuer).toBe('open');

@@ -102,9 +102,12 @@ export class IssuerGate {
    */
   #refuseUnlessAdmitted(starting: boolean): boolean {
     if (this.#closedBy !== null) throw new MintFailure(this.#closedBy, this.#clock.now(), { blame: 'nobody' });
-    // the late-timer case: the cooldown may have ended by the clock before its timer fired
+    // the late-timer case: the cooldown may have ended by the clock before its timer fired.
+    // (Mutation testing: sending it in any state is an equivalent mutant: only `open` handles it.)
     if (this.#actor.getSnapshot().value.issuer === 'open') this.#actor.send({ type: 'mint.requested', now: this.#clock.now() });
     const { value, context } = this.#actor.getSnapshot();
+    // (Mutation testing: dropping `value.issuer === 'halfOpen'`, or `value.issuer === 'open' ?`
+    // below, are equivalent mutants: `probing` is false outside `halfOpen`, `openUntil` null.)
     if (value.issuer === 'open' || (value.issuer === 'halfOpen' && context.probing)) {
       const now = this.#clock.now();
       const openUntil = value.issuer === 'open' ? context.openUntil : null;
@@ -112,6 +115,8 @@ export class IssuerGate {
       const refusal = new BreakerOpenError({ scope: 'issuer', openUntil, reason: context.openReason ?? 'failures', now, lastFailure: this.#lastIssuerFailure });
       throw new MintFailure(refusal, now, { blame: 'nobody', retryAfterMs: openUntil === null ? null : refusal.retryAfterMs });
     }
+    // (Mutation testing: claiming the probe when closed, or from the check before the queue, are
+    // equivalent mutants: `probe.started` and `probe.abandoned` are handled in `halfOpen` only.)
     if (!starting || value.issuer !== 'halfOpen') return false;
     this.#actor.send({ type: 'probe.started', now: this.#clock.now() });
     return true;
@@ -121,6 +126,8 @@ export class IssuerGate {
   settle(pass: KeyPass, outcome: 'answered' | 'abandoned' | MintFailure): void {
     this.#attempts--;
     const wasProbe = this.#probe === pass;
+    // (Mutation testing: never clearing `#probe` is an equivalent mutant: a settled pass is never
+    // settled again; reporting to a closed gate's stopped statechart is one too, it ignores events.)
     if (wasProbe) this.#probe = null;
     if (this.#closedBy === null) {
       if (outcome === 'answered' || (outcome !== 'abandoned' && outcome.blame === 'key')) {
@@ -134,12 +141,18 @@ export class IssuerGate {
       }
     }
     this.permits.release();
+    // (Mutation testing: dropping the first or the last condition is an equivalent mutant: a stopped
+    // statechart ignores events, and `belowCap` has no `mints.available` to take.)
     if (this.#closedBy === null && this.permits.inFlight < this.permits.limit && this.#actor.getSnapshot().value.mints === 'atCap') {
       this.#actor.send({ type: 'mints.available', now: this.#clock.now() });
     }
   }
 
-  /** The issuer answered: news for its breaker only when it had counted failures or is not closed. */
+  /**
+   * The issuer answered: news for its breaker only when it had counted failures or is not closed,
+   * which spares the statechart (and an inspector) an event per healthy mint. (Mutation testing:
+   * sending it always is therefore an equivalent mutant: closed with no failures, it changes nothing.)
+   */
   #issuerAnswered(key: string): void {
     const { value, context } = this.#actor.getSnapshot();
     if (value.issuer !== 'closed' || context.consecutiveFailures > 0) this.#actor.send({ type: 'issuer.answered', at: this.#clock.now(), key });
