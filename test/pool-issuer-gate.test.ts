@@ -101,6 +101,13 @@ describe('the issuer gate', () => {
     expect(actor.getSnapshot().value.issuer).toBe('closed');
   });
 
+  it('opened by a Retry-After, a refusal says so', async () => {
+    const { clock, enter } = startGate(4, 3);
+    (await enter('a')).settle(new MintFailure(new Error('429'), clock.now(), { blame: 'issuer', retryAfterMs: 30_000 }));
+    const refused = await refusalOf(enter('b'));
+    expect(refused!.cause).toMatchObject({ code: 'BREAKER_OPEN', reason: 'retry-after', openUntil: 30_000 });
+  });
+
   it('while open, a refusal says when to come back', async () => {
     const { clock, enter, issuerFailure } = startGate(4, 1);
     (await enter('a')).settle(issuerFailure());

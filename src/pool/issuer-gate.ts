@@ -75,7 +75,7 @@ export class IssuerGate {
 
   async #enter(key: string, signal: AbortSignal): Promise<MintPass> {
     this.#attempts++;
-    let probe = false;
+    let probe: boolean;
     try {
       this.#refuseUnlessAdmitted(false);
       await this.permits.acquire(signal);
@@ -92,6 +92,9 @@ export class IssuerGate {
     }
     if (this.permits.inFlight >= this.permits.limit) this.#actor.send({ type: 'mints.saturated', now: this.#clock.now() });
     const pass = new KeyPass(this, key);
+    // (Mutation testing: making every pass the probe is an equivalent mutant: while a probe is out
+    // no other pass is admitted, and an older pass taken for one reports `probe.abandoned` only
+    // where no probe is out, which changes nothing.)
     if (probe) this.#probe = pass;
     return pass;
   }
@@ -130,6 +133,7 @@ export class IssuerGate {
     // settled again; reporting to a closed gate's stopped statechart is one too, it ignores events.)
     if (wasProbe) this.#probe = null;
     if (this.#closedBy === null) {
+      // (`outcome !== 'abandoned' &&` only narrows the type: dropping it is an equivalent mutant.)
       if (outcome === 'answered' || (outcome !== 'abandoned' && outcome.blame === 'key')) {
         this.#issuerAnswered(pass.key);
       } else if (outcome === 'abandoned' || outcome.blame === 'nobody') {
@@ -151,7 +155,8 @@ export class IssuerGate {
   /**
    * The issuer answered: news for its breaker only when it had counted failures or is not closed,
    * which spares the statechart (and an inspector) an event per healthy mint. (Mutation testing:
-   * sending it always is therefore an equivalent mutant: closed with no failures, it changes nothing.)
+   * sending it always is therefore an equivalent mutant: closed with no failures, it changes nothing;
+   * so is testing the failures alone: `open` and `halfOpen` are only ever entered by a failure.)
    */
   #issuerAnswered(key: string): void {
     const { value, context } = this.#actor.getSnapshot();
