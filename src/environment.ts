@@ -109,7 +109,7 @@ export function runnable(machine: CredentialMachine): CredentialMachine {
         mint: fromPromise<MintOutput, MintInput>(({ signal, self, input }) => {
           const { parent, attempt, startedAt } = input;
           const phase = parent === undefined ? undefined : (reached: SharedMintPhase) => parent.send({ type: 'mint.phase', phase: reached, attempt });
-          return runMint(environmentOf(self).attempt, phase === undefined ? { signal, startedAt } : { signal, startedAt, phase });
+          return runMint(environmentOf(self).attempt, { signal, startedAt, phase });
         }),
       },
       delays: deadlineDelays((actor) => environmentOf(actor).clock.now()),

@@ -108,9 +108,7 @@ export async function runMint(
   }
   let minted: unknown;
   try {
-    // No `phase` key for a plain mint, so the context a user logs holds nothing empty. (Mutation
-    // testing: always passing `phase` is an equivalent mutant for a mint that reads `context.phase`.)
-    minted = await untilAborted(setup.mint(run.phase === undefined ? { signal } : { signal, phase: run.phase }), signal);
+    minted = await untilAborted(setup.mint({ signal, phase: run.phase }), signal);
   } catch (error) {
     if (signal.aborted) {
       // Given up: the statechart timed the attempt out, or every caller left, or it was stopped.
