@@ -85,7 +85,18 @@ describe('npm run demo -- --fleet', () => {
     // 2 s tokens refreshed every 1 s for 10 s: about 10 windows plus the outage's few probes, not 3 per window
     const windows = [...child.stdout.matchAll(/w\s*\d+ (\d+)/g)].map((match) => Number(match[1]));
     expect(windows.length).toBe(10);
-    const all = Number(/issuer requests +(\d+) in all/.exec(child.stdout)?.[1]);
+    const summary = /issuer requests +(\d+) since the fleet started \(\d+ tokens issued\): (\d+) at its cold start/.exec(child.stdout);
+    expect(summary, child.stdout).not.toBeNull();
+    const [all, coldStart] = [Number(summary![1]), Number(summary![2])];
+    // counted from one starting point: the cold start and the windows' requests are among them (a
+    // request while the processes stop, after the last window, is in the total only)
+    expect(all).toBeGreaterThanOrEqual(coldStart + windows.reduce((sum, count) => sum + count, 0));
+    expect(coldStart).toBeGreaterThanOrEqual(1);
     expect(all).toBeLessThanOrEqual(10 + 1 + 2 + 3);
+    // the progress lines count from the same start, so none says more than the summary
+    const progress = [...child.stdout.matchAll(/issuer requests (\d+) +tokens issued \d+ +\(both since the fleet started\)/g)].map((match) => Number(match[1]));
+    expect(progress.every((count) => count <= all)).toBe(true);
+    // the event list says how many it shows
+    expect(child.stdout).toMatch(/events +\d+ in all/);
   });
 });
