@@ -4,6 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { BreakerOpenError, createCredentialPool, createCredentialProvider, CredentialError } from '../src/index.js';
 import { clientCredentialsMint, OAuthError, refreshTokenMint } from '../src/oauth2/index.js';
 import { otelReporters } from '../src/otel/index.js';
+import { credentialScenarios, replayScenario } from '../src/testing/index.js';
+import { renderTimeline } from '../src/timeline/index.js';
 import { credentialKey, FleetBreakerOpenError, redisCoordination } from '../src/redis/index.js';
 import { ManualClock } from '../src/testing/index.js';
 import { Secret } from '../machines/secret.js';
@@ -22,10 +24,16 @@ describe('one way to pass options', () => {
     ['credentialKey', () => credentialKey({ issuer: 'i', clientId: 'c', tennant: 't' } as never), /^credentialKey: unknown option tennant; did you mean tenant\?$/],
     ['redisCoordination', () => redisCoordination({ client: {}, subscriber: {}, encryptionKey: { id: 'k', key: Buffer.alloc(32) }, leasMs: 1 } as never), /^redisCoordination: unknown option leasMs; did you mean leaseMs\?$/],
     ['otelReporters', () => otelReporters({} as never, { nmae: 'x' } as never), /^otelReporters: unknown option nmae; did you mean name\?$/],
+    ['renderTimeline', () => renderTimeline({ startedAt: 0, endedAt: 1, tokens: [], mints: [], requests: [], breaker: [] } as never, { widht: 800 } as never), /^renderTimeline: unknown option widht; did you mean width\?$/],
     ['createCredentialPool', () => createCredentialPool({ mint: async () => ({ secret: 'x', expiresAt: null }), maxKey: 3 } as never), /^createCredentialPool: unknown option maxKey; did you mean maxKeys\?$/],
   ])('%s refuses an unknown option, naming the closest', (_owner, construct, message) => {
     expect(construct).toThrow(CredentialError);
     expect(construct).toThrowError(message);
+  });
+
+  it('replayScenario refuses an unknown option, naming the closest', async () => {
+    const [scenario] = credentialScenarios({ refresh: 'on-demand' });
+    await expect(replayScenario(scenario!, { onReqest: () => {} } as never)).rejects.toThrow(/^replayScenario: unknown option onReqest; did you mean onRequest\?$/);
   });
 
   it('createCredentialProvider refuses an unknown option before it mints', async () => {

@@ -5,6 +5,7 @@
  *
  * @module credential-actor/timeline
  */
+import { checkOptions } from '../check-options.js';
 import type { BreakerState } from '../../machines/credential.types.js';
 import type { AuthToken } from '../auth-token.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -142,6 +143,7 @@ const COLOURS = {
  * ```
  */
 export function renderTimeline(recording: TimelineRecording, options: TimelineOptions = {}): string {
+  checkOptions(options, { owner: 'renderTimeline', known: ['width', 'title'] });
   const width = options.width ?? 1100;
   const left = 130;
   const right = 30;

@@ -1,4 +1,5 @@
 import { isDeepStrictEqualish } from './equal.js';
+import { checkOptions } from '../../check-options.js';
 import type { InspectionEvent } from 'xstate';
 import { credentialMachine, type CredentialMachine } from '../../../machines/credential.machine.js';
 import type { AuthToken, MintedToken } from '../../auth-token.js';
@@ -120,6 +121,7 @@ interface TrackedRequest<T> {
  * ```
  */
 export async function replayScenario<T = unknown>(scenario: CredentialScenario, options: ReplayOptions<T> = {}): Promise<ReplayResult<T>> {
+  checkOptions(options, { owner: 'replayScenario', known: ['onRequest', 'machine'] });
   const onRequest = options.onRequest ?? (defaultRequest as unknown as (context: RequestContext) => T | Promise<T>);
   const { model } = scenario;
   const transitions = new Set<string>();
