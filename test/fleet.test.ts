@@ -68,11 +68,16 @@ describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
     expect(reports.map((report) => report.failures)).toEqual(reports.map(() => []));
     expect(reports.every((report) => report.served > 0)).toBe(true);
     // the hung attempt, then one that landed, then one per refresh window of that 2 s token (1 s,
-    // refreshed at half its life) for as long as the run lasted on this machine: every call but the
-    // hung one issued a token, none was duplicated, and never one per process
+    // refreshed at half its life) for as long as the run lasted on this machine: every token issued
+    // came from a call other than the hung one, and every other call issued one unless it was
+    // aborted (an attempt's bound on a loaded machine, or the stop); none was duplicated, and never
+    // one per process
     const issued = issuer.issued - before;
     const windows = Math.ceil((Date.now() - startedAt) / 1_000);
-    expect(reports.reduce((sum, report) => sum + report.issuerCalls, 0)).toBe(issued + 1);
+    const calls = reports.reduce((sum, report) => sum + report.issuerCalls, 0);
+    const unanswered = reports.reduce((sum, report) => sum + report.issuerCallsUnanswered, 0);
+    expect(calls).toBeGreaterThanOrEqual(issued + 1);
+    expect(calls).toBeLessThanOrEqual(issued + 1 + unanswered);
     expect(issued).toBeGreaterThanOrEqual(1);
     expect(issued).toBeLessThanOrEqual(1 + windows);
     expect(issued).toBeLessThan(8);

@@ -36,6 +36,8 @@ export interface WorkerReport {
   readonly failed: number;
   readonly failures: string[];
   readonly issuerCalls: number;
+  /** Issuer calls that settled without an answer (aborted: an attempt's bound, or the process stopping). */
+  readonly issuerCallsUnanswered: number;
   readonly events: string[];
   /** `Date.now()` when this process began constructing its provider (after connecting to Redis). */
   readonly constructingAt: number;
@@ -63,6 +65,7 @@ coordination.on('coordination.restored', () => events.push('restored'));
 const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 loopDelay.enable();
 let issuerCalls = 0;
+let issuerCallsUnanswered = 0;
 let firstMintAt: number | null = null;
 let constructingAt = 0;
 const issuerMint: Mint =
@@ -87,7 +90,10 @@ const counted: Mint = async (context) => {
   process.send?.({ type: 'minting', pid: process.pid, at: Date.now(), constructingAt });
   if (settings.mintsHang === true) return new Promise(() => {});
   if (settings.firstMintHangs === true && (await client.set('fleet:test:first-mint-hung', '1', { NX: true })) === 'OK') return new Promise(() => {});
-  return issuerMint(context);
+  return issuerMint(context).catch((error: unknown) => {
+    if (context.signal.aborted) issuerCallsUnanswered++;
+    throw error;
+  });
 };
 // a refresh-token mint stays exclusive through the counting wrapper
 const mint: Mint = settings.refreshToken === undefined ? counted : Object.assign(counted, { exclusive: true as const });
@@ -106,6 +112,7 @@ const report = (): WorkerReport => ({
   failed,
   failures: failures.slice(0, 5),
   issuerCalls,
+  issuerCallsUnanswered,
   events,
   constructingAt,
   firstMintAt,
