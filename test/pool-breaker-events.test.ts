@@ -22,6 +22,16 @@ function startPool() {
   return { clock, calls, pool, events };
 }
 const down = (retryAfterMs?: number) => new OAuthError('temporarily_unavailable', { status: 503, retryAfterMs });
+/** Two keys' mints fail one after the other: at threshold 2, the issuer breaker opens. */
+async function openByTwoFailures(pool: ReturnType<typeof startPool>['pool'], calls: ReturnType<typeof startPool>['calls']): Promise<void> {
+  for (const key of ['a', 'b']) {
+    const asked = outcome(pool.currentToken(key));
+    await flush();
+    calls.at(-1)!.reject(down());
+    await asked;
+    await flush();
+  }
+}
 const codeOf = (result: { ok: boolean; error?: unknown }) => (result.ok ? 'ok' : (result.error as CredentialError).code);
 
 describe('the pool’s issuer breaker, as its events, toJSON and context show it', () => {
@@ -30,13 +40,7 @@ describe('the pool’s issuer breaker, as its events, toJSON and context show it
     const context = () => pool.actor.getSnapshot().context;
     expect(context().probing).toBe(false);
     // two failures open it
-    for (const key of ['a', 'b']) {
-      const asked = outcome(pool.currentToken(key));
-      await flush();
-      calls.at(-1)!.reject(down());
-      await asked;
-      await flush();
-    }
+    await openByTwoFailures(pool, calls);
     expect(pool.toJSON().issuer).toEqual({ breaker: 'open', openUntil: COOLDOWN, openReason: 'failures', consecutiveFailures: 2 });
     // the cooldown ends: half-open, and nothing of the open breaker is left
     await clock.advanceAsync(COOLDOWN);
@@ -122,13 +126,7 @@ describe('the pool’s issuer breaker, as its events, toJSON and context show it
 
   it('a cooldown ended by the clock before its timer fired (a blocked event loop) admits the probe', async () => {
     const { clock, calls, pool } = startPool();
-    for (const key of ['a', 'b']) {
-      const asked = outcome(pool.currentToken(key));
-      await flush();
-      calls.at(-1)!.reject(down());
-      await asked;
-      await flush();
-    }
+    await openByTwoFailures(pool, calls);
     expect(pool.toJSON().issuer.breaker).toBe('open');
     clock.skip(COOLDOWN); // now() reads the cooldown's end; its timer has not fired
     expect(pool.toJSON().issuer.breaker).toBe('open');

@@ -105,7 +105,9 @@ describe('a fleet shares one token through Redis', () => {
 
   it('an issuer outage across four processes costs about breakerThreshold attempts, then one probe per cooldown', async () => {
     await flushRedis();
-    const { state, mint } = issuer(400);
+    // 1.5 s tokens: short enough that the outage needs mints (due at 1.2 s), long enough that a busy
+    // machine's scheduling delays do not expire one on its way from the issuer
+    const { state, mint } = issuer(1_500);
     const policy = { breakerThreshold: 2, breakerCooldownMs: 500, mintTimeoutMs: 300 };
     const fleet = [];
     for (let index = 0; index < 4; index++) fleet.push(await process_(mint, { leaseMs: 600 }, policy));
