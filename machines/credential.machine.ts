@@ -139,7 +139,7 @@ export const credentialMachine = setup({
       return {
         token,
         issuedAt: settledAt,
-        refreshDueAt: scheduledRefreshAt(context.policy, settledAt, token.expiresAt, jitter),
+        refreshDueAt: scheduledRefreshAt(context.policy, settledAt, token.expiresAt, jitter, token.refreshAfter),
         tokenRejected: false,
       };
     }),
@@ -242,7 +242,7 @@ export const credentialMachine = setup({
     policy: input.policy,
     token: input.token,
     issuedAt: input.issuedAt,
-    refreshDueAt: scheduledRefreshAt(input.policy, input.issuedAt, input.token.expiresAt, input.jitter),
+    refreshDueAt: scheduledRefreshAt(input.policy, input.issuedAt, input.token.expiresAt, input.jitter, input.token.refreshAfter),
     // a pool's key starts with no token: its placeholder counts as refused, so it is never served
     tokenRejected: input.unminted === true,
     lastInvalidatedAt: null,

@@ -1,6 +1,6 @@
 import type { DoneActorEvent, ErrorActorEvent } from 'xstate';
 import type { RefreshPolicy } from './policy.js';
-import type { Secret } from './secret.js';
+import type { Secret, SecretValue } from './secret.js';
 import type { MintBlame } from './mint-failure.js';
 
 /** Why a mint runs: a caller is blocked on an expired token (`demand`), or nobody is (`background`). */
@@ -12,17 +12,29 @@ export type BreakerState = 'closed' | 'open' | 'halfOpen';
 /** Why a breaker opened: `breakerThreshold` consecutive failures, or a failure that said when to come back. */
 export type BreakerOpenReason = 'failures' | 'retry-after';
 
-/** A cached credential: the secret and when it stops being valid (epoch ms; `null` never expires). */
-export interface AuthToken {
-  readonly secret: Secret;
+/**
+ * A cached credential: the secret, when it stops being valid (epoch ms; `null` never expires), and
+ * the non-secret facts its issuer gave with it, served with it and shared with it.
+ */
+export interface AuthToken<T extends SecretValue<T> = string> {
+  readonly secret: Secret<T>;
   readonly expiresAt: number | null;
+  /** How to present it, as the issuer said (`Bearer`, `DPoP`); absent when the mint did not say. */
+  readonly tokenType?: string;
+  /** The scope the issuer granted (space-separated, as OAuth writes it); absent when the mint did not say. */
+  readonly scope?: string;
+  /**
+   * The issuer's refresh hint (epoch ms; Entra ID's `refresh_in`): the refresh is scheduled by it,
+   * within the policy's bounds (see `scheduledRefreshAt`).
+   */
+  readonly refreshAfter?: number;
 }
 
 /** Everything the statechart knows; only data, so a snapshot can be persisted, cloned or inspected. */
 export interface CredentialContext {
   readonly policy: RefreshPolicy;
   /** The cached token (never absent: construction mints it before the actor starts). */
-  readonly token: AuthToken;
+  readonly token: AuthToken<SecretValue>;
   /** When the cached token was issued (the clock read just after its mint settled). */
   readonly issuedAt: number;
   /** When the cached token's refresh falls due (`scheduledRefreshAt`); `null` for a token with no expiry. */
@@ -50,7 +62,7 @@ export interface CredentialContext {
 /** What the statechart starts from: the construction mint's token and the policy. */
 export interface CredentialInput {
   readonly policy: RefreshPolicy;
-  readonly token: AuthToken;
+  readonly token: AuthToken<SecretValue>;
   /** The clock read just before the construction mint. */
   readonly issuedAt: number;
   /** The jitter sample for this token. */
@@ -75,7 +87,7 @@ export type SharedMintPhase = 'waitingOnHolder' | 'adopting' | 'holdingLease';
 
 /** What the mint actor resolves with: a checked token, when it landed, and its jitter sample. */
 export interface MintOutput {
-  readonly token: AuthToken;
+  readonly token: AuthToken<SecretValue>;
   readonly settledAt: number;
   readonly jitter: number;
 }

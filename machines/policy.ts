@@ -102,12 +102,40 @@ export function scheduledRefreshAt(
   issuedAt: number,
   expiresAt: number | null,
   jitter: number,
+  refreshAfter?: number,
 ): number | null {
+  if (refreshAfter !== undefined) policy = { ...policy, refreshAt: hintedRefreshFraction(policy, issuedAt, expiresAt, refreshAfter) };
   const due = refreshDueAt(policy, issuedAt, expiresAt, jitter);
   // Mutation testing: dropping either null test, or joining them with `&&`, is an equivalent mutant:
   // refreshDueAt returns null exactly when expiresAt is null, so each test alone decides the same.
   if (due === null || expiresAt === null || due > issuedAt) return due;
   return issuedAt + clamp01(policy.refreshAt - clamp01(jitter)) * (expiresAt - issuedAt);
+}
+
+/**
+ * The fraction of a token's life at which the issuer's refresh hint (`refreshAfter`, epoch ms) asks
+ * for the refresh, held within the policy's bounds: never later than the policy's own `refreshAt`
+ * (the hint cannot take away the margin the policy keeps before expiry), and never earlier than half
+ * of it (a hint at issue would refresh on every request). The result replaces `refreshAt`, so the
+ * jitter and `refreshFloorMs` apply to a hinted token as to any other. A token with no expiry keeps
+ * the policy's fraction.
+ *
+ * @example
+ * ```ts
+ * // Entra ID's refresh_in is half of a long token's life: honoured under the default 0.8
+ * hintedRefreshFraction({ refreshAt: 0.8 }, 0, 7_200_000, 3_600_000); // 0.5
+ * hintedRefreshFraction({ refreshAt: 0.8 }, 0, 7_200_000, 7_000_000); // 0.8: never later than the policy
+ * ```
+ */
+export function hintedRefreshFraction(
+  policy: Pick<RefreshPolicy, 'refreshAt'>,
+  issuedAt: number,
+  expiresAt: number | null,
+  refreshAfter: number,
+): number {
+  if (expiresAt === null || expiresAt <= issuedAt) return policy.refreshAt;
+  const hinted = (refreshAfter - issuedAt) / (expiresAt - issuedAt);
+  return Math.min(policy.refreshAt, Math.max(policy.refreshAt / 2, hinted));
 }
 
 /**

@@ -1,9 +1,18 @@
 const REDACTED = '<REDACTED>';
 
 /**
- * A bearer secret that cannot leak by accident.
+ * What a secret holds: one string (a bearer token), or several named strings that are only ever
+ * used together (an AWS key triple: `accessKeyId`, `secretAccessKey`, `sessionToken`). As a
+ * constraint, `T extends SecretValue<T>` admits a string, or an object type (an interface too)
+ * whose every property is a string; `SecretValue` alone is any of them.
+ */
+export type SecretValue<T = Readonly<Record<string, string>>> = string | { readonly [K in keyof T]: string };
+
+/**
+ * A bearer secret that cannot leak by accident: one string, or several parts kept as one
+ * (`Secret<{ accessKeyId: string; secretAccessKey: string; sessionToken: string }>`).
  *
- * The value lives in a `#private` field, so `JSON.stringify`, `util.inspect`, `structuredClone`,
+ * The value lives in a `#private` field (parts in a frozen copy), so `JSON.stringify`, `util.inspect`, `structuredClone`,
  * `postMessage` and every serializer that walks own properties see nothing. `toString()`,
  * `toJSON()` and Node's inspector print `<REDACTED>`; only {@link Secret.reveal} gives the value.
  *
@@ -13,20 +22,23 @@ const REDACTED = '<REDACTED>';
  * String(secret);          // '<REDACTED>'
  * JSON.stringify(secret);  // '"<REDACTED>"'
  * secret.reveal();         // 's3cr3t'
+ * const keys = new Secret({ accessKeyId: 'AKIA...', secretAccessKey: '...' });
+ * keys.reveal().accessKeyId; // 'AKIA...'
  * ```
  */
-export class Secret {
-  readonly #value: string;
+export class Secret<T extends SecretValue<T> = string> {
+  readonly #value: T;
 
   /**
-   * @param value the raw secret; stored privately and never printed.
+   * @param value the raw secret (a string, or an object of named strings, copied and frozen);
+   * stored privately and never printed.
    * @example
    * ```ts
    * const secret = new Secret(process.env.API_TOKEN ?? '');
    * ```
    */
-  constructor(value: string) {
-    this.#value = value;
+  constructor(value: T) {
+    this.#value = typeof value === 'string' ? value : (Object.freeze({ ...(value as Readonly<Record<string, string>>) }) as T);
   }
 
   /**
@@ -37,14 +49,15 @@ export class Secret {
    * headers.set('authorization', `Bearer ${token.secret.reveal()}`);
    * ```
    */
-  reveal(): string {
+  reveal(): T {
     return this.#value;
   }
 
   /**
-   * Compares with another secret or string in time that depends only on the lengths, not on
-   * where the values first differ, so a comparison cannot be used as a timing oracle. Anything
-   * that is neither (`undefined`, `null`, a number, an object) is simply not equal.
+   * Compares with another secret or value in time that depends only on the lengths, not on
+   * where the values first differ, so a comparison cannot be used as a timing oracle. Parts are
+   * compared all together (same names, same values). Anything else (`undefined`, `null`, a
+   * number) is simply not equal.
    *
    * @example
    * ```ts
@@ -52,10 +65,10 @@ export class Secret {
    * new Secret('a').equals(undefined as never); // false
    * ```
    */
-  equals(other: Secret | string): boolean {
-    const theirs = typeof other === 'string' ? other : other instanceof Secret ? other.#value : null;
+  equals(other: Secret<SecretValue> | SecretValue): boolean {
+    const theirs = canonical(other instanceof Secret ? other.#value : other);
     if (theirs === null) return false;
-    const ours = this.#value;
+    const ours = canonical(this.#value) ?? '';
     // Over the longer of the two, so the time taken does not tell which is shorter. (Mutation
     // testing: `Math.min` here, or `i <= length` below, are equivalent mutants for the answer: a
     // length difference is already in `difference`, and `charCodeAt` past the end reads as 0.)
@@ -95,4 +108,15 @@ export class Secret {
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `Secret ${REDACTED}`;
   }
+}
+
+/**
+ * One string for a secret's value, for comparison: a string itself, parts as their sorted
+ * `[name, value]` pairs in JSON (so the order they were given in does not matter); `null` for
+ * anything that is not a secret value.
+ */
+function canonical(value: unknown): string | null {
+  if (typeof value === 'string') return value;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
+  return JSON.stringify(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }

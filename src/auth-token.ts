@@ -1,15 +1,29 @@
 import type { AuthToken } from '../machines/credential.types.js';
 import { CredentialError } from '../machines/credential-error.js';
 import { describeShape } from './describe-shape.js';
-import { Secret } from '../machines/secret.js';
+import { Secret, type SecretValue } from '../machines/secret.js';
 
 export type { AuthToken } from '../machines/credential.types.js';
+export type { SecretValue } from '../machines/secret.js';
 
-/** What a `mint` resolves with. A plain string secret is wrapped into a {@link Secret} at once. */
-export interface MintedToken {
-  secret: string | Secret;
+/**
+ * What a `mint` resolves with. A plain secret (a string, or an object of named strings) is
+ * wrapped into a {@link Secret} at once; the facts beside it are not secret and are served with it.
+ */
+export interface MintedToken<T extends SecretValue<T> = string> {
+  secret: T | Secret<T>;
   /** When the token stops being valid: epoch **milliseconds** (or a `Date`); `null` never expires. */
   expiresAt: number | Date | null;
+  /** How to present the token (`Bearer`, `DPoP`), as the issuer said. */
+  tokenType?: string;
+  /** The scope the issuer granted, space-separated. */
+  scope?: string;
+  /**
+   * The issuer's refresh hint: epoch ms (or a `Date`) after which it asks for a new token (Entra
+   * ID's `refresh_in`). The refresh is scheduled by it within the policy's bounds: never later than
+   * `refreshAt` of the token's life, never earlier than half of that.
+   */
+  refreshAfter?: number | Date;
   /** State to share with the token under a coordination (a rotating refresh token); never cached by the provider. */
   state?: string;
 }
@@ -33,11 +47,11 @@ const HOW_TO_MAP =
  * toAuthToken({ secret: 'abc', expiresAt: new Date('2030-01-01') }, Date.now()).expiresAt; // 1893456000000
  * ```
  */
-export function toAuthToken(minted: unknown, now: number): AuthToken {
+export function toAuthToken<T extends SecretValue<T> = string>(minted: unknown, now: number): AuthToken<T> {
   if (typeof minted !== 'object' || minted === null) {
     throw new CredentialError('INVALID_TOKEN', `mint must resolve with { secret, expiresAt }, got ${describeShape(minted)}`);
   }
-  const { secret, expiresAt } = minted as Partial<MintedToken>;
+  const { secret, expiresAt, tokenType, scope, refreshAfter } = minted as Partial<MintedToken<SecretValue>>;
   if (secret === undefined && 'access_token' in minted) {
     throw new CredentialError(
       'INVALID_TOKEN',
@@ -45,19 +59,67 @@ export function toAuthToken(minted: unknown, now: number): AuthToken {
         'as { secret: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 }',
     );
   }
-  return Object.freeze({ secret: toSecret(secret), expiresAt: toExpiresAt(expiresAt, now) });
+  const token: { -readonly [F in keyof AuthToken<T>]: AuthToken<T>[F] } = {
+    secret: toSecret(secret) as Secret<T>,
+    expiresAt: toExpiresAt(expiresAt, now),
+  };
+  if (tokenType !== undefined) token.tokenType = toFact('tokenType', tokenType);
+  if (scope !== undefined) token.scope = toFact('scope', scope);
+  if (refreshAfter !== undefined) token.refreshAfter = toRefreshAfter(refreshAfter, now);
+  return Object.freeze(token);
 }
 
-function toSecret(secret: unknown): Secret {
-  if (secret instanceof Secret) {
-    if (secret.reveal().length === 0) throw new CredentialError('INVALID_TOKEN', 'minted token secret is empty');
-    return secret;
+/** A secret's parts are named by the mint's code, not by the issuer: at most this many, each name short. */
+const MAX_SECRET_PARTS = 16;
+
+function toSecret(secret: unknown): Secret<SecretValue> {
+  const value = secret instanceof Secret ? (secret as Secret<SecretValue>).reveal() : secret;
+  if (typeof value === 'string') {
+    if (value.length === 0) throw new CredentialError('INVALID_TOKEN', 'minted token secret is empty');
+  } else if (isPlainObject(value)) {
+    // neither a part's name nor its value is printed: a mint that put an issuer's response in the
+    // wrong field could have made a secret a name
+    const parts = Object.entries(value);
+    if (parts.length === 0) throw new CredentialError('INVALID_TOKEN', 'minted token secret has no parts');
+    if (parts.length > MAX_SECRET_PARTS) throw new CredentialError('INVALID_TOKEN', `minted token secret has ${parts.length} parts, more than ${MAX_SECRET_PARTS}`);
+    parts.forEach(([, part], index) => {
+      const which = `part ${index + 1} of ${parts.length}`;
+      if (typeof part !== 'string') throw new CredentialError('INVALID_TOKEN', `minted token secret ${which} must be a string, got ${describeShape(part)}`);
+      if (part.length === 0) throw new CredentialError('INVALID_TOKEN', `minted token secret ${which} is empty`);
+    });
+  } else {
+    throw new CredentialError('INVALID_TOKEN', `minted token secret must be a string, an object of strings or a Secret, got ${describeShape(secret)}`);
   }
-  if (typeof secret !== 'string') {
-    throw new CredentialError('INVALID_TOKEN', `minted token secret must be a string or Secret, got ${describeShape(secret)}`);
+  return secret instanceof Secret ? (secret as Secret<SecretValue>) : new Secret(value as SecretValue);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null) return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/** A fact is printed in the inspector and in logs, so it is checked as plain text, and never echoed when it is not. */
+function toFact(field: 'tokenType' | 'scope', value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0 || value.length > 4096) {
+    throw new CredentialError('INVALID_TOKEN', `minted token ${field} must be a non-empty string of at most 4096 characters, got ${describeShape(value)}`);
   }
-  if (secret.length === 0) throw new CredentialError('INVALID_TOKEN', 'minted token secret is empty');
-  return new Secret(secret);
+  return value;
+}
+
+function toRefreshAfter(refreshAfter: unknown, now: number): number {
+  const epochMs = refreshAfter instanceof Date ? refreshAfter.getTime() : refreshAfter;
+  if (typeof epochMs !== 'number' || !Number.isFinite(epochMs)) {
+    const got = refreshAfter instanceof Date ? 'an invalid Date' : describeShape(refreshAfter);
+    throw new CredentialError('INVALID_TOKEN', `minted token refreshAfter must be finite epoch ms or a valid Date, got ${got}`);
+  }
+  if (epochMs < YEAR_2001_MS && now >= YEAR_2001_MS) {
+    throw new CredentialError(
+      'INVALID_TOKEN',
+      `minted token refreshAfter ${epochMs} reads as a date before 2001, so it was not given in ms: for a refresh_in (seconds from now) use Date.now() + refresh_in * 1000`,
+    );
+  }
+  return epochMs;
 }
 
 function toExpiresAt(expiresAt: unknown, now: number): number | null {

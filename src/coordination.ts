@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import type { Mint } from './mint.js';
+import type { SecretValue } from '../machines/secret.js';
 
 /** The policy a shared mint needs to keep the issuer's load one fleet's, not one process's. */
 export interface SharedMintPolicy {
@@ -33,7 +34,7 @@ export interface Coordination {
    * The mint to run for `sharedKey` (a key that names exactly one credential: see
    * `credentialKey` in `credential-actor/redis`).
    */
-  share(sharedKey: string, mint: Mint, policy: SharedMintPolicy): Mint;
+  share<T extends SecretValue<T>>(sharedKey: string, mint: Mint<T>, policy: SharedMintPolicy): Mint<T>;
   /** Throws `INVALID_CONFIG` if the coordination cannot work with `policy`; called at construction (a pool shares lazily, per key). */
   check?(policy: SharedMintPolicy): void;
 }

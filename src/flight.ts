@@ -1,8 +1,8 @@
 import { onAbort } from './abort-signals.js';
-import type { AuthToken } from './auth-token.js';
+import type { AuthToken, SecretValue } from './auth-token.js';
 
 interface Waiter {
-  resolve(token: AuthToken): void;
+  resolve(token: AuthToken<SecretValue>): void;
   reject(reason: unknown): void;
 }
 
@@ -22,7 +22,7 @@ interface SignalGroup {
 export class Flight {
   /** The attempt these callers wait on. */
   readonly attempt: number;
-  #shared: { promise: Promise<AuthToken>; resolve(token: AuthToken): void; reject(reason: unknown): void } | null = null;
+  #shared: { promise: Promise<AuthToken<SecretValue>>; resolve(token: AuthToken<SecretValue>): void; reject(reason: unknown): void } | null = null;
   readonly #bySignal = new Map<AbortSignal, SignalGroup>();
   readonly #onAllAborted: (flight: Flight) => void;
 
@@ -47,12 +47,12 @@ export class Flight {
    * return flight.join(options?.signal);
    * ```
    */
-  join(signal: AbortSignal | undefined): Promise<AuthToken> {
+  join(signal: AbortSignal | undefined): Promise<AuthToken<SecretValue>> {
     if (signal === undefined) {
       if (this.#shared === null) {
-        let resolve!: (token: AuthToken) => void;
+        let resolve!: (token: AuthToken<SecretValue>) => void;
         let reject!: (reason: unknown) => void;
-        const promise = new Promise<AuthToken>((res, rej) => {
+        const promise = new Promise<AuthToken<SecretValue>>((res, rej) => {
           resolve = res;
           reject = rej;
         });
@@ -72,7 +72,7 @@ export class Flight {
       this.#bySignal.set(signal, group);
     }
     const { waiters } = group;
-    return new Promise<AuthToken>((resolve, reject) => {
+    return new Promise<AuthToken<SecretValue>>((resolve, reject) => {
       waiters.push({ resolve, reject });
     });
   }
@@ -85,7 +85,7 @@ export class Flight {
    * flight.resolve(snapshot.context.token);
    * ```
    */
-  resolve(token: AuthToken): void {
+  resolve(token: AuthToken<SecretValue>): void {
     this.#shared?.resolve(token);
     for (const waiter of this.#drain()) waiter.resolve(token);
   }

@@ -12,7 +12,7 @@ export type {
 } from './provider.js';
 export type { ExclusiveMint, Mint, MintContext } from './mint.js';
 export type { Coordination, SharedMintPolicy } from './coordination.js';
-export type { AuthToken, MintedToken } from './auth-token.js';
+export type { AuthToken, MintedToken, SecretValue } from './auth-token.js';
 export { Secret } from '../machines/secret.js';
 export { createCredentialPool, CredentialPool } from './pool/pool.js';
 export type { CredentialPoolOptions, CredentialPoolState, KeyedEvent, KeyMint, KeyRemovedEvent, PoolEmittedEvent } from './pool/pool.js';

@@ -2,7 +2,7 @@ import type { MintOutput, SharedMintPhase } from '../machines/credential.types.j
 import { mintTimeoutError } from '../machines/credential-error.js';
 import { MintFailure, type MintBlame } from '../machines/mint-failure.js';
 import { untilAborted } from './abort-signals.js';
-import { toAuthToken, type MintedToken } from './auth-token.js';
+import { toAuthToken, type MintedToken, type SecretValue } from './auth-token.js';
 import type { Clock } from './clock.js';
 import { retryAfterOf } from './retry-after.js';
 
@@ -12,7 +12,7 @@ import { retryAfterOf } from './retry-after.js';
  * `phase` is for a mint shared across processes (a `coordination`): it tells the statechart
  * where the shared mint is, so the inspector and the model-based tests see it. A plain mint ignores it.
  */
-export type Mint = (context: MintContext) => Promise<MintedToken>;
+export type Mint<T extends SecretValue<T> = string> = (context: MintContext) => Promise<MintedToken<T>>;
 
 /** What a {@link Mint} is given. */
 export interface MintContext {
@@ -25,6 +25,13 @@ export interface MintContext {
    * releases the lease.
    */
   readonly state?: string | null;
+  /**
+   * A claims challenge the next token must satisfy (Continuous Access Evaluation: the resource
+   * refused the token with `WWW-Authenticate: Bearer ... claims="..."`), as the caller passed it to
+   * `invalidate(token, { claims })`: send it to the issuer (`clientCredentialsMint` sends it as the
+   * `claims` parameter). Given to every attempt until one with it succeeds; absent otherwise.
+   */
+  readonly claims?: string;
 }
 
 /**
@@ -32,12 +39,12 @@ export interface MintContext {
  * grant): a coordination holds its lease through it, never runs it while Redis is down, and
  * marks its state unusable when an attempt's outcome is unknown.
  */
-export interface ExclusiveMint extends Mint {
+export interface ExclusiveMint<T extends SecretValue<T> = string> extends Mint<T> {
   readonly exclusive: true;
 }
 
 /** Whether `mint` is an {@link ExclusiveMint}. */
-export function isExclusiveMint(mint: Mint): mint is ExclusiveMint {
+export function isExclusiveMint<T extends SecretValue<T>>(mint: Mint<T>): mint is ExclusiveMint<T> {
   return (mint as { exclusive?: unknown }).exclusive === true;
 }
 
@@ -63,7 +70,7 @@ export interface MintPass {
 
 /** What one mint attempt runs with: the same for a provider, every pool key and under a coordination. */
 export interface MintAttemptSetup {
-  readonly mint: Mint;
+  readonly mint: Mint<SecretValue>;
   readonly clock: Clock;
   /** Sampled once per token. */
   readonly jitter: () => number;
@@ -73,6 +80,16 @@ export interface MintAttemptSetup {
   readonly mintTimeoutMs: number;
   /** A pool's gate; none for a provider alone. */
   readonly gate?: MintGate;
+  /** The claims challenge the next token must satisfy, if any (see {@link MintContext.claims}). */
+  readonly claims?: ClaimsChallenge;
+}
+
+/** Where a credential actor keeps a claims challenge until a token minted with it lands. */
+export interface ClaimsChallenge {
+  /** The challenge the next attempt carries, or `undefined`. */
+  pending(): string | undefined;
+  /** An attempt that carried `claims` landed a token: that challenge is met. */
+  met(claims: string): void;
 }
 
 /**
@@ -107,8 +124,9 @@ export async function runMint(
     throw new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'nobody' });
   }
   let minted: unknown;
+  const claims = setup.claims?.pending();
   try {
-    minted = await untilAborted(setup.mint({ signal, phase: run.phase }), signal);
+    minted = await untilAborted(setup.mint(claims === undefined ? { signal, phase: run.phase } : { signal, phase: run.phase, claims }), signal);
   } catch (error) {
     if (signal.aborted) {
       // Given up: the statechart timed the attempt out, or every caller left, or it was stopped.
@@ -125,7 +143,9 @@ export async function runMint(
   const settledAt = clock.now();
   pass?.settle('answered');
   try {
-    return { token: toAuthToken(minted, settledAt), settledAt, jitter: sampleJitter(setup.jitter) };
+    const token = toAuthToken(minted, settledAt);
+    if (claims !== undefined) setup.claims?.met(claims);
+    return { token, settledAt, jitter: sampleJitter(setup.jitter) };
   } catch (error) {
     // the issuer answered, with something unusable for this key
     throw new MintFailure(error, settledAt, { blame: 'key' });

@@ -21,7 +21,7 @@ import { reporterListeners, validateReporters, type CredentialReporters } from '
 import { describeShape } from './describe-shape.js';
 import { ProviderEnvironment, runnable } from './environment.js';
 import type { Mint, MintGate } from './mint.js';
-import { Secret } from '../machines/secret.js';
+import { Secret, type SecretValue } from '../machines/secret.js';
 import { isCoordination, type Coordination, type SharedMintPolicy } from './coordination.js';
 
 export type { CredentialReporters } from './reporters.js';
@@ -35,9 +35,9 @@ declare global {
 }
 
 /** Options of {@link createCredentialProvider}; every policy knob defaults as in `defaultRefreshConfig`. */
-export interface CredentialProviderOptions extends Partial<RefreshConfig> {
-  /** Fetches a new token. Required. */
-  mint: Mint;
+export interface CredentialProviderOptions<T extends SecretValue<T> = string> extends Partial<RefreshConfig> {
+  /** Fetches a new token (its secret a string, or several named parts: `T`). Required. */
+  mint: Mint<T>;
   /** Time source and timers; defaults to `Date.now` with unref'd timers. */
   clock?: Clock;
   /**
@@ -68,6 +68,15 @@ export interface CredentialProviderOptions extends Partial<RefreshConfig> {
 export interface CurrentTokenOptions {
   /** Aborting rejects this call only (with the signal's reason), never the shared mint. */
   signal?: AbortSignal;
+}
+
+/** Options of {@link CredentialProvider.invalidate}. */
+export interface InvalidateOptions {
+  /**
+   * The claims challenge the resource sent with its refusal (the decoded `claims` of a
+   * `WWW-Authenticate: Bearer error="insufficient_claims"`): the next mint gets it.
+   */
+  claims?: string;
 }
 
 /** A plain, secret-free summary of the provider's state. */
@@ -103,7 +112,10 @@ type EmittedOf<T extends CredentialEmittedEvent['type']> = Extract<CredentialEmi
  * const token = await provider.currentToken();
  * ```
  */
-export function createCredentialProvider(options: CredentialProviderOptions): Promise<CredentialProvider> {
+export function createCredentialProvider(options: CredentialProviderOptions): Promise<CredentialProvider>;
+/** A secret of several named parts (an AWS key triple): `T` is inferred from what the mint returns. */
+export function createCredentialProvider<T extends SecretValue<T>>(options: CredentialProviderOptions<T>): Promise<CredentialProvider<T>>;
+export function createCredentialProvider<T extends SecretValue<T> = string>(options: CredentialProviderOptions<T>): Promise<CredentialProvider<T>> {
   return createCredentialProviderWith(credentialMachine, options);
 }
 
@@ -119,10 +131,10 @@ export function createCredentialProvider(options: CredentialProviderOptions): Pr
  * const provider = await createCredentialProviderWith(broken, { mint, clock });
  * ```
  */
-export async function createCredentialProviderWith(
+export async function createCredentialProviderWith<T extends SecretValue<T> = string>(
   machine: CredentialMachine,
-  options: CredentialProviderOptions,
-): Promise<CredentialProvider> {
+  options: CredentialProviderOptions<T>,
+): Promise<CredentialProvider<T>> {
   if (typeof options !== 'object' || options === null || typeof options.mint !== 'function') {
     throw new CredentialError('UNCONFIGURED', 'mint is required: a function ({ signal }) => Promise<{ secret, expiresAt }>');
   }
@@ -136,7 +148,7 @@ export async function createCredentialProviderWith(
   if (firstMint !== 'eager' && firstMint !== 'lazy') {
     throw new CredentialError('INVALID_CONFIG', `createCredentialProvider: firstMint must be 'eager' or 'lazy', got ${describeShape(firstMint)}`);
   }
-  const provider = new CredentialProvider({ ...options, mint, machine, clock, config });
+  const provider = new CredentialProvider<T>({ ...options, mint: mint as Mint<SecretValue>, machine, clock, config });
   if (firstMint === 'lazy') return provider;
   try {
     // The first token comes through the statechart like every other: one mint path, one timeout.
@@ -156,7 +168,7 @@ export async function createCredentialProviderWith(
  */
 export interface CredentialActorSetup {
   machine: CredentialMachine;
-  mint: Mint;
+  mint: Mint<SecretValue>;
   clock: Clock;
   config: RefreshConfig;
   inspect?: CredentialProviderOptions['inspect'];
@@ -171,9 +183,9 @@ export interface CredentialActorSetup {
 
 /**
  * Serves a cached credential and keeps it fresh, driven by the `credentialMachine` statechart.
- * Build one with {@link createCredentialProvider}.
+ * Build one with {@link createCredentialProvider}. `T` is what its secret holds: a string, or named parts.
  */
-export class CredentialProvider {
+export class CredentialProvider<T extends SecretValue<T> = string> {
   /** The running statechart, for `subscribe`, `getSnapshot` and inspection. */
   readonly actor: Actor<CredentialMachine>;
   readonly #clock: Clock;
@@ -182,13 +194,15 @@ export class CredentialProvider {
   #mirrored: CredentialSnapshot | null = null;
   /** Until this instant the cached token is served with no event at all (the hot path). */
   #servingUntil = -Infinity;
-  #token: AuthToken | null = null;
-  #served!: Promise<AuthToken>;
+  #token: AuthToken<SecretValue> | null = null;
+  #served!: Promise<AuthToken<T>>;
   #flight: Flight | null = null;
   /** The latest mint failure since the last success, redacted, for the `cause` of a `BREAKER_OPEN` refusal. */
   #lastFailure: Error | undefined = undefined;
   /** The emitted-event and completion subscriptions, while anyone waits or listens. */
   #listening: { unsubscribe(): void }[] | null = null;
+  /** A claims challenge from `invalidate(token, { claims })`, given to each mint until one with it lands. */
+  #claims: string | undefined = undefined;
   /** Why the provider stopped (`stop()`, `actor.stop()`, or the statechart failing); `null` while it runs. */
   #stoppedBy: CredentialError | null = null;
   /**
@@ -208,6 +222,12 @@ export class CredentialProvider {
       jitter: config.jitter,
       classify: setup.classify ?? defaultClassifyFailure,
       mintTimeoutMs: config.mintTimeoutMs,
+      claims: {
+        pending: () => this.#claims,
+        met: (claims) => {
+          if (this.#claims === claims) this.#claims = undefined;
+        },
+      },
       ...(setup.gate === undefined ? {} : { gate: setup.gate }),
     });
     this.actor = createActor(runnable(setup.machine), {
@@ -238,7 +258,7 @@ export class CredentialProvider {
    * request.headers.set('authorization', `Bearer ${token.secret.reveal()}`);
    * ```
    */
-  currentToken(options?: CurrentTokenOptions): Promise<AuthToken> {
+  currentToken(options?: CurrentTokenOptions): Promise<AuthToken<T>> {
     const signal = options?.signal;
     if (signal !== undefined && !isLiveSignal(signal)) return refusedSignal(signal);
     const snapshot = this.actor.getSnapshot();
@@ -255,12 +275,17 @@ export class CredentialProvider {
    * Repeated calls for one token coalesce, and calls closer than `invalidateMinIntervalMs` to the
    * last accepted one are ignored. Returns whether this call invalidated the token.
    *
+   * With `claims` (a Continuous Access Evaluation challenge from the 401's `WWW-Authenticate`), an
+   * accepted invalidation also hands the challenge to the mint (`MintContext.claims`) until a token
+   * minted with it lands: one mint with the claims, however many callers saw the challenge.
+   *
    * @example
    * ```ts
    * if (response.status === 401 && provider.invalidate(token)) return retryOnce();
    * ```
    */
-  invalidate(rejected?: AuthToken | Secret | string): boolean {
+  invalidate(rejected?: AuthToken<T> | Secret<T> | T, options?: InvalidateOptions): boolean {
+    const claims = claimsOption(options);
     const before = this.#snapshot().context;
     if (this.#stoppedBy !== null) return false;
     if (rejected !== undefined && !isSameToken(before.token, rejected)) return false;
@@ -268,11 +293,13 @@ export class CredentialProvider {
     if (this.#midTransition > 0) {
       // Bound to the token cached now, so that a token cached by the transition under way is never the one dropped.
       const target = before.token;
-      void this.#afterTransition(() => this.invalidate(target));
+      void this.#afterTransition(() => this.invalidate(target as AuthToken<T>, options));
       return invalidationAllowedAt(before, now);
     }
     this.actor.send({ type: 'token.invalidated', now });
-    return this.actor.getSnapshot().context !== before;
+    const accepted = this.actor.getSnapshot().context !== before;
+    if (accepted && claims !== undefined) this.#claims = claims;
+    return accepted;
   }
 
   /**
@@ -341,12 +368,12 @@ export class CredentialProvider {
     return `CredentialProvider ${JSON.stringify(this.toJSON())}`;
   }
 
-  #serveSlowly(now: number, signal: AbortSignal | undefined): Promise<AuthToken> {
+  #serveSlowly(now: number, signal: AbortSignal | undefined): Promise<AuthToken<T>> {
     if (this.actor.getSnapshot().value.flight === 'idle' && this.#stoppedBy === null) this.actor.send({ type: 'token.requested', now });
     if (this.#stoppedBy !== null) return Promise.reject(this.#stoppedBy);
     const { value, context } = this.actor.getSnapshot();
     if (!isTokenUnusableAt(context, now)) return this.#served;
-    if (value.flight === 'minting') return this.#flightFor(context).join(signal);
+    if (value.flight === 'minting') return this.#flightFor(context).join(signal) as Promise<AuthToken<T>>;
     return Promise.reject(
       new BreakerOpenError({ scope: 'credential', openUntil: context.openUntil, reason: context.openReason ?? 'failures', now, lastFailure: this.#lastFailure }),
     );
@@ -421,7 +448,7 @@ export class CredentialProvider {
     const { context } = snapshot;
     if (context.token !== this.#token) {
       this.#token = context.token;
-      this.#served = Promise.resolve(context.token);
+      this.#served = Promise.resolve(context.token as AuthToken<T>);
     }
     this.#servingUntil = this.#stoppedBy === null ? quietUntil(context, snapshot.value.flight === 'minting') : -Infinity;
   }
@@ -470,7 +497,7 @@ export class CredentialProvider {
 const PROVIDER_OPTION_NAMES: readonly string[] = ['mint', 'clock', 'inspect', 'reporters', 'coordination', 'sharedKey', 'firstMint', ...POLICY_OPTION_NAMES];
 
 /** Never served: the placeholder a credential actor holds until its first mint lands. */
-const UNMINTED: AuthToken = Object.freeze({ secret: new Secret('unminted'), expiresAt: null });
+const UNMINTED: AuthToken<SecretValue> = Object.freeze({ secret: new Secret('unminted'), expiresAt: null });
 
 /**
  * A `signal` option that is already aborted (its reason), or is no `AbortSignal` at all
@@ -482,7 +509,7 @@ export function refusedSignal(signal: unknown): Promise<never> {
 }
 
 /** The mint the provider runs: the user's, or the user's shared through `coordination` under `sharedKey`. */
-function sharedMint(options: CredentialProviderOptions, config: RefreshConfig, clock: Clock): Mint {
+function sharedMint<T extends SecretValue<T>>(options: CredentialProviderOptions<T>, config: RefreshConfig, clock: Clock): Mint<T> {
   const { coordination, sharedKey } = options;
   if (coordination === undefined) {
     if (sharedKey !== undefined) throw new CredentialError('INVALID_CONFIG', 'sharedKey is only used with coordination');
@@ -515,12 +542,19 @@ export function validateInspect(inspect: unknown): void {
 }
 
 /** Whether `rejected` (whatever a caller passed) names the cached token; anything else is not it. */
-function isSameToken(cached: AuthToken, rejected: unknown): boolean {
-  if (typeof rejected === 'string' || rejected instanceof Secret) return cached.secret.equals(rejected);
-  if (typeof rejected !== 'object' || rejected === null) return false;
+function isSameToken(cached: AuthToken<SecretValue>, rejected: unknown): boolean {
   if (cached === rejected) return true;
+  if (typeof rejected !== 'object' || rejected === null || rejected instanceof Secret) return cached.secret.equals(rejected as SecretValue);
+  // a token ({ secret, ... }), or a secret's parts themselves (which never name a part `secret`)
   const { secret } = rejected as { secret?: unknown };
-  return (typeof secret === 'string' || secret instanceof Secret) && cached.secret.equals(secret);
+  return cached.secret.equals((secret === undefined ? rejected : secret) as SecretValue);
+}
+
+/** `invalidate`'s `claims`, checked: a mistake there must not pass silently (nor print the value: claims can name the user). */
+function claimsOption(options: InvalidateOptions | undefined): string | undefined {
+  const { claims } = options ?? {};
+  if (claims === undefined || (typeof claims === 'string' && claims.length > 0)) return claims;
+  throw new CredentialError('INVALID_ARGUMENT', `invalidate: claims must be a non-empty string, got ${describeShape(claims)}`);
 }
 
 function stoppedError(cause?: unknown): CredentialError {

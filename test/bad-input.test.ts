@@ -21,7 +21,9 @@ async function mintedError(minted: unknown): Promise<CredentialError> {
 describe('error messages never print a value from a field that may hold the secret', () => {
   it.each([
     ['a numeric secret', { secret: NUMERIC_SECRET, expiresAt: null }, 'a number'],
-    ['an object secret', { secret: { value: String(NUMERIC_SECRET) }, expiresAt: null }, 'an object with 1 key'],
+    ['a secret part that is a number', { secret: { value: NUMERIC_SECRET }, expiresAt: null }, 'part 1 of 1 must be a string, got a number'],
+    ['a secret part named by a secret', { secret: { [String(NUMERIC_SECRET)]: '' }, expiresAt: null }, 'part 1 of 1 is empty'],
+    ['an array secret', { secret: [String(NUMERIC_SECRET)], expiresAt: null }, 'an array of 1'],
     ['a bare string instead of a token', String(NUMERIC_SECRET), 'a string of 13 characters'],
   ])('%s', async (_name, minted, shape) => {
     const error = await mintedError(minted);

@@ -1,4 +1,4 @@
-import type { AuthToken, CredentialProvider, CredentialProviderOptions, MintedToken } from '../src/index.js';
+import type { AuthToken, CredentialProvider, CredentialProviderOptions, MintedToken, SecretValue } from '../src/index.js';
 import { createCredentialProvider } from '../src/index.js';
 import { ManualClock } from '../src/testing/index.js';
 
@@ -60,8 +60,10 @@ export async function outcome<T>(promise: Promise<T>): Promise<{ ok: true; value
   }
 }
 
-export function secretOf(token: AuthToken): string {
-  return token.secret.reveal();
+/** A token's secret as one string (a statechart's context holds any kind of secret; these tests mint strings). */
+export function secretOf(token: AuthToken<SecretValue>): string {
+  const value = token.secret.reveal();
+  return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
 /** The three regions every provider test looks at (`sharing` is idle unless a coordination is used). */

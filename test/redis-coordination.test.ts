@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis as IoRedis } from 'ioredis';
 import { createClient } from 'redis';
 import { describe, expect, it } from 'vitest';
-import { createCredentialPool, createCredentialProvider, CredentialError, type MintedToken } from '../src/index.js';
+import { createCredentialPool, createCredentialProvider, CredentialError, type MintedToken, type SecretValue } from '../src/index.js';
 import { credentialKey, FleetBreakerOpenError, redisCoordination, type RedisCoordination } from '../src/redis/index.js';
 import { OAuthError } from '../src/oauth2/index.js';
 import { countingIssuer, sleep, useRedisServer } from './redis/harness.js';
@@ -18,8 +18,8 @@ const { key, cleanups, connections, flushRedis } = redis;
 const issuer = countingIssuer;
 
 /** A process with proactive refresh, as the fleet tests below run them. */
-function process_(mint: () => Promise<MintedToken>, options: Partial<Parameters<typeof redisCoordination>[0]> = {}, providerOptions: object = {}) {
-  return redis.fleetProcess(mint, options, { refresh: 'proactive', ...providerOptions });
+function process_<T extends SecretValue<T> = string>(mint: () => Promise<MintedToken<T>>, options: Partial<Parameters<typeof redisCoordination>[0]> = {}, providerOptions: object = {}) {
+  return redis.fleetProcess<T>(mint, options, { refresh: 'proactive', ...providerOptions });
 }
 
 /** A bare coordination on its own connections (a process), for driving `share()` directly. */
@@ -92,6 +92,29 @@ describe('a fleet shares one token through Redis', () => {
     expect(second.events).toContain('coordination.value-rejected');
     expect(state.issued).toBe(2); // it minted its own instead
     expect((await second.provider.currentToken()).secret.reveal()).not.toBe(secret);
+  });
+
+  it('a secret of several parts is shared whole and sealed, with the facts that travel with it', async () => {
+    await flushRedis();
+    let issued = 0;
+    const triple = () => ({ accessKeyId: `ASIA-PARTONE-${issued}`, secretAccessKey: `SAK-PARTTWO-${randomBytes(6).toString('hex')}`, sessionToken: `ST-PARTTHREE-${issued}` });
+    const mint = async () => {
+      issued++;
+      return { secret: triple(), expiresAt: Date.now() + 60_000, tokenType: 'Bearer', scope: 's3:GetObject', refreshAfter: Date.now() + 20_000 };
+    };
+    const first = await process_(mint);
+    const second = await process_(mint);
+    const [held, adopted] = await Promise.all([first.provider.currentToken(), second.provider.currentToken()]);
+    expect(issued).toBe(1);
+    expect(adopted.secret.reveal()).toEqual(held.secret.reveal());
+    expect(adopted).toMatchObject({ tokenType: 'Bearer', scope: 's3:GetObject', refreshAfter: held.refreshAfter });
+    const { client } = await connections();
+    for (const name of await client.keys('test:*')) {
+      if ((await client.type(name)) !== 'string') continue;
+      const raw = (await client.get(name))!;
+      for (const part of Object.values(held.secret.reveal())) expect(raw).not.toContain(part);
+      expect(raw).not.toContain('s3:GetObject');
+    }
   });
 
   it('a process holding another encryption key cannot open the shared token: it mints, and says so', async () => {

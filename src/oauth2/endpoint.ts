@@ -54,3 +54,33 @@ export function secretOption(owner: string, name: string, value: unknown): Secre
 
 /** The hint for callers who pass `scope`, the other libraries' name. */
 export const SCOPE_REFUSED = { scope: "use scopes, an array of strings (e.g. scopes: ['invoices:read'])" } as const;
+
+/** The non-secret facts of a token response, as a `MintedToken` carries them. */
+export interface TokenFacts {
+  tokenType?: string;
+  scope?: string;
+  refreshAfter?: number;
+}
+
+/**
+ * The facts a token endpoint gave with its token: `token_type` (in its registered spelling:
+ * `Bearer`, `DPoP`, `N_A`; oauth4webapi lower-cases it), the granted `scope`, and Entra ID's
+ * `refresh_in` (seconds from when the request was sent; a number or a numeric string) as `refreshAfter`.
+ * A malformed fact is left out rather than failing the mint: the token itself is good.
+ *
+ * @example
+ * ```ts
+ * tokenFacts({ token_type: 'bearer', scope: 'a b', refresh_in: 1800 }, 0); // { tokenType: 'Bearer', scope: 'a b', refreshAfter: 1_800_000 }
+ * ```
+ */
+export function tokenFacts(response: { readonly [parameter: string]: unknown }, sentAt: number): TokenFacts {
+  const facts: TokenFacts = {};
+  const { token_type: tokenType, scope, refresh_in: refreshIn } = response;
+  if (typeof tokenType === 'string' && tokenType.length > 0 && tokenType.length <= 64) facts.tokenType = REGISTERED_TOKEN_TYPES[tokenType.toLowerCase()] ?? tokenType;
+  if (typeof scope === 'string' && scope.length > 0 && scope.length <= 4096) facts.scope = scope;
+  const refreshInSeconds = typeof refreshIn === 'string' && /^\d+$/.test(refreshIn) ? Number(refreshIn) : refreshIn;
+  if (typeof refreshInSeconds === 'number' && Number.isFinite(refreshInSeconds) && refreshInSeconds >= 0) facts.refreshAfter = sentAt + refreshInSeconds * 1000;
+  return facts;
+}
+
+const REGISTERED_TOKEN_TYPES: Readonly<Record<string, string>> = { bearer: 'Bearer', dpop: 'DPoP', n_a: 'N_A', mac: 'MAC' };

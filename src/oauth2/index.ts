@@ -10,7 +10,7 @@ import { CredentialError } from '../../machines/credential-error.js';
 import type { Mint } from '../mint.js';
 import { toSafeError } from './safe-error.js';
 import { checkOptions } from '../check-options.js';
-import { endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption } from './endpoint.js';
+import { endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption, tokenFacts } from './endpoint.js';
 import { Secret } from '../../machines/secret.js';
 
 /** Options of {@link clientCredentialsMint}: a `tokenEndpoint`, or an `issuer` to discover it from. */
@@ -41,6 +41,9 @@ export interface ClientCredentialsOptions {
 /**
  * Builds a `mint` that runs the client-credentials grant. `expiresAt` is `expires_in` counted from
  * the local clock when the request was sent (a token without `expires_in` never expires); the
+ * token's facts travel with it (`tokenType` from `token_type`, the granted `scope`, and Entra ID's
+ * `refresh_in` as `refreshAfter`, which brings the refresh forward within the policy's bounds); a
+ * claims challenge (`invalidate(token, { claims })`) is sent as the `claims` parameter; the
  * caller's `signal` aborts the request; an OAuth error response becomes an {@link OAuthError} that
  * keeps `error` and `error_description` and never the client secret.
  *
@@ -79,7 +82,7 @@ export function clientCredentialsMint(options: ClientCredentialsOptions): Mint {
       throw toSafeError(error, signal, now(), { step: 'discovery', endpoint: issuerUrl });
     }
   };
-  return async ({ signal }): Promise<MintedToken> => {
+  return async ({ signal, claims }): Promise<MintedToken> => {
     server ??= await discover(issuer!, signal);
     const endpoint = new URL(server.token_endpoint ?? issuer!.href);
     try {
@@ -87,6 +90,7 @@ export function clientCredentialsMint(options: ClientCredentialsOptions): Mint {
       if (scope !== undefined) parameters.set('scope', scope);
       if (options.audience !== undefined) parameters.set('audience', options.audience);
       for (const resource of [options.resource ?? []].flat()) parameters.append('resource', resource);
+      if (claims !== undefined) parameters.set('claims', claims);
       const authentication =
         options.clientAuthentication === 'client_secret_post'
           ? oauth.ClientSecretPost(clientSecret.reveal())
@@ -97,6 +101,7 @@ export function clientCredentialsMint(options: ClientCredentialsOptions): Mint {
       return {
         secret: new Secret(result.access_token),
         expiresAt: typeof result.expires_in === 'number' ? sentAt + result.expires_in * 1000 : null,
+        ...tokenFacts(result, sentAt),
       };
     } catch (error) {
       throw toSafeError(error, signal, now(), { step: 'token request', endpoint });

@@ -6,7 +6,7 @@ import type { ExclusiveMint, MintContext } from '../mint.js';
 import { Secret } from '../../machines/secret.js';
 import { toSafeError } from './safe-error.js';
 import { checkOptions } from '../check-options.js';
-import { endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption } from './endpoint.js';
+import { endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption, tokenFacts } from './endpoint.js';
 
 /** Options of {@link refreshTokenMint}. */
 export interface RefreshTokenOptions {
@@ -106,6 +106,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): ExclusiveMint {
     return {
       secret: new Secret(result.access_token),
       expiresAt: typeof result.expires_in === 'number' ? sentAt + result.expires_in * 1000 : null,
+      ...tokenFacts(result, sentAt),
       state: next,
     };
   };

@@ -1,4 +1,5 @@
 import { CredentialProvider, type CredentialActorSetup } from '../provider.js';
+import type { SecretValue } from '../../machines/secret.js';
 
 /**
  * A pool's key: a credential actor like any provider, plus the pool's use counter at its last
@@ -6,7 +7,7 @@ import { CredentialProvider, type CredentialActorSetup } from '../provider.js';
  * rather than on an entry object of the pool's own: one allocation and one pointer chase fewer per
  * key and per request. Not exported from the package: keys are made by {@link startPoolKey} only.
  */
-export class PoolKey extends CredentialProvider {
+export class PoolKey extends CredentialProvider<SecretValue> {
   /** The pool's use counter at this key's last request. */
   lastUse: number;
 

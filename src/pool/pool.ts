@@ -15,20 +15,20 @@ import { describeShape } from '../describe-shape.js';
 import { ClockEnvironment, runnablePool } from '../environment.js';
 import { redactedInspection, type InspectionObserver } from '../inspection.js';
 import { Listeners } from '../listeners.js';
-import { refusedSignal, sharedMintPolicy, validateInspect, type CurrentTokenOptions } from '../provider.js';
+import { refusedSignal, sharedMintPolicy, validateInspect, type CurrentTokenOptions, type InvalidateOptions } from '../provider.js';
 import { isCoordination, type Coordination, type SharedMintPolicy } from '../coordination.js';
 import { validateReporters, type CredentialReporters } from '../reporters.js';
-import type { Secret } from '../../machines/secret.js';
+import type { Secret, SecretValue } from '../../machines/secret.js';
 import { IssuerGate } from './issuer-gate.js';
 import { startPoolKey, type PoolKey } from './pool-key.js';
 
 /** Fetches a new token for one key. `signal` aborts when the pool gives up on this attempt. */
-export type KeyMint = (key: string, context: MintContext) => Promise<MintedToken>;
+export type KeyMint<T extends SecretValue<T> = string> = (key: string, context: MintContext) => Promise<MintedToken<T>>;
 
 /** Options of {@link createCredentialPool}: a provider's policy options, plus the pool's own. */
-export interface CredentialPoolOptions extends Partial<RefreshConfig> {
-  /** Fetches a token for a key. Required. */
-  mint: KeyMint;
+export interface CredentialPoolOptions<T extends SecretValue<T> = string> extends Partial<RefreshConfig> {
+  /** Fetches a token for a key (its secret a string, or several named parts: `T`). Required. */
+  mint: KeyMint<T>;
   /** Live keys at most (default 10,000); the least recently used idle key is evicted first. */
   maxKeys?: number;
   /** A key nobody asked for in this long is stopped and forgotten (ms; default 30 minutes; `Infinity`: never). */
@@ -113,7 +113,10 @@ const POOL_OPTION_NAMES: readonly string[] = [
  * const token = await pool.currentToken(JSON.stringify(['tenant-42', 'orders:read', 'https://api.example']));
  * ```
  */
-export function createCredentialPool(options: CredentialPoolOptions): CredentialPool {
+export function createCredentialPool(options: CredentialPoolOptions): CredentialPool;
+/** A secret of several named parts (an AWS key triple): `T` is inferred from what the mint returns. */
+export function createCredentialPool<T extends SecretValue<T>>(options: CredentialPoolOptions<T>): CredentialPool<T>;
+export function createCredentialPool<T extends SecretValue<T> = string>(options: CredentialPoolOptions<T>): CredentialPool<T> {
   if (typeof options !== 'object' || options === null || typeof options.mint !== 'function') {
     throw new CredentialError('UNCONFIGURED', 'mint is required: a function (key, { signal }) => Promise<{ secret, expiresAt }>');
   }
@@ -132,17 +135,18 @@ export function createCredentialPool(options: CredentialPoolOptions): Credential
   const reporters = options.reporters;
   if (typeof reporters !== 'function') validateReporters(reporters);
   const mint = sharedKeyMint(options.mint, options.coordination, sharedMintPolicy(config, clock));
-  return new CredentialPool({ mint, config, clock, maxKeys, idleTimeoutMs, maxMintsInFlight, classify, inspect: options.inspect, reporters });
+  return new CredentialPool<T>({ mint: mint as KeyMint<SecretValue>, config, clock, maxKeys, idleTimeoutMs, maxMintsInFlight, classify, inspect: options.inspect, reporters });
 }
 
 /**
  * Many credentials, one per key, behind one issuer breaker. Build one with {@link createCredentialPool}.
+ * `T` is what each key's secret holds: a string, or named parts.
  */
-export class CredentialPool {
+export class CredentialPool<T extends SecretValue<T> = string> {
   /** The pool statechart (issuer breaker, mints in flight), for `subscribe`, `getSnapshot` and inspection. */
   readonly actor: Actor<PoolMachine>;
   readonly #keys = new Map<string, PoolKey>();
-  readonly #mint: KeyMint;
+  readonly #mint: KeyMint<SecretValue>;
   readonly #config: RefreshConfig;
   readonly #clock: Clock;
   readonly #maxKeys: number;
@@ -163,7 +167,7 @@ export class CredentialPool {
 
   /** @internal Use {@link createCredentialPool}. */
   constructor(setup: {
-    mint: KeyMint;
+    mint: KeyMint<SecretValue>;
     config: RefreshConfig;
     clock: Clock;
     maxKeys: number;
@@ -210,11 +214,11 @@ export class CredentialPool {
    * const token = await pool.currentToken(`tenant:${tenantId}`, { signal: AbortSignal.timeout(2_000) });
    * ```
    */
-  currentToken(key: string, options?: CurrentTokenOptions): Promise<AuthToken> {
+  currentToken(key: string, options?: CurrentTokenOptions): Promise<AuthToken<T>> {
     const provider = this.#keys.get(key);
     if (provider === undefined) return this.#firstRequest(key, options);
     provider.lastUse = ++this.#uses;
-    return provider.currentToken(options);
+    return provider.currentToken(options) as Promise<AuthToken<T>>;
   }
 
   /**
@@ -225,8 +229,8 @@ export class CredentialPool {
    * if (response.status === 401 && pool.invalidate(key, token)) return retryOnce();
    * ```
    */
-  invalidate(key: string, token?: AuthToken | Secret | string): boolean {
-    return this.#keys.get(key)?.invalidate(token) ?? false;
+  invalidate(key: string, token?: AuthToken<T> | Secret<T> | T, options?: InvalidateOptions): boolean {
+    return this.#keys.get(key)?.invalidate(token, options) ?? false;
   }
 
   /**
@@ -343,7 +347,7 @@ export class CredentialPool {
   }
 
   /** A key's first request (or a bad key, or a stopped pool), kept out of the hot path above so that it stays small enough to inline. */
-  #firstRequest(key: string, options: CurrentTokenOptions | undefined): Promise<AuthToken> {
+  #firstRequest(key: string, options: CurrentTokenOptions | undefined): Promise<AuthToken<T>> {
     if (this.#stopped) return Promise.reject(poolStopped());
     if (typeof key !== 'string' || key.length === 0) {
       return Promise.reject(new CredentialError('INVALID_KEY', `a key must be a non-empty string, got ${describeShape(key)}`));
@@ -351,7 +355,7 @@ export class CredentialPool {
     // a caller who has already given up admits nothing (and so evicts nothing)
     const signal = options?.signal;
     if (signal !== undefined && !isLiveSignal(signal)) return refusedSignal(signal);
-    return this.#admit(key).currentToken(options);
+    return this.#admit(key).currentToken(options) as Promise<AuthToken<T>>;
   }
 
   /** A new key: a credential actor with no token yet, so its first request mints, through the issuer gate. */
@@ -454,14 +458,14 @@ export class CredentialPool {
 }
 
 /** Each key's mint shared through `coordination` under its pool key, or the user's mint as it is. */
-function sharedKeyMint(mint: KeyMint, coordination: Coordination | undefined, policy: SharedMintPolicy): KeyMint {
+function sharedKeyMint<T extends SecretValue<T>>(mint: KeyMint<T>, coordination: Coordination | undefined, policy: SharedMintPolicy): KeyMint<T> {
   if (coordination === undefined) return mint;
   if (!isCoordination(coordination)) throw new CredentialError('INVALID_CONFIG', `coordination must have share(), got ${describeShape(coordination)}`);
   coordination.check?.(policy);
   // an exclusive key mint (a rotating refresh-token grant per key) stays exclusive through the wrapper
   const exclusive = (mint as { exclusive?: unknown }).exclusive === true;
   return (key, context) => {
-    const keyMint: Mint = (keyContext) => mint(key, keyContext);
+    const keyMint: Mint<T> = (keyContext) => mint(key, keyContext);
     return coordination.share(key, exclusive ? Object.assign(keyMint, { exclusive: true as const }) : keyMint, policy)(context);
   };
 }

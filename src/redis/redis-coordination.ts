@@ -2,16 +2,16 @@ import { retryAfterCooldownMs } from '../../machines/policy.js';
 import { MintFailure } from '../../machines/mint-failure.js';
 import { onAbort, untilAborted } from '../abort-signals.js';
 import { armTimer, disarmTimer, systemClock, type Clock } from '../clock.js';
-import type { MintedToken } from '../auth-token.js';
+import { toAuthToken, type AuthToken, type MintedToken } from '../auth-token.js';
 import { defaultClassifyFailure, type FailureBlame } from '../classify-failure.js';
 import type { Coordination, SharedMintPolicy } from '../coordination.js';
 import { CredentialError, mintTimeoutError } from '../../machines/credential-error.js';
 import { describeShape } from '../describe-shape.js';
 import { callSafely } from '../listeners.js';
-import { isExclusiveMint, type Mint } from '../mint.js';
+import { isExclusiveMint, type Mint, type MintContext } from '../mint.js';
 import type { SharedMintPhase } from '../../machines/credential.types.js';
 import { retryAfterOf } from '../retry-after.js';
-import { Secret } from '../../machines/secret.js';
+import type { SecretValue } from '../../machines/secret.js';
 import { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
 import { redisConnectionOf, type RedisConnection } from './redis-client.js';
 import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE, RELEASE_ORPHAN, SPEND_STATE } from './scripts.js';
@@ -146,7 +146,7 @@ export class RedisCoordination implements Coordination {
    * const shared = coordination.share(sharedKey, mint, policy);
    * ```
    */
-  share(sharedKey: string, mint: Mint, policy: SharedMintPolicy): Mint {
+  share<T extends SecretValue<T>>(sharedKey: string, mint: Mint<T>, policy: SharedMintPolicy): Mint<T> {
     this.check(policy);
     const leaseMs = this.#leaseMs ?? policy.mintTimeoutMs + 5_000;
     const attemptTimeoutMs = this.#attemptTimeoutMs ?? Math.max(1, Math.floor(policy.mintTimeoutMs / 2));
@@ -156,8 +156,8 @@ export class RedisCoordination implements Coordination {
       const tag = `${this.#prefix}:{${credential}}`;
       return { credential, keys: [`${tag}:token`, `${tag}:lease`, `${tag}:fence`, `${tag}:failures`, `${tag}:open`, `${tag}:state`] };
     });
-    return async ({ signal, phase }) =>
-      this.#obtain({ ...(await named), mint, policy, clock, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}), owner: `${this.#owner}/${++this.#attempts}` });
+    return async ({ signal, phase, claims }) =>
+      (await this.#obtain({ ...(await named), mint: mint as Mint<SecretValue>, claims, policy, clock, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}), owner: `${this.#owner}/${++this.#attempts}` })) as MintedToken<T>;
   }
 
   /**
@@ -227,13 +227,13 @@ export class RedisCoordination implements Coordination {
     return `RedisCoordination ${JSON.stringify(this.toJSON())}`;
   }
 
-  async #obtain(run: SharedRun): Promise<MintedToken> {
+  async #obtain(run: SharedRun): Promise<MintedToken<SecretValue>> {
     const { credential, keys, mint, policy, signal, phase } = run;
     for (;;) {
       if (signal.aborted) throw signal.reason;
       if (this.#closed) {
         if (isExclusiveMint(mint)) throw refusedAlone(policy, 'the coordination was closed, and a refresh-token grant is never made without it');
-        return mint({ signal });
+        return mint(alone(run));
       }
       const askedAt = policy.now();
       let found: unknown;
@@ -247,7 +247,7 @@ export class RedisCoordination implements Coordination {
         this.#connection.evaluate(RELEASE_ORPHAN, keys, [run.owner]).catch(() => {});
         // an exclusive mint (a rotating refresh token) never runs alone: another process may hold its state
         if (isExclusiveMint(mint)) throw refusedAlone(policy, 'Redis is unavailable, and a refresh-token grant is never made without it', error);
-        return mint({ signal }); // alone: the provider's statechart keeps it to one mint in flight
+        return mint(alone(run)); // alone: the provider's statechart keeps it to one mint in flight
       }
       this.#restore();
       const [kind, first, second] = Array.isArray(found) ? (found as unknown[]) : [];
@@ -258,7 +258,9 @@ export class RedisCoordination implements Coordination {
           this.#remember(credential, content.id);
           // the remaining life as Redis counts it, from before we asked, and never later than the
           // expiry the mint gave: another host's clock is never trusted more than our own
-          return { secret: content.secret, expiresAt: content.expires ? Math.min(askedAt + Number(second), content.expiresAt ?? Infinity) : null };
+          const { tokenType, scope, refreshAfter } = content;
+          const expiresAt = content.expires ? Math.min(askedAt + Number(second), content.expiresAt ?? Infinity) : null;
+          return { secret: content.secret, expiresAt, ...definedFacts({ tokenType, scope, refreshAfter }) };
         } catch (error) {
           this.#notify({ type: 'coordination.value-rejected', error: error as CredentialError });
           const id = sealedIdOf(String(first));
@@ -276,7 +278,7 @@ export class RedisCoordination implements Coordination {
       if (kind !== 'lease') {
         this.#degrade(new CredentialError('COORDINATION_UNAVAILABLE', `unexpected answer from Redis: ${describeShape(found)}`));
         if (isExclusiveMint(mint)) throw refusedAlone(policy, 'Redis answered in a way this version does not know; a refresh-token grant is not made');
-        return mint({ signal });
+        return mint(alone(run));
       }
       phase('holdingLease');
       const fence = Number(first);
@@ -294,7 +296,7 @@ export class RedisCoordination implements Coordination {
   }
 
   /** Holding the lease: mint once (bounded by `attemptTimeoutMs`), share the token, or record the failure. */
-  async #mintAsHolder(run: SharedRun & { fence: number; state: string | null }): Promise<MintedToken | 'gave-way'> {
+  async #mintAsHolder(run: SharedRun & { fence: number; state: string | null }): Promise<MintedToken<SecretValue> | 'gave-way'> {
     const { credential, keys, policy, signal, fence, clock } = run;
     const ownerFence = `${run.owner}:${fence}`;
     const attempt = new AbortController();
@@ -307,9 +309,9 @@ export class RedisCoordination implements Coordination {
       timedOut = true;
       attempt.abort(mintTimeoutError(run.attemptTimeoutMs, 'the lease holder’s attempt'));
     }, attemptTimeoutMs);
-    let minted: MintedToken;
+    let minted: MintedToken<SecretValue>;
     try {
-      minted = await untilAborted(run.mint({ signal: attempt.signal, state: run.state }), attempt.signal);
+      minted = await untilAborted(run.mint(run.claims === undefined ? { signal: attempt.signal, state: run.state } : { signal: attempt.signal, state: run.state, claims: run.claims }), attempt.signal);
     } catch (error) {
       if (isExclusiveMint(run.mint) && (timedOut || signal.aborted || (error as { stateSpent?: unknown } | null)?.stateSpent === true)) {
         // the grant may have reached the issuer and spent the refresh token: no process may send it again
@@ -346,17 +348,26 @@ export class RedisCoordination implements Coordination {
   }
 
   /** Seals and publishes a freshly minted token; one that is not a usable token is not shared (the provider refuses it). */
-  async #share(run: SharedRun & { fence: number }, ownerFence: string, minted: MintedToken): Promise<void> {
+  async #share(run: SharedRun & { fence: number }, ownerFence: string, minted: MintedToken<SecretValue>): Promise<void> {
     const { credential, keys, fence, policy, clock } = run;
-    const secret = typeof minted?.secret === 'string' ? minted.secret : minted?.secret instanceof Secret ? minted.secret.reveal() : null;
-    const expiresAt = minted?.expiresAt instanceof Date ? minted.expiresAt.getTime() : minted?.expiresAt;
-    const ttlMs = typeof expiresAt === 'number' ? Math.floor(expiresAt - policy.now()) : expiresAt === null ? 0 : -1;
-    if (secret === null || secret.length === 0 || ttlMs < 0 || (typeof expiresAt === 'number' && ttlMs === 0)) {
+    const now = policy.now();
+    // checked as the provider checks it (and refuses it): a token that is not usable is not shared
+    let token: AuthToken<SecretValue> | null = null;
+    try {
+      token = toAuthToken<SecretValue>(minted, now);
+    } catch {
+      token = null;
+    }
+    const expiresAt = token?.expiresAt;
+    const ttlMs = typeof expiresAt === 'number' ? Math.floor(expiresAt - now) : 0;
+    if (token === null || (typeof expiresAt === 'number' && ttlMs <= 0)) {
       await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential], clock);
       return;
     }
     try {
-      const sealed = await this.#sealer.seal({ secret, expires: expiresAt !== null, ...(typeof expiresAt === 'number' ? { expiresAt } : {}) }, credential, fence);
+      const { tokenType, scope, refreshAfter } = token;
+      const content = { secret: token.secret.reveal(), expires: expiresAt !== null, ...(typeof expiresAt === 'number' ? { expiresAt } : {}) };
+      const sealed = await this.#sealer.seal({ ...content, ...definedFacts({ tokenType, scope, refreshAfter }) }, credential, fence);
       const state = typeof minted.state === 'string' ? await this.#sealer.seal({ secret: JSON.stringify({ value: minted.state }), expires: false }, credential, fence, 'state') : '';
       await this.#call(PUBLISH_TOKEN, keys, [ownerFence, String(fence), sealed, String(ttlMs), this.#channel, credential, state, this.#unreadable.get(credential) ?? ''], clock);
       this.#remember(credential, sealedIdOf(sealed));
@@ -376,7 +387,7 @@ export class RedisCoordination implements Coordination {
     if (sealed === '') return null;
     let content: { value?: unknown; spent?: unknown };
     try {
-      content = JSON.parse((await this.#sealer.open(sealed, credential, 'state')).secret) as { value?: unknown; spent?: unknown };
+      content = JSON.parse(String((await this.#sealer.open(sealed, credential, 'state')).secret)) as { value?: unknown; spent?: unknown };
     } catch (error) {
       this.#notify({ type: 'coordination.value-rejected', error: error instanceof CredentialError ? error : new CredentialError('SHARED_TOKEN_REJECTED', 'the shared state is not readable') });
       return null;
@@ -509,11 +520,27 @@ async function credentialName(sharedKey: string): Promise<string> {
   return Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+/** The facts a token carries, without the absent ones (an optional property is absent, never `undefined`). */
+function definedFacts(facts: Pick<AuthToken, 'tokenType' | 'scope' | 'refreshAfter'>): Pick<AuthToken, 'tokenType' | 'scope' | 'refreshAfter'> {
+  const defined: { -readonly [F in keyof typeof facts]: (typeof facts)[F] } = {};
+  if (facts.tokenType !== undefined) defined.tokenType = facts.tokenType;
+  if (facts.scope !== undefined) defined.scope = facts.scope;
+  if (facts.refreshAfter !== undefined) defined.refreshAfter = facts.refreshAfter;
+  return defined;
+}
+
+/** The context of a mint run alone (no Redis, or no sharing for it): the attempt's signal and claims. */
+function alone(run: SharedRun): MintContext {
+  return run.claims === undefined ? { signal: run.signal } : { signal: run.signal, claims: run.claims };
+}
+
 /** What one shared mint attempt carries through the protocol. */
 interface SharedRun {
   readonly credential: string;
   readonly keys: string[];
-  readonly mint: Mint;
+  readonly mint: Mint<SecretValue>;
+  /** The claims challenge the provider gave this attempt (see `MintContext.claims`). */
+  readonly claims: string | undefined;
   readonly policy: SharedMintPolicy;
   /** The provider's clock: every timer of this attempt is armed on it (unref'd, chunked past 2^31-1 ms). */
   readonly clock: Clock;

@@ -1,4 +1,5 @@
 import { CredentialError } from '../../machines/credential-error.js';
+import type { SecretValue } from '../../machines/secret.js';
 
 /** One AES-256-GCM key, with the id written beside every value it seals (so keys can be rotated). */
 export interface EncryptionKey {
@@ -8,10 +9,18 @@ export interface EncryptionKey {
   readonly key: Uint8Array | CryptoKey;
 }
 
-/** What is sealed: the secret and whether the token has no expiry (its lifetime otherwise rides on the Redis TTL). */
+/**
+ * What is sealed: the whole secret (a string, or all its parts together), whether the token has an
+ * expiry (its lifetime rides on the Redis TTL), and the facts served with it (sealed too: a scope
+ * can say more about a system than its owner wants in Redis).
+ */
 export interface SealedContent {
-  readonly secret: string;
+  readonly secret: SecretValue;
   readonly expires: boolean;
+  readonly tokenType?: string;
+  readonly scope?: string;
+  /** The issuer's refresh hint, epoch ms on the sealing host's clock. */
+  readonly refreshAfter?: number;
   /**
    * The token's absolute expiry as its mint gave it (epoch ms), when it has one: a follower serves
    * the token until the earlier of this and its own clock plus Redis's TTL, so a holder whose clock
@@ -65,7 +74,16 @@ export class TokenSealer {
    */
   async seal(content: SealedContent, credential: string, fence: number, purpose: SealPurpose = 'token'): Promise<string> {
     const iv = crypto.getRandomValues(new Uint8Array(12));
-    const plain = new TextEncoder().encode(JSON.stringify({ s: content.secret, x: content.expires ? 1 : 0, ...(content.expiresAt === undefined ? {} : { e: content.expiresAt }) }));
+    const plain = new TextEncoder().encode(
+      JSON.stringify({
+        s: content.secret,
+        x: content.expires ? 1 : 0,
+        ...(content.expiresAt === undefined ? {} : { e: content.expiresAt }),
+        ...(content.tokenType === undefined ? {} : { t: content.tokenType }),
+        ...(content.scope === undefined ? {} : { c: content.scope }),
+        ...(content.refreshAfter === undefined ? {} : { r: content.refreshAfter }),
+      }),
+    );
     const key = await this.#keys.get(this.#sealingId)!;
     const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad(credential, fence, purpose) }, key, plain));
     return `${fence}:${this.#sealingId}:${toBase64Url(iv)}:${toBase64Url(sealed)}`;
@@ -94,15 +112,23 @@ export class TokenSealer {
     } catch {
       throw rejected('it does not open with its key (tampered, or sealed for another credential)');
     }
-    let content: { s?: unknown; x?: unknown; e?: unknown };
+    let content: { s?: unknown; x?: unknown; e?: unknown; t?: unknown; c?: unknown; r?: unknown };
     try {
-      content = JSON.parse(new TextDecoder().decode(plain)) as { s?: unknown; x?: unknown; e?: unknown };
+      content = JSON.parse(new TextDecoder().decode(plain)) as typeof content;
     } catch {
       throw rejected('its content is not a token');
     }
-    if (typeof content.s !== 'string' || content.s.length === 0) throw rejected('its content is not a token');
-    const expiresAt = typeof content.e === 'number' && Number.isFinite(content.e) ? { expiresAt: content.e } : {};
-    return { secret: content.s, expires: content.x === 1, ...expiresAt, fence, id: ivText };
+    if (!isSecretValue(content.s)) throw rejected('its content is not a token');
+    return {
+      secret: content.s,
+      expires: content.x === 1,
+      ...(isFiniteNumber(content.e) ? { expiresAt: content.e } : {}),
+      ...(typeof content.t === 'string' ? { tokenType: content.t } : {}),
+      ...(typeof content.c === 'string' ? { scope: content.c } : {}),
+      ...(isFiniteNumber(content.r) ? { refreshAfter: content.r } : {}),
+      fence,
+      id: ivText,
+    };
   }
 }
 
@@ -113,6 +139,18 @@ export function sealedIdOf(value: string): string {
 
 /** What a sealed value is: a shared token, or the state shared with it (a refresh token). One never opens as the other. */
 export type SealPurpose = 'token' | 'state';
+
+/** A non-empty string, or an object of non-empty strings (what a mint's secret may be). */
+function isSecretValue(value: unknown): value is SecretValue {
+  if (typeof value === 'string') return value.length > 0;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const parts = Object.values(value);
+  return parts.length > 0 && parts.every((part) => typeof part === 'string' && part.length > 0);
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
 
 function aad(credential: string, fence: number, purpose: SealPurpose): Uint8Array<ArrayBuffer> {
   return new TextEncoder().encode(`credential-actor:${purpose}:${credential}:${fence}`);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import { createCredentialProvider, type MintedToken } from '../../src/index.js';
+import { createCredentialProvider, type MintedToken, type SecretValue } from '../../src/index.js';
 import { redisCoordination, type CoordinationEvent, type RedisCoordinationOptions } from '../../src/redis/index.js';
 import { connectRedisPair, startRedisServer, type RedisServer } from '../../examples/redis-server.js';
 
@@ -54,13 +54,13 @@ export function useRedisServer(defaults: { prefix: string; sharedKey: string }) 
       return client;
     },
     /** A "process": a provider sharing `defaults.sharedKey` through its own coordination, and what the coordination reported. */
-    async fleetProcess(mint: () => Promise<MintedToken>, options: Partial<RedisCoordinationOptions> = {}, providerOptions: object = {}) {
+    async fleetProcess<T extends SecretValue<T> = string>(mint: () => Promise<MintedToken<T>>, options: Partial<RedisCoordinationOptions> = {}, providerOptions: object = {}) {
       const { client, subscriber } = await connections();
       const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: defaults.prefix, pollMs: 100, commandTimeoutMs: 300, ...options });
       const events: CoordinationEvent['type'][] = [];
       for (const type of ['coordination.degraded', 'coordination.restored', 'coordination.value-rejected'] as const) coordination.on(type, (event) => events.push(event.type));
       cleanups.push(() => coordination.close());
-      const provider = await createCredentialProvider({ mint, coordination, sharedKey: defaults.sharedKey, mintTimeoutMs: 2_000, ...providerOptions });
+      const provider = await createCredentialProvider<T>({ mint, coordination, sharedKey: defaults.sharedKey, mintTimeoutMs: 2_000, ...providerOptions });
       cleanups.push(() => provider.stop());
       return { provider, coordination, client, events };
     },

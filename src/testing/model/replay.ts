@@ -255,13 +255,13 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
           startRequest(index);
           break;
         case 'upstreamRefuses': {
-          const { token } = provider.actor.getSnapshot().context;
+          const token = provider.actor.getSnapshot().context.token as AuthToken;
           refused.add(token.secret.reveal());
           startRequest(index);
           break;
         }
         case 'upstreamRefusesLate': {
-          const { token } = provider.actor.getSnapshot().context;
+          const token = provider.actor.getSnapshot().context.token as AuthToken;
           refused.add(token.secret.reveal());
           if (!provider.invalidate(token)) mismatch('invalidate() of the refused token returned false');
           break;
