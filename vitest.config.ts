@@ -17,6 +17,8 @@ const REAL_PROCESSES = [
   'test/demo-inspector.test.ts',
   'test/package.test.ts',
   'test/oauth2-integration.test.ts',
+  'test/azure.test.ts',
+  'test/aws.test.ts',
 ];
 
 export default defineConfig({
