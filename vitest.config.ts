@@ -19,6 +19,7 @@ const REAL_PROCESSES = [
   'test/oauth2-integration.test.ts',
   'test/azure.test.ts',
   'test/aws.test.ts',
+  'test/aws-fleet.test.ts',
 ];
 
 export default defineConfig({

@@ -1,0 +1,76 @@
+/**
+ * One process of an AWS fleet, forked by `test/aws-fleet.test.ts`: a provider of AWS keys minted by
+ * `assumeRoleMint` (against the test's STS-shaped server) and shared through Redis, served to a real
+ * `@aws-sdk/client-s3` client that reads an object in a loop from the test's S3-shaped server, which
+ * verifies every signature. Its settings come as JSON in argv[2]; it reports over IPC.
+ */
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { STSClient } from '@aws-sdk/client-sts';
+import { connectRedisPair } from '../../examples/redis-server.js';
+import { createCredentialProvider, type CredentialProvider } from '../../src/index.js';
+import { assumeRoleMint, toAwsCredentialProvider, type AwsKeys } from '../../src/aws/index.js';
+import { redisCoordination } from '../../src/redis/index.js';
+
+export interface AwsWorkerSettings {
+  readonly redisUrl: string;
+  readonly stsUrl: string;
+  readonly s3Url: string;
+  readonly roleArn: string;
+  readonly encryptionKeyHex: string;
+  /** Without coordination: each process alone with STS (the control). */
+  readonly alone?: boolean;
+}
+
+export interface AwsWorkerReport {
+  readonly type: 'report';
+  readonly requests: number;
+  readonly failures: string[];
+}
+
+const settings = JSON.parse(process.argv[2]!) as AwsWorkerSettings;
+const { client, subscriber } = await connectRedisPair(settings.redisUrl);
+const coordination = redisCoordination({ client, subscriber, encryptionKey: { id: 'fleet', key: Buffer.from(settings.encryptionKeyHex, 'hex') }, prefix: 'aws-fleet', pollMs: 100 });
+const sts = new STSClient({ endpoint: settings.stsUrl, region: 'us-east-1', credentials: { accessKeyId: 'AKIABASEKEYFORSTS000', secretAccessKey: 'base-secret' }, maxAttempts: 1 });
+
+let requests = 0;
+const failures: string[] = [];
+let running = true;
+let provider: CredentialProvider<AwsKeys> | null = null;
+let s3: S3Client | null = null;
+const report = (): AwsWorkerReport => ({ type: 'report', requests, failures: failures.slice(0, 5) });
+
+process.on('message', async (message: { type: string }) => {
+  if (message.type !== 'stop') return;
+  running = false;
+  await provider?.stop();
+  await coordination.close();
+  s3?.destroy();
+  sts.destroy();
+  await Promise.allSettled([client.close(), subscriber.close()]);
+  process.send?.(report(), () => process.exit(0));
+});
+
+try {
+  provider = await createCredentialProvider({
+    mint: assumeRoleMint({ roleArn: settings.roleArn, roleSessionName: 'fleet', client: sts }),
+    ...(settings.alone === true ? {} : { coordination, sharedKey: `aws:${settings.roleArn}` }),
+    refresh: 'proactive',
+    refreshAt: 0.5,
+    refreshFloorMs: 200,
+    mintTimeoutMs: 3_000,
+  });
+  s3 = new S3Client({ endpoint: settings.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: toAwsCredentialProvider(provider), maxAttempts: 1 });
+} catch (error) {
+  failures.push(`construction: ${(error as Error).message}`);
+}
+process.send?.({ type: 'ready' });
+while (running && s3 !== null) {
+  try {
+    const response = await s3.send(new GetObjectCommand({ Bucket: 'orders', Key: 'today.json' }));
+    await response.Body?.transformToString();
+    requests++;
+  } catch (error) {
+    if (running && failures.length < 5) failures.push(`${(error as Error).name}: ${(error as Error).message}`);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
