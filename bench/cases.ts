@@ -7,6 +7,13 @@
  * property (esbuild's `keepNames`), about 1 KB per credential actor that no user ever pays.
  */
 import { memoize } from '@smithy/property-provider';
+import { doesIdentityRequireRefresh, isIdentityExpired, memoizeIdentityProvider } from '@smithy/core';
+import { bearerTokenAuthenticationPolicy, createHttpHeaders, createPipelineRequest, type PipelineResponse } from '@azure/core-rest-pipeline';
+import { toAwsCredentialProvider } from '../dist/src/aws/index.js';
+import { toTokenCredential } from '../dist/src/azure/index.js';
+import { ManagedIdentityCredential } from '@azure/identity';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { measure } from 'mitata';
 import { createActor } from 'xstate';
 import { credentialMachine } from '../dist/machines/credential.machine.js';
@@ -33,8 +40,8 @@ export interface BenchRow {
 export interface BenchOptions {
   /** Tiny sizes and sample counts: checks the bench code runs, measures nothing meaningful. */
   quick: boolean;
-  /** `'pool'`: only the pool's cases. */
-  only?: 'pool';
+  /** `'pool'`: only the pool's cases; `'sdk'`: only the SDK adapters'. */
+  only?: 'pool' | 'sdk';
 }
 
 const HOUR = 3_600_000;
@@ -483,6 +490,7 @@ function scenarioGeneration(quick: boolean): BenchRow[] {
 /** Runs every case, in order (`only`: just the cases whose name starts with it). */
 export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> {
   if (options.only === 'pool') return pools(options.quick, true);
+  if (options.only === 'sdk') return sdkAdapters(options.quick);
   return [
     ...(await serving(options.quick)),
     ...(await cohort(options.quick)),
@@ -491,7 +499,95 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> 
     ...scenarioGeneration(options.quick),
     ...(await pools(options.quick, false)),
     ...(await coordination(options.quick)),
+    ...(await sdkAdapters(options.quick)),
   ];
+}
+
+/**
+ * 9: the SDK adapters' hot path against each SDK's own cache, side by side. AWS: the adapter's
+ * credential provider against `memoizeIdentityProvider`, which is what an AWS SDK v3 client wraps a
+ * credential provider in (the adapter is marked `memoized`, so a client calls it as it is). Azure:
+ * `getToken()` against `@azure/identity`'s `ManagedIdentityCredential` answering from its cache (an
+ * App Service managed identity endpoint served here on loopback, asked once), against the floor (a
+ * closure returning a cached `AccessToken`), and a request through `bearerTokenAuthenticationPolicy`
+ * (the token cycler every Azure client runs) with the adapter against the same policy serving its
+ * own cached token without asking any credential.
+ */
+async function sdkAdapters(quick: boolean): Promise<BenchRow[]> {
+  const awsKeys = await createCredentialProvider({
+    mint: async () => ({ secret: { accessKeyId: 'ASIABENCH', secretAccessKey: 'bench-secret', sessionToken: 'bench-session' }, expiresAt: Date.now() + HOUR }),
+  });
+  const adapter = toAwsCredentialProvider(awsKeys);
+  const identity = await adapter();
+  const sdkCached = memoizeIdentityProvider(async () => identity, isIdentityExpired, doesIdentityRequireRefresh)!;
+  await sdkCached();
+
+  const scope = 'https://bench.example/.default';
+  const bearer = await createCredentialProvider({ mint: async () => token(Date.now() + HOUR) });
+  const credential = toTokenCredential(bearer, { scopes: [scope] });
+  const accessToken = (await credential.getToken(scope))!;
+  const cachedClosure = async () => ({ ...accessToken });
+  const farFuture = { ...accessToken, refreshAfterTimestamp: Date.now() + HOUR };
+  const withAdapter = bearerTokenAuthenticationPolicy({ credential, scopes: scope });
+  const sdkCache = bearerTokenAuthenticationPolicy({ credential: { getToken: async () => farFuture }, scopes: scope });
+  const request = createPipelineRequest({ url: 'https://bench.example/' });
+  const response: PipelineResponse = { request, status: 200, headers: createHttpHeaders() };
+  const next = async () => response;
+  await withAdapter.sendRequest(request, next);
+  await sdkCache.sendRequest(request, next);
+
+  const managedIdentity = await cachedManagedIdentity(scope);
+
+  const calls = await nsPerCall(
+    {
+      aws: () => adapter(),
+      azureIdentity: () => managedIdentity.credential.getToken(scope),
+      awsSdk: () => sdkCached(),
+      azure: () => credential.getToken(scope),
+      azureClosure: () => cachedClosure(),
+      azurePolicy: () => withAdapter.sendRequest(request, next),
+      azurePolicySdk: () => sdkCache.sendRequest(request, next),
+    },
+    quick,
+  );
+  await awsKeys.stop();
+  await bearer.stop();
+  await managedIdentity.close();
+  return [
+    compared({ case: 'AWS SDK credentials', subject: 'toAwsCredentialProvider(provider)()', value: calls.aws!, unit: 'ns/op' }, { name: 'SDK memoizeIdentityProvider', value: calls.awsSdk! }, '<= 1x (no slower)', 1),
+    compared({ case: 'Azure getToken', subject: 'toTokenCredential(provider).getToken()', value: calls.azure!, unit: 'ns/op' }, { name: 'ManagedIdentityCredential, cached', value: calls.azureIdentity! }, '<= 1x (no slower)', 1),
+    compared({ case: 'Azure getToken', subject: 'toTokenCredential(provider).getToken()', value: calls.azure!, unit: 'ns/op' }, { name: 'closure of a cached AccessToken', value: calls.azureClosure! }, 'reported'),
+    compared(
+      { case: 'Azure request auth', subject: 'bearerTokenAuthenticationPolicy with the adapter', value: calls.azurePolicy!, unit: 'ns/op' },
+      { name: 'the policy on its own cached token', value: calls.azurePolicySdk! },
+      'reported',
+    ),
+  ];
+}
+
+/**
+ * A `ManagedIdentityCredential` with a token in its cache: an App Service managed identity endpoint
+ * (plain HTTP, as App Service serves it) on loopback, asked once. The environment variables it reads
+ * at construction are restored at once.
+ */
+async function cachedManagedIdentity(scope: string) {
+  const server = createServer((_request, response) => {
+    const expiresOn = String(Math.floor(Date.now() / 1000) + 3600);
+    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'bench-mi-token', expires_on: expiresOn, resource: scope, token_type: 'Bearer' }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
+  process.env.IDENTITY_ENDPOINT = `http://127.0.0.1:${(server.address() as AddressInfo).port}/msi/token`;
+  process.env.IDENTITY_HEADER = 'bench';
+  const credential = new ManagedIdentityCredential();
+  const restore = (name: 'IDENTITY_ENDPOINT' | 'IDENTITY_HEADER', value: string | undefined) => (value === undefined ? delete process.env[name] : (process.env[name] = value));
+  try {
+    await credential.getToken(scope);
+  } finally {
+    restore('IDENTITY_ENDPOINT', saved.endpoint);
+    restore('IDENTITY_HEADER', saved.header);
+  }
+  return { credential, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /**
@@ -581,7 +677,7 @@ export function formatTable(rows: readonly BenchRow[]): string {
     row.case,
     row.subject,
     `${formatValue(row.value)} ${row.unit}`,
-    row.ratio === undefined ? '' : `${row.ratio.toFixed(2)}x (${row.baseline})`,
+    row.ratio === undefined ? '' : `${row.ratio < 0.1 ? row.ratio.toPrecision(2) : row.ratio.toFixed(2)}x (${row.baseline})`,
     row.target ?? '',
     row.verdict ?? '',
   ]);

@@ -69,14 +69,23 @@ export function toAwsCredentialProvider(source: CredentialProvider<AwsKeys> | Cr
     currentToken = () => pool.currentToken(key);
     invalidate = (token) => pool.invalidate(key, token);
   }
-  // the identity of the last token served, so the hot path allocates nothing while the token stays
-  let served: { token: AuthToken<AwsKeys>; identity: AwsCredentialIdentity } | null = null;
-  const provide = async (request?: { readonly forceRefresh?: boolean }): Promise<AwsCredentialIdentity> => {
-    let token = await currentToken();
-    if (request?.forceRefresh === true && invalidate(token)) token = await currentToken();
-    if (served?.token !== token) served = { token, identity: toIdentity(token) };
-    return served.identity;
+  // The hot path returns one settled promise per token, derived once from the provider's own
+  // (which is the same promise for every caller of a token): no await, no allocation, one tick.
+  let served: Promise<AuthToken<AwsKeys>> | null = null;
+  let identity: Promise<AwsCredentialIdentity> | null = null;
+  const identityOf = (token: Promise<AuthToken<AwsKeys>>): Promise<AwsCredentialIdentity> => {
+    if (token !== served) {
+      served = token;
+      identity = token.then(toIdentity);
+    }
+    return identity!;
   };
+  const forced = async (): Promise<AwsCredentialIdentity> => {
+    if (invalidate(await currentToken())) await currentToken();
+    return identityOf(currentToken());
+  };
+  const provide = (request?: { readonly forceRefresh?: boolean }): Promise<AwsCredentialIdentity> =>
+    request?.forceRefresh === true ? forced() : identityOf(currentToken());
   return Object.assign(provide, { memoized: true as const });
 }
 

@@ -81,21 +81,24 @@ export function toTokenCredential(
   const serve = source instanceof CredentialProvider ? providerSource(source, options) : poolSource(source as CredentialPool, options);
   /** The claims each token was minted to answer: a later challenge with the same claims does not replace it. */
   const answered = new WeakMap<AuthToken, string>();
+  const challenged = async (target: TokenSource, claims: string, signal: AbortSignal | undefined): Promise<AzureAccessToken> => {
+    const token = await target.currentToken(signal === undefined ? undefined : { signal });
+    if (answered.get(token) === claims) return toAccessToken(token);
+    target.invalidate(token, { claims });
+    const answer = await target.currentToken(signal === undefined ? undefined : { signal });
+    answered.set(answer, claims);
+    return toAccessToken(answer);
+  };
   return {
-    async getToken(scopes, getTokenOptions = {}) {
-      const { abortSignal: signal, claims, tenantId } = getTokenOptions;
-      const signalOption = signal === undefined ? undefined : { signal: signal as AbortSignal };
+    getToken(scopes, getTokenOptions) {
+      const signal = getTokenOptions?.abortSignal as AbortSignal | undefined;
       try {
-        const target = serve({ scopes: requestedScopes(scopes), tenantId });
-        let token = await target.currentToken(signalOption);
-        if (claims !== undefined && claims.length > 0 && answered.get(token) !== claims) {
-          target.invalidate(token, { claims });
-          token = await target.currentToken(signalOption);
-          answered.set(token, claims);
-        }
-        return toAccessToken(token);
+        const target = serve(scopes, getTokenOptions?.tenantId);
+        const claims = getTokenOptions?.claims;
+        if (claims !== undefined && claims.length > 0) return challenged(target, claims, signal).catch((error: unknown) => Promise.reject(azureError(error, signal)));
+        return target.accessToken(signal === undefined ? target.currentToken() : target.currentToken({ signal }), signal);
       } catch (error) {
-        throw azureError(error, signal);
+        return Promise.reject(azureError(error, signal));
       }
     },
   };
@@ -105,9 +108,24 @@ export function toTokenCredential(
 interface TokenSource {
   currentToken(options?: { signal?: AbortSignal }): Promise<AuthToken>;
   invalidate(token: AuthToken, options: { claims: string }): boolean;
+  /** The `AccessToken` of a served token, derived once per served promise (the same for every caller of a token). */
+  accessToken(served: Promise<AuthToken>, signal: AbortSignal | undefined): Promise<AzureAccessToken>;
 }
 
-function providerSource(provider: CredentialProvider, options: unknown): (request: AzureTokenRequest) => TokenSource {
+/** `accessToken` for a source: one derived promise per served promise, so the hot path awaits nothing and allocates nothing. */
+function derivedAccessTokens(): TokenSource['accessToken'] {
+  let served: Promise<AuthToken> | null = null;
+  let derived: Promise<AzureAccessToken> | null = null;
+  return (token, signal) => {
+    if (token !== served) {
+      served = token;
+      derived = token.then(toAccessToken).catch((error: unknown) => Promise.reject(azureError(error, signal)));
+    }
+    return derived!;
+  };
+}
+
+function providerSource(provider: CredentialProvider, options: unknown): (scopes: unknown, tenantId: string | undefined) => TokenSource {
   checkOptions(options, { owner: 'toTokenCredential', known: ['scopes', 'tenantId'] });
   const { scopes, tenantId } = (options ?? {}) as Partial<ProviderTokenCredentialOptions>;
   if (!Array.isArray(scopes) || scopes.length === 0 || !scopes.every((scope) => typeof scope === 'string' && scope.length > 0)) {
@@ -117,25 +135,41 @@ function providerSource(provider: CredentialProvider, options: unknown): (reques
     throw new CredentialError('INVALID_CONFIG', `toTokenCredential: tenantId must be a non-empty string, got ${describeShape(tenantId)}`);
   }
   const served = new Set(scopes);
-  return (request) => {
-    const other = request.scopes.find((scope) => !served.has(scope));
+  const source: TokenSource = {
+    currentToken: (options) => provider.currentToken(options),
+    invalidate: (token, options) => provider.invalidate(token, options),
+    accessToken: derivedAccessTokens(),
+  };
+  return (requested, requestedTenant) => {
+    // the common case, one scope as a string, is checked without building anything
+    const other = typeof requested === 'string' && served.has(requested) ? undefined : requestedScopes(requested).find((scope) => !served.has(scope));
     if (other !== undefined) throw new AzureCredentialUnavailableError(`this credential serves ${[...served].join(' ')}, not ${other}`);
-    if (request.tenantId !== undefined && request.tenantId !== tenantId) {
-      throw new AzureCredentialUnavailableError(`this credential serves ${tenantId === undefined ? 'its own tenant' : `tenant ${tenantId}`}, not tenant ${request.tenantId}`);
+    if (requestedTenant !== undefined && requestedTenant !== tenantId) {
+      throw new AzureCredentialUnavailableError(`this credential serves ${tenantId === undefined ? 'its own tenant' : `tenant ${tenantId}`}, not tenant ${requestedTenant}`);
     }
-    return provider;
+    return source;
   };
 }
 
-function poolSource(pool: CredentialPool, options: unknown): (request: AzureTokenRequest) => TokenSource {
+function poolSource(pool: CredentialPool, options: unknown): (scopes: unknown, tenantId: string | undefined) => TokenSource {
   checkOptions(options ?? {}, { owner: 'toTokenCredential', known: ['keyOf'] });
   const { keyOf = azureKey } = (options ?? {}) as PoolTokenCredentialOptions;
   if (typeof keyOf !== 'function') throw new CredentialError('INVALID_CONFIG', `toTokenCredential: keyOf must be a function, got ${describeShape(keyOf)}`);
-  return (request) => {
-    const key = keyOf(request);
+  // derived per served promise in a WeakMap: a key the pool evicts leaves nothing behind here
+  const derived = new WeakMap<Promise<AuthToken>, Promise<AzureAccessToken>>();
+  return (requested, tenantId) => {
+    const key = keyOf({ scopes: requestedScopes(requested), tenantId });
     return {
       currentToken: (options) => pool.currentToken(key, options),
       invalidate: (token, options) => pool.invalidate(key, token, options),
+      accessToken: (served, signal) => {
+        let accessToken = derived.get(served);
+        if (accessToken === undefined) {
+          accessToken = served.then(toAccessToken).catch((error: unknown) => Promise.reject(azureError(error, signal)));
+          derived.set(served, accessToken);
+        }
+        return accessToken;
+      },
     };
   };
 }
