@@ -5,6 +5,7 @@
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { bearerTokenAuthenticationPolicy, createDefaultHttpClient, createPipelineFromOptions, createPipelineRequest, type Pipeline } from '@azure/core-rest-pipeline';
+import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, type CredentialProvider } from '../src/index.js';
 import { AzureAuthenticationError, AzureCredentialUnavailableError, azureKey, parseAzureKey, toTokenCredential, type AzureTokenCredential } from '../src/azure/index.js';
@@ -25,9 +26,18 @@ beforeAll(async () => {
   tokenEndpoint = await startTokenEndpoint(3600);
   resource = await startHttpsServer((request, _body, response) => {
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+    if (token === '' && request.url?.startsWith('/secrets/') === true) {
+      // Key Vault's first, unauthenticated request: the challenge names the tenant and the resource
+      response.writeHead(401, { 'www-authenticate': 'Bearer authorization="https://login.microsoftonline.com/contoso", resource="https://vault.azure.net"' }).end();
+      return;
+    }
     seen.push({ id: String(request.headers['x-ms-client-request-id']), token });
     const issued = tokenEndpoint.state.issued.get(token);
-    if (issued === undefined) {
+    if (request.url?.startsWith('/secrets/') === true && issued !== undefined) {
+      const name = request.url.slice('/secrets/'.length).split('?')[0]!.replace(/\/$/, '');
+      const body = { value: `value-of-${name}`, id: `${resource.url}/secrets/${name}/v1`, attributes: { enabled: true, created: 1764547200, updated: 1764547200 } };
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+    } else if (issued === undefined) {
       response.writeHead(401).end();
     } else if (revoked.has(token) && issued.claims !== CLAIMS) {
       const challenge = `Bearer realm="", authorization_uri="https://login.example/authorize", error="insufficient_claims", claims="${btoa(CLAIMS)}"`;
@@ -157,6 +167,28 @@ describe('toTokenCredential under bearerTokenAuthenticationPolicy', () => {
     }
     expect(tokenEndpoint.state.requests).toBe(issuerCallsToOpen);
     expect(seen).toHaveLength(0); // no request went out without a token
+  });
+});
+
+describe('a real Azure SDK client: Key Vault’s SecretClient', () => {
+  it('200 concurrent getSecret calls from 10 clients cause one mint, for the tenant and scope the vault’s challenge names', async () => {
+    const provider = await startProvider();
+    const credential = toTokenCredential(provider, { scopes: ['https://vault.azure.net/.default'], tenantId: 'contoso' });
+    const clients = Array.from(
+      { length: 10 },
+      () => new SecretClient(resource.url, credential, { disableChallengeResourceVerification: true, tlsOptions: { ca: resource.ca }, retryOptions: { maxRetries: 0 } }),
+    );
+    const before = tokenEndpoint.state.requests;
+    const secrets = await Promise.all(clients.flatMap((client) => Array.from({ length: 20 }, (_, index) => client.getSecret(`db-password-${index}`))));
+    expect(secrets.map((secret) => secret.value)).toEqual(clients.flatMap(() => Array.from({ length: 20 }, (_, index) => `value-of-db-password-${index}`)));
+    expect(tokenEndpoint.state.requests - before).toBe(1);
+  }, 30_000);
+
+  it('a credential for another tenant is unavailable to the vault’s challenge, and the client says so', async () => {
+    const provider = await startProvider();
+    const credential = toTokenCredential(provider, { scopes: ['https://vault.azure.net/.default'], tenantId: 'fabrikam' });
+    const client = new SecretClient(resource.url, credential, { disableChallengeResourceVerification: true, tlsOptions: { ca: resource.ca }, retryOptions: { maxRetries: 0 } });
+    await expect(client.getSecret('db-password')).rejects.toMatchObject({ name: 'CredentialUnavailableError', message: expect.stringContaining('not tenant contoso') });
   });
 });
 

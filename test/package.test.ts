@@ -60,7 +60,9 @@ describe('npm pack', () => {
 
   it('stays lean: its unpacked size, reported, with no source inlined in its maps', () => {
     console.log(`npm pack: ${files.length} files, ${(unpackedSize / 1000).toFixed(0)} kB unpacked`);
-    expect(unpackedSize).toBeLessThan(800_000);
+    // about 100 kB per 1,000 lines of TypeScript (its JavaScript, map and declarations for ESM and
+    // CJS): 742 kB for eight entry points, 847 kB with the Azure and AWS ones
+    expect(unpackedSize).toBeLessThan(900_000);
     const map = JSON.parse(readFileSync(join(root, 'dist/src/provider.js.map'), 'utf8')) as { sources: string[]; sourceRoot: string; sourcesContent?: string[] };
     expect(map.sourcesContent).toBeUndefined();
   });
