@@ -16,6 +16,14 @@ describe('the layout', () => {
     expect(crossing).toEqual([]);
   });
 
+  it('no library file imports a cloud SDK package: they are optional peers, loaded only by assumeRoleMint, on first use', () => {
+    const all = [...sources('src'), ...sources('machines')].map((file) => [file, readFileSync(file, 'utf8')] as const);
+    const importing = all.filter(([, text]) => /(from|import\()\s*'@(azure|aws-sdk|smithy|aws-crypto)\//.test(text)).map(([file]) => file);
+    expect(importing).toEqual([]);
+    // the one dynamic import, through a variable so that bundlers and type-checkers leave it alone
+    expect(all.filter(([, text]) => text.includes("'@aws-sdk/client-sts'")).map(([file]) => file)).toEqual(['src/aws/assume-role-mint.ts']);
+  });
+
   it('one copy of the MINT_TIMEOUT message and of the timeout race', () => {
     const all = [...sources('src'), ...sources('machines')].map((file) => [file, readFileSync(file, 'utf8')] as const);
     expect(all.filter(([, text]) => text.includes("'MINT_TIMEOUT',")).map(([file]) => file)).toEqual(['machines/credential-error.ts']);

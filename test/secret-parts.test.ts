@@ -4,6 +4,7 @@ import type { AuthToken, CredentialProvider, MintContext, MintedToken } from '..
 import { createCredentialPool, createCredentialProvider, CredentialError, Secret } from '../src/index.js';
 import { clientCredentialsMint } from '../src/oauth2/index.js';
 import { TokenSealer } from '../src/redis/sealed-token.js';
+import { hintedRefreshFraction, scheduledRefreshAt } from '../machines/policy.js';
 import { ManualClock } from '../src/testing/index.js';
 import { flush, HOUR, outcome } from './helpers.js';
 
@@ -179,6 +180,23 @@ describe('facts that travel with a token', () => {
     await flush();
     expect(minted).toBe(2);
     await provider.stop();
+  });
+});
+
+describe('hintedRefreshFraction', () => {
+  const policy = { refreshAt: 0.8, refreshFloorMs: 30_000 };
+  it('holds the hint within [refreshAt / 2, refreshAt] of the life, and leaves a token without expiry to the policy', () => {
+    expect(hintedRefreshFraction(policy, 0, 7_200_000, 3_600_000)).toBe(0.5);
+    expect(hintedRefreshFraction(policy, 0, 7_200_000, 0)).toBe(0.4);
+    expect(hintedRefreshFraction(policy, 0, 7_200_000, 9_000_000)).toBe(0.8);
+    expect(hintedRefreshFraction(policy, 0, null, 1_000)).toBe(0.8);
+    expect(hintedRefreshFraction(policy, 5_000, 5_000, 1_000)).toBe(0.8);
+  });
+
+  it('replaces refreshAt only: the jitter and the floor still apply to a hinted token', () => {
+    expect(scheduledRefreshAt(policy, 0, 7_200_000, 0, 3_600_000)).toBe(3_600_000);
+    expect(scheduledRefreshAt(policy, 0, 7_200_000, 0.1, 3_600_000)).toBe(2_880_000); // 0.5 - 0.1 of the life
+    expect(scheduledRefreshAt({ refreshAt: 0.8, refreshFloorMs: 6_000_000 }, 0, 7_200_000, 0, 3_600_000)).toBe(1_200_000); // the floor
   });
 });
 
