@@ -3,7 +3,7 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { AuthToken, CredentialProvider, MintContext, MintedToken } from '../src/index.js';
 import { createCredentialPool, createCredentialProvider, CredentialError, Secret } from '../src/index.js';
 import { clientCredentialsMint } from '../src/oauth2/index.js';
-import { TokenSealer } from '../src/redis/sealed-token.js';
+import { TokenSealer } from '../src/sealed-token.js';
 import { hintedRefreshFraction, scheduledRefreshAt } from '../machines/policy.js';
 import { ManualClock } from '../src/testing/index.js';
 import { flush, HOUR, outcome } from './helpers.js';

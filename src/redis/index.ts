@@ -10,6 +10,6 @@ export type { CoordinationEvent, RedisCoordinationOptions } from './redis-coordi
 export { credentialKey } from './credential-key.js';
 export type { CredentialKeyParts } from './credential-key.js';
 export { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
-export { TokenSealer } from './sealed-token.js';
-export type { EncryptionKey, SealedContent } from './sealed-token.js';
+export { TokenSealer } from '../sealed-token.js';
+export type { EncryptionKey, SealedContent } from '../sealed-token.js';
 export type { RedisConnection } from './redis-client.js';

@@ -16,7 +16,7 @@ import { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
 import { redisConnectionOf, type RedisConnection } from './redis-client.js';
 import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE, RELEASE_ORPHAN, SPEND_STATE } from './scripts.js';
 import { checkOptions } from '../check-options.js';
-import { sealedIdOf, TokenSealer, type EncryptionKey } from './sealed-token.js';
+import { sealedIdOf, TokenSealer, type EncryptionKey } from '../sealed-token.js';
 
 /** Options of {@link redisCoordination}. */
 export interface RedisCoordinationOptions {

@@ -1,5 +1,5 @@
-import { CredentialError } from '../../machines/credential-error.js';
-import type { SecretValue } from '../../machines/secret.js';
+import { CredentialError } from '../machines/credential-error.js';
+import type { SecretValue } from '../machines/secret.js';
 
 /** One AES-256-GCM key, with the id written beside every value it seals (so keys can be rotated). */
 export interface EncryptionKey {

@@ -1,0 +1,487 @@
+import { CredentialError } from '../../machines/credential-error.js';
+import type { SharedMintPhase } from '../../machines/credential.types.js';
+import type { SecretValue } from '../../machines/secret.js';
+import { onAbort, untilAborted } from '../abort-signals.js';
+import { toAuthToken, type MintedToken } from '../auth-token.js';
+import { checkOptions } from '../check-options.js';
+import { armTimer, disarmTimer, systemClock, type Clock } from '../clock.js';
+import type { Coordination, SharedMintPolicy } from '../coordination.js';
+import { describeShape } from '../describe-shape.js';
+import { callSafely } from '../listeners.js';
+import { isExclusiveMint, type Mint, type MintContext } from '../mint.js';
+import { isTabMessage, MESSAGE_VERSION, type SharedState, type SharedToken, type TabMessage } from './tab-messages.js';
+import { TokenStore, type StoredCredential } from './token-store.js';
+
+/** The part of `navigator.locks` this coordination uses. */
+export interface LockManagerLike {
+  request<T>(name: string, options: { mode: 'exclusive'; signal?: AbortSignal }, callback: () => Promise<T>): Promise<T>;
+}
+
+/** The part of a `BroadcastChannel` this coordination uses. */
+export interface BroadcastChannelLike {
+  postMessage(message: unknown): void;
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void;
+  close(): void;
+}
+
+/** Options of {@link browserCoordination}. */
+export interface BrowserCoordinationOptions {
+  /** Names the channel, the locks and the database: tabs share with the tabs of the same namespace (default `credential-actor`). */
+  namespace?: string;
+  /**
+   * Keep each shared token, and the rotating refresh token, across reloads: sealed in IndexedDB with
+   * a non-extractable WebCrypto key (see the docs for what that does and does not protect against).
+   * Default `false`: in memory only, shared among live tabs; nothing is written to IndexedDB or
+   * `localStorage`.
+   */
+  persist?: boolean;
+  /** How long a tab that has no token yet waits for a live tab to hand it one before it mints (ms; default 250). */
+  adoptWaitMs?: number;
+  /** The lock manager (default `navigator.locks`); for tests and unusual hosts. */
+  locks?: LockManagerLike;
+  /** The channel constructor (default `BroadcastChannel`); for tests and unusual hosts. */
+  channel?: new (name: string) => BroadcastChannelLike;
+}
+
+/** What a browser coordination tells its listeners. */
+export type BrowserCoordinationEvent =
+  /** Web Locks or `BroadcastChannel` is missing: each tab mints on its own (said once, at the first provider). */
+  | { readonly type: 'coordination.fallback'; readonly reason: string }
+  /** Persistence failed (IndexedDB refused, or a stored value did not open): the tabs share in memory only meanwhile. */
+  | { readonly type: 'coordination.persistence-failed'; readonly error: CredentialError };
+
+type EventOf<T extends BrowserCoordinationEvent['type']> = Extract<BrowserCoordinationEvent, { type: T }>;
+
+/** What one tab knows of one shared key. */
+interface Entry {
+  token: SharedToken | null;
+  state: SharedState | null;
+  /** The state a tab announced a grant with and has not yet said how it went. */
+  granting: string | null;
+  spent: Set<string>;
+  /** The shared token this tab last took as its own: another one is adoptable, this one is not. */
+  held: string | null;
+  /** Whether this tab already asked the live tabs for a token. */
+  asked: boolean;
+}
+
+/**
+ * Shares each credential among the tabs of one origin, passed as the `coordination` option of a
+ * provider or a pool: one tab mints under an exclusive Web Lock, hands the token to the others over
+ * a `BroadcastChannel`, and a tab opened later adopts the current token from a live tab without
+ * minting. With a rotating refresh token (`refreshTokenMint`), exactly one grant per rotation runs
+ * across all tabs, and a grant whose outcome is unknown (its tab was closed or crashed mid-request)
+ * is never replayed: the next attempt fails with `REFRESH_TOKEN_UNUSABLE` (sign in again).
+ *
+ * Every lock wait is bounded by the attempt's signal (`mintTimeoutMs`, and callers giving up); the
+ * lock is held for the mint alone; `steal` is never used. Without Web Locks or `BroadcastChannel` it
+ * falls back to a provider per tab and says so once (`coordination.fallback`).
+ *
+ * @example
+ * ```ts
+ * const coordination = browserCoordination();
+ * const provider = await createCredentialProvider({ mint, coordination, sharedKey: 'orders-api' });
+ * ```
+ */
+export function browserCoordination(options: BrowserCoordinationOptions = {}): BrowserCoordination {
+  checkOptions(options, { owner: OWNER, known: ['namespace', 'persist', 'adoptWaitMs', 'locks', 'channel'] });
+  const namespace = options.namespace ?? 'credential-actor';
+  if (typeof namespace !== 'string' || namespace.length === 0) throw invalid(`namespace must be a non-empty string, got ${describeShape(namespace)}`);
+  const adoptWaitMs = options.adoptWaitMs ?? 250;
+  if (typeof adoptWaitMs !== 'number' || !(adoptWaitMs >= 0) || !Number.isFinite(adoptWaitMs)) throw invalid(`adoptWaitMs must be a finite number >= 0, got ${describeShape(adoptWaitMs)}`);
+  if (options.persist !== undefined && typeof options.persist !== 'boolean') throw invalid(`persist must be a boolean, got ${describeShape(options.persist)}`);
+  const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
+  const channel = options.channel ?? (globalThis as { BroadcastChannel?: new (name: string) => BroadcastChannelLike }).BroadcastChannel;
+  const missing = locks === undefined ? 'Web Locks (navigator.locks)' : channel === undefined ? 'BroadcastChannel' : null;
+  return new BrowserCoordination({ namespace, adoptWaitMs, persist: options.persist === true, locks, channel, missing });
+}
+
+/** Tabs' shared credentials. Build one with {@link browserCoordination}. */
+export class BrowserCoordination implements Coordination {
+  /** `'shared'`: the tabs share; `'per-tab'`: an API was missing and each tab mints alone. */
+  readonly mode: 'shared' | 'per-tab';
+  readonly #namespace: string;
+  readonly #adoptWaitMs: number;
+  readonly #locks: LockManagerLike | undefined;
+  readonly #channel: BroadcastChannelLike | null;
+  /** A second handle on the channel: a message this tab posts reaches it after every earlier message of every tab. */
+  readonly #echo: BroadcastChannelLike | null;
+  readonly #missing: string | null;
+  readonly #entries = new Map<string, Entry>();
+  readonly #loading = new Map<string, Promise<Entry>>();
+  readonly #waiters = new Map<string, Set<() => void>>();
+  readonly #barriers = new Map<string, () => void>();
+  readonly #listeners = new Set<{ type: string; listener: (event: BrowserCoordinationEvent) => void }>();
+  #store: Promise<TokenStore | null> | null;
+  #fallbackSaid = false;
+  #closed = false;
+  /** The providers' clock (the first one's): a token's expiry is read off it. */
+  #now: () => number = () => Date.now();
+
+  /** @internal Use {@link browserCoordination}. */
+  constructor(setup: {
+    namespace: string;
+    adoptWaitMs: number;
+    persist: boolean;
+    locks: LockManagerLike | undefined;
+    channel: (new (name: string) => BroadcastChannelLike) | undefined;
+    missing: string | null;
+  }) {
+    this.#namespace = setup.namespace;
+    this.#adoptWaitMs = setup.adoptWaitMs;
+    this.#locks = setup.locks;
+    this.#missing = setup.missing;
+    this.mode = setup.missing === null ? 'shared' : 'per-tab';
+    if (this.mode === 'shared') {
+      this.#channel = new setup.channel!(`${setup.namespace}:tabs`);
+      this.#echo = new setup.channel!(`${setup.namespace}:tabs`);
+      this.#channel.addEventListener('message', (event) => this.#receive(event.data));
+      this.#echo.addEventListener('message', (event) => this.#echoed(event.data));
+    } else {
+      this.#channel = null;
+      this.#echo = null;
+    }
+    this.#store = setup.persist && this.mode === 'shared' ? null : Promise.resolve(null);
+  }
+
+  /**
+   * The mint a provider runs for `sharedKey`: adopt a newer token another tab shared, or ask the
+   * live tabs, or mint under the lock and hand the token to every tab. Called by
+   * `createCredentialProvider` / `createCredentialPool`.
+   *
+   * @example
+   * ```ts
+   * const shared = coordination.share('orders-api', mint, policy);
+   * ```
+   */
+  share<T extends SecretValue<T>>(sharedKey: string, mint: Mint<T>, policy: SharedMintPolicy): Mint<T> {
+    if (this.mode === 'per-tab') {
+      this.#sayFallback();
+      return mint;
+    }
+    const clock = policy.clock ?? systemClock;
+    this.#now = policy.now;
+    const shared = async ({ signal, phase, claims }: MintContext): Promise<MintedToken<T>> =>
+      (await this.#obtain(sharedKey, mint as Mint<SecretValue>, policy, clock, { signal, phase: phase ?? (() => {}), claims })) as MintedToken<T>;
+    return isExclusiveMint(mint) ? Object.assign(shared, { exclusive: true as const }) : shared;
+  }
+
+  /**
+   * Listens to `coordination.fallback` or `coordination.persistence-failed`. Returns the function
+   * that stops listening; a throwing listener is ignored.
+   *
+   * @example
+   * ```ts
+   * coordination.on('coordination.fallback', ({ reason }) => console.warn(`tabs do not share tokens: ${reason}`));
+   * ```
+   */
+  on<K extends BrowserCoordinationEvent['type']>(type: K, listener: (event: EventOf<K>) => void): () => void {
+    const entry = { type, listener: listener as (event: BrowserCoordinationEvent) => void };
+    this.#listeners.add(entry);
+    return () => this.#listeners.delete(entry);
+  }
+
+  /**
+   * Stops listening to the other tabs and closes the database. Providers still using it mint alone.
+   *
+   * @example
+   * ```ts
+   * window.addEventListener('pagehide', () => coordination.close());
+   * ```
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#channel?.close();
+    this.#echo?.close();
+    void this.#store?.then((store) => store?.close());
+  }
+
+  async #obtain(key: string, mint: Mint<SecretValue>, policy: SharedMintPolicy, clock: Clock, run: { signal: AbortSignal; phase: (phase: SharedMintPhase) => void; claims: string | undefined }): Promise<MintedToken<SecretValue>> {
+    const { signal, phase, claims } = run;
+    if (this.#closed) return mint(claims === undefined ? { signal } : { signal, claims });
+    const entry = await untilAborted(this.#entry(key), signal);
+    // a claims challenge asks for a token minted with the claims: another tab's token will not do
+    if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
+    if (entry.token === null && !entry.asked) {
+      entry.asked = true;
+      this.#post({ type: 'want', key });
+      await this.#awaitToken(key, signal, clock);
+      if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
+    }
+    phase('waitingOnHolder');
+    return this.#locks!.request(`${this.#namespace}:${key}`, { mode: 'exclusive', signal }, async () => {
+      await this.#barrier(signal);
+      if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
+      phase('holdingLease');
+      return this.#mintHolding(key, entry, mint, policy, run);
+    });
+  }
+
+  /** Holding the lock: mint once, and hand the token (and the next state) to every tab before letting go. */
+  async #mintHolding(key: string, entry: Entry, mint: Mint<SecretValue>, policy: SharedMintPolicy, run: { signal: AbortSignal; claims: string | undefined }): Promise<MintedToken<SecretValue>> {
+    const { signal, claims } = run;
+    const exclusive = isExclusiveMint(mint);
+    const stateId = entry.state?.id ?? 'initial';
+    if (exclusive) {
+      if (entry.spent.has(stateId) || entry.granting === stateId) {
+        // a tab ran a grant with this state and never said how it went (it was closed or crashed
+        // mid-request): the refresh token may be spent, and sending it again would revoke the family
+        entry.spent.add(stateId);
+        entry.granting = null;
+        throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'a refresh-token grant in another tab ended without an outcome, so its refresh token may be spent: sign in again');
+      }
+      entry.granting = stateId;
+      this.#post({ type: 'granting', key, stateId });
+      await this.#persist(key, entry);
+    }
+    const state = entry.state?.value ?? null;
+    let minted: MintedToken<SecretValue>;
+    try {
+      minted = await untilAborted(mint(claims === undefined ? { signal, state } : { signal, state, claims }), signal);
+    } catch (error) {
+      if (exclusive) {
+        const spent = signal.aborted || (error as { stateSpent?: unknown } | null)?.stateSpent === true;
+        entry.granting = null;
+        if (spent) entry.spent.add(stateId);
+        this.#post({ type: spent ? 'spent' : 'grant-failed', key, stateId });
+        await this.#persist(key, entry);
+        if (spent && !signal.aborted) throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the refresh-token grant’s outcome is unknown: its refresh token is not used again; sign in again', { cause: error });
+      }
+      throw error;
+    }
+    const nextState: SharedState | null =
+      typeof minted.state === 'string' ? { id: crypto.randomUUID(), generation: (entry.state?.generation ?? 0) + 1, value: minted.state } : entry.state;
+    if (exclusive) {
+      entry.state = nextState;
+      entry.granting = null;
+      entry.spent.add(stateId); // used: a rotating refresh token is good once
+    }
+    const token = sharedTokenOf(minted, policy.now());
+    if (token !== null) {
+      entry.token = token;
+      entry.held = token.id;
+    }
+    if (token !== null) this.#post(nextState === null ? { type: 'token', key, token } : { type: 'token', key, token, state: nextState });
+    else if (exclusive && nextState !== null) this.#post({ type: 'state', key, state: nextState });
+    await this.#persist(key, entry);
+    return minted;
+  }
+
+  #adoptable(entry: Entry, now: number): boolean {
+    const { token } = entry;
+    return token !== null && token.id !== entry.held && (token.expiresAt === null || token.expiresAt > now);
+  }
+
+  #adopt(entry: Entry, phase: (phase: SharedMintPhase) => void): MintedToken<SecretValue> {
+    phase('adopting');
+    const { id, ...token } = entry.token!;
+    entry.held = id;
+    return token;
+  }
+
+  /** This tab's entry for `key`; with persistence, loaded from IndexedDB the first time. */
+  #entry(key: string): Promise<Entry> {
+    const known = this.#entries.get(key);
+    if (known !== undefined) return Promise.resolve(known);
+    let loading = this.#loading.get(key);
+    if (loading === undefined) {
+      loading = this.#load(key).then((entry) => {
+        this.#loading.delete(key);
+        // messages that arrived while it loaded are in the entry already
+        const current = this.#entries.get(key) ?? entry;
+        this.#entries.set(key, current);
+        return current;
+      });
+      this.#loading.set(key, loading);
+    }
+    return loading;
+  }
+
+  async #load(key: string): Promise<Entry> {
+    const entry: Entry = { token: null, state: null, granting: null, spent: new Set(), held: null, asked: false };
+    const store = await this.#openStore();
+    if (store === null) return entry;
+    try {
+      const stored = await store.load(key);
+      if (stored !== null) {
+        entry.token = stored.token;
+        entry.state = stored.state;
+        entry.granting = stored.granting;
+        for (const id of stored.spent) entry.spent.add(id);
+      }
+    } catch (error) {
+      this.#persistenceFailed(error);
+    }
+    return entry;
+  }
+
+  #openStore(): Promise<TokenStore | null> {
+    this.#store ??= TokenStore.open(this.#namespace).catch((error: unknown) => {
+      this.#persistenceFailed(error);
+      return null;
+    });
+    return this.#store;
+  }
+
+  /** Writes the entry, sealed, when persistence is on (awaited inside the lock: the next holder reads it). */
+  async #persist(key: string, entry: Entry): Promise<void> {
+    const store = await this.#openStore();
+    if (store === null) return;
+    const stored: StoredCredential = { token: entry.token, state: entry.state, granting: entry.granting, spent: [...entry.spent].slice(-16) };
+    try {
+      await store.save(key, stored);
+    } catch (error) {
+      this.#persistenceFailed(error);
+    }
+  }
+
+  #persistenceFailed(error: unknown): void {
+    const reason = error instanceof Error ? error.name : 'an error';
+    this.#notify({ type: 'coordination.persistence-failed', error: new CredentialError('COORDINATION_UNAVAILABLE', `IndexedDB persistence failed (${reason}): tabs share in memory only`) });
+  }
+
+  /** Waits for a token for `key` from another tab, `adoptWaitMs` at most. */
+  #awaitToken(key: string, signal: AbortSignal, clock: Clock): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let wakers = this.#waiters.get(key);
+      if (wakers === undefined) this.#waiters.set(key, (wakers = new Set()));
+      const done = () => {
+        disarmTimer(clock, timer);
+        cancel();
+        wakers.delete(wake);
+        if (wakers.size === 0) this.#waiters.delete(key);
+      };
+      const wake = () => {
+        done();
+        resolve();
+      };
+      const timer = armTimer(clock, wake, this.#adoptWaitMs);
+      const cancel = onAbort(signal, () => {
+        done();
+        reject(signal.reason);
+      });
+      wakers.add(wake);
+    });
+  }
+
+  /** Resolves once this tab has received every message any tab posted before it asked (its own echo comes after them). */
+  #barrier(signal: AbortSignal): Promise<void> {
+    const nonce = crypto.randomUUID();
+    return new Promise<void>((resolve, reject) => {
+      const cancel = onAbort(signal, () => {
+        this.#barriers.delete(nonce);
+        reject(signal.reason);
+      });
+      this.#barriers.set(nonce, () => {
+        cancel();
+        resolve();
+      });
+      this.#post({ type: 'barrier', nonce });
+    });
+  }
+
+  #echoed(data: unknown): void {
+    if (!isTabMessage(data) || data.type !== 'barrier') return;
+    const release = this.#barriers.get(data.nonce);
+    this.#barriers.delete(data.nonce);
+    release?.();
+  }
+
+  #receive(data: unknown): void {
+    if (!isTabMessage(data) || data.type === 'barrier') return;
+    const entry = this.#entries.get(data.key);
+    if (data.type === 'want') {
+      if (entry?.token != null && (entry.token.expiresAt === null || entry.token.expiresAt > this.#now())) {
+        this.#post(entry.state === null ? { type: 'token', key: data.key, token: entry.token } : { type: 'token', key: data.key, token: entry.token, state: entry.state });
+      }
+      return;
+    }
+    const target = entry ?? this.#blankEntry(data.key);
+    switch (data.type) {
+      case 'token':
+        if (isNewer(data.token, target.token)) target.token = data.token;
+        if (data.state !== undefined) this.#hearState(target, data.state);
+        for (const wake of [...(this.#waiters.get(data.key) ?? [])]) wake();
+        break;
+      case 'state':
+        this.#hearState(target, data.state);
+        break;
+      case 'granting':
+        target.granting = data.stateId;
+        break;
+      case 'grant-failed':
+        if (target.granting === data.stateId) target.granting = null;
+        break;
+      case 'spent':
+        target.spent.add(data.stateId);
+        if (target.granting === data.stateId) target.granting = null;
+        break;
+    }
+  }
+
+  /**
+   * Keeps the newest state heard of: a later generation replaces the one held (which a grant has
+   * used, so it is spent), an older one (a tab that was frozen, answering late) is ignored.
+   */
+  #hearState(entry: Entry, state: SharedState): void {
+    if (entry.state !== null && state.generation <= entry.state.generation) return;
+    entry.spent.add(entry.state?.id ?? 'initial');
+    entry.state = state;
+    entry.granting = null;
+  }
+
+  /** An entry for a key this tab has not used yet: what it hears is kept for when it does. */
+  #blankEntry(key: string): Entry {
+    const entry: Entry = { token: null, state: null, granting: null, spent: new Set(), held: null, asked: false };
+    this.#entries.set(key, entry);
+    return entry;
+  }
+
+  #post(message: TabMessage): void {
+    if (this.#closed) return;
+    this.#channel?.postMessage({ v: MESSAGE_VERSION, ...message });
+  }
+
+  #sayFallback(): void {
+    if (this.#fallbackSaid) return;
+    this.#fallbackSaid = true;
+    const reason = `${this.#missing} is not available: each tab mints on its own`;
+    // after the provider's construction returns, so that listeners added with it hear it
+    queueMicrotask(() => this.#notify({ type: 'coordination.fallback', reason }));
+  }
+
+  #notify(event: BrowserCoordinationEvent): void {
+    for (const { type, listener } of [...this.#listeners]) if (type === event.type) callSafely(listener, event);
+  }
+}
+
+const OWNER = 'browserCoordination';
+
+function invalid(message: string): CredentialError {
+  return new CredentialError('INVALID_CONFIG', `${OWNER}: ${message}`);
+}
+
+/** The token a mint returned, as tabs share it; `null` if it is not a usable token (the provider refuses it). */
+function sharedTokenOf(minted: MintedToken<SecretValue>, now: number): SharedToken | null {
+  try {
+    const token = toAuthToken<SecretValue>(minted, now);
+    const { tokenType, scope, refreshAfter } = token;
+    return {
+      id: crypto.randomUUID(),
+      secret: token.secret.reveal(),
+      expiresAt: token.expiresAt,
+      ...(tokenType === undefined ? {} : { tokenType }),
+      ...(scope === undefined ? {} : { scope }),
+      ...(refreshAfter === undefined ? {} : { refreshAfter }),
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** Whether `candidate` is newer than `current`: it expires later (no expiry counts as latest). */
+function isNewer(candidate: SharedToken, current: SharedToken | null): boolean {
+  if (current === null) return true;
+  return (candidate.expiresAt ?? Infinity) > (current.expiresAt ?? Infinity);
+}

@@ -1,0 +1,111 @@
+import { CredentialError } from '../../machines/credential-error.js';
+import { TokenSealer } from '../sealed-token.js';
+import type { SharedState, SharedToken } from './tab-messages.js';
+
+/** What a tab keeps of one shared key, and what persistence stores of it (sealed). */
+export interface StoredCredential {
+  readonly token: SharedToken | null;
+  readonly state: SharedState | null;
+  /** The state an exclusive grant was running with when this was written: in doubt until it is replaced. */
+  readonly granting: string | null;
+  /** States whose grant's outcome was unknown: never used again. */
+  readonly spent: readonly string[];
+}
+
+const TOKENS = 'tokens';
+const KEYS = 'keys';
+const SEALING_KEY = 'sealing';
+
+/**
+ * Opt-in persistence across reloads: each shared key's token and state, sealed with AES-256-GCM
+ * under a **non-extractable** WebCrypto key that lives in the same IndexedDB database (a `CryptoKey`
+ * is stored as itself; its bytes can never be read out, by this library or by any script).
+ *
+ * What that protects against: the token read off the disk, from a backup, or by another origin or
+ * another browser profile; what it does not: a script running in the page (an XSS), which can ask
+ * the key to decrypt as this library does. Persist only what you would let a running page use.
+ *
+ * @example
+ * ```ts
+ * const store = await TokenStore.open('credential-actor');
+ * await store.save('orders', { token, state: null, granting: null, spent: [] });
+ * ```
+ */
+export class TokenStore {
+  readonly #database: IDBDatabase;
+  readonly #sealer: TokenSealer;
+
+  private constructor(database: IDBDatabase, key: CryptoKey) {
+    this.#database = database;
+    this.#sealer = new TokenSealer([{ id: 'tab', key }]);
+  }
+
+  /**
+   * Opens (or creates) the database and its sealing key: one key per origin and database, made by
+   * the first tab that needs it (atomically: two tabs opening at once end up with the same key).
+   */
+  static async open(databaseName: string): Promise<TokenStore> {
+    if (typeof indexedDB === 'undefined') throw new CredentialError('INVALID_CONFIG', 'browserCoordination: persist needs IndexedDB, which this environment lacks');
+    const database = await request<IDBDatabase>(() => {
+      const opening = indexedDB.open(databaseName, 1);
+      opening.onupgradeneeded = () => {
+        opening.result.createObjectStore(TOKENS);
+        opening.result.createObjectStore(KEYS);
+      };
+      return opening;
+    });
+    const fresh = await crypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+    const key = await new Promise<CryptoKey>((resolve, reject) => {
+      const transaction = database.transaction(KEYS, 'readwrite');
+      const keys = transaction.objectStore(KEYS);
+      const reading = keys.get(SEALING_KEY);
+      let chosen: CryptoKey = fresh;
+      reading.onsuccess = () => {
+        if (reading.result instanceof CryptoKey) chosen = reading.result;
+        else keys.put(fresh, SEALING_KEY);
+      };
+      transaction.oncomplete = () => resolve(chosen);
+      transaction.onerror = () => reject(transaction.error);
+      transaction.onabort = () => reject(transaction.error);
+    });
+    return new TokenStore(database, key);
+  }
+
+  /** What was stored for `sharedKey`, opened; `null` when nothing was, or it does not open (then it is ignored). */
+  async load(sharedKey: string): Promise<StoredCredential | null> {
+    const sealed = await request<unknown>(() => this.#database.transaction(TOKENS, 'readonly').objectStore(TOKENS).get(sharedKey));
+    if (typeof sealed !== 'string') return null;
+    try {
+      const { secret } = await this.#sealer.open(sealed, sharedKey, 'state');
+      return JSON.parse(String(secret)) as StoredCredential;
+    } catch {
+      return null;
+    }
+  }
+
+  /** Seals and stores `credential` for `sharedKey`, resolving once the write is durable. */
+  async save(sharedKey: string, credential: StoredCredential): Promise<void> {
+    const sealed = await this.#sealer.seal({ secret: JSON.stringify(credential), expires: false }, sharedKey, 0, 'state');
+    await new Promise<void>((resolve, reject) => {
+      const transaction = this.#database.transaction(TOKENS, 'readwrite', { durability: 'strict' });
+      transaction.objectStore(TOKENS).put(sealed, sharedKey);
+      transaction.oncomplete = () => resolve();
+      transaction.onerror = () => reject(transaction.error);
+      transaction.onabort = () => reject(transaction.error);
+    });
+  }
+
+  /** Closes the database connection. */
+  close(): void {
+    this.#database.close();
+  }
+}
+
+/** An IndexedDB request as a promise. */
+function request<T>(start: () => IDBRequest): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const pending = start();
+    pending.onsuccess = () => resolve(pending.result as T);
+    pending.onerror = () => reject(pending.error);
+  });
+}
