@@ -20,6 +20,7 @@ const REAL_PROCESSES = [
   'test/azure.test.ts',
   'test/aws.test.ts',
   'test/aws-fleet.test.ts',
+  'test/browser-tabs.test.ts',
 ];
 
 export default defineConfig({

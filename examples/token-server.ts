@@ -23,6 +23,11 @@ export interface TokenServerOptions {
    * "refresh token already used").
    */
   refreshTokens?: boolean;
+  /**
+   * With `refreshTokens`: also a public client of this id (no secret: a single-page app), whose
+   * refresh tokens rotate and are reuse-detected the same way.
+   */
+  publicClientId?: string;
 }
 
 export interface TokenServer {
@@ -37,8 +42,8 @@ export interface TokenServer {
   /** Refresh-token grants refused with `invalid_grant`, and grants (token families) revoked. */
   readonly invalidGrants: number;
   readonly grantsRevoked: number;
-  /** With `refreshTokens`: a refresh token for a new grant, as if a user had just signed in. */
-  issueRefreshToken(): Promise<string>;
+  /** With `refreshTokens`: a refresh token for a new grant, as if a user had just signed in (to the public client, if named). */
+  issueRefreshToken(clientId?: string): Promise<string>;
   /** Stops answering (connections are refused) until {@link TokenServer.start}. */
   stop(): Promise<void>;
   /** Answers again, on the same port. */
@@ -72,6 +77,18 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
         response_types: refreshGrants.length > 0 ? ['code'] : [],
         id_token_signed_response_alg: 'ES256',
       },
+      ...(options.publicClientId === undefined || refreshGrants.length === 0
+        ? []
+        : [
+            {
+              client_id: options.publicClientId,
+              token_endpoint_auth_method: 'none' as const,
+              grant_types: refreshGrants,
+              redirect_uris: ['https://client.example/callback'],
+              response_types: ['code' as const],
+              id_token_signed_response_alg: 'ES256' as const,
+            },
+          ]),
     ],
     jwks: { keys: [signingKey] },
     cookies: { keys: ['credential-actor-demo-cookie-key'] },
@@ -120,10 +137,10 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     get grantsRevoked() {
       return grantsRevoked;
     },
-    async issueRefreshToken() {
+    async issueRefreshToken(clientId = options.clientId) {
       if (options.refreshTokens !== true) throw new Error('startTokenServer({ refreshTokens: true }) issues refresh tokens');
-      const client = await provider.Client.find(options.clientId);
-      const grant = new provider.Grant({ accountId: 'user-1', clientId: options.clientId });
+      const client = await provider.Client.find(clientId);
+      const grant = new provider.Grant({ accountId: 'user-1', clientId });
       grant.addOIDCScope('offline_access'); // no openid: a machine's refresh token, no ID token in the responses
       grant.addResourceScope(audience, 'api:read');
       const grantId = await grant.save();

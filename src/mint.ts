@@ -136,7 +136,8 @@ export async function runMint(
       pass?.settle(clock.now() >= deadline ? new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'issuer' }) : 'abandoned');
       throw error;
     }
-    const failure = error instanceof MintFailure ? error : new MintFailure(error, clock.now(), { blame: blameOf(setup.classify, error), retryAfterMs: retryAfterOf(error) });
+    const blame = isIssuerNotAsked(error) ? 'nobody' : blameOf(setup.classify, error);
+    const failure = error instanceof MintFailure ? error : new MintFailure(error, clock.now(), { blame, retryAfterMs: retryAfterOf(error) });
     pass?.settle(failure);
     throw failure;
   }
@@ -150,6 +151,20 @@ export async function runMint(
     // the issuer answered, with something unusable for this key
     throw new MintFailure(error, settledAt, { blame: 'key' });
   }
+}
+
+/**
+ * Whether a mint's error says it refused before asking the issuer (`issuerNotAsked: true`, as
+ * `refreshTokenMint` marks a refresh token it will not send): nobody's failure, which no breaker
+ * counts, so callers hear the error itself rather than a `BREAKER_OPEN`.
+ *
+ * @example
+ * ```ts
+ * throw Object.assign(new Error('no refresh token: sign in'), { issuerNotAsked: true });
+ * ```
+ */
+export function isIssuerNotAsked(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as { issuerNotAsked?: unknown }).issuerNotAsked === true;
 }
 
 /**

@@ -229,7 +229,10 @@ export class BrowserCoordination implements Coordination {
         // mid-request): the refresh token may be spent, and sending it again would revoke the family
         entry.spent.add(stateId);
         entry.granting = null;
-        throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'a refresh-token grant in another tab ended without an outcome, so its refresh token may be spent: sign in again');
+        // the issuer was not asked: no breaker counts it, so every caller hears this itself (no
+        // retry can fix it), not a BREAKER_OPEN
+        const unusable = new CredentialError('REFRESH_TOKEN_UNUSABLE', 'a refresh-token grant in another tab ended without an outcome, so its refresh token may be spent: sign in again');
+        throw Object.assign(unusable, { issuerNotAsked: true as const });
       }
       entry.granting = stateId;
       this.#post({ type: 'granting', key, stateId });

@@ -72,11 +72,11 @@ export function refreshTokenMint(options: RefreshTokenOptions): ExclusiveMint {
     if (state === null && sawSharedState) {
       // The fleet had a refresh token and Redis no longer does (it lost its data): the one this
       // process started from is long spent, and sending it would revoke the family.
-      throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the fleet’s shared refresh token is gone (Redis lost its data?): sign in again');
+      throw unusable('the fleet’s shared refresh token is gone (Redis lost its data?): sign in again');
     }
     const current = state === undefined || state === null ? local : new Secret(state);
     if (current === null) {
-      throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the last refresh-token grant’s outcome is unknown, so its refresh token may be spent: sign in again');
+      throw unusable('the last refresh-token grant’s outcome is unknown, so its refresh token may be spent: sign in again');
     }
     const parameters = new URLSearchParams();
     if (scope !== undefined) parameters.set('scope', scope);
@@ -114,6 +114,14 @@ export function refreshTokenMint(options: RefreshTokenOptions): ExclusiveMint {
 }
 
 const OWNER = 'refreshTokenMint';
+
+/**
+ * A refusal before anything is sent, marked `issuerNotAsked`: no breaker counts it, so every
+ * caller hears `REFRESH_TOKEN_UNUSABLE` itself (no retry can fix it), not a `BREAKER_OPEN`.
+ */
+function unusable(message: string): CredentialError {
+  return Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', message), { issuerNotAsked: true as const });
+}
 const REFRESH_TOKEN_OPTION_NAMES: readonly string[] = [
   'tokenEndpoint',
   'clientId',

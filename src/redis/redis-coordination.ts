@@ -8,7 +8,7 @@ import type { Coordination, SharedMintPolicy } from '../coordination.js';
 import { CredentialError, mintTimeoutError } from '../../machines/credential-error.js';
 import { describeShape } from '../describe-shape.js';
 import { callSafely } from '../listeners.js';
-import { isExclusiveMint, type Mint, type MintContext } from '../mint.js';
+import { isExclusiveMint, isIssuerNotAsked, type Mint, type MintContext } from '../mint.js';
 import type { SharedMintPhase } from '../../machines/credential.types.js';
 import { retryAfterOf } from '../retry-after.js';
 import type { SecretValue } from '../../machines/secret.js';
@@ -400,6 +400,8 @@ export class RedisCoordination implements Coordination {
   }
 
   #blame(error: unknown): FailureBlame {
+    // a refusal the mint made before asking the issuer (a spent refresh token) is not the issuer's
+    if (isIssuerNotAsked(error)) return 'key';
     try {
       return this.#classify(error) === 'key' ? 'key' : 'issuer';
     } catch {

@@ -1,0 +1,140 @@
+/**
+ * What the browser-tabs tests serve on 127.0.0.1: the tab page (bundled from `tab.ts`), a token
+ * endpoint on the page's own origin that forwards to oidc-provider (and can hold a grant, as a
+ * network would while its tab is closed), a protected API that verifies each token, and a page for
+ * another origin (`otherOrigin`, another port) that looks for the tabs' traffic.
+ */
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import type { TokenServer } from '../../examples/token-server.js';
+
+async function bundle(entry: string): Promise<string> {
+  const result = await build({
+    entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
+    bundle: true,
+    write: false,
+    platform: 'browser',
+    format: 'esm',
+    target: 'es2022',
+    logLevel: 'silent',
+  });
+  return result.outputFiles[0]!.text;
+}
+
+const page = (script: string) => `<!doctype html><html><head><meta charset="utf-8"><title>tab</title></head><body><script type="module" src="/${script}"></script></body></html>`;
+
+/** A refresh token's fingerprint: the tests compare these, never print a token. */
+export const fingerprintOf = (token: string): string => createHash('sha256').update(token).digest('hex').slice(0, 16);
+
+export interface HeldGrant {
+  readonly tab: string;
+  /** Lets the held grant reach the issuer (which spends its refresh token) or drops it; its tab is gone either way. */
+  release(how: 'forward' | 'drop'): Promise<void>;
+}
+
+export async function startTabsServer(issuer: TokenServer) {
+  const files: Record<string, { type: string; body: string }> = {
+    '/tab.html': { type: 'text/html', body: page('tab.js') },
+    '/tab.js': { type: 'text/javascript', body: await bundle('./tab.ts') },
+    '/other.html': { type: 'text/html', body: page('other.js') },
+    '/other.js': { type: 'text/javascript', body: await bundle('./other-origin.ts') },
+  };
+  const jwks = createLocalJWKSet(issuer.jwks);
+  const state = {
+    /** Each refresh-token grant the tabs asked for: which tab, with which refresh token (fingerprint). */
+    grants: [] as { tab: string; refreshToken: string }[],
+    apiAccepted: 0,
+    apiRejected: [] as string[],
+    holdNextGrant: false,
+    held: null as HeldGrant | null,
+  };
+
+  async function forward(body: string): Promise<Response> {
+    return fetch(issuer.tokenEndpoint, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+  }
+
+  async function token(request: IncomingMessage, body: string, response: ServerResponse): Promise<void> {
+    const tab = String(request.headers['x-tab'] ?? '');
+    const refreshToken = new URLSearchParams(body).get('refresh_token');
+    if (refreshToken !== null) state.grants.push({ tab, refreshToken: fingerprintOf(refreshToken) });
+    if (state.holdNextGrant && refreshToken !== null) {
+      state.holdNextGrant = false;
+      await new Promise<void>((resolve) => {
+        state.held = {
+          tab,
+          release: async (how) => {
+            if (how === 'forward') await (await forward(body)).text();
+            response.destroy();
+            resolve();
+          },
+        };
+      });
+      return;
+    }
+    const answer = await forward(body);
+    response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(await answer.text());
+  }
+
+  async function api(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+    try {
+      // one second of tolerance: the issuer writes exp in whole seconds, so a token can read as
+      // expired up to a second before the expiry its response announced (expires_in)
+      await jwtVerify(bearer, jwks, { audience: issuer.audience, clockTolerance: 1 });
+      state.apiAccepted++;
+      response.writeHead(200).end('ok');
+    } catch (error) {
+      state.apiRejected.push((error as { code?: string }).code ?? 'invalid');
+      response.writeHead(401).end();
+    }
+  }
+
+  const handler = (request: IncomingMessage, response: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    request.on('data', (chunk: Buffer) => chunks.push(chunk));
+    request.on('end', () => {
+      const path = new URL(request.url ?? '/', 'http://127.0.0.1').pathname;
+      const body = Buffer.concat(chunks).toString('utf8');
+      const done = path === '/oauth/token' ? token(request, body, response) : path === '/api' ? api(request, response) : Promise.resolve(serveFile(path, response));
+      done.catch(() => {
+        if (!response.headersSent) response.writeHead(500).end();
+      });
+    });
+  };
+  const serveFile = (path: string, response: ServerResponse) => {
+    const file = files[path];
+    if (file === undefined) response.writeHead(404).end();
+    else response.writeHead(200, { 'content-type': file.type }).end(file.body);
+  };
+
+  const [main, other] = await Promise.all([listen(createServer(handler)), listen(createServer(handler))]);
+  return {
+    origin: main.origin,
+    /** The same pages on another port: another origin. */
+    otherOrigin: other.origin,
+    state,
+    async close() {
+      await state.held?.release('drop');
+      await Promise.all([main.close(), other.close()]);
+    },
+  };
+}
+
+async function listen(server: Server) {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
