@@ -118,5 +118,5 @@ export class Secret<T extends SecretValue<T> = string> {
 function canonical(value: unknown): string | null {
   if (typeof value === 'string') return value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  return JSON.stringify(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+  return JSON.stringify(Object.keys(value).sort().map((name) => [name, (value as Record<string, unknown>)[name]]));
 }

@@ -80,8 +80,7 @@ function toSecret(secret: unknown): Secret<SecretValue> {
     // neither a part's name nor its value is printed: a mint that put an issuer's response in the
     // wrong field could have made a secret a name
     const parts = Object.entries(value);
-    if (parts.length === 0) throw new CredentialError('INVALID_TOKEN', 'minted token secret has no parts');
-    if (parts.length > MAX_SECRET_PARTS) throw new CredentialError('INVALID_TOKEN', `minted token secret has ${parts.length} parts, more than ${MAX_SECRET_PARTS}`);
+    if (parts.length === 0 || parts.length > MAX_SECRET_PARTS) throw new CredentialError('INVALID_TOKEN', `minted token secret must have 1 to ${MAX_SECRET_PARTS} parts, got ${parts.length}`);
     parts.forEach(([, part], index) => {
       const which = `part ${index + 1} of ${parts.length}`;
       if (typeof part !== 'string') throw new CredentialError('INVALID_TOKEN', `minted token secret ${which} must be a string, got ${describeShape(part)}`);
@@ -108,29 +107,23 @@ function toFact(field: 'tokenType' | 'scope', value: unknown): string {
 }
 
 function toRefreshAfter(refreshAfter: unknown, now: number): number {
-  const epochMs = refreshAfter instanceof Date ? refreshAfter.getTime() : refreshAfter;
-  if (typeof epochMs !== 'number' || !Number.isFinite(epochMs)) {
-    const got = refreshAfter instanceof Date ? 'an invalid Date' : describeShape(refreshAfter);
-    throw new CredentialError('INVALID_TOKEN', `minted token refreshAfter must be finite epoch ms or a valid Date, got ${got}`);
-  }
-  if (epochMs < YEAR_2001_MS && now >= YEAR_2001_MS) {
-    throw new CredentialError(
-      'INVALID_TOKEN',
-      `minted token refreshAfter ${epochMs} reads as a date before 2001, so it was not given in ms: for a refresh_in (seconds from now) use Date.now() + refresh_in * 1000`,
-    );
-  }
-  return epochMs;
+  return toEpochMs('refreshAfter', refreshAfter, now, 'for a refresh_in (seconds from now) use Date.now() + refresh_in * 1000');
 }
 
 function toExpiresAt(expiresAt: unknown, now: number): number | null {
-  if (expiresAt === null) return null;
-  const epochMs = expiresAt instanceof Date ? expiresAt.getTime() : expiresAt;
+  return expiresAt === null ? null : toEpochMs('expiresAt', expiresAt, now, HOW_TO_MAP);
+}
+
+/** An instant a mint gave (epoch ms or a `Date`), checked: finite, and not in seconds by mistake (`howToMap` says how to convert). */
+function toEpochMs(field: 'expiresAt' | 'refreshAfter', value: unknown, now: number, howToMap: string): number {
+  const epochMs = value instanceof Date ? value.getTime() : value;
   if (typeof epochMs !== 'number' || !Number.isFinite(epochMs)) {
-    const got = typeof epochMs === 'number' ? String(epochMs) : expiresAt instanceof Date ? 'an invalid Date' : describeShape(expiresAt);
-    throw new CredentialError('INVALID_TOKEN', `minted token expiresAt must be finite epoch ms, a valid Date or null, got ${got}`);
+    const got = typeof epochMs === 'number' ? String(epochMs) : value instanceof Date ? 'an invalid Date' : describeShape(value);
+    const allowed = field === 'expiresAt' ? 'finite epoch ms, a valid Date or null' : 'finite epoch ms or a valid Date';
+    throw new CredentialError('INVALID_TOKEN', `minted token ${field} must be ${allowed}, got ${got}`);
   }
   if (epochMs < YEAR_2001_MS && now >= YEAR_2001_MS) {
-    throw new CredentialError('INVALID_TOKEN', `minted token expiresAt ${epochMs} reads as a date before 2001, so it was not given in ms; ${HOW_TO_MAP}`);
+    throw new CredentialError('INVALID_TOKEN', `minted token ${field} ${epochMs} reads as a date before 2001, so it was not given in ms; ${howToMap}`);
   }
   return epochMs;
 }

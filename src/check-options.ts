@@ -53,6 +53,19 @@ export function checkOptions(options: unknown, schema: OptionsSchema): void {
  * urlOption('clientCredentialsMint', 'tokenEndpoint', 'https://login.example/token').host; // 'login.example'
  * ```
  */
+/**
+ * Throws `INVALID_CONFIG` naming the owner, the option and the requirement unless `ok`; the value
+ * is described by its shape only (an option may hold a secret).
+ *
+ * @example
+ * ```ts
+ * requireOption('browserCoordination', 'adoptWaitMs', adoptWaitMs >= 0, 'must be a finite number >= 0', adoptWaitMs);
+ * ```
+ */
+export function requireOption(owner: string, option: string, ok: boolean, requirement: string, value: unknown): void {
+  if (!ok) throw new CredentialError('INVALID_CONFIG', `${owner}: ${option} ${requirement}, got ${describeShape(value)}`);
+}
+
 export function urlOption(owner: string, name: string, value: unknown): URL {
   if (value instanceof URL) return value;
   if (typeof value === 'string' && URL.canParse(value)) return new URL(value);

@@ -103,7 +103,7 @@ describe('a secret of several parts', () => {
   });
 
   it.each([
-    ['no parts', {}, 'has no parts'],
+    ['no parts', {}, 'must have 1 to 16 parts, got 0'],
     ['an empty part', { ...PARTS, sessionToken: '' }, 'part 3 of 3 is empty'],
     ['a part that is not a string', { ...PARTS, sessionToken: 42 }, 'part 3 of 3 must be a string, got a number'],
     ['a class instance', new Map([['a', 'b']]), 'must be a string, an object of strings or a Secret'],

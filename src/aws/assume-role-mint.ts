@@ -1,6 +1,5 @@
 import { CredentialError } from '../../machines/credential-error.js';
-import { checkOptions } from '../check-options.js';
-import { describeShape } from '../describe-shape.js';
+import { checkOptions, requireOption } from '../check-options.js';
 import type { Mint } from '../mint.js';
 import type { AwsKeys } from './aws-keys.js';
 import { StsError, toStsError } from './sts-error.js';
@@ -107,5 +106,5 @@ async function loadSts(): Promise<StsModule> {
 }
 
 function requireThat(option: string, ok: boolean, requirement: string, value: unknown): void {
-  if (!ok) throw new CredentialError('INVALID_CONFIG', `${OWNER}: ${option} ${requirement}, got ${describeShape(value)}`);
+  requireOption(OWNER, option, ok, requirement, value);
 }

@@ -3,14 +3,13 @@ import type { SharedMintPhase } from '../../machines/credential.types.js';
 import type { SecretValue } from '../../machines/secret.js';
 import { onAbort, untilAborted } from '../abort-signals.js';
 import { toAuthToken, type MintedToken } from '../auth-token.js';
-import { checkOptions } from '../check-options.js';
+import { checkOptions, requireOption } from '../check-options.js';
 import { armTimer, disarmTimer, systemClock, type Clock } from '../clock.js';
 import type { Coordination, SharedMintPolicy } from '../coordination.js';
-import { describeShape } from '../describe-shape.js';
-import { callSafely } from '../listeners.js';
+import { Listeners } from '../listeners.js';
 import { isExclusiveMint, type Mint, type MintContext } from '../mint.js';
 import { isTabMessage, MESSAGE_VERSION, type SharedState, type SharedToken, type TabMessage } from './tab-messages.js';
-import { TokenStore, type StoredCredential } from './token-store.js';
+import type { StoredCredential, TokenStore } from './token-store.js';
 
 /** The part of `navigator.locks` this coordination uses. */
 export interface LockManagerLike {
@@ -54,6 +53,8 @@ type EventOf<T extends BrowserCoordinationEvent['type']> = Extract<BrowserCoordi
 
 /** What one tab knows of one shared key. */
 interface Entry {
+  /** With persistence: what was stored, merged in once IndexedDB answers. */
+  loaded: Promise<void> | null;
   token: SharedToken | null;
   state: SharedState | null;
   /** The state a tab announced a grant with and has not yet said how it went. */
@@ -85,15 +86,14 @@ interface Entry {
  */
 export function browserCoordination(options: BrowserCoordinationOptions = {}): BrowserCoordination {
   checkOptions(options, { owner: OWNER, known: ['namespace', 'persist', 'adoptWaitMs', 'locks', 'channel'] });
-  const namespace = options.namespace ?? 'credential-actor';
-  if (typeof namespace !== 'string' || namespace.length === 0) throw invalid(`namespace must be a non-empty string, got ${describeShape(namespace)}`);
-  const adoptWaitMs = options.adoptWaitMs ?? 250;
-  if (typeof adoptWaitMs !== 'number' || !(adoptWaitMs >= 0) || !Number.isFinite(adoptWaitMs)) throw invalid(`adoptWaitMs must be a finite number >= 0, got ${describeShape(adoptWaitMs)}`);
-  if (options.persist !== undefined && typeof options.persist !== 'boolean') throw invalid(`persist must be a boolean, got ${describeShape(options.persist)}`);
+  const { namespace = 'credential-actor', adoptWaitMs = 250, persist = false } = options;
+  requireOption(OWNER, 'namespace', typeof namespace === 'string' && namespace.length > 0, 'must be a non-empty string', namespace);
+  requireOption(OWNER, 'adoptWaitMs', typeof adoptWaitMs === 'number' && adoptWaitMs >= 0 && adoptWaitMs < Infinity, 'must be a finite number >= 0', adoptWaitMs);
+  requireOption(OWNER, 'persist', typeof persist === 'boolean', 'must be a boolean', persist);
   const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
   const channel = options.channel ?? (globalThis as { BroadcastChannel?: new (name: string) => BroadcastChannelLike }).BroadcastChannel;
   const missing = locks === undefined ? 'Web Locks (navigator.locks)' : channel === undefined ? 'BroadcastChannel' : null;
-  return new BrowserCoordination({ namespace, adoptWaitMs, persist: options.persist === true, locks, channel, missing });
+  return new BrowserCoordination({ namespace, adoptWaitMs, persist, locks, channel, missing });
 }
 
 /** Tabs' shared credentials. Build one with {@link browserCoordination}. */
@@ -108,10 +108,10 @@ export class BrowserCoordination implements Coordination {
   readonly #echo: BroadcastChannelLike | null;
   readonly #missing: string | null;
   readonly #entries = new Map<string, Entry>();
-  readonly #loading = new Map<string, Promise<Entry>>();
+  readonly #persisting: boolean;
+  /** Who waits for a token by key, or for a barrier's echo by nonce. */
   readonly #waiters = new Map<string, Set<() => void>>();
-  readonly #barriers = new Map<string, () => void>();
-  readonly #listeners = new Set<{ type: string; listener: (event: BrowserCoordinationEvent) => void }>();
+  readonly #listeners = new Listeners<BrowserCoordinationEvent>();
   #store: Promise<TokenStore | null> | null;
   #fallbackSaid = false;
   #closed = false;
@@ -141,7 +141,8 @@ export class BrowserCoordination implements Coordination {
       this.#channel = null;
       this.#echo = null;
     }
-    this.#store = setup.persist && this.mode === 'shared' ? null : Promise.resolve(null);
+    this.#persisting = setup.persist && this.mode === 'shared';
+    this.#store = this.#persisting ? null : Promise.resolve(null);
   }
 
   /**
@@ -161,9 +162,8 @@ export class BrowserCoordination implements Coordination {
     }
     const clock = policy.clock ?? systemClock;
     this.#now = policy.now;
-    const shared = async ({ signal, phase, claims }: MintContext): Promise<MintedToken<T>> =>
+    return async ({ signal, phase, claims }: MintContext): Promise<MintedToken<T>> =>
       (await this.#obtain(sharedKey, mint as Mint<SecretValue>, policy, clock, { signal, phase: phase ?? (() => {}), claims })) as MintedToken<T>;
-    return isExclusiveMint(mint) ? Object.assign(shared, { exclusive: true as const }) : shared;
   }
 
   /**
@@ -176,9 +176,7 @@ export class BrowserCoordination implements Coordination {
    * ```
    */
   on<K extends BrowserCoordinationEvent['type']>(type: K, listener: (event: EventOf<K>) => void): () => void {
-    const entry = { type, listener: listener as (event: BrowserCoordinationEvent) => void };
-    this.#listeners.add(entry);
-    return () => this.#listeners.delete(entry);
+    return this.#listeners.add(type, listener as (event: BrowserCoordinationEvent) => void);
   }
 
   /**
@@ -199,14 +197,15 @@ export class BrowserCoordination implements Coordination {
 
   async #obtain(key: string, mint: Mint<SecretValue>, policy: SharedMintPolicy, clock: Clock, run: { signal: AbortSignal; phase: (phase: SharedMintPhase) => void; claims: string | undefined }): Promise<MintedToken<SecretValue>> {
     const { signal, phase, claims } = run;
-    if (this.#closed) return mint(claims === undefined ? { signal } : { signal, claims });
-    const entry = await untilAborted(this.#entry(key), signal);
+    if (this.#closed) return mint({ signal, claims });
+    const entry = this.#entry(key);
+    if (entry.loaded !== null) await untilAborted(entry.loaded, signal);
     // a claims challenge asks for a token minted with the claims: another tab's token will not do
     if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
     if (entry.token === null && !entry.asked) {
       entry.asked = true;
       this.#post({ type: 'want', key });
-      await this.#awaitToken(key, signal, clock);
+      await this.#wait(key, signal, clock);
       if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
     }
     phase('waitingOnHolder');
@@ -231,8 +230,7 @@ export class BrowserCoordination implements Coordination {
         entry.granting = null;
         // the issuer was not asked: no breaker counts it, so every caller hears this itself (no
         // retry can fix it), not a BREAKER_OPEN
-        const unusable = new CredentialError('REFRESH_TOKEN_UNUSABLE', 'a refresh-token grant in another tab ended without an outcome, so its refresh token may be spent: sign in again');
-        throw Object.assign(unusable, { issuerNotAsked: true as const });
+        throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', UNKNOWN_OUTCOME), { issuerNotAsked: true as const });
       }
       entry.granting = stateId;
       this.#post({ type: 'granting', key, stateId });
@@ -241,7 +239,7 @@ export class BrowserCoordination implements Coordination {
     const state = entry.state?.value ?? null;
     let minted: MintedToken<SecretValue>;
     try {
-      minted = await untilAborted(mint(claims === undefined ? { signal, state } : { signal, state, claims }), signal);
+      minted = await untilAborted(mint({ signal, state, claims }), signal);
     } catch (error) {
       if (exclusive) {
         const spent = signal.aborted || (error as { stateSpent?: unknown } | null)?.stateSpent === true;
@@ -249,7 +247,7 @@ export class BrowserCoordination implements Coordination {
         if (spent) entry.spent.add(stateId);
         this.#post({ type: spent ? 'spent' : 'grant-failed', key, stateId });
         await this.#persist(key, entry);
-        if (spent && !signal.aborted) throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the refresh-token grant’s outcome is unknown: its refresh token is not used again; sign in again', { cause: error });
+        if (spent && !signal.aborted) throw new CredentialError('REFRESH_TOKEN_UNUSABLE', UNKNOWN_OUTCOME, { cause: error });
       }
       throw error;
     }
@@ -265,7 +263,7 @@ export class BrowserCoordination implements Coordination {
       entry.token = token;
       entry.held = token.id;
     }
-    if (token !== null) this.#post(nextState === null ? { type: 'token', key, token } : { type: 'token', key, token, state: nextState });
+    if (token !== null) this.#post({ type: 'token', key, token, state: nextState ?? undefined });
     else if (exclusive && nextState !== null) this.#post({ type: 'state', key, state: nextState });
     await this.#persist(key, entry);
     return minted;
@@ -283,112 +281,74 @@ export class BrowserCoordination implements Coordination {
     return token;
   }
 
-  /** This tab's entry for `key`; with persistence, loaded from IndexedDB the first time. */
-  #entry(key: string): Promise<Entry> {
-    const known = this.#entries.get(key);
-    if (known !== undefined) return Promise.resolve(known);
-    let loading = this.#loading.get(key);
-    if (loading === undefined) {
-      loading = this.#load(key).then((entry) => {
-        this.#loading.delete(key);
-        // messages that arrived while it loaded are in the entry already
-        const current = this.#entries.get(key) ?? entry;
-        this.#entries.set(key, current);
-        return current;
-      });
-      this.#loading.set(key, loading);
-    }
-    return loading;
-  }
-
-  async #load(key: string): Promise<Entry> {
-    const entry: Entry = { token: null, state: null, granting: null, spent: new Set(), held: null, asked: false };
-    const store = await this.#openStore();
-    if (store === null) return entry;
-    try {
-      const stored = await store.load(key);
-      if (stored !== null) {
-        entry.token = stored.token;
-        entry.state = stored.state;
-        entry.granting = stored.granting;
-        for (const id of stored.spent) entry.spent.add(id);
-      }
-    } catch (error) {
-      this.#persistenceFailed(error);
+  /** This tab's entry for `key` (what it hears of a key before it uses it is kept); with persistence, loaded from IndexedDB. */
+  #entry(key: string): Entry {
+    let entry = this.#entries.get(key);
+    if (entry === undefined) {
+      entry = { loaded: null, token: null, state: null, granting: null, spent: new Set(), held: null, asked: false };
+      this.#entries.set(key, entry);
+      if (this.#persisting) entry.loaded = this.#load(key, entry);
     }
     return entry;
   }
 
+  /** Merges what IndexedDB holds for `key` into its entry, unless the tabs already said something newer. */
+  async #load(key: string, entry: Entry): Promise<void> {
+    const stored = await (await this.#openStore())?.load(key);
+    if (stored == null) return;
+    for (const id of stored.spent) entry.spent.add(id);
+    if (isNewer(stored.token, entry.token)) entry.token = stored.token;
+    if (stored.state !== null) this.#hearState(entry, stored.state);
+    entry.granting ??= stored.granting;
+  }
+
+  /** The store, opened on first use (the module too: an app that does not persist does not ship it); `null` without persistence. */
   #openStore(): Promise<TokenStore | null> {
-    this.#store ??= TokenStore.open(this.#namespace).catch((error: unknown) => {
-      this.#persistenceFailed(error);
-      return null;
-    });
+    this.#store ??= import('./token-store.js').then(({ openTokenStore }) => openTokenStore(this.#namespace, (error) => this.#notify(error)));
     return this.#store;
   }
 
   /** Writes the entry, sealed, when persistence is on (awaited inside the lock: the next holder reads it). */
   async #persist(key: string, entry: Entry): Promise<void> {
-    const store = await this.#openStore();
-    if (store === null) return;
-    const stored: StoredCredential = { token: entry.token, state: entry.state, granting: entry.granting, spent: [...entry.spent].slice(-16) };
-    try {
-      await store.save(key, stored);
-    } catch (error) {
-      this.#persistenceFailed(error);
-    }
+    await (await this.#openStore())?.save(key, { token: entry.token, state: entry.state, granting: entry.granting, spent: [...entry.spent].slice(-16) });
   }
 
-  #persistenceFailed(error: unknown): void {
-    const reason = error instanceof Error ? error.name : 'an error';
-    this.#notify({ type: 'coordination.persistence-failed', error: new CredentialError('COORDINATION_UNAVAILABLE', `IndexedDB persistence failed (${reason}): tabs share in memory only`) });
-  }
-
-  /** Waits for a token for `key` from another tab, `adoptWaitMs` at most. */
-  #awaitToken(key: string, signal: AbortSignal, clock: Clock): Promise<void> {
+  /**
+   * Waits until `#wake(name)`: a token for key `name` from another tab (bounded by `adoptWaitMs` on
+   * `clock`), or this tab's own barrier `name` coming back; or until the attempt gives up.
+   */
+  #wait(name: string, signal: AbortSignal, clock?: Clock): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      let wakers = this.#waiters.get(key);
-      if (wakers === undefined) this.#waiters.set(key, (wakers = new Set()));
-      const done = () => {
-        disarmTimer(clock, timer);
+      let wakers = this.#waiters.get(name);
+      if (wakers === undefined) this.#waiters.set(name, (wakers = new Set()));
+      const done = (settle: () => void) => () => {
+        if (clock !== undefined) disarmTimer(clock, timer!);
         cancel();
         wakers.delete(wake);
-        if (wakers.size === 0) this.#waiters.delete(key);
+        if (wakers.size === 0) this.#waiters.delete(name);
+        settle();
       };
-      const wake = () => {
-        done();
-        resolve();
-      };
-      const timer = armTimer(clock, wake, this.#adoptWaitMs);
-      const cancel = onAbort(signal, () => {
-        done();
-        reject(signal.reason);
-      });
+      const wake = done(resolve);
+      const timer = clock === undefined ? undefined : armTimer(clock, wake, this.#adoptWaitMs);
+      const cancel = onAbort(signal, done(() => reject(signal.reason)));
       wakers.add(wake);
     });
+  }
+
+  #wake(name: string): void {
+    for (const wake of [...(this.#waiters.get(name) ?? [])]) wake();
   }
 
   /** Resolves once this tab has received every message any tab posted before it asked (its own echo comes after them). */
   #barrier(signal: AbortSignal): Promise<void> {
     const nonce = crypto.randomUUID();
-    return new Promise<void>((resolve, reject) => {
-      const cancel = onAbort(signal, () => {
-        this.#barriers.delete(nonce);
-        reject(signal.reason);
-      });
-      this.#barriers.set(nonce, () => {
-        cancel();
-        resolve();
-      });
-      this.#post({ type: 'barrier', nonce });
-    });
+    const echoed = this.#wait(nonce, signal);
+    this.#post({ type: 'barrier', nonce });
+    return echoed;
   }
 
   #echoed(data: unknown): void {
-    if (!isTabMessage(data) || data.type !== 'barrier') return;
-    const release = this.#barriers.get(data.nonce);
-    this.#barriers.delete(data.nonce);
-    release?.();
+    if (isTabMessage(data) && data.type === 'barrier') this.#wake(data.nonce);
   }
 
   #receive(data: unknown): void {
@@ -396,16 +356,16 @@ export class BrowserCoordination implements Coordination {
     const entry = this.#entries.get(data.key);
     if (data.type === 'want') {
       if (entry?.token != null && (entry.token.expiresAt === null || entry.token.expiresAt > this.#now())) {
-        this.#post(entry.state === null ? { type: 'token', key: data.key, token: entry.token } : { type: 'token', key: data.key, token: entry.token, state: entry.state });
+        this.#post({ type: 'token', key: data.key, token: entry.token, state: entry.state ?? undefined });
       }
       return;
     }
-    const target = entry ?? this.#blankEntry(data.key);
+    const target = entry ?? this.#entry(data.key);
     switch (data.type) {
       case 'token':
         if (isNewer(data.token, target.token)) target.token = data.token;
         if (data.state !== undefined) this.#hearState(target, data.state);
-        for (const wake of [...(this.#waiters.get(data.key) ?? [])]) wake();
+        this.#wake(data.key);
         break;
       case 'state':
         this.#hearState(target, data.state);
@@ -434,13 +394,6 @@ export class BrowserCoordination implements Coordination {
     entry.granting = null;
   }
 
-  /** An entry for a key this tab has not used yet: what it hears is kept for when it does. */
-  #blankEntry(key: string): Entry {
-    const entry: Entry = { token: null, state: null, granting: null, spent: new Set(), held: null, asked: false };
-    this.#entries.set(key, entry);
-    return entry;
-  }
-
   #post(message: TabMessage): void {
     if (this.#closed) return;
     this.#channel?.postMessage({ v: MESSAGE_VERSION, ...message });
@@ -455,36 +408,31 @@ export class BrowserCoordination implements Coordination {
   }
 
   #notify(event: BrowserCoordinationEvent): void {
-    for (const { type, listener } of [...this.#listeners]) if (type === event.type) callSafely(listener, event);
+    this.#listeners.notify(event);
   }
 }
 
 const OWNER = 'browserCoordination';
 
-function invalid(message: string): CredentialError {
-  return new CredentialError('INVALID_CONFIG', `${OWNER}: ${message}`);
-}
+/** Why a rotating refresh token is not sent again (its grant's tab closed or crashed mid-request, or its answer was lost). */
+const UNKNOWN_OUTCOME = 'a refresh-token grant’s outcome is unknown: its refresh token is not sent again; sign in again';
+
+
+
 
 /** The token a mint returned, as tabs share it; `null` if it is not a usable token (the provider refuses it). */
 function sharedTokenOf(minted: MintedToken<SecretValue>, now: number): SharedToken | null {
   try {
-    const token = toAuthToken<SecretValue>(minted, now);
-    const { tokenType, scope, refreshAfter } = token;
-    return {
-      id: crypto.randomUUID(),
-      secret: token.secret.reveal(),
-      expiresAt: token.expiresAt,
-      ...(tokenType === undefined ? {} : { tokenType }),
-      ...(scope === undefined ? {} : { scope }),
-      ...(refreshAfter === undefined ? {} : { refreshAfter }),
-    };
+    const { secret, ...facts } = toAuthToken<SecretValue>(minted, now);
+    return { id: crypto.randomUUID(), secret: secret.reveal(), ...facts };
   } catch {
     return null;
   }
 }
 
 /** Whether `candidate` is newer than `current`: it expires later (no expiry counts as latest). */
-function isNewer(candidate: SharedToken, current: SharedToken | null): boolean {
+function isNewer(candidate: SharedToken | null, current: SharedToken | null): candidate is SharedToken {
+  if (candidate === null) return false;
   if (current === null) return true;
   return (candidate.expiresAt ?? Infinity) > (current.expiresAt ?? Infinity);
 }

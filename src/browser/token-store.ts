@@ -34,17 +34,19 @@ const SEALING_KEY = 'sealing';
 export class TokenStore {
   readonly #database: IDBDatabase;
   readonly #sealer: TokenSealer;
+  readonly #failed: (error: unknown) => void;
 
-  private constructor(database: IDBDatabase, key: CryptoKey) {
+  private constructor(database: IDBDatabase, key: CryptoKey, failed: (error: unknown) => void) {
     this.#database = database;
     this.#sealer = new TokenSealer([{ id: 'tab', key }]);
+    this.#failed = failed;
   }
 
   /**
    * Opens (or creates) the database and its sealing key: one key per origin and database, made by
    * the first tab that needs it (atomically: two tabs opening at once end up with the same key).
    */
-  static async open(databaseName: string): Promise<TokenStore> {
+  static async open(databaseName: string, failed: (error: unknown) => void = () => {}): Promise<TokenStore> {
     if (typeof indexedDB === 'undefined') throw new CredentialError('INVALID_CONFIG', 'browserCoordination: persist needs IndexedDB, which this environment lacks');
     const database = await request<IDBDatabase>(() => {
       const opening = indexedDB.open(databaseName, 1);
@@ -68,12 +70,18 @@ export class TokenStore {
       transaction.onerror = () => reject(transaction.error);
       transaction.onabort = () => reject(transaction.error);
     });
-    return new TokenStore(database, key);
+    return new TokenStore(database, key, failed);
   }
 
-  /** What was stored for `sharedKey`, opened; `null` when nothing was, or it does not open (then it is ignored). */
+  /** What was stored for `sharedKey`, opened; `null` when nothing was, or it cannot be read (reported) or opened (ignored). */
   async load(sharedKey: string): Promise<StoredCredential | null> {
-    const sealed = await request<unknown>(() => this.#database.transaction(TOKENS, 'readonly').objectStore(TOKENS).get(sharedKey));
+    let sealed: unknown;
+    try {
+      sealed = await request<unknown>(() => this.#database.transaction(TOKENS, 'readonly').objectStore(TOKENS).get(sharedKey));
+    } catch (error) {
+      this.#failed(error);
+      return null;
+    }
     if (typeof sealed !== 'string') return null;
     try {
       const { secret } = await this.#sealer.open(sealed, sharedKey, 'state');
@@ -83,21 +91,43 @@ export class TokenStore {
     }
   }
 
-  /** Seals and stores `credential` for `sharedKey`, resolving once the write is durable. */
+  /** Seals and stores `credential` for `sharedKey`, resolving once the write is durable (a failure is reported, never thrown). */
   async save(sharedKey: string, credential: StoredCredential): Promise<void> {
-    const sealed = await this.#sealer.seal({ secret: JSON.stringify(credential), expires: false }, sharedKey, 0, 'state');
-    await new Promise<void>((resolve, reject) => {
-      const transaction = this.#database.transaction(TOKENS, 'readwrite', { durability: 'strict' });
-      transaction.objectStore(TOKENS).put(sealed, sharedKey);
-      transaction.oncomplete = () => resolve();
-      transaction.onerror = () => reject(transaction.error);
-      transaction.onabort = () => reject(transaction.error);
-    });
+    try {
+      const sealed = await this.#sealer.seal({ secret: JSON.stringify(credential), expires: false }, sharedKey, 0, 'state');
+      await new Promise<void>((resolve, reject) => {
+        const transaction = this.#database.transaction(TOKENS, 'readwrite', { durability: 'strict' });
+        transaction.objectStore(TOKENS).put(sealed, sharedKey);
+        transaction.oncomplete = () => resolve();
+        transaction.onerror = () => reject(transaction.error);
+        transaction.onabort = () => reject(transaction.error);
+      });
+    } catch (error) {
+      this.#failed(error);
+    }
   }
 
   /** Closes the database connection. */
   close(): void {
     this.#database.close();
+  }
+}
+
+/**
+ * The store for `namespace`, or `null` when IndexedDB refuses (then the tabs share in memory
+ * only); every failure, now or later, is told to `failed` as a `coordination.persistence-failed`.
+ */
+export async function openTokenStore(namespace: string, failed: (event: { type: 'coordination.persistence-failed'; error: CredentialError }) => void): Promise<TokenStore | null> {
+  const report = (error: unknown) =>
+    failed({
+      type: 'coordination.persistence-failed',
+      error: new CredentialError('COORDINATION_UNAVAILABLE', `IndexedDB persistence failed (${error instanceof Error ? error.name : 'an error'}): tabs share in memory only`),
+    });
+  try {
+    return await TokenStore.open(namespace, report);
+  } catch (error) {
+    report(error);
+    return null;
   }
 }
 
