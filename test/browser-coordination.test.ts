@@ -224,7 +224,7 @@ describe('browserCoordination between tabs (BroadcastChannel in Node, Web Locks 
     cleanups.push(() => Promise.all(providers.map((provider) => provider.stop())));
     await settle(1);
     expect(state.minted).toBe(2);
-    expect(heard).toEqual(['Web Locks (navigator.locks) is not available: each tab mints on its own']);
+    expect(heard).toEqual(['no navigator.locks: each tab mints alone']);
   });
 
   it('refuses bad options at construction', () => {

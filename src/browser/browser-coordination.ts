@@ -62,8 +62,6 @@ interface Entry {
   spent: Set<string>;
   /** The shared token this tab last took as its own: another one is adoptable, this one is not. */
   held: string | null;
-  /** Whether this tab already asked the live tabs for a token. */
-  asked: boolean;
 }
 
 /**
@@ -92,7 +90,7 @@ export function browserCoordination(options: BrowserCoordinationOptions = {}): B
   requireOption(OWNER, 'persist', typeof persist === 'boolean', 'must be a boolean', persist);
   const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
   const channel = options.channel ?? (globalThis as { BroadcastChannel?: new (name: string) => BroadcastChannelLike }).BroadcastChannel;
-  const missing = locks === undefined ? 'Web Locks (navigator.locks)' : channel === undefined ? 'BroadcastChannel' : null;
+  const missing = locks === undefined ? 'navigator.locks' : channel === undefined ? 'BroadcastChannel' : null;
   return new BrowserCoordination({ namespace, adoptWaitMs, persist, locks, channel, missing });
 }
 
@@ -136,7 +134,8 @@ export class BrowserCoordination implements Coordination {
       this.#channel = new setup.channel!(`${setup.namespace}:tabs`);
       this.#echo = new setup.channel!(`${setup.namespace}:tabs`);
       this.#channel.addEventListener('message', (event) => this.#receive(event.data));
-      this.#echo.addEventListener('message', (event) => this.#echoed(event.data));
+      // the second handle hears this tab's own posts: each one's nonce says it has gone round
+      this.#echo.addEventListener('message', (event) => this.#wake(String((event.data as { nonce?: unknown } | null)?.nonce)));
     } else {
       this.#channel = null;
       this.#echo = null;
@@ -190,6 +189,8 @@ export class BrowserCoordination implements Coordination {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    // nothing more arrives: whoever waits on the channel goes on without it
+    for (const name of [...this.#waiters.keys()]) this.#wake(name);
     this.#channel?.close();
     this.#echo?.close();
     void this.#store?.then((store) => store?.close());
@@ -202,8 +203,8 @@ export class BrowserCoordination implements Coordination {
     if (entry.loaded !== null) await untilAborted(entry.loaded, signal);
     // a claims challenge asks for a token minted with the claims: another tab's token will not do
     if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
-    if (entry.token === null && !entry.asked) {
-      entry.asked = true;
+    // no token yet (a tab just opened): ask the live tabs before minting one
+    if (entry.token === null) {
       this.#post({ type: 'want', key });
       await this.#wait(key, signal, clock);
       if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
@@ -233,7 +234,9 @@ export class BrowserCoordination implements Coordination {
         throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', UNKNOWN_OUTCOME), { issuerNotAsked: true as const });
       }
       entry.granting = stateId;
-      this.#post({ type: 'granting', key, stateId });
+      // every other tab has it queued before the grant goes out: if this tab dies mid-grant, the
+      // next holder's barrier brings it in before it could send the same refresh token
+      await this.#publish({ type: 'granting', key, stateId }, signal);
       await this.#persist(key, entry);
     }
     const state = entry.state?.value ?? null;
@@ -245,7 +248,7 @@ export class BrowserCoordination implements Coordination {
         const spent = signal.aborted || (error as { stateSpent?: unknown } | null)?.stateSpent === true;
         entry.granting = null;
         if (spent) entry.spent.add(stateId);
-        this.#post({ type: spent ? 'spent' : 'grant-failed', key, stateId });
+        await this.#publish({ type: spent ? 'spent' : 'grant-failed', key, stateId }, signal).catch(() => {});
         await this.#persist(key, entry);
         if (spent && !signal.aborted) throw new CredentialError('REFRESH_TOKEN_UNUSABLE', UNKNOWN_OUTCOME, { cause: error });
       }
@@ -263,8 +266,8 @@ export class BrowserCoordination implements Coordination {
       entry.token = token;
       entry.held = token.id;
     }
-    if (token !== null) this.#post({ type: 'token', key, token, state: nextState ?? undefined });
-    else if (exclusive && nextState !== null) this.#post({ type: 'state', key, state: nextState });
+    // published (every tab has it queued) before the lock is let go: the next holder's barrier brings it in
+    if (token !== null || exclusive) await this.#publish({ type: 'token', key, token, state: nextState ?? undefined }, signal);
     await this.#persist(key, entry);
     return minted;
   }
@@ -285,7 +288,7 @@ export class BrowserCoordination implements Coordination {
   #entry(key: string): Entry {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = { loaded: null, token: null, state: null, granting: null, spent: new Set(), held: null, asked: false };
+      entry = { loaded: null, token: null, state: null, granting: null, spent: new Set(), held: null };
       this.#entries.set(key, entry);
       if (this.#persisting) entry.loaded = this.#load(key, entry);
     }
@@ -339,20 +342,28 @@ export class BrowserCoordination implements Coordination {
     for (const wake of [...(this.#waiters.get(name) ?? [])]) wake();
   }
 
-  /** Resolves once this tab has received every message any tab posted before it asked (its own echo comes after them). */
+  /**
+   * Resolves once every message any tab published before this call has reached this tab. The
+   * barrier is posted on the second handle and awaited on the first, which receives the other
+   * tabs' messages: one pipe from the browser's broker, first in, first out.
+   */
   #barrier(signal: AbortSignal): Promise<void> {
-    const nonce = crypto.randomUUID();
-    const echoed = this.#wait(nonce, signal);
-    this.#post({ type: 'barrier', nonce });
-    return echoed;
+    return this.#wait(this.#post({ type: 'barrier' }, this.#echo), signal);
   }
 
-  #echoed(data: unknown): void {
-    if (isTabMessage(data) && data.type === 'barrier') this.#wake(data.nonce);
+  /**
+   * Posts `message` and resolves once it comes back on this tab's second handle: the broker hands
+   * a message to every receiver at once, so by then every other tab has it queued, whatever
+   * happens to this tab next (ordering across different pipes, such as a lock's release, is not
+   * guaranteed; within one pipe it is).
+   */
+  #publish(message: TabMessage, signal: AbortSignal): Promise<void> {
+    return this.#closed ? Promise.resolve() : this.#wait(this.#post(message), signal);
   }
 
   #receive(data: unknown): void {
-    if (!isTabMessage(data) || data.type === 'barrier') return;
+    if (!isTabMessage(data)) return;
+    if (data.type === 'barrier') return this.#wake(data.nonce);
     const entry = this.#entries.get(data.key);
     if (data.type === 'want') {
       if (entry?.token != null && (entry.token.expiresAt === null || entry.token.expiresAt > this.#now())) {
@@ -366,9 +377,6 @@ export class BrowserCoordination implements Coordination {
         if (isNewer(data.token, target.token)) target.token = data.token;
         if (data.state !== undefined) this.#hearState(target, data.state);
         this.#wake(data.key);
-        break;
-      case 'state':
-        this.#hearState(target, data.state);
         break;
       case 'granting':
         target.granting = data.stateId;
@@ -394,15 +402,17 @@ export class BrowserCoordination implements Coordination {
     entry.granting = null;
   }
 
-  #post(message: TabMessage): void {
-    if (this.#closed) return;
-    this.#channel?.postMessage({ v: MESSAGE_VERSION, ...message });
+  /** Posts `message` (on the first handle, unless told otherwise) with a fresh nonce, which it returns. */
+  #post(message: TabMessage, via = this.#channel): string {
+    const nonce = crypto.randomUUID();
+    if (!this.#closed) via?.postMessage({ v: MESSAGE_VERSION, nonce, ...message });
+    return nonce;
   }
 
   #sayFallback(): void {
     if (this.#fallbackSaid) return;
     this.#fallbackSaid = true;
-    const reason = `${this.#missing} is not available: each tab mints on its own`;
+    const reason = `no ${this.#missing}: each tab mints alone`;
     // after the provider's construction returns, so that listeners added with it hear it
     queueMicrotask(() => this.#notify({ type: 'coordination.fallback', reason }));
   }
@@ -414,8 +424,9 @@ export class BrowserCoordination implements Coordination {
 
 const OWNER = 'browserCoordination';
 
+
 /** Why a rotating refresh token is not sent again (its grant's tab closed or crashed mid-request, or its answer was lost). */
-const UNKNOWN_OUTCOME = 'a refresh-token grant’s outcome is unknown: its refresh token is not sent again; sign in again';
+const UNKNOWN_OUTCOME = 'a grant’s outcome is unknown, so its refresh token is not sent again: sign in again';
 
 
 

@@ -25,10 +25,8 @@ export interface SharedState {
 
 /** What tabs tell each other, per shared key. */
 export type TabMessage =
-  /** A tab minted (or answers `want`): the token, and the state that goes with it. */
-  | { readonly type: 'token'; readonly key: string; readonly token: SharedToken; readonly state?: SharedState | undefined }
-  /** A grant returned the next state but no usable token: the state alone. */
-  | { readonly type: 'state'; readonly key: string; readonly state: SharedState }
+  /** A tab minted (or answers `want`): the token (`null`: a grant returned the next state but no usable token), and the state that goes with it. */
+  | { readonly type: 'token'; readonly key: string; readonly token: SharedToken | null; readonly state?: SharedState | undefined }
   /** A tab that has no token asks the live tabs for theirs. */
   | { readonly type: 'want'; readonly key: string }
   /** A tab is about to run an exclusive grant with this state: until it says how it went, the state is in doubt. */
@@ -38,7 +36,7 @@ export type TabMessage =
   /** The grant's outcome is unknown: this state is never used again. */
   | { readonly type: 'spent'; readonly key: string; readonly stateId: string }
   /** A tab's own echo, to know every message sent before it was delivered first. */
-  | { readonly type: 'barrier'; readonly nonce: string };
+  | { readonly type: 'barrier' };
 
 /** The message's version: a tab running another version of this library ignores it. */
 export const MESSAGE_VERSION = 1;
@@ -49,7 +47,7 @@ export const MESSAGE_VERSION = 1;
  * tabs running another release of this library from being misread, so it is all that is checked
  * besides the envelope.
  */
-export function isTabMessage(data: unknown): data is TabMessage & { readonly v: typeof MESSAGE_VERSION } {
-  const message = (typeof data === 'object' && data !== null ? data : {}) as { v?: unknown; type?: unknown; key?: unknown };
-  return message.v === MESSAGE_VERSION && typeof message.type === 'string' && (message.type === 'barrier' || typeof message.key === 'string');
+export function isTabMessage(data: unknown): data is TabMessage & { readonly v: typeof MESSAGE_VERSION; readonly nonce: string } {
+  const message = (typeof data === 'object' && data !== null ? data : {}) as { v?: unknown; type?: unknown; key?: unknown; nonce?: unknown };
+  return message.v === MESSAGE_VERSION && typeof message.nonce === 'string' && (message.type === 'barrier' || typeof message.key === 'string');
 }

@@ -33,7 +33,7 @@ export const fingerprintOf = (token: string): string => createHash('sha256').upd
 
 export interface HeldGrant {
   readonly tab: string;
-  /** Lets the held grant reach the issuer (which spends its refresh token) or drops it; its tab is gone either way. */
+  /** Lets the held grant reach the issuer (which spends its refresh token; its answer goes to a tab that is gone) or refuses it. */
   release(how: 'forward' | 'drop'): Promise<void>;
 }
 
@@ -68,8 +68,14 @@ export async function startTabsServer(issuer: TokenServer) {
         state.held = {
           tab,
           release: async (how) => {
-            if (how === 'forward') await (await forward(body)).text();
-            response.destroy();
+            // Answered, not dropped: a connection closed with no answer on a reused socket makes
+            // Chromium send the request again (a browser's own retry, with the same refresh token)
+            if (how === 'forward') {
+              const answer = await forward(body);
+              response.writeHead(answer.status, { 'content-type': 'application/json' }).end(await answer.text());
+            } else {
+              response.writeHead(503).end();
+            }
             resolve();
           },
         };
@@ -119,7 +125,7 @@ export async function startTabsServer(issuer: TokenServer) {
     otherOrigin: other.origin,
     state,
     async close() {
-      await state.held?.release('drop');
+      await state.held?.release('drop').catch(() => {});
       await Promise.all([main.close(), other.close()]);
     },
   };
