@@ -12,6 +12,7 @@
  *   npm run demo -- --out DIR          where the timeline goes (default demo-output/)
  *   npm run demo -- --tenants 50       the pool: a token per tenant, one issuer breaker (examples/demo-pool.ts)
  *   npm run demo -- --fleet 4          four processes sharing one token through Redis (examples/demo-fleet.ts)
+ *   npm run demo -- --browser          browser tabs sharing one token: open the page it serves (examples/demo-browser.ts)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -34,6 +35,7 @@ const USAGE = `Usage: npm run demo -- [options]
   --out DIR              where the timeline SVG goes (default demo-output/)
   --tenants N            the pool instead: a token per tenant, one issuer breaker
   --fleet N              N processes sharing one token through Redis (1 to 64)
+  --browser              serve a page where browser tabs share one token (open the URL it prints)
   --help                 this text`;
 
 /** A usage error: one line and the usage on stderr, exit code 2 (no stack: it is not a bug). */
@@ -52,6 +54,7 @@ function parseDemoArgs() {
       out: { type: 'string', default: 'demo-output' },
       tenants: { type: 'string' },
       fleet: { type: 'string' },
+      browser: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -80,6 +83,10 @@ if (values.fleet !== undefined) {
   if (!Number.isInteger(processes) || processes < 1 || processes > 64) usageError(`--fleet must be a whole number from 1 to 64, got ${JSON.stringify(values.fleet)}`);
   const { runFleetDemo } = await import('./demo-fleet.js');
   process.exit(await runFleetDemo({ processes, durationMs }));
+}
+if (values.browser) {
+  const { runBrowserDemo } = await import('./demo-browser.js');
+  process.exit(await runBrowserDemo({ durationMs }));
 }
 const inspectPort = Number(values['inspect-port']);
 if (!Number.isInteger(inspectPort) || inspectPort < 0 || inspectPort > 65_535) usageError(`--inspect-port must be a port number (0 to 65535), got ${JSON.stringify(values['inspect-port'])}`);

@@ -61,8 +61,8 @@ describe('npm pack', () => {
   it('stays lean: its unpacked size, reported, with no source inlined in its maps', () => {
     console.log(`npm pack: ${files.length} files, ${(unpackedSize / 1000).toFixed(0)} kB unpacked`);
     // about 100 kB per 1,000 lines of TypeScript (its JavaScript, map and declarations for ESM and
-    // CJS): 742 kB for eight entry points, 847 kB with the Azure and AWS ones
-    expect(unpackedSize).toBeLessThan(900_000);
+    // CJS): 742 kB for eight entry points, 908 kB with the Azure, AWS and browser ones
+    expect(unpackedSize).toBeLessThan(1_000_000);
     const map = JSON.parse(readFileSync(join(root, 'dist/src/provider.js.map'), 'utf8')) as { sources: string[]; sourceRoot: string; sourcesContent?: string[] };
     expect(map.sourcesContent).toBeUndefined();
   });
