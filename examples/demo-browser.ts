@@ -23,8 +23,8 @@ const INDEX_PAGE = (refreshToken: string) => `<!doctype html><html><head><meta c
 <body><h1>Two tabs, one token</h1>
 <p>Each frame is a tab of its own: its own provider, sharing through Web Locks and BroadcastChannel. Grants of a refresh token at the issuer: <span id="grants">0</span>
 (<span id="refused">0</span> refused, <span id="revoked">0</span> token families revoked). Open this page in more tabs: still one grant per refresh.</p>
-<iframe src="/tab.html#tab=left&amp;rt=${encodeURIComponent(refreshToken)}"></iframe>
-<iframe src="/tab.html#tab=right&amp;rt=${encodeURIComponent(refreshToken)}"></iframe>
+<iframe id="left"></iframe><iframe id="right"></iframe>
+<script>for (const tab of ['left', 'right']) document.getElementById(tab).src = '/tab.html#tab=' + tab + '&rt=${encodeURIComponent(refreshToken)}' + (location.search.includes('inspect') ? '&inspect=1' : '');</script>
 <script>setInterval(async () => { const s = await (await fetch('/stats')).json(); for (const k of ['grants','refused','revoked']) document.getElementById(k).textContent = s[k]; }, 500);</script>
 </body></html>`;
 
@@ -71,7 +71,7 @@ export async function runBrowserDemo({ durationMs }: { durationMs: number }): Pr
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  console.log(`Two tabs, one token: open ${url} (and open it in more tabs).`);
+  console.log(`Two tabs, one token: open ${url} (and open it in more tabs; ${url}?inspect streams each tab to the Stately inspector).`);
   console.log(`Access tokens live 5 s and are refreshed at half their life; refresh tokens rotate, and a reused one revokes the family.`);
   console.log(`Running for ${Math.round(durationMs / 1000)} s (--duration to change).\n`);
   const startedAt = Date.now();

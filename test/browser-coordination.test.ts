@@ -143,12 +143,13 @@ describe('browserCoordination between tabs (BroadcastChannel in Node, Web Locks 
   describe('a rotating refresh token (an exclusive mint)', () => {
     /** An issuer with rotation and reuse detection: each refresh token is good once; a reused one revokes the family. */
     function rotatingIssuer(clock: ManualClock) {
-      const state = { grants: 0, reused: 0, revoked: false, current: 'rt-0', used: new Set<string>(), hang: false };
+      const state = { grants: 0, reused: 0, revoked: false, current: 'rt-0', used: new Set<string>(), hang: false, hung: 0 };
       const mintFor = (initial: string): ExclusiveMint =>
         Object.assign(
           async ({ signal, state: shared }: MintContext): Promise<MintedToken> => {
             const presented = shared ?? initial;
             if (state.hang) {
+              state.hung++;
               state.used.add(presented); // it reached the issuer, which spent it; the answer never comes back
               return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
             }
@@ -197,7 +198,12 @@ describe('browserCoordination between tabs (BroadcastChannel in Node, Web Locks 
       state.hang = true;
       const hung = a.provider.currentToken();
       hung.catch(() => {});
-      await settle(); // a holds the lock and has announced its grant
+      // a takes the lock, asks the live tabs (adoptWaitMs on the clock), announces its grant, sends it
+      for (let step = 0; step < 50 && state.hung === 0; step++) {
+        await settle(1);
+        await clock.advanceAsync(10);
+      }
+      expect(state.hung).toBe(1);
       a.crash(); // the browser releases a crashed tab's locks; a says nothing more
       a.coordination.close();
       state.hang = false;

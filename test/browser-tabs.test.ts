@@ -128,6 +128,46 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expect(fastIssuer.grantsRevoked - before.revoked).toBe(0);
   });
 
+  it('a frozen tab stops no one: the others keep one grant per window; resumed, it adopts the current token', { timeout: 60_000 }, async () => {
+    const { server, context, open } = await session(fastIssuer);
+    const before = { invalid: fastIssuer.invalidGrants, revoked: fastIssuer.grantsRevoked };
+    const tabs = new Map(await Promise.all(['a', 'b', 'c'].map(async (tab) => [tab, await open(tab)] as const)));
+    await Promise.all([...tabs.values()].map(firstToken));
+    await sleep(1_000);
+    // freeze a tab that is not the one minting (a frozen holder would hold its lock: the others would
+    // wait out mintTimeoutMs, which is what the bound on every lock wait is for, not this case)
+    const minting = server.state.grants.at(-1)!.tab;
+    const [frozenName, frozen] = [...tabs].find(([name]) => name !== minting)!;
+    // paused in the debugger: its script runs no more, as in a frozen tab or one whose main thread hangs
+    const cdp = await context.newCDPSession(frozen);
+    await cdp.send('Debugger.enable');
+    await cdp.send('Debugger.pause');
+    const grantsAtFreeze = server.state.grants.length;
+    const live = [...tabs].filter(([name]) => name !== frozenName).map(([, page]) => page);
+    const sentAtFreeze = await Promise.all(live.map(async (page) => (await statsOf(page)).sent));
+    await sleep(500); // a request already on its way when the tab froze
+    const frozenCalls = server.state.apiCallsByTab.get(frozenName);
+    await sleep(5_500);
+    expect(server.state.apiCallsByTab.get(frozenName)).toBe(frozenCalls); // it was frozen: it sent nothing
+    expect(server.state.grants.length - grantsAtFreeze).toBeGreaterThanOrEqual(3); // about one a 0.8 s window
+    const liveStats = await Promise.all(live.map(statsOf));
+    liveStats.forEach((tab, index) => {
+      expect(tab.failures).toEqual([]);
+      expect(tab.expiredSent).toBe(0);
+      expect(tab.sent - sentAtFreeze[index]!).toBeGreaterThan(20);
+    });
+    await cdp.send('Debugger.resume');
+    await cdp.send('Debugger.disable');
+    const tokensAtThaw = (await statsOf(frozen)).tokens.length;
+    await expect.poll(async () => (await statsOf(frozen)).tokens.length, { timeout: 10_000, interval: 100 }).toBeGreaterThan(tokensAtThaw);
+    expect((await statsOf(frozen)).expiredSent).toBe(0);
+    expect((await statsOf(frozen)).failures).toEqual([]);
+    const grants = server.state.grants;
+    expect(new Set(grants.map((grant) => grant.refreshToken)).size).toBe(grants.length);
+    expect(fastIssuer.invalidGrants - before.invalid).toBe(0);
+    expect(fastIssuer.grantsRevoked - before.revoked).toBe(0);
+  });
+
   it('a tab opened later adopts the current token without a grant; with persistence off nothing is stored', { timeout: 60_000 }, async () => {
     const { server, open } = await session(slowIssuer);
     const first = await open('first');

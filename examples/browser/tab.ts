@@ -27,6 +27,9 @@ async function fingerprint(secret: string): Promise<string> {
   return Array.from(digest.slice(0, 4), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
+// ?inspect on the demo page: each tab streams its statechart to the Stately inspector (stately.ai,
+// in a window of its own), where the sharing region shows which tab holds the lock
+const inspect = settings.get('inspect') === '1' ? (await import('@statelyai/inspect')).createBrowserInspector().inspect : undefined;
 const coordination = browserCoordination();
 coordination.on('coordination.fallback', ({ reason }) => log(`fallback: ${reason}`));
 const provider = await createCredentialProvider({
@@ -36,6 +39,7 @@ const provider = await createCredentialProvider({
   firstMint: 'lazy',
   refresh: 'proactive',
   refreshAt: 0.5,
+  ...(inspect === undefined ? {} : { inspect }),
 });
 show('name', name);
 let sharing = '';

@@ -203,15 +203,23 @@ export class BrowserCoordination implements Coordination {
     if (entry.loaded !== null) await untilAborted(entry.loaded, signal);
     // a claims challenge asks for a token minted with the claims: another tab's token will not do
     if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
+    /** Asks the live tabs for their token and state; the first answer (or `adoptWaitMs`) ends the wait. */
+    const ask = () => {
+      this.#post({ type: 'want', key });
+      return this.#wait(key, signal, clock);
+    };
     // no token yet (a tab just opened): ask the live tabs before minting one
     if (entry.token === null) {
-      this.#post({ type: 'want', key });
-      await this.#wait(key, signal, clock);
+      await ask();
       if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
     }
     phase('waitingOnHolder');
     return this.#locks!.request(`${this.#namespace}:${key}`, { mode: 'exclusive', signal }, async () => {
       await this.#barrier(signal);
+      // A rotating refresh token is sent only as the newest a live tab knows: a tab that was frozen
+      // may have missed the hand-overs (a browser need not deliver a frozen page's messages), so it
+      // asks first, holding the lock so that no other grant runs meanwhile.
+      if (isExclusiveMint(mint)) await ask();
       if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
       phase('holdingLease');
       return this.#mintHolding(key, entry, mint, policy, run);

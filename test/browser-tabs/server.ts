@@ -49,6 +49,8 @@ export async function startTabsServer(issuer: TokenServer) {
     /** Each refresh-token grant the tabs asked for: which tab, with which refresh token (fingerprint). */
     grants: [] as { tab: string; refreshToken: string }[],
     apiAccepted: 0,
+    /** API calls by tab (its x-tab header). */
+    apiCallsByTab: new Map<string, number>(),
     apiRejected: [] as string[],
     holdNextGrant: false,
     held: null as HeldGrant | null,
@@ -88,6 +90,8 @@ export async function startTabsServer(issuer: TokenServer) {
 
   async function api(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const bearer = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1] ?? '';
+    const tab = String(request.headers['x-tab'] ?? '');
+    state.apiCallsByTab.set(tab, (state.apiCallsByTab.get(tab) ?? 0) + 1);
     try {
       // one second of tolerance: the issuer writes exp in whole seconds, so a token can read as
       // expired up to a second before the expiry its response announced (expires_in)

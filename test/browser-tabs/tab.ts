@@ -86,7 +86,7 @@ async function main(): Promise<void> {
       stats.sent++;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
-      stats.failures.push(typeof code === 'string' ? code : (error as Error).name);
+      stats.failures.push(typeof code === 'string' ? code : `${(error as Error).name}${typeof (error as { error?: unknown }).error === 'string' ? `:${(error as { error: string }).error}` : ''}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
