@@ -217,8 +217,8 @@ export class BrowserCoordination implements Coordination {
     return this.#locks!.request(`${this.#namespace}:${key}`, { mode: 'exclusive', signal }, async () => {
       await this.#barrier(signal);
       // A rotating refresh token is sent only as the newest a live tab knows: a tab that was frozen
-      // may have missed the hand-overs (a browser need not deliver a frozen page's messages), so it
-      // asks first, holding the lock so that no other grant runs meanwhile.
+      // or paused may not have the hand-overs made meanwhile (a resumed tab was seen to send a
+      // rotated refresh token), so it asks first, holding the lock so that no other grant runs.
       if (isExclusiveMint(mint)) await ask();
       if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
       phase('holdingLease');
