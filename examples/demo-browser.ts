@@ -8,9 +8,8 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { build } from 'esbuild';
+import { bundleForBrowser } from './bundle-for-browser.js';
 import { startTokenServer } from './token-server.js';
 
 const TAB_PAGE = `<!doctype html><html><head><meta charset="utf-8"><title>credential-actor tab</title>
@@ -32,16 +31,7 @@ const INDEX_PAGE = (refreshToken: string) => `<!doctype html><html><head><meta c
 export async function runBrowserDemo({ durationMs }: { durationMs: number }): Promise<number> {
   const issuer = await startTokenServer({ clientId: 'demo-client', clientSecret: 'demo-client-secret', accessTokenTtlSeconds: 5, refreshTokens: true, publicClientId: 'spa' });
   const refreshToken = await issuer.issueRefreshToken('spa'); // as if a user had just signed in
-  const bundled = await build({
-    entryPoints: [fileURLToPath(new URL('./browser/tab.ts', import.meta.url))],
-    bundle: true,
-    write: false,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    logLevel: 'silent',
-  });
-  const tabScript = bundled.outputFiles[0]!.text;
+  const tabScript = await bundleForBrowser(new URL('./browser/tab.ts', import.meta.url));
   let grants = 0;
   const before = { refused: issuer.invalidGrants, revoked: issuer.grantsRevoked };
   const stats = () => ({ grants, refused: issuer.invalidGrants - before.refused, revoked: issuer.grantsRevoked - before.revoked });

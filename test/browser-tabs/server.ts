@@ -5,26 +5,13 @@
  * another origin (`otherOrigin`, another port) that looks for the tabs' traffic.
  */
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { createLocalJWKSet, jwtVerify } from 'jose';
 import type { TokenServer } from '../../examples/token-server.js';
+import { listen } from '../sdk/local-servers.js';
+import { bundleForBrowser } from '../../examples/bundle-for-browser.js';
 
-async function bundle(entry: string): Promise<string> {
-  const result = await build({
-    entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
-    bundle: true,
-    write: false,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
-}
+const bundle = (entry: string) => bundleForBrowser(new URL(entry, import.meta.url));
 
 const page = (script: string) => `<!doctype html><html><head><meta charset="utf-8"><title>tab</title></head><body><script type="module" src="/${script}"></script></body></html>`;
 
@@ -132,19 +119,5 @@ export async function startTabsServer(issuer: TokenServer) {
       await state.held?.release('drop').catch(() => {});
       await Promise.all([main.close(), other.close()]);
     },
-  };
-}
-
-async function listen(server: Server) {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
   };
 }

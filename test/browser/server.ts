@@ -1,21 +1,8 @@
-import { build } from 'esbuild';
-import { once } from 'node:events';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { bundleForBrowser } from '../../examples/bundle-for-browser.js';
+import { listen } from '../sdk/local-servers.js';
 
-async function bundle(entry: string): Promise<string> {
-  const result = await build({
-    entryPoints: [fileURLToPath(new URL(entry, import.meta.url))],
-    bundle: true,
-    write: false,
-    platform: 'browser',
-    format: 'esm',
-    target: 'es2022',
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0]!.text;
-}
+const bundle = (entry: string) => bundleForBrowser(new URL(entry, import.meta.url));
 
 const page = (script: string, body = '') =>
   `<!doctype html><html><head><meta charset="utf-8"><title>credential-actor</title></head><body>${body}<script type="module" src="/${script}"></script></body></html>`;
@@ -36,15 +23,5 @@ export async function startPageServer(): Promise<{ origin: string; close(): Prom
     }
     response.writeHead(200, { 'content-type': file.type }).end(file.body);
   });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
-  return {
-    origin: `http://127.0.0.1:${port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
+  return listen(server);
 }

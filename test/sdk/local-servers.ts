@@ -12,11 +12,13 @@ export interface LocalServer {
 
 type Handler = (request: IncomingMessage, body: string, response: ServerResponse) => void | Promise<void>;
 
-async function listen(server: Server, scheme: 'http' | 'https'): Promise<LocalServer> {
+/** Listens on 127.0.0.1 with a port from the OS; `close()` ends the server and its connections. */
+export async function listen(server: Server, scheme: 'http' | 'https' = 'http'): Promise<LocalServer & { origin: string }> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {
     url: `${scheme}://127.0.0.1:${port}`,
+    origin: `${scheme}://127.0.0.1:${port}`,
     close: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();
