@@ -231,29 +231,32 @@ export class BrowserCoordination implements Coordination {
     const { signal, claims } = run;
     const exclusive = isExclusiveMint(mint);
     const stateId = entry.state?.id ?? 'initial';
-    if (exclusive) {
-      if (entry.spent.has(stateId) || entry.granting === stateId) {
-        // a tab ran a grant with this state and never said how it went (it was closed or crashed
-        // mid-request): the refresh token may be spent, and sending it again would revoke the family
-        entry.spent.add(stateId);
-        entry.granting = null;
-        // the issuer was not asked: no breaker counts it, so every caller hears this itself (no
-        // retry can fix it), not a BREAKER_OPEN
-        throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', UNKNOWN_OUTCOME), { issuerNotAsked: true as const });
-      }
-      entry.granting = stateId;
-      // every other tab has it queued before the grant goes out: if this tab dies mid-grant, the
-      // next holder's barrier brings it in before it could send the same refresh token
-      await this.#publish({ type: 'granting', key, stateId }, signal);
-      await this.#persist(key, entry);
+    if (exclusive && (entry.spent.has(stateId) || entry.granting === stateId)) {
+      // a tab ran a grant with this state and never said how it went (it was closed or crashed
+      // mid-request): the refresh token may be spent, and sending it again would revoke the family
+      entry.spent.add(stateId);
+      entry.granting = null;
+      // the issuer was not asked: no breaker counts it, so every caller hears this itself (no
+      // retry can fix it), not a BREAKER_OPEN
+      throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', UNKNOWN_OUTCOME), { issuerNotAsked: true as const });
     }
     const state = entry.state?.value ?? null;
     let minted: MintedToken<SecretValue>;
+    let sent = false;
     try {
+      if (exclusive) {
+        entry.granting = stateId;
+        // every other tab has it queued before the grant goes out: if this tab dies mid-grant, the
+        // next holder's barrier brings it in before it could send the same refresh token
+        await this.#publish({ type: 'granting', key, stateId }, signal);
+        await this.#persist(key, entry);
+      }
+      sent = true;
       minted = await untilAborted(mint({ signal, state, claims }), signal);
     } catch (error) {
       if (exclusive) {
-        const spent = signal.aborted || (error as { stateSpent?: unknown } | null)?.stateSpent === true;
+        // given up before the grant went out, the refresh token is unspent; after, it may be spent
+        const spent = sent && (signal.aborted || (error as { stateSpent?: unknown } | null)?.stateSpent === true);
         entry.granting = null;
         if (spent) entry.spent.add(stateId);
         await this.#publish({ type: spent ? 'spent' : 'grant-failed', key, stateId }, signal).catch(() => {});
@@ -281,8 +284,7 @@ export class BrowserCoordination implements Coordination {
   }
 
   #adoptable(entry: Entry, now: number): boolean {
-    const { token } = entry;
-    return token !== null && token.id !== entry.held && (token.expiresAt === null || token.expiresAt > now);
+    return isLive(entry.token, now) && entry.token!.id !== entry.held;
   }
 
   #adopt(entry: Entry, phase: (phase: SharedMintPhase) => void): MintedToken<SecretValue> {
@@ -374,7 +376,7 @@ export class BrowserCoordination implements Coordination {
     if (data.type === 'barrier') return this.#wake(data.nonce);
     const entry = this.#entries.get(data.key);
     if (data.type === 'want') {
-      if (entry?.token != null && (entry.token.expiresAt === null || entry.token.expiresAt > this.#now())) {
+      if (entry !== undefined && isLive(entry.token, this.#now())) {
         this.#post({ type: 'token', key: data.key, token: entry.token, state: entry.state ?? undefined });
       }
       return;
@@ -447,6 +449,11 @@ function sharedTokenOf(minted: MintedToken<SecretValue>, now: number): SharedTok
   } catch {
     return null;
   }
+}
+
+/** Whether `token` is there and unexpired at `now`. */
+function isLive(token: SharedToken | null, now: number): boolean {
+  return token !== null && (token.expiresAt ?? Infinity) > now;
 }
 
 /** Whether `candidate` is newer than `current`: it expires later (no expiry counts as latest). */
