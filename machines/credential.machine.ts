@@ -125,10 +125,10 @@ export const credentialMachine = setup({
       assertEvent(event, 'mint.abandoned');
       return event.attempt === context.attempt && context.attemptKind === 'demand';
     },
-    /** The token is not already refused and the last invalidation is old enough. */
+    /** The token is not already refused and the last invalidation is old enough (or the session was replaced: `force`). */
     invalidationAllowed: ({ context, event }) => {
       assertEvent(event, 'token.invalidated');
-      return invalidationAllowedAt(context, event.now);
+      return event.force === true || invalidationAllowedAt(context, event.now);
     },
   },
   delays: deadlineDelays(() => Date.now()),

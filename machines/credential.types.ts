@@ -96,8 +96,8 @@ export interface MintOutput {
 export type CredentialRequestEvent =
   /** A caller found the token due or expired (the facade serves a fresh token without any event). */
   | { readonly type: 'token.requested'; readonly now: number }
-  /** The upstream refused the cached token. */
-  | { readonly type: 'token.invalidated'; readonly now: number }
+  /** The upstream refused the cached token; `force`: dropped whatever the rate limit (a new sign-in replaced its session). */
+  | { readonly type: 'token.invalidated'; readonly now: number; readonly force?: boolean }
   /** Every caller waiting on attempt `attempt` gave up. */
   | { readonly type: 'mint.abandoned'; readonly attempt: number }
   /** Attempt `attempt`, shared across processes, reached `phase` (sent by the mint actor). */

@@ -24,8 +24,6 @@ export interface MintedToken<T extends SecretValue<T> = string> {
    * `refreshAt` of the token's life, never earlier than half of that.
    */
   refreshAfter?: number | Date;
-  /** State to share with the token under a coordination (a rotating refresh token); never cached by the provider. */
-  state?: string;
 }
 
 /** 2001-01-01T00:00:00Z in epoch ms. An expiry before it, on a clock after it, was not given in ms. */

@@ -2,8 +2,8 @@ import { CredentialError } from '../machines/credential-error.js';
 import type { BreakerOpenReason } from '../machines/credential.types.js';
 import { describeError } from './inspection.js';
 
-/** Which breaker refused: this credential's own, a pool's issuer breaker, or the fleet's (Redis). */
-export type BreakerScope = 'credential' | 'issuer' | 'fleet';
+/** Which breaker refused: this credential's own, a pool's issuer breaker, the fleet's (Redis), or the tabs' (browserCoordination). */
+export type BreakerScope = 'credential' | 'issuer' | 'fleet' | 'tabs';
 
 /** What {@link BreakerOpenError} is built from. */
 export interface BreakerOpenDetails {
@@ -91,6 +91,7 @@ const SUBJECT: Record<BreakerScope, string> = {
   credential: 'the mint breaker',
   issuer: "the pool's issuer breaker",
   fleet: "the fleet's breaker for this credential",
+  tabs: "the tabs' breaker for this credential",
 };
 
 function breakerMessage(details: BreakerOpenDetails, retryAfterMs: number, cause: Error | undefined): string {

@@ -6,7 +6,8 @@ export type FailureBlame = 'issuer' | 'key';
 /**
  * The default classification of a failed mint, for a pool's two breakers:
  * - `'key'`: the issuer answered and refused this key (HTTP 400, 401, 403: `invalid_client`,
- *   `invalid_scope`, `unauthorized_client`, ...), or minted something unusable for it;
+ *   `invalid_scope`, `unauthorized_client`, ...), or minted something unusable for it, or its
+ *   refresh token is unusable (`REFRESH_TOKEN_UNUSABLE`);
  * - `'issuer'`: everything that says the issuer is unreachable, failing or overloaded: no response
  *   (a network error, `request_failed`), `MINT_TIMEOUT`, HTTP 5xx, 429 (and 408), an unreadable
  *   response, and any error this function cannot place (an outage is the safer guess: it costs
@@ -22,7 +23,7 @@ export type FailureBlame = 'issuer' | 'key';
  */
 export function defaultClassifyFailure(error: unknown): FailureBlame {
   if (error instanceof CredentialError) {
-    return error.code === 'INVALID_TOKEN' || error.code === 'MINTED_TOKEN_ALREADY_EXPIRED' ? 'key' : 'issuer';
+    return error.code === 'INVALID_TOKEN' || error.code === 'MINTED_TOKEN_ALREADY_EXPIRED' || error.code === 'REFRESH_TOKEN_UNUSABLE' ? 'key' : 'issuer';
   }
   const status = typeof error === 'object' && error !== null ? (error as { status?: unknown }).status : undefined;
   if (typeof status === 'number') return status >= 400 && status < 500 && status !== 408 && status !== 429 ? 'key' : 'issuer';

@@ -101,3 +101,19 @@ export function clockOption(clock: unknown): Clock {
   }
   return clock as Clock;
 }
+
+/**
+ * Runs `callback` after the event loop's pending I/O callbacks (`setImmediate` in Node; a zero
+ * timer elsewhere): a deadline that fired late, after a stalled loop or a paused page, first lets an
+ * answer already waiting in a socket be read, so an answer that arrived wins over a late timer.
+ *
+ * @example
+ * ```ts
+ * armTimer(clock, () => afterPendingIo(() => controller.abort()), deadlineMs);
+ * ```
+ */
+export function afterPendingIo(callback: () => void): void {
+  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
+  if (immediate === undefined) globalThis.setTimeout(callback, 0);
+  else immediate(callback);
+}

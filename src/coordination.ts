@@ -1,6 +1,6 @@
 import type { Clock } from './clock.js';
-import type { Mint } from './mint.js';
-import type { SecretValue } from '../machines/secret.js';
+import type { ExclusiveMint, Mint } from './mint.js';
+import type { Secret, SecretValue } from '../machines/secret.js';
 
 /** The policy a shared mint needs to keep the issuer's load one fleet's, not one process's. */
 export interface SharedMintPolicy {
@@ -37,6 +37,11 @@ export interface Coordination {
   share<T extends SecretValue<T>>(sharedKey: string, mint: Mint<T>, policy: SharedMintPolicy): Mint<T>;
   /** Throws `INVALID_CONFIG` if the coordination cannot work with `policy`; called at construction (a pool shares lazily, per key). */
   check?(policy: SharedMintPolicy): void;
+  /**
+   * Replaces the refresh token of `sharedKey` (an exclusive mint's) with a new sign-in's, for every
+   * process or tab sharing it. A provider's `signIn()` calls it; without it, the mint's own `signIn`.
+   */
+  signIn?(sharedKey: string, mint: ExclusiveMint<SecretValue>, refreshToken: Secret, policy: SharedMintPolicy): Promise<void>;
 }
 
 /** Whether `value` can be used as a {@link Coordination}. */

@@ -11,6 +11,18 @@ export type {
   CurrentTokenOptions,
 } from './provider.js';
 export type { ExclusiveMint, Mint, MintContext } from './mint.js';
+export type { RefreshTokenGrant } from './refresh-token-grant.js';
+export type { RefreshTokenStore } from './refresh-token-store.js';
+export { refreshTokenMachine } from '../machines/refresh-token.machine.js';
+export type { RefreshTokenMachine } from '../machines/refresh-token.machine.js';
+export type {
+  GrantInFlight,
+  GrantRefusal,
+  RefreshTokenContext,
+  RefreshTokenEvent,
+  RefreshTokenRecord,
+  RefreshTokenStatus,
+} from '../machines/refresh-token.types.js';
 export type { Coordination, SharedMintPolicy } from './coordination.js';
 export type { AuthToken, MintedToken, SecretValue } from './auth-token.js';
 export { Secret } from '../machines/secret.js';

@@ -1,10 +1,12 @@
 import type { MintOutput, SharedMintPhase } from '../machines/credential.types.js';
-import { mintTimeoutError } from '../machines/credential-error.js';
+import { CredentialError, isCredentialError, mintTimeoutError } from '../machines/credential-error.js';
 import { MintFailure, type MintBlame } from '../machines/mint-failure.js';
 import { untilAborted } from './abort-signals.js';
 import { toAuthToken, type MintedToken, type SecretValue } from './auth-token.js';
 import type { Clock } from './clock.js';
 import { retryAfterOf } from './retry-after.js';
+import { Secret } from '../machines/secret.js';
+import type { RefreshTokenGrant } from './refresh-token-grant.js';
 
 /**
  * Fetches a new token. `signal` aborts when the provider gives up on this attempt (timeout,
@@ -19,12 +21,11 @@ export interface MintContext {
   readonly signal: AbortSignal;
   readonly phase?: (phase: SharedMintPhase) => void;
   /**
-   * Under a coordination, the state shared with the token (a rotating refresh token), as the fleet
-   * holds it now: `null` when none was shared yet. `undefined` without a coordination. The mint
-   * returns the next state as `MintedToken.state`; the lease holder writes it, sealed, before it
-   * releases the lease.
+   * For an exclusive mint (a rotating refresh-token grant) only: the refresh token to send, from the
+   * record its holder keeps (a process alone, a fleet's lease holder, the tab holding the lock), and
+   * where to say what became of it. See {@link RefreshTokenGrant}.
    */
-  readonly state?: string | null;
+  readonly grant?: RefreshTokenGrant;
   /**
    * A claims challenge the next token must satisfy (Continuous Access Evaluation: the resource
    * refused the token with `WWW-Authenticate: Bearer ... claims="..."`), as the caller passed it to
@@ -35,12 +36,41 @@ export interface MintContext {
 }
 
 /**
- * A mint that must never run twice with the same state in the fleet (a rotating refresh-token
- * grant): a coordination holds its lease through it, never runs it while Redis is down, and
- * marks its state unusable when an attempt's outcome is unknown.
+ * A mint that must never run twice with the same refresh token (a rotating refresh-token grant, as
+ * `refreshTokenMint` builds): whoever holds the refresh token's record (a process alone, a fleet's
+ * lease holder, the tab holding the lock) hands it a {@link RefreshTokenGrant}, marks the record
+ * `granting` where every holder sees it before the grant is sent, and writes what became of it.
  */
 export interface ExclusiveMint<T extends SecretValue<T> = string> extends Mint<T> {
   readonly exclusive: true;
+  /** The refresh token the app was configured with (a sign-in's): grants start from it where no holder knows a newer one. */
+  readonly configuredRefreshToken: Secret;
+  /** How long a grant that was sent may take to answer (ms); past it, its refresh token is in doubt. */
+  readonly grantTimeoutMs: number;
+  /** The issuer's refresh-token reuse interval (ms; 0: none): within it, a refresh token in doubt may be sent again. */
+  readonly reuseIntervalMs: number;
+  /**
+   * Alone (no coordination): replaces the refresh token with a new sign-in's. A provider's
+   * `signIn()` calls it, or its coordination's, which replaces it for every process or tab.
+   */
+  signIn(refreshToken: string | Secret): Promise<void>;
+}
+
+/**
+ * Throws `INVALID_CONFIG` for a mint marked `exclusive` that does not carry what its holders need (a
+ * wrapper that copied the mark and nothing else): `Object.assign(wrapper, { exclusive,
+ * configuredRefreshToken, grantTimeoutMs, reuseIntervalMs, signIn })` from the mint it wraps.
+ */
+export function checkExclusiveMint(mint: Mint<SecretValue>): void {
+  if (!isExclusiveMint(mint)) return;
+  const { configuredRefreshToken, grantTimeoutMs, reuseIntervalMs, signIn } = mint as Partial<ExclusiveMint<SecretValue>>;
+  const complete = configuredRefreshToken instanceof Secret && typeof grantTimeoutMs === 'number' && grantTimeoutMs > 0 && typeof reuseIntervalMs === 'number' && reuseIntervalMs >= 0 && typeof signIn === 'function';
+  if (!complete) {
+    throw new CredentialError(
+      'INVALID_CONFIG',
+      'mint is marked exclusive but lacks configuredRefreshToken, grantTimeoutMs, reuseIntervalMs or signIn: a wrapper of refreshTokenMint must copy them from the mint it wraps',
+    );
+  }
 }
 
 /** Whether `mint` is an {@link ExclusiveMint}. */
@@ -136,7 +166,8 @@ export async function runMint(
       pass?.settle(clock.now() >= deadline ? new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'issuer' }) : 'abandoned');
       throw error;
     }
-    const blame = isIssuerNotAsked(error) ? 'nobody' : blameOf(setup.classify, error);
+    // refused before the issuer was asked, or a refresh token the issuer refused for good: no breaker counts it
+    const blame = isIssuerNotAsked(error) || isCredentialError(error, 'REFRESH_TOKEN_UNUSABLE') ? 'nobody' : blameOf(setup.classify, error);
     const failure = error instanceof MintFailure ? error : new MintFailure(error, clock.now(), { blame, retryAfterMs: retryAfterOf(error) });
     pass?.settle(failure);
     throw failure;

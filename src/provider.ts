@@ -20,7 +20,7 @@ import { Listeners } from './listeners.js';
 import { reporterListeners, validateReporters, type CredentialReporters } from './reporters.js';
 import { describeShape } from './describe-shape.js';
 import { ProviderEnvironment, runnable } from './environment.js';
-import type { Mint, MintGate } from './mint.js';
+import { checkExclusiveMint, isExclusiveMint, type ExclusiveMint, type Mint, type MintGate } from './mint.js';
 import { Secret, type SecretValue } from '../machines/secret.js';
 import { isCoordination, type Coordination, type SharedMintPolicy } from './coordination.js';
 
@@ -139,6 +139,7 @@ export async function createCredentialProviderWith<T extends SecretValue<T> = st
     throw new CredentialError('UNCONFIGURED', 'mint is required: a function ({ signal }) => Promise<{ secret, expiresAt }>');
   }
   checkOptions(options, { owner: 'createCredentialProvider', known: PROVIDER_OPTION_NAMES });
+  checkExclusiveMint(options.mint as Mint<SecretValue>);
   const config = resolveRefreshConfig(options);
   const clock = clockOption(options.clock);
   validateInspect(options.inspect);
@@ -148,7 +149,8 @@ export async function createCredentialProviderWith<T extends SecretValue<T> = st
   if (firstMint !== 'eager' && firstMint !== 'lazy') {
     throw new CredentialError('INVALID_CONFIG', `createCredentialProvider: firstMint must be 'eager' or 'lazy', got ${describeShape(firstMint)}`);
   }
-  const provider = new CredentialProvider<T>({ ...options, mint: mint as Mint<SecretValue>, machine, clock, config });
+  const signIn = signInOf(options, config, clock);
+  const provider = new CredentialProvider<T>({ ...options, mint: mint as Mint<SecretValue>, machine, clock, config, ...(signIn === undefined ? {} : { signIn }) });
   if (firstMint === 'lazy') return provider;
   try {
     // The first token comes through the statechart like every other: one mint path, one timeout.
@@ -179,6 +181,8 @@ export interface CredentialActorSetup {
   classify?: (error: unknown) => MintBlame;
   /** What stands between a mint and the issuer (a pool's issuer breaker and permits). */
   gate?: MintGate;
+  /** How a new sign-in's refresh token replaces the old (an exclusive mint only). */
+  signIn?: (refreshToken: Secret) => Promise<void>;
 }
 
 /**
@@ -203,6 +207,8 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
   #listening: { unsubscribe(): void }[] | null = null;
   /** A claims challenge from `invalidate(token, { claims })`, given to each mint until one with it lands. */
   #claims: string | undefined = undefined;
+  /** Replaces the refresh token with a new sign-in's (an exclusive mint's holder: its coordination, or the mint alone); `null` for other mints. */
+  readonly #signIn: ((refreshToken: Secret) => Promise<void>) | null;
   /** Why the provider stopped (`stop()`, `actor.stop()`, or the statechart failing); `null` while it runs. */
   #stoppedBy: CredentialError | null = null;
   /**
@@ -216,6 +222,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
   constructor(setup: CredentialActorSetup) {
     const { clock, config } = setup;
     this.#clock = clock;
+    this.#signIn = setup.signIn ?? null;
     const environment = new ProviderEnvironment(clock, {
       mint: setup.mint,
       clock,
@@ -300,6 +307,33 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
     const accepted = this.actor.getSnapshot().context !== before;
     if (accepted && claims !== undefined) this.#claims = claims;
     return accepted;
+  }
+
+  /**
+   * Hands the provider a new sign-in's refresh token (its mint is a rotating refresh-token grant,
+   * `refreshTokenMint`): it replaces the old token family for this provider and, through its
+   * coordination, for every process or tab sharing it, in whatever state the old one was (revoked,
+   * in doubt, in use); the cached access token, the old session's, is dropped, so the next
+   * `currentToken()` mints with the new refresh token. Resolves once the new family is written
+   * where the other holders see it. `UNCONFIGURED` for a mint that holds no refresh token.
+   *
+   * @example
+   * ```ts
+   * // after REFRESH_TOKEN_UNUSABLE, the user signed in again
+   * await provider.signIn(tokensFromSignIn.refresh_token);
+   * ```
+   */
+  async signIn(refreshToken: string | Secret): Promise<void> {
+    if (this.#signIn === null) throw new CredentialError('UNCONFIGURED', 'signIn needs a mint that holds a refresh token (refreshTokenMint)');
+    if (this.#stoppedBy !== null) throw this.#stoppedBy;
+    const secret = refreshToken instanceof Secret ? refreshToken : typeof refreshToken === 'string' && refreshToken.length > 0 ? new Secret(refreshToken) : null;
+    if (secret === null || typeof secret.reveal() !== 'string' || secret.reveal().length === 0) {
+      throw new CredentialError('INVALID_ARGUMENT', `signIn: refreshToken must be a non-empty string or Secret, got ${describeShape(refreshToken)}`);
+    }
+    await this.#signIn(secret as Secret);
+    if (this.#stoppedBy !== null) return;
+    if (this.#midTransition > 0) await this.#afterTransition(() => {});
+    this.actor.send({ type: 'token.invalidated', now: this.#clock.now(), force: true });
   }
 
   /**
@@ -520,6 +554,16 @@ function sharedMint<T extends SecretValue<T>>(options: CredentialProviderOptions
     throw new CredentialError('INVALID_CONFIG', `coordination needs sharedKey, a non-empty string naming this credential across the fleet, got ${describeShape(sharedKey)}`);
   }
   return coordination.share(sharedKey, options.mint, sharedMintPolicy(config, clock));
+}
+
+/** How `signIn()` replaces an exclusive mint's refresh token: through the coordination (every process or tab), or the mint's own holder. */
+function signInOf<T extends SecretValue<T>>(options: CredentialProviderOptions<T>, config: RefreshConfig, clock: Clock): ((refreshToken: Secret) => Promise<void>) | undefined {
+  const { mint, coordination, sharedKey } = options;
+  if (!isExclusiveMint(mint)) return undefined;
+  const exclusive = mint as unknown as ExclusiveMint<SecretValue>;
+  if (coordination?.signIn === undefined || sharedKey === undefined) return (refreshToken) => exclusive.signIn(refreshToken);
+  const policy = sharedMintPolicy(config, clock);
+  return (refreshToken) => coordination.signIn!(sharedKey, exclusive, refreshToken, policy);
 }
 
 /** What a shared mint needs of the provider's policy. */

@@ -5,61 +5,52 @@
  * a browser does. The real thing, in Chromium against oidc-provider, is `test/browser-tabs.test.ts`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createCredentialProvider, CredentialError, type CredentialProvider, type ExclusiveMint, type MintContext, type MintedToken } from '../src/index.js';
+import { createCredentialProvider, type CredentialProvider, type Mint, type MintContext, type MintedToken } from '../src/index.js';
+import { refreshTokenMint } from '../src/oauth2/index.js';
+import { rotatingIssuer, type RotatingIssuer } from './fakes/rotating-issuer.js';
 import { browserCoordination, type LockManagerLike } from '../src/browser/index.js';
 import { ManualClock } from '../src/testing/index.js';
 import { outcome } from './helpers.js';
 
 const HOUR = 3_600_000;
 
-/** Web Locks for one origin: exclusive, first come first served, a waiter's signal withdraws it; a crashed tab's locks are released. */
+/**
+ * Web Locks for one origin, as this coordination asks for them (`ifAvailable`: granted at once if
+ * free, else the callback gets `null`); a crashed tab's locks are released, as a browser does.
+ */
 class OriginLocks {
-  readonly #tails = new Map<string, Promise<void>>();
+  readonly #held = new Map<string, () => void>();
   /** How many callbacks ran under each lock at once, at most (must stay 1). */
   maxHeld = 0;
-  #held = 0;
 
   tab(): LockManagerLike & { crash(): void } {
-    const releases = new Set<() => void>();
+    const mine = new Set<string>();
     return {
-      request: <T>(name: string, options: { signal?: AbortSignal }, callback: () => Promise<T>) =>
-        new Promise<T>((resolve, reject) => {
-          const previous = this.#tails.get(name) ?? Promise.resolve();
-          let release!: () => void;
-          const mine = new Promise<void>((done) => (release = done));
-          this.#tails.set(name, previous.then(() => mine));
-          let withdrawn = false;
-          const signal = options.signal;
-          const onAbort = () => {
-            withdrawn = true;
-            reject(signal!.reason);
-          };
-          signal?.addEventListener('abort', onAbort, { once: true });
-          void previous.then(async () => {
-            signal?.removeEventListener('abort', onAbort);
-            if (withdrawn) return release();
-            releases.add(release);
-            this.maxHeld = Math.max(this.maxHeld, ++this.#held);
-            const settle = () => {
-              if (!releases.delete(release)) return;
-              this.#held--;
-              release();
-            };
-            callback().then(
-              (value) => (settle(), resolve(value)),
-              (error: unknown) => (settle(), reject(error)),
-            );
-            // a crashed tab's callback never settles: crash() releases its lock as the browser does
-            releasesOnCrash.set(release, settle);
-          });
-        }),
+      request: async <T>(name: string, _options: { ifAvailable: true }, callback: (lock: unknown) => Promise<T>): Promise<T> => {
+        if (this.#held.has(name)) return callback(null);
+        let released = false;
+        const release = () => {
+          if (released) return;
+          released = true;
+          this.#held.delete(name);
+          mine.delete(name);
+        };
+        this.#held.set(name, release);
+        mine.add(name);
+        this.maxHeld = Math.max(this.maxHeld, this.#held.size);
+        try {
+          return await callback({ name });
+        } finally {
+          release();
+        }
+      },
+      // a crashed tab's callback never settles: the browser releases its locks
       crash: () => {
-        for (const release of [...releases]) releasesOnCrash.get(release)?.();
+        for (const name of [...mine]) this.#held.get(name)?.();
       },
     };
   }
 }
-const releasesOnCrash = new Map<() => void, () => void>();
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
@@ -82,7 +73,7 @@ function issuer(clock: ManualClock, lifetimeMs = HOUR) {
   return { state, mint };
 }
 
-async function openTab(locks: OriginLocks, clock: ManualClock, mint: (context: MintContext) => Promise<MintedToken>, options: { namespace?: string } = {}) {
+async function openTab(locks: OriginLocks, clock: ManualClock, mint: Mint, options: { namespace?: string } = {}) {
   const tabLocks = locks.tab();
   const coordination = browserCoordination({ namespace: options.namespace ?? 'test', locks: tabLocks, adoptWaitMs: 50 });
   cleanups.push(() => coordination.close());
@@ -90,6 +81,23 @@ async function openTab(locks: OriginLocks, clock: ManualClock, mint: (context: M
   const provider = await constructing;
   cleanups.push(() => provider.stop());
   return { provider, coordination, crash: tabLocks.crash };
+}
+
+/** Runs the clock forward in steps of `stepMs`, letting the channel and the tabs run between steps, until `condition` holds (at most `maxMs`). */
+async function runUntil(clock: ManualClock, condition: () => boolean, maxMs: number, stepMs = 10): Promise<void> {
+  for (let elapsed = 0; !condition() && elapsed <= maxMs; elapsed += stepMs) {
+    await settle(1);
+    await clock.advanceAsync(stepMs);
+  }
+  await settle(1);
+}
+
+/** The outcome of `promise` once the clock has run until it settled (at most `maxMs`). */
+async function outcomeWithin<T>(promise: Promise<T>, clock: ManualClock, maxMs: number, stepMs = 50) {
+  let settled = false;
+  const result = outcome(promise).finally(() => (settled = true));
+  await runUntil(clock, () => settled, maxMs, stepMs);
+  return result;
 }
 
 /** A currentToken() that lets the adoption wait (a ManualClock timer) and the channel run. */
@@ -140,82 +148,54 @@ describe('browserCoordination between tabs (BroadcastChannel in Node, Web Locks 
     expect(state.minted).toBe(4);
   });
 
-  describe('a rotating refresh token (an exclusive mint)', () => {
-    /** An issuer with rotation and reuse detection: each refresh token is good once; a reused one revokes the family. */
-    function rotatingIssuer(clock: ManualClock) {
-      const state = { grants: 0, reused: 0, revoked: false, current: 'rt-0', used: new Set<string>(), hang: false, hung: 0 };
-      const mintFor = (initial: string): ExclusiveMint =>
-        Object.assign(
-          async ({ signal, state: shared }: MintContext): Promise<MintedToken> => {
-            const presented = shared ?? initial;
-            if (state.hang) {
-              state.hung++;
-              state.used.add(presented); // it reached the issuer, which spent it; the answer never comes back
-              return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason)));
-            }
-            if (state.used.has(presented) || state.revoked) {
-              state.reused++;
-              state.revoked = true;
-              throw new Error('invalid_grant: refresh token reused; family revoked');
-            }
-            state.used.add(presented);
-            state.grants++;
-            state.current = `rt-${state.grants}`;
-            return { secret: `at-${state.grants}`, expiresAt: clock.now() + 60_000, state: state.current };
-          },
-          { exclusive: true as const },
-        );
-      return { state, mintFor };
-    }
+  describe('a rotating refresh token (refreshTokenMint against an issuer with reuse detection)', () => {
+    const mintFor = (issuer: RotatingIssuer, clock: ManualClock, refreshToken: string) =>
+      refreshTokenMint({ tokenEndpoint: 'https://login.example/oauth/token', clientId: 'spa', refreshToken, fetch: issuer.fetch, clock });
 
     it('one grant per rotation across tabs, each with the newest refresh token, none reused', async () => {
       const clock = new ManualClock(Date.parse('2026-12-01T00:00:00Z'));
       const locks = new OriginLocks();
-      const { state, mintFor } = rotatingIssuer(clock);
+      const issuer = rotatingIssuer({ clock, accessTokenTtlSeconds: 60 });
+      const signedIn = issuer.signIn();
       const tabs = [];
       // every tab starts from the refresh token the user signed in with
-      for (let index = 0; index < 3; index++) tabs.push(await openTab(locks, clock, mintFor('rt-0')));
+      for (let index = 0; index < 3; index++) tabs.push(await openTab(locks, clock, mintFor(issuer, clock, signedIn)));
       for (const tab of tabs) await tokenOf(tab.provider, clock);
       for (let round = 0; round < 3; round++) {
         clock.set(clock.now() + 61_000);
         await Promise.all(tabs.map((tab) => tokenOf(tab.provider, clock)));
       }
-      expect(state.grants).toBe(4);
-      expect(state.reused).toBe(0);
-      expect(state.revoked).toBe(false);
+      expect(issuer.ledger.grants).toBe(4);
+      expect(issuer.ledger.presented).toEqual(['rt-1-0', 'rt-1-1', 'rt-1-2', 'rt-1-3']);
+      expect(issuer.ledger.reuses).toBe(0);
     });
 
-    it('a tab closed mid-grant: no other tab replays its refresh token; the next caller is told to sign in again', async () => {
+    it('a tab closed mid-grant: the others wait for its answer, never send its refresh token, and are told to sign in again once its deadline passed', async () => {
       const clock = new ManualClock(Date.parse('2026-12-01T00:00:00Z'));
       const locks = new OriginLocks();
-      const { state, mintFor } = rotatingIssuer(clock);
-      const a = await openTab(locks, clock, mintFor('rt-0'));
-      const b = await openTab(locks, clock, mintFor('rt-0'));
+      const issuer = rotatingIssuer({ clock, accessTokenTtlSeconds: 60 });
+      const signedIn = issuer.signIn();
+      const a = await openTab(locks, clock, mintFor(issuer, clock, signedIn));
+      const b = await openTab(locks, clock, mintFor(issuer, clock, signedIn));
       await tokenOf(a.provider, clock);
       await tokenOf(b.provider, clock);
-      expect(state.grants).toBe(1);
+      expect(issuer.ledger.grants).toBe(1);
       clock.set(clock.now() + 61_000);
-      state.hang = true;
+      issuer.fault({ kind: 'held' });
       const hung = a.provider.currentToken();
       hung.catch(() => {});
-      // a takes the lock, asks the live tabs (adoptWaitMs on the clock), announces its grant, sends it
-      for (let step = 0; step < 50 && state.hung === 0; step++) {
-        await settle(1);
-        await clock.advanceAsync(10);
-      }
-      expect(state.hung).toBe(1);
+      await runUntil(clock, () => issuer.ledger.held.length === 1, 2_000); // a marked its grant in every tab, then sent it
       a.crash(); // the browser releases a crashed tab's locks; a says nothing more
       a.coordination.close();
-      state.hang = false;
-      const result = await outcome(tokenOf(b.provider, clock));
-      expect(result.ok).toBe(false);
-      expect((result as { error: CredentialError }).error).toMatchObject({ code: 'REFRESH_TOKEN_UNUSABLE' });
-      expect((result as { error: CredentialError }).error.message).toMatch(/sign in again/);
+      // within the grant's deadline its answer may still come: b waits (its own attempt times out), sends nothing
+      expect(await outcomeWithin(b.provider.currentToken(), clock, 6_000)).toMatchObject({ ok: false, error: { code: 'MINT_TIMEOUT' } });
+      clock.set(clock.now() + 60_000); // past the grant's deadline: it is in doubt for good
+      const result = await outcomeWithin(b.provider.currentToken(), clock, 6_000);
+      expect(result).toMatchObject({ ok: false, error: { code: 'REFRESH_TOKEN_UNUSABLE', message: expect.stringMatching(/sign in again/) } });
       // the issuer was not asked: no breaker opens on it, every later caller hears the same
-      for (let call = 0; call < 5; call++) expect(await outcome(tokenOf(b.provider, clock))).toMatchObject({ ok: false, error: { code: 'REFRESH_TOKEN_UNUSABLE' } });
-      expect(b.provider.toJSON().breaker).toBe('closed');
-      expect(state.reused).toBe(0);
-      expect(state.revoked).toBe(false);
+      for (let call = 0; call < 3; call++) expect(await outcomeWithin(b.provider.currentToken(), clock, 6_000)).toMatchObject({ ok: false, error: { code: 'REFRESH_TOKEN_UNUSABLE' } });
+      expect(issuer.ledger.presented).toEqual(['rt-1-0', 'rt-1-1']);
+      expect(issuer.ledger.reuses).toBe(0);
     });
   });
 

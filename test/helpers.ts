@@ -71,3 +71,16 @@ export function stateOf(provider: CredentialProvider) {
   const { validity, breaker, flight } = provider.actor.getSnapshot().value;
   return { validity, breaker, flight };
 }
+
+/**
+ * Lets promise jobs, I/O callbacks and WebCrypto's thread-pool work run (no simulated time passes)
+ * until `condition` holds; fails after `rounds` turns. For work whose length no test controls, such
+ * as a SHA-256 digest, before the next step of a ManualClock test.
+ */
+export async function until(condition: () => boolean, rounds = 400): Promise<void> {
+  for (let round = 0; round < rounds; round++) {
+    if (condition()) return;
+    await (round % 10 === 9 ? new Promise((resolve) => setTimeout(resolve, 1)) : flush());
+  }
+  throw new Error(`the condition did not hold after ${rounds} turns`);
+}

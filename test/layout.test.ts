@@ -28,7 +28,7 @@ describe('the layout', () => {
     const all = [...sources('src'), ...sources('machines')].map((file) => [file, readFileSync(file, 'utf8')] as const);
     expect(all.filter(([, text]) => text.includes("'MINT_TIMEOUT',")).map(([file]) => file)).toEqual(['machines/credential-error.ts']);
     expect(all.filter(([, text]) => /systemClock\.setTimeout|globalThis\.setTimeout\(/.test(text)).map(([file]) => file).sort()).toEqual(
-      ['src/clock.ts', 'src/redis/redis-coordination.ts', 'src/testing/manual-clock.ts'].sort(),
+      ['src/clock.ts', 'src/testing/manual-clock.ts'].sort(),
     );
   });
 });

@@ -1,19 +1,29 @@
-import { CredentialError } from '../../machines/credential-error.js';
+import { CredentialError, isCredentialError } from '../../machines/credential-error.js';
 import type { SharedMintPhase } from '../../machines/credential.types.js';
-import type { SecretValue } from '../../machines/secret.js';
+import { isNewerRecord } from '../../machines/refresh-token-order.js';
+import type { Secret, SecretValue } from '../../machines/secret.js';
 import { onAbort, untilAborted } from '../abort-signals.js';
 import { toAuthToken, type MintedToken } from '../auth-token.js';
 import { checkOptions, requireOption } from '../check-options.js';
+import { defaultClassifyFailure } from '../classify-failure.js';
 import { armTimer, disarmTimer, systemClock, type Clock } from '../clock.js';
 import type { Coordination, SharedMintPolicy } from '../coordination.js';
 import { Listeners } from '../listeners.js';
-import { isExclusiveMint, type Mint, type MintContext } from '../mint.js';
-import { isTabMessage, MESSAGE_VERSION, type SharedState, type SharedToken, type TabMessage } from './tab-messages.js';
-import type { StoredCredential, TokenStore } from './token-store.js';
+import { isExclusiveMint, isIssuerNotAsked, type ExclusiveMint, type Mint, type MintContext } from '../mint.js';
+import type { GrantBeginning, GrantRunner } from '../refresh-token-grant.js';
+import type { PlainRecord } from '../refresh-token-record.js';
+import { retryAfterOf } from '../retry-after.js';
+import { TabBreaker } from './tab-breaker.js';
+import { isTabMessage, MESSAGE_VERSION, type SharedToken, type TabMessage } from './tab-messages.js';
+import type { TokenStore } from './token-store.js';
 
-/** The part of `navigator.locks` this coordination uses. */
+/**
+ * The part of `navigator.locks` this coordination uses: an exclusive lock taken only if it is free
+ * (`ifAvailable`; the callback gets `null` otherwise), so that no tab ever waits in a lock's queue
+ * behind a tab that is paused or frozen.
+ */
 export interface LockManagerLike {
-  request<T>(name: string, options: { mode: 'exclusive'; signal?: AbortSignal }, callback: () => Promise<T>): Promise<T>;
+  request<T>(name: string, options: { mode: 'exclusive'; ifAvailable: true }, callback: (lock: unknown) => Promise<T>): Promise<T>;
 }
 
 /** The part of a `BroadcastChannel` this coordination uses. */
@@ -56,25 +66,36 @@ interface Entry {
   /** With persistence: what was stored, merged in once IndexedDB answers. */
   loaded: Promise<void> | null;
   token: SharedToken | null;
-  state: SharedState | null;
-  /** The state a tab announced a grant with and has not yet said how it went. */
-  granting: string | null;
-  spent: Set<string>;
+  /** The refresh token's record (a rotating refresh-token grant), as tabs post it: the newest this tab heard of. */
+  record: PlainRecord | null;
   /** The shared token this tab last took as its own: another one is adoptable, this one is not. */
   held: string | null;
+  readonly breaker: TabBreaker;
+  /** The key's grant runner (an exclusive mint), made at its first grant. */
+  runner: GrantRunner | null;
 }
+
+/** How often a tab that found the lock taken looks again, when no message wakes it first (ms). */
+const LOCK_POLL_MS = 100;
+
+/** The lock callback's answer when another tab holds the lock. */
+const TAKEN = Symbol('taken');
 
 /**
  * Shares each credential among the tabs of one origin, passed as the `coordination` option of a
  * provider or a pool: one tab mints under an exclusive Web Lock, hands the token to the others over
  * a `BroadcastChannel`, and a tab opened later adopts the current token from a live tab without
- * minting. With a rotating refresh token (`refreshTokenMint`), exactly one grant per rotation runs
- * across all tabs, and a grant whose outcome is unknown (its tab was closed or crashed mid-request)
- * is never replayed: the next attempt fails with `REFRESH_TOKEN_UNUSABLE` (sign in again).
+ * minting. With a rotating refresh token (`refreshTokenMint`) the tabs keep one record of it, by
+ * the refresh-token statechart's rules: the tab holding the lock marks it `granting` in every tab
+ * before it sends the grant (then lets go of the lock), every outcome reaches every tab as soon as
+ * it is known, a grant in flight is waited for, a grant whose answer was lost is never replayed
+ * (`REFRESH_TOKEN_UNUSABLE`: sign in again), and a new sign-in in any tab replaces the family in all.
  *
- * Every lock wait is bounded by the attempt's signal (`mintTimeoutMs`, and callers giving up); the
- * lock is held for the mint alone; `steal` is never used. Without Web Locks or `BroadcastChannel` it
- * falls back to a provider per tab and says so once (`coordination.fallback`).
+ * One breaker per credential for all the tabs: about `breakerThreshold` attempts reach a failing
+ * issuer from every tab together, then one probe per cooldown. A lock is only ever taken if it is
+ * free (a tab never waits in a lock's queue behind a paused tab); a tab that finds it taken waits
+ * for the other tab's news, or looks again shortly. Without Web Locks or `BroadcastChannel` it falls
+ * back to a provider per tab and says so once (`coordination.fallback`).
  *
  * @example
  * ```ts
@@ -107,14 +128,14 @@ export class BrowserCoordination implements Coordination {
   readonly #missing: string | null;
   readonly #entries = new Map<string, Entry>();
   readonly #persisting: boolean;
-  /** Who waits for a token by key, or for a barrier's echo by nonce. */
+  /** Who waits for news of a key by key, or for a barrier's echo by nonce. */
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #listeners = new Listeners<BrowserCoordinationEvent>();
   #store: Promise<TokenStore | null> | null;
   #fallbackSaid = false;
   #closed = false;
-  /** The providers' clock (the first one's): a token's expiry is read off it. */
-  #now: () => number = () => Date.now();
+  /** The providers' policy (the first one's): its clock reads expiries, its knobs drive the tabs' breaker. */
+  #policy: SharedMintPolicy | null = null;
 
   /** @internal Use {@link browserCoordination}. */
   constructor(setup: {
@@ -160,9 +181,26 @@ export class BrowserCoordination implements Coordination {
       return mint;
     }
     const clock = policy.clock ?? systemClock;
-    this.#now = policy.now;
+    this.#policy ??= policy;
     return async ({ signal, phase, claims }: MintContext): Promise<MintedToken<T>> =>
       (await this.#obtain(sharedKey, mint as Mint<SecretValue>, policy, clock, { signal, phase: phase ?? (() => {}), claims })) as MintedToken<T>;
+  }
+
+  /**
+   * Replaces the refresh token of `sharedKey` with a new sign-in's in every tab (a provider's
+   * `signIn()` calls it): the old family is never used again by any tab.
+   *
+   * @example
+   * ```ts
+   * await coordination.signIn('orders-api', mint, new Secret(refreshTokenFromSignIn), policy);
+   * ```
+   */
+  async signIn(sharedKey: string, mint: ExclusiveMint<SecretValue>, refreshToken: Secret, policy: SharedMintPolicy): Promise<void> {
+    if (this.mode === 'per-tab') return mint.signIn(refreshToken);
+    this.#policy ??= policy;
+    const entry = this.#entry(sharedKey);
+    if (entry.loaded !== null) await entry.loaded;
+    await (await this.#runnerOf(sharedKey, entry, mint, policy.clock ?? systemClock)).signIn(refreshToken);
   }
 
   /**
@@ -191,96 +229,123 @@ export class BrowserCoordination implements Coordination {
     this.#closed = true;
     // nothing more arrives: whoever waits on the channel goes on without it
     for (const name of [...this.#waiters.keys()]) this.#wake(name);
+    for (const entry of this.#entries.values()) entry.runner?.close();
     this.#channel?.close();
     this.#echo?.close();
     void this.#store?.then((store) => store?.close());
   }
 
-  async #obtain(key: string, mint: Mint<SecretValue>, policy: SharedMintPolicy, clock: Clock, run: { signal: AbortSignal; phase: (phase: SharedMintPhase) => void; claims: string | undefined }): Promise<MintedToken<SecretValue>> {
+  async #obtain(key: string, mint: Mint<SecretValue>, policy: SharedMintPolicy, clock: Clock, run: Run): Promise<MintedToken<SecretValue>> {
     const { signal, phase, claims } = run;
     if (this.#closed) return mint({ signal, claims });
     const entry = this.#entry(key);
     if (entry.loaded !== null) await untilAborted(entry.loaded, signal);
     // a claims challenge asks for a token minted with the claims: another tab's token will not do
     if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
-    /** Asks the live tabs for their token and state; the first answer (or `adoptWaitMs`) ends the wait. */
-    const ask = () => {
-      this.#post({ type: 'want', key });
-      return this.#wait(key, signal, clock);
-    };
     // no token yet (a tab just opened): ask the live tabs before minting one
     if (entry.token === null) {
-      await ask();
+      await this.#ask(key, signal, clock);
       if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
     }
-    phase('waitingOnHolder');
-    return this.#locks!.request(`${this.#namespace}:${key}`, { mode: 'exclusive', signal }, async () => {
-      await this.#barrier(signal);
-      // A rotating refresh token is sent only as the newest a live tab knows: a tab that was frozen
-      // or paused may not have the hand-overs made meanwhile (a resumed tab was seen to send a
-      // rotated refresh token), so it asks first, holding the lock so that no other grant runs.
-      if (isExclusiveMint(mint)) await ask();
-      if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
-      phase('holdingLease');
-      return this.#mintHolding(key, entry, mint, policy, run);
-    });
+    for (;;) {
+      entry.breaker.refuseIfOpen(policy.now());
+      phase('waitingOnHolder');
+      const outcome = await this.#locks!.request<typeof TAKEN | UnderLock>(`${this.#namespace}:${key}`, { mode: 'exclusive', ifAvailable: true }, (lock) =>
+        lock === null ? Promise.resolve(TAKEN) : this.#underLock(key, entry, mint, policy, clock, run),
+      );
+      if (outcome === TAKEN) {
+        // another tab holds the lock: its news wakes this one, or it looks again shortly
+        await this.#wait(key, signal, clock, LOCK_POLL_MS);
+        if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
+        continue;
+      }
+      if ('minted' in outcome) return outcome.minted;
+      // an exclusive grant: marked in every tab under the lock, sent now that the lock is let go
+      const beginning = outcome.beginning;
+      if (beginning.kind === 'minted') return beginning.token;
+      if (beginning.kind === 'wait') {
+        // another tab's grant may still answer: its outcome wakes this one
+        await this.#wait(key, signal, clock, Math.max(1, beginning.until - policy.now()));
+        if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
+        continue;
+      }
+      if (signal.aborted) {
+        beginning.abandon();
+        throw signal.reason;
+      }
+      return untilAborted(beginning.send(), signal);
+    }
   }
 
-  /** Holding the lock: mint once, and hand the token (and the next state) to every tab before letting go. */
-  async #mintHolding(key: string, entry: Entry, mint: Mint<SecretValue>, policy: SharedMintPolicy, run: { signal: AbortSignal; claims: string | undefined }): Promise<MintedToken<SecretValue>> {
-    const { signal, claims } = run;
+  /** Holding the lock: adopt what the tabs already have, or mint once (an exclusive grant: mark it), and hand the token to every tab. */
+  async #underLock(key: string, entry: Entry, mint: Mint<SecretValue>, policy: SharedMintPolicy, clock: Clock, run: Run): Promise<UnderLock> {
+    const { signal, phase, claims } = run;
+    await this.#barrier(signal);
     const exclusive = isExclusiveMint(mint);
-    const stateId = entry.state?.id ?? 'initial';
-    if (exclusive && (entry.spent.has(stateId) || entry.granting === stateId)) {
-      // a tab ran a grant with this state and never said how it went (it was closed or crashed
-      // mid-request): the refresh token may be spent, and sending it again would revoke the family
-      entry.spent.add(stateId);
-      entry.granting = null;
-      // the issuer was not asked: no breaker counts it, so every caller hears this itself (no
-      // retry can fix it), not a BREAKER_OPEN
-      throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', UNKNOWN_OUTCOME), { issuerNotAsked: true as const });
+    if (exclusive) {
+      // The record is read as the newest any tab knows: a tab that was paused may have missed
+      // hand-overs (its channel drops what is posted meanwhile), so it asks the live tabs, and with
+      // persistence reads what a tab since closed left in IndexedDB.
+      await this.#ask(key, signal, clock);
+      if (this.#persisting) await this.#load(key, entry);
     }
-    const state = entry.state?.value ?? null;
+    if (claims === undefined && this.#adoptable(entry, policy.now())) return { minted: this.#adopt(entry, phase) };
+    entry.breaker.refuseIfOpen(policy.now());
+    phase('holdingLease');
+    if (exclusive) return { beginning: await (await this.#runnerOf(key, entry, mint, clock)).begin({ signal, claims }) };
     let minted: MintedToken<SecretValue>;
-    let sent = false;
     try {
-      if (exclusive) {
-        entry.granting = stateId;
-        // every other tab has it queued before the grant goes out: if this tab dies mid-grant, the
-        // next holder's barrier brings it in before it could send the same refresh token
-        await this.#publish({ type: 'granting', key, stateId }, signal);
-        await this.#persist(key, entry);
-      }
-      sent = true;
-      minted = await untilAborted(mint({ signal, state, claims }), signal);
+      minted = await untilAborted(mint({ signal, claims }), signal);
     } catch (error) {
-      if (exclusive) {
-        // given up before the grant went out, the refresh token is unspent; after, it may be spent
-        const spent = sent && (signal.aborted || (error as { stateSpent?: unknown } | null)?.stateSpent === true);
-        entry.granting = null;
-        if (spent) entry.spent.add(stateId);
-        await this.#publish({ type: spent ? 'spent' : 'grant-failed', key, stateId }, signal).catch(() => {});
-        await this.#persist(key, entry);
-        if (spent && !signal.aborted) throw new CredentialError('REFRESH_TOKEN_UNUSABLE', UNKNOWN_OUTCOME, { cause: error });
-      }
+      if (!signal.aborted) await this.#failed(key, error);
       throw error;
     }
-    const nextState: SharedState | null =
-      typeof minted.state === 'string' ? { id: crypto.randomUUID(), generation: (entry.state?.generation ?? 0) + 1, value: minted.state } : entry.state;
-    if (exclusive) {
-      entry.state = nextState;
-      entry.granting = null;
-      entry.spent.add(stateId); // used: a rotating refresh token is good once
-    }
-    const token = sharedTokenOf(minted, policy.now());
+    await this.#handOver(key, entry, minted);
+    return { minted };
+  }
+
+  /** The token of an answered mint, to every tab (published, so every tab has it queued, before the lock is let go); the breaker closes. */
+  async #handOver(key: string, entry: Entry, minted: MintedToken<SecretValue>): Promise<void> {
+    const policy = this.#policy;
+    const token = sharedTokenOf(minted, policy?.now() ?? Date.now());
     if (token !== null) {
       entry.token = token;
       entry.held = token.id;
     }
-    // published (every tab has it queued) before the lock is let go: the next holder's barrier brings it in
-    if (token !== null || exclusive) await this.#publish({ type: 'token', key, token, state: nextState ?? undefined }, signal);
+    entry.breaker.answered();
+    await this.#publish({ type: 'token', key, token, record: entry.record ?? undefined }, NEVER);
+    this.#post({ type: 'answered', key });
     await this.#persist(key, entry);
-    return minted;
+  }
+
+  /** A mint failed: the issuer's failures count against the tabs' breaker, in every tab. */
+  async #failed(key: string, error: unknown): Promise<void> {
+    const policy = this.#policy;
+    if (policy === null || isIssuerNotAsked(error) || isCredentialError(error, 'REFRESH_TOKEN_UNUSABLE') || defaultClassifyFailure(error) !== 'issuer') return;
+    const at = policy.now();
+    const retryAfterMs = retryAfterOf(error);
+    this.#entry(key).breaker.failed(at, retryAfterMs, policy);
+    await this.#publish({ type: 'failure', key, at, retryAfterMs }, NEVER);
+  }
+
+  /** The key's grant runner (its module loads at the first refresh-token grant: see `tab-grants.ts`). */
+  async #runnerOf(key: string, entry: Entry, mint: Mint<SecretValue>, clock: Clock): Promise<GrantRunner> {
+    if (entry.runner !== null) return entry.runner;
+    const { tabGrantRunner } = await import('./tab-grants.js');
+    entry.runner ??= tabGrantRunner({
+      slot: entry,
+      mint: mint as ExclusiveMint<SecretValue>,
+      clock,
+      // to every tab (echo-confirmed: a grant is marked everywhere before it is sent), and to IndexedDB
+      changed: async () => {
+        if (entry.record !== null) await this.#publish({ type: 'record', key, record: entry.record }, NEVER);
+        await this.#persist(key, entry);
+      },
+      // every answered grant's token reaches every tab, also one answered after its attempt was given up
+      answered: (minted) => void this.#handOver(key, entry, minted),
+      failed: (error) => void this.#failed(key, error),
+    });
+    return entry.runner;
   }
 
   #adoptable(entry: Entry, now: number): boolean {
@@ -298,7 +363,7 @@ export class BrowserCoordination implements Coordination {
   #entry(key: string): Entry {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = { loaded: null, token: null, state: null, granting: null, spent: new Set(), held: null };
+      entry = { loaded: null, token: null, record: null, held: null, breaker: new TabBreaker(), runner: null };
       this.#entries.set(key, entry);
       if (this.#persisting) entry.loaded = this.#load(key, entry);
     }
@@ -309,10 +374,8 @@ export class BrowserCoordination implements Coordination {
   async #load(key: string, entry: Entry): Promise<void> {
     const stored = await (await this.#openStore())?.load(key);
     if (stored == null) return;
-    for (const id of stored.spent) entry.spent.add(id);
     if (isNewer(stored.token, entry.token)) entry.token = stored.token;
-    if (stored.state !== null) this.#hearState(entry, stored.state);
-    entry.granting ??= stored.granting;
+    this.#hearRecord(entry, stored.record);
   }
 
   /** The store, opened on first use (the module too: an app that does not persist does not ship it); `null` without persistence. */
@@ -321,16 +384,23 @@ export class BrowserCoordination implements Coordination {
     return this.#store;
   }
 
-  /** Writes the entry, sealed, when persistence is on (awaited inside the lock: the next holder reads it). */
+  /** Writes the entry, sealed, when persistence is on (awaited: a grant is marked in IndexedDB before it is sent). */
   async #persist(key: string, entry: Entry): Promise<void> {
-    await (await this.#openStore())?.save(key, { token: entry.token, state: entry.state, granting: entry.granting, spent: [...entry.spent].slice(-16) });
+    if (!this.#persisting) return;
+    await (await this.#openStore())?.save(key, { token: entry.token, record: entry.record });
+  }
+
+  /** Asks the live tabs for their token and record; the first answer (or `adoptWaitMs`) ends the wait. */
+  #ask(key: string, signal: AbortSignal, clock: Clock): Promise<void> {
+    this.#post({ type: 'want', key });
+    return this.#wait(key, signal, clock, this.#adoptWaitMs);
   }
 
   /**
-   * Waits until `#wake(name)`: a token for key `name` from another tab (bounded by `adoptWaitMs` on
-   * `clock`), or this tab's own barrier `name` coming back; or until the attempt gives up.
+   * Waits until `#wake(name)`: news of key `name` from another tab (bounded by `ms` on `clock`), or
+   * this tab's own barrier `name` coming back; or until the attempt gives up.
    */
-  #wait(name: string, signal: AbortSignal, clock?: Clock): Promise<void> {
+  #wait(name: string, signal: AbortSignal, clock?: Clock, ms?: number): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       let wakers = this.#waiters.get(name);
       if (wakers === undefined) this.#waiters.set(name, (wakers = new Set()));
@@ -342,7 +412,7 @@ export class BrowserCoordination implements Coordination {
         settle();
       };
       const wake = done(resolve);
-      const timer = clock === undefined ? undefined : armTimer(clock, wake, this.#adoptWaitMs);
+      const timer = clock === undefined ? undefined : armTimer(clock, wake, ms ?? this.#adoptWaitMs);
       const cancel = onAbort(signal, done(() => reject(signal.reason)));
       wakers.add(wake);
     });
@@ -358,7 +428,7 @@ export class BrowserCoordination implements Coordination {
    * tabs' messages: one pipe from the browser's broker, first in, first out.
    */
   #barrier(signal: AbortSignal): Promise<void> {
-    return this.#wait(this.#post({ type: 'barrier' }, this.#echo), signal);
+    return this.#closed ? Promise.resolve() : this.#wait(this.#post({ type: 'barrier' }, this.#echo), signal);
   }
 
   /**
@@ -376,8 +446,10 @@ export class BrowserCoordination implements Coordination {
     if (data.type === 'barrier') return this.#wake(data.nonce);
     const entry = this.#entries.get(data.key);
     if (data.type === 'want') {
-      if (entry !== undefined && isLive(entry.token, this.#now())) {
-        this.#post({ type: 'token', key: data.key, token: entry.token, state: entry.state ?? undefined });
+      // answered whatever the state of the access token: a refresh token's record matters most when none is live
+      if (entry !== undefined && (entry.token !== null || entry.record !== null)) {
+        const token = isLive(entry.token, this.#now()) ? entry.token : null;
+        this.#post({ type: 'token', key: data.key, token, record: entry.record ?? undefined });
       }
       return;
     }
@@ -385,31 +457,26 @@ export class BrowserCoordination implements Coordination {
     switch (data.type) {
       case 'token':
         if (isNewer(data.token, target.token)) target.token = data.token;
-        if (data.state !== undefined) this.#hearState(target, data.state);
-        this.#wake(data.key);
+        this.#hearRecord(target, data.record);
         break;
-      case 'granting':
-        target.granting = data.stateId;
+      case 'record':
+        this.#hearRecord(target, data.record);
         break;
-      case 'grant-failed':
-        if (target.granting === data.stateId) target.granting = null;
+      case 'failure':
+        if (this.#policy !== null) target.breaker.failed(data.at, data.retryAfterMs, this.#policy);
         break;
-      case 'spent':
-        target.spent.add(data.stateId);
-        if (target.granting === data.stateId) target.granting = null;
+      case 'answered':
+        target.breaker.answered();
         break;
     }
+    this.#wake(data.key);
   }
 
-  /**
-   * Keeps the newest state heard of: a later generation replaces the one held (which a grant has
-   * used, so it is spent), an older one (a tab that was frozen, answering late) is ignored.
-   */
-  #hearState(entry: Entry, state: SharedState): void {
-    if (entry.state !== null && state.generation <= entry.state.generation) return;
-    entry.spent.add(entry.state?.id ?? 'initial');
-    entry.state = state;
-    entry.granting = null;
+  /** Keeps the newer of the record held and the one heard of (a tab that was paused may answer late, with an older one). */
+  #hearRecord(entry: Entry, plain: PlainRecord | null | undefined): void {
+    // only the origin's own scripts post here: the message's version is checked, and the record's own
+    // version, which orders it; its content is checked in full where a grant reads it (tab-grants.ts)
+    if (isRecordVersion(plain) && isNewerRecord(plain, entry.record)) entry.record = plain;
   }
 
   /** Posts `message` (on the first handle, unless told otherwise) with a fresh nonce, which it returns. */
@@ -417,6 +484,10 @@ export class BrowserCoordination implements Coordination {
     const nonce = crypto.randomUUID();
     if (!this.#closed) via?.postMessage({ v: MESSAGE_VERSION, nonce, ...message });
     return nonce;
+  }
+
+  #now(): number {
+    return this.#policy?.now() ?? Date.now();
   }
 
   #sayFallback(): void {
@@ -432,14 +503,20 @@ export class BrowserCoordination implements Coordination {
   }
 }
 
+/** What a tab did under the lock: minted (or adopted), or marked an exclusive grant to send once the lock is let go. */
+type UnderLock = { readonly minted: MintedToken<SecretValue> } | { readonly beginning: GrantBeginning };
+
+/** What one attempt carries. */
+interface Run {
+  readonly signal: AbortSignal;
+  readonly phase: (phase: SharedMintPhase) => void;
+  readonly claims: string | undefined;
+}
+
+/** A signal that never aborts: a hand-over is published whatever becomes of the attempt that made it. */
+const NEVER = new AbortController().signal;
+
 const OWNER = 'browserCoordination';
-
-
-/** Why a rotating refresh token is not sent again (its grant's tab closed or crashed mid-request, or its answer was lost). */
-const UNKNOWN_OUTCOME = 'a grant’s outcome is unknown, so its refresh token is not sent again: sign in again';
-
-
-
 
 /** The token a mint returned, as tabs share it; `null` if it is not a usable token (the provider refuses it). */
 function sharedTokenOf(minted: MintedToken<SecretValue>, now: number): SharedToken | null {
@@ -449,6 +526,12 @@ function sharedTokenOf(minted: MintedToken<SecretValue>, now: number): SharedTok
   } catch {
     return null;
   }
+}
+
+/** Whether a record heard of carries a version that orders it (see `isNewerRecord`). */
+function isRecordVersion(plain: unknown): plain is PlainRecord {
+  const record = plain as Partial<PlainRecord> | null | undefined;
+  return typeof record?.family === 'string' && [record.signedInAt, record.generation, record.seq].every((count) => typeof count === 'number') && Array.isArray(record.formerFamilies);
 }
 
 /** Whether `token` is there and unexpired at `now`. */

@@ -1,4 +1,5 @@
 import type { SecretValue } from '../../machines/secret.js';
+import type { PlainRecord } from '../refresh-token-grant.js';
 
 /**
  * A token as tabs hand it to each other over `BroadcastChannel` (a structured clone: the secret is
@@ -14,32 +15,23 @@ export interface SharedToken {
   readonly refreshAfter?: number;
 }
 
-/** The state shared with a token (a rotating refresh token), by version. */
-export interface SharedState {
-  /** This version's id; `'initial'` stands for the refresh token the app started from (never shared). */
-  readonly id: string;
-  /** 1 for the state the first grant returned, one more for each grant after: a tab keeps the highest it heard of. */
-  readonly generation: number;
-  readonly value: string | null;
-}
-
 /** What tabs tell each other, per shared key. */
 export type TabMessage =
-  /** A tab minted (or answers `want`): the token (`null`: a grant returned the next state but no usable token), and the state that goes with it. */
-  | { readonly type: 'token'; readonly key: string; readonly token: SharedToken | null; readonly state?: SharedState | undefined }
-  /** A tab that has no token asks the live tabs for theirs. */
+  /** A tab minted (or answers `want`): the token (`null`: none usable), and the refresh token's record, if any. */
+  | { readonly type: 'token'; readonly key: string; readonly token: SharedToken | null; readonly record?: PlainRecord | undefined }
+  /** A tab that has no token, or is about to send a refresh token, asks the live tabs for what they know. */
   | { readonly type: 'want'; readonly key: string }
-  /** A tab is about to run an exclusive grant with this state: until it says how it went, the state is in doubt. */
-  | { readonly type: 'granting'; readonly key: string; readonly stateId: string }
-  /** The grant with this state failed before the issuer could spend it: the state may be used again. */
-  | { readonly type: 'grant-failed'; readonly key: string; readonly stateId: string }
-  /** The grant's outcome is unknown: this state is never used again. */
-  | { readonly type: 'spent'; readonly key: string; readonly stateId: string }
+  /** The refresh token's record changed (a grant marked before it is sent, its outcome, a new sign-in). */
+  | { readonly type: 'record'; readonly key: string; readonly record: PlainRecord }
+  /** A mint failed at the issuer: one more failure for the tabs' breaker (`retryAfterMs` when the issuer said when to come back). */
+  | { readonly type: 'failure'; readonly key: string; readonly at: number; readonly retryAfterMs: number | null }
+  /** A mint was answered: the tabs' breaker closes. */
+  | { readonly type: 'answered'; readonly key: string }
   /** A tab's own echo, to know every message sent before it was delivered first. */
   | { readonly type: 'barrier' };
 
 /** The message's version: a tab running another version of this library ignores it. */
-export const MESSAGE_VERSION = 1;
+export const MESSAGE_VERSION = 2;
 
 /**
  * Whether `data` is a message of this version of the protocol. Only the origin's own scripts can

@@ -1,15 +1,12 @@
 import { CredentialError } from '../../machines/credential-error.js';
 import { TokenSealer } from '../sealed-token.js';
-import type { SharedState, SharedToken } from './tab-messages.js';
+import type { PlainRecord } from '../refresh-token-grant.js';
+import type { SharedToken } from './tab-messages.js';
 
-/** What a tab keeps of one shared key, and what persistence stores of it (sealed). */
+/** What persistence stores of one shared key (sealed): the token, and the refresh token's record. */
 export interface StoredCredential {
   readonly token: SharedToken | null;
-  readonly state: SharedState | null;
-  /** The state an exclusive grant was running with when this was written: in doubt until it is replaced. */
-  readonly granting: string | null;
-  /** States whose grant's outcome was unknown: never used again. */
-  readonly spent: readonly string[];
+  readonly record: PlainRecord | null;
 }
 
 const TOKENS = 'tokens';
@@ -28,7 +25,7 @@ const SEALING_KEY = 'sealing';
  * @example
  * ```ts
  * const store = await TokenStore.open('credential-actor');
- * await store.save('orders', { token, state: null, granting: null, spent: [] });
+ * await store.save('orders', { token, record: null });
  * ```
  */
 export class TokenStore {
@@ -85,7 +82,8 @@ export class TokenStore {
     if (typeof sealed !== 'string') return null;
     try {
       const { secret } = await this.#sealer.open(sealed, sharedKey, 'state');
-      return JSON.parse(String(secret)) as StoredCredential;
+      const stored = JSON.parse(String(secret)) as Partial<StoredCredential & PreviousFormat>;
+      return { token: stored.token ?? null, record: stored.record ?? previousRecord(stored) };
     } catch {
       return null;
     }
@@ -138,4 +136,19 @@ function request<T>(start: () => IDBRequest): Promise<T> {
     pending.onsuccess = () => resolve(pending.result as T);
     pending.onerror = () => reject(pending.error);
   });
+}
+
+/** What the previous release stored beside the token: the refresh token as a state, and the grant it was last sent with. */
+interface PreviousFormat {
+  readonly state: { readonly id: string; readonly generation: number; readonly value: string | null } | null;
+  readonly granting: string | null;
+  readonly spent: readonly string[];
+}
+
+/** The previous release's state as a record, so that a reload after an upgrade goes on from it (in doubt if it was mid-grant or spent). */
+function previousRecord(stored: Partial<PreviousFormat>): PlainRecord | null {
+  const state = stored.state;
+  if (state == null || typeof state.value !== 'string') return null;
+  const doubtful = stored.granting === state.id || (stored.spent ?? []).includes(state.id);
+  return { status: doubtful ? 'inDoubt' : 'usable', signedInAt: 0, family: 'previous-format', generation: state.generation, seq: 0, value: state.value, grant: null, refusal: null, formerFamilies: [] };
 }

@@ -128,4 +128,6 @@ export { OAuthError } from './oauth-error.js';
 export type { OAuthErrorDetails, OAuthStep } from './oauth-error.js';
 
 export { refreshTokenMint } from './refresh-token-mint.js';
-export type { RefreshTokenOptions } from './refresh-token-mint.js';
+export type { RefreshTokenMint, RefreshTokenMintEvent, RefreshTokenOptions } from './refresh-token-mint.js';
+export { fileStore } from './file-store.js';
+export type { RefreshTokenStore } from '../refresh-token-store.js';

@@ -1,12 +1,18 @@
 import * as oauth from 'oauth4webapi';
 import type { MintedToken } from '../auth-token.js';
-import type { Clock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { CredentialError } from '../../machines/credential-error.js';
 import type { ExclusiveMint, MintContext } from '../mint.js';
-import { Secret } from '../../machines/secret.js';
+import { Secret, type SecretValue } from '../../machines/secret.js';
+import { Listeners } from '../listeners.js';
+import { GrantRunner, type RefreshTokenGrant } from '../refresh-token-grant.js';
+import { LocalRecordHolder, type RefreshTokenStore } from '../refresh-token-store.js';
+import type { EncryptionKey } from '../sealed-token.js';
 import { toSafeError } from './safe-error.js';
-import { checkOptions } from '../check-options.js';
+import { checkOptions, requireOption } from '../check-options.js';
 import { endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption, tokenFacts } from './endpoint.js';
+import { OAuthError } from './oauth-error.js';
+import { displayEndpoint } from './oauth-error.js';
 
 /** Options of {@link refreshTokenMint}. */
 export interface RefreshTokenOptions {
@@ -14,114 +20,199 @@ export interface RefreshTokenOptions {
   clientId: string;
   /** Absent for a public client. */
   clientSecret?: string | Secret;
-  /** The refresh token to start from (the one a sign-in returned); under a coordination, only until the fleet shares one. */
+  /**
+   * The refresh token to start from (a sign-in's). A newer one, where a holder knows it (the store,
+   * the fleet's Redis, a live tab), wins; this one is used again only if that family is dead.
+   */
   refreshToken: string | Secret;
   /** The scopes to ask for (narrower than or equal to the original grant's), sent space-separated. */
   scopes?: readonly string[];
   /** `resource` indicators (RFC 8707). */
   resource?: string | string[];
   fetch?: typeof fetch;
-  clock?: Pick<Clock, 'now'>;
+  clock?: Clock;
   /** Allow `http:` endpoints. Only for local development and tests. */
   allowInsecureRequests?: boolean;
+  /**
+   * A process alone: where its refresh token survives a restart (loaded at the first grant, saved
+   * before each grant is sent and as soon as its answer is known), sealed with `encryptionKey`.
+   * `fileStore(path)` is one. Under a coordination the fleet's Redis, or the tabs' IndexedDB, holds it instead.
+   */
+  store?: RefreshTokenStore;
+  /** Seals what `store` keeps (required with it): `{ id, key }` with 32 random bytes, or a list (the sealing key first). */
+  encryptionKey?: EncryptionKey | readonly EncryptionKey[];
+  /** How long a grant that was sent may take to answer before it is given up and its refresh token is in doubt (ms; default 60 000). */
+  grantTimeoutMs?: number;
+  /**
+   * The issuer's refresh-token reuse interval (Auth0 "reuse interval", Okta "grace period", Supabase
+   * "reuse interval"), in ms; default 0 (none). Within it, counted from when a refresh token was
+   * first sent, a refresh token whose grant's answer was lost is sent again instead of asking for a
+   * new sign-in. Set it no longer than the issuer's.
+   */
+  reuseIntervalMs?: number;
+  /**
+   * Before each grant, check that the token endpoint answers at all (a `HEAD` that carries no
+   * credential), so that a refused connection is known not to have sent the refresh token. Default:
+   * on where a failed request does not say whether it was sent (browsers), off in Node, whose errors say.
+   */
+  checkReachable?: boolean;
+}
+
+/** What a refresh-token mint tells its listeners. */
+export type RefreshTokenMintEvent =
+  /** A grant's answer carried a new refresh token: the one sent is spent. Never in clear: a `Secret`. */
+  | { readonly type: 'rotated'; readonly refreshToken: Secret; readonly family: string; readonly generation: number }
+  /** The store's value did not open, or a save failed: the refresh token is kept in memory meanwhile. */
+  | { readonly type: 'store.failed'; readonly error: CredentialError };
+
+type EventOf<K extends RefreshTokenMintEvent['type']> = Extract<RefreshTokenMintEvent, { type: K }>;
+
+/** A rotating refresh-token grant as a `mint`, with its events. */
+export interface RefreshTokenMint extends ExclusiveMint {
+  /**
+   * Listens to `rotated` (a grant returned a new refresh token; for a store of your own, or an audit
+   * log) or `store.failed`. Returns the function that stops listening.
+   *
+   * @example
+   * ```ts
+   * mint.on('rotated', ({ generation }) => log.info(`refresh token rotated (generation ${generation})`));
+   * ```
+   */
+  on<K extends RefreshTokenMintEvent['type']>(type: K, listener: (event: EventOf<K>) => void): () => void;
 }
 
 /**
- * Builds a `mint` for the refresh-token grant with **rotating** refresh tokens: each grant returns
- * a new refresh token and the one used is spent (issuers detect reuse and revoke the whole token
- * family). So the mint is exclusive: under a `coordination` the current refresh token travels in
- * the sealed shared state, only the lease holder runs the grant, it writes the new refresh token
- * before it releases the lease, and no grant runs while Redis is down. A grant whose outcome is
- * unknown (aborted, timed out, the connection lost after the request went out) is never replayed
- * with the same refresh token: the mint fails with `REFRESH_TOKEN_UNUSABLE` from then on, and the
- * user must sign in again. A refused connection (nothing was sent) may be retried.
+ * Builds a `mint` for the refresh-token grant with **rotating** refresh tokens: each grant returns a
+ * new refresh token and the one sent is spent (issuers detect reuse and revoke the whole family). The
+ * refresh token's life follows the refresh-token statechart (`machines/refresh-token.machine.ts`),
+ * the same in a process alone, across a fleet on Redis and across tabs:
  *
- * Configure the issuer's reuse window (Auth0 "reuse interval", Okta "grace period for token
- * rotation") to cover your `mintTimeoutMs`: then even a response lost on the way back costs a
- * retry rather than the family. This mint does not rely on it.
+ * - it is spent from the moment it is handed to the transport, and sent again only where the failure
+ *   proves nothing left (a refused connection, offline), or within the issuer's `reuseIntervalMs`;
+ * - a grant is never cut short by the attempt that started it (a `MINT_TIMEOUT`, callers leaving):
+ *   it runs to its answer or `grantTimeoutMs`, and an answer that arrived is never thrown away;
+ * - a new refresh token in an answer is kept even when the rest of the answer is refused;
+ * - `invalid_grant` is final: `REFRESH_TOKEN_UNUSABLE` at once, with the issuer's words, no retry;
+ * - a grant whose answer was lost leaves the refresh token in doubt: `REFRESH_TOKEN_UNUSABLE`
+ *   (sign in again), never a second send;
+ * - `provider.signIn(refreshToken)` replaces the family with a new sign-in's, everywhere.
+ *
+ * Alone, the refresh token lives in memory, or in `store` (sealed) to survive restarts.
  *
  * @example
  * ```ts
- * const provider = await createCredentialProvider({
- *   mint: refreshTokenMint({ tokenEndpoint, clientId, clientSecret, refreshToken: fromSignIn }),
- *   coordination, sharedKey: credentialKey({ issuer: tokenEndpoint, clientId, tenant: userId }),
- * });
+ * const mint = refreshTokenMint({ tokenEndpoint, clientId, refreshToken: fromSignIn, store: fileStore('./session.sealed'), encryptionKey });
+ * mint.on('rotated', () => metrics.increment('refresh_token.rotated'));
+ * const provider = await createCredentialProvider({ mint });
  * ```
  */
-export function refreshTokenMint(options: RefreshTokenOptions): ExclusiveMint {
+export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint {
   checkOptions(options, { owner: OWNER, known: REFRESH_TOKEN_OPTION_NAMES, refused: SCOPE_REFUSED });
   const { clientId } = options;
   if (typeof clientId !== 'string' || clientId.length === 0) throw new CredentialError('INVALID_CONFIG', `${OWNER}: clientId must be a non-empty string`);
   if (options.tokenEndpoint === undefined) throw new CredentialError('INVALID_CONFIG', `${OWNER}: tokenEndpoint is required`);
   const tokenEndpoint = endpointOption(OWNER, 'tokenEndpoint', options.tokenEndpoint, options);
-  const initial = secretOption(OWNER, 'refreshToken', options.refreshToken).reveal();
+  const configuredRefreshToken = secretOption(OWNER, 'refreshToken', options.refreshToken);
   const clientSecret = options.clientSecret === undefined ? undefined : secretOption(OWNER, 'clientSecret', options.clientSecret);
   const scope = scopeParameter(OWNER, options.scopes);
-  const now = options.clock === undefined ? () => Date.now() : () => options.clock!.now();
+  const { grantTimeoutMs = 60_000, reuseIntervalMs = 0, checkReachable = !isNode() } = options;
+  requireOption(OWNER, 'grantTimeoutMs', typeof grantTimeoutMs === 'number' && grantTimeoutMs > 0, 'must be a number of ms > 0 (Infinity: never given up)', grantTimeoutMs);
+  requireOption(OWNER, 'reuseIntervalMs', typeof reuseIntervalMs === 'number' && reuseIntervalMs >= 0 && reuseIntervalMs < Infinity, 'must be a finite number of ms >= 0', reuseIntervalMs);
+  requireOption(OWNER, 'checkReachable', typeof checkReachable === 'boolean', 'must be a boolean', checkReachable);
+  if (options.store !== undefined) {
+    const store = options.store as Partial<RefreshTokenStore> | null;
+    requireOption(OWNER, 'store', typeof store === 'object' && store !== null && typeof store.load === 'function' && typeof store.save === 'function', 'must have load() and save(sealed)', options.store);
+    if (options.encryptionKey === undefined) throw new CredentialError('INVALID_CONFIG', `${OWNER}: store needs encryptionKey, { id, key } with 32 random bytes, to seal the refresh token`);
+  } else if (options.encryptionKey !== undefined) {
+    throw new CredentialError('INVALID_CONFIG', `${OWNER}: encryptionKey is only used with store`);
+  }
+  const clock = options.clock ?? systemClock;
+  const now = () => clock.now();
   const client: oauth.Client = { client_id: clientId };
   const server: oauth.AuthorizationServer = { issuer: tokenEndpoint.origin, token_endpoint: tokenEndpoint.href };
   const http = httpOptions(options);
   const call = { step: 'token request', endpoint: tokenEndpoint } as const;
-  /** Alone, the refresh token lives here; under a coordination, in the fleet's shared state. */
-  let local: Secret | null = new Secret(initial);
-  /** Whether a coordination has ever handed this mint a shared refresh token. */
-  let sawSharedState = false;
+  const listeners = new Listeners<RefreshTokenMintEvent>();
 
-  const mint = async ({ signal, state }: MintContext): Promise<MintedToken> => {
-    if (typeof state === 'string') sawSharedState = true;
-    if (state === null && sawSharedState) {
-      // The fleet had a refresh token and Redis no longer does (it lost its data): the one this
-      // process started from is long spent, and sending it would revoke the family.
-      throw unusable('the fleet’s shared refresh token is gone (Redis lost its data?): sign in again');
-    }
-    const current = state === undefined || state === null ? local : new Secret(state);
-    if (current === null) {
-      throw unusable('the last refresh-token grant’s outcome is unknown, so its refresh token may be spent: sign in again');
-    }
+  /** The grant itself, sending `grant.refreshToken` and saying what became of it. */
+  const sendGrant = async (signal: AbortSignal, grant: RefreshTokenGrant): Promise<MintedToken> => {
     const parameters = new URLSearchParams();
     if (scope !== undefined) parameters.set('scope', scope);
     for (const resource of [options.resource ?? []].flat()) parameters.append('resource', resource);
     const authentication = clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(clientSecret.reveal());
-    if (signal.aborted) throw signal.reason; // nothing sent yet: the refresh token is unspent
+    const unsent = (error: unknown): never => {
+      grant.notSent();
+      throw error;
+    };
+    if (signal.aborted) unsent(signal.reason);
+    if ((globalThis as { navigator?: { onLine?: unknown } }).navigator?.onLine === false) {
+      unsent(new OAuthError('request_failed', { ...where(tokenEndpoint), errorDescription: 'the browser is offline; the refresh token was not sent' }));
+    }
+    if (checkReachable) {
+      // a request that carries no credential: if the endpoint cannot be reached, the grant is not sent
+      try {
+        await (options.fetch ?? fetch)(tokenEndpoint.href, { method: 'HEAD', mode: 'no-cors', cache: 'no-store', credentials: 'omit', signal });
+      } catch (error) {
+        unsent(toSafeError(error, signal, now(), call));
+      }
+    }
     const sentAt = now();
     let response: Response;
     try {
-      response = await oauth.refreshTokenGrantRequest(server, client, authentication, current.reveal(), { ...http, signal, additionalParameters: parameters });
+      response = await oauth.refreshTokenGrantRequest(server, client, authentication, grant.refreshToken.reveal(), { ...http, signal, additionalParameters: parameters });
     } catch (error) {
-      if (!wasNeverSent(error)) {
-        // The request may have reached the issuer and spent the refresh token: never send it again.
-        if (state === undefined) local = null;
-        throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the refresh-token grant’s outcome is unknown (no response): its refresh token is not used again', { cause: toSafeError(error, signal, now(), call) }), { stateSpent: true });
-      }
+      if (wasNeverSent(error)) grant.notSent();
       throw toSafeError(error, signal, now(), call);
+    }
+    // kept before anything else is checked: a refused answer that carries one has still spent the old one
+    const rotated = await rotatedRefreshToken(response);
+    if (rotated !== undefined) {
+      grant.rotated(rotated);
+      listeners.notify({ type: 'rotated', refreshToken: new Secret(rotated), family: grant.family, generation: grant.generation + 1 });
     }
     let result: oauth.TokenEndpointResponse;
     try {
       result = await oauth.processRefreshTokenResponse(server, client, response);
     } catch (error) {
-      throw toSafeError(error, signal, now(), call);
+      const safe = toSafeError(error, signal, now(), call);
+      if (safe instanceof OAuthError && safe.error === 'invalid_grant') {
+        const refusal = { error: safe.error, ...(safe.errorDescription === undefined ? {} : { description: safe.errorDescription }) };
+        grant.refused(refusal);
+        throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', `the issuer refused the refresh token (invalid_grant${refusal.description === undefined ? '' : `: ${refusal.description}`}): sign in again`, { cause: safe }), { refusal });
+      }
+      throw safe;
     }
-    const next = typeof result.refresh_token === 'string' && result.refresh_token.length > 0 ? result.refresh_token : current.reveal();
-    if (state === undefined) local = new Secret(next);
     return {
       secret: new Secret(result.access_token),
       expiresAt: typeof result.expires_in === 'number' ? sentAt + result.expires_in * 1000 : null,
       ...tokenFacts(result, sentAt),
-      state: next,
     };
   };
-  return Object.assign(mint, { exclusive: true as const });
+
+  const mint = async ({ signal, grant, claims }: MintContext): Promise<MintedToken> => {
+    if (grant !== undefined) return sendGrant(signal, grant);
+    // alone: this process holds the record (in memory, or sealed in the store)
+    return (await local.mintAlone(claims === undefined ? { signal } : { signal, claims })) as MintedToken;
+  };
+  const exclusive: RefreshTokenMint = Object.assign(mint, {
+    exclusive: true as const,
+    configuredRefreshToken,
+    grantTimeoutMs,
+    reuseIntervalMs,
+    signIn: (refreshToken: string | Secret) => local.signIn(secretOption(`${OWNER} signIn`, 'refreshToken', refreshToken)),
+    on: <K extends RefreshTokenMintEvent['type']>(type: K, listener: (event: EventOf<K>) => void) => listeners.add(type, listener as (event: RefreshTokenMintEvent) => void),
+  });
+  const holder = new LocalRecordHolder(
+    options.store === undefined
+      ? undefined
+      : { store: options.store, encryptionKey: options.encryptionKey!, name: `refresh-token:${displayEndpoint(tokenEndpoint)}:${clientId}`, failed: (error) => listeners.notify({ type: 'store.failed', error }) },
+  );
+  const local = new GrantRunner({ mint: exclusive as ExclusiveMint<SecretValue>, holder, clock });
+  return exclusive;
 }
 
 const OWNER = 'refreshTokenMint';
 
-/**
- * A refusal before anything is sent, marked `issuerNotAsked`: no breaker counts it, so every
- * caller hears `REFRESH_TOKEN_UNUSABLE` itself (no retry can fix it), not a `BREAKER_OPEN`.
- */
-function unusable(message: string): CredentialError {
-  return Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', message), { issuerNotAsked: true as const });
-}
 const REFRESH_TOKEN_OPTION_NAMES: readonly string[] = [
   'tokenEndpoint',
   'clientId',
@@ -132,10 +223,35 @@ const REFRESH_TOKEN_OPTION_NAMES: readonly string[] = [
   'fetch',
   'clock',
   'allowInsecureRequests',
+  'store',
+  'encryptionKey',
+  'grantTimeoutMs',
+  'reuseIntervalMs',
+  'checkReachable',
 ];
 
 /** A connection refused (or a name that did not resolve): the request never left, the refresh token is unspent. */
 function wasNeverSent(error: unknown): boolean {
   const code = ((error as { cause?: { code?: unknown } } | null)?.cause ?? {}).code;
   return code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN';
+}
+
+/** The `refresh_token` of a successful answer, read before the answer is checked; `undefined` when there is none. */
+async function rotatedRefreshToken(response: Response): Promise<string | undefined> {
+  if (response.status !== 200) return undefined;
+  try {
+    const body = (await response.clone().json()) as { refresh_token?: unknown } | null;
+    return typeof body?.refresh_token === 'string' && body.refresh_token.length > 0 ? body.refresh_token : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function where(endpoint: URL): { step: 'token request'; endpoint: string } {
+  return { step: 'token request', endpoint: displayEndpoint(endpoint) };
+}
+
+/** Node's failed requests carry a system error code that says whether anything was sent; a browser's do not. */
+function isNode(): boolean {
+  return typeof (globalThis as { process?: { versions?: { node?: unknown } } }).process?.versions?.node === 'string';
 }

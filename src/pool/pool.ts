@@ -462,12 +462,11 @@ function sharedKeyMint<T extends SecretValue<T>>(mint: KeyMint<T>, coordination:
   if (coordination === undefined) return mint;
   if (!isCoordination(coordination)) throw new CredentialError('INVALID_CONFIG', `coordination must have share(), got ${describeShape(coordination)}`);
   coordination.check?.(policy);
-  // an exclusive key mint (a rotating refresh-token grant per key) stays exclusive through the wrapper
-  const exclusive = (mint as { exclusive?: unknown }).exclusive === true;
-  return (key, context) => {
-    const keyMint: Mint<T> = (keyContext) => mint(key, keyContext);
-    return coordination.share(key, exclusive ? Object.assign(keyMint, { exclusive: true as const }) : keyMint, policy)(context);
-  };
+  // a rotating refresh token is one session's: its record is shared under a provider's sharedKey, not per pool key
+  if ((mint as { exclusive?: unknown }).exclusive === true) {
+    throw new CredentialError('INVALID_CONFIG', 'createCredentialPool: a rotating refresh-token grant cannot be a pool’s key mint under a coordination; give each session its own provider with refreshTokenMint');
+  }
+  return (key, context) => coordination.share(key, (keyContext: MintContext) => mint(key, keyContext), policy)(context);
 }
 
 function poolStopped(): CredentialError {

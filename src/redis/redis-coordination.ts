@@ -1,20 +1,22 @@
 import { retryAfterCooldownMs } from '../../machines/policy.js';
 import { MintFailure } from '../../machines/mint-failure.js';
 import { onAbort, untilAborted } from '../abort-signals.js';
-import { armTimer, disarmTimer, systemClock, type Clock } from '../clock.js';
+import { afterPendingIo, armTimer, disarmTimer, systemClock, type Clock } from '../clock.js';
 import { toAuthToken, type AuthToken, type MintedToken } from '../auth-token.js';
 import { defaultClassifyFailure, type FailureBlame } from '../classify-failure.js';
 import type { Coordination, SharedMintPolicy } from '../coordination.js';
-import { CredentialError, mintTimeoutError } from '../../machines/credential-error.js';
+import { CredentialError, isCredentialError, mintTimeoutError } from '../../machines/credential-error.js';
 import { describeShape } from '../describe-shape.js';
 import { callSafely } from '../listeners.js';
-import { isExclusiveMint, isIssuerNotAsked, type Mint, type MintContext } from '../mint.js';
+import { isExclusiveMint, isIssuerNotAsked, type ExclusiveMint, type Mint, type MintContext } from '../mint.js';
 import type { SharedMintPhase } from '../../machines/credential.types.js';
 import { retryAfterOf } from '../retry-after.js';
-import type { SecretValue } from '../../machines/secret.js';
+import type { Secret, SecretValue } from '../../machines/secret.js';
 import { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
 import { redisConnectionOf, type RedisConnection } from './redis-client.js';
-import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE, RELEASE_ORPHAN, SPEND_STATE } from './scripts.js';
+import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE, RELEASE_ORPHAN } from './scripts.js';
+import { RedisRecordHolder } from './redis-record-holder.js';
+import { GrantRunner, type GrantStep } from '../refresh-token-grant.js';
 import { checkOptions } from '../check-options.js';
 import { sealedIdOf, TokenSealer, type EncryptionKey } from '../sealed-token.js';
 
@@ -113,6 +115,8 @@ export class RedisCoordination implements Coordination {
   /** The sealed token this process holds, by credential (its IV): a shared token is adopted only if it is another. */
   readonly #held = new Map<string, string>();
   readonly #waiters = new Map<string, Set<() => void>>();
+  /** Each refresh-token credential's grant runner in this process: one grant in flight per credential, joined by its other attempts. */
+  readonly #grants = new Map<string, { runner: GrantRunner; holder: RedisRecordHolder }>();
   readonly #listeners = new Set<{ type: string; listener: (event: CoordinationEvent) => void }>();
   #subscription: Promise<void> | null = null;
   #degraded = false;
@@ -152,12 +156,32 @@ export class RedisCoordination implements Coordination {
     const attemptTimeoutMs = this.#attemptTimeoutMs ?? Math.max(1, Math.floor(policy.mintTimeoutMs / 2));
     const clock = policy.clock ?? systemClock;
     // WebCrypto's digest is asynchronous: computed once, at the first mint
-    const named = credentialName(sharedKey).then((credential) => {
-      const tag = `${this.#prefix}:{${credential}}`;
-      return { credential, keys: [`${tag}:token`, `${tag}:lease`, `${tag}:fence`, `${tag}:failures`, `${tag}:open`, `${tag}:state`] };
-    });
+    const named = this.#named(sharedKey);
     return async ({ signal, phase, claims }) =>
       (await this.#obtain({ ...(await named), mint: mint as Mint<SecretValue>, claims, policy, clock, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}), owner: `${this.#owner}/${++this.#attempts}` })) as MintedToken<T>;
+  }
+
+  /**
+   * Replaces the refresh token of `sharedKey` with a new sign-in's for the whole fleet (a provider's
+   * `signIn()` calls it): written to Redis at once, whatever the record's state, so no process uses
+   * the old family again.
+   *
+   * @example
+   * ```ts
+   * await coordination.signIn(sharedKey, mint, new Secret(refreshTokenFromSignIn), policy);
+   * ```
+   */
+  async signIn(sharedKey: string, mint: ExclusiveMint<SecretValue>, refreshToken: Secret, policy: SharedMintPolicy): Promise<void> {
+    const { credential, keys } = await this.#named(sharedKey);
+    const { runner } = this.#grantsOf({ credential, keys, mint, policy, clock: policy.clock ?? systemClock, owner: `${this.#owner}/sign-in` });
+    await runner.signIn(refreshToken);
+  }
+
+  /** A credential's name in Redis and its keys, which share one hash tag (one Cluster slot). */
+  async #named(sharedKey: string): Promise<{ credential: string; keys: string[] }> {
+    const credential = await credentialName(sharedKey);
+    const tag = `${this.#prefix}:{${credential}}`;
+    return { credential, keys: [`${tag}:token`, `${tag}:lease`, `${tag}:fence`, `${tag}:failures`, `${tag}:open`, `${tag}:state`] };
   }
 
   /**
@@ -260,6 +284,8 @@ export class RedisCoordination implements Coordination {
           // expiry the mint gave: another host's clock is never trusted more than our own
           const { tokenType, scope, refreshAfter } = content;
           const expiresAt = content.expires ? Math.min(askedAt + Number(second), content.expiresAt ?? Infinity) : null;
+          // a token published late (its holder stalled or partitioned) may have expired on the way: no token
+          if (expiresAt !== null && expiresAt <= policy.now()) continue;
           return { secret: content.secret, expiresAt, ...definedFacts({ tokenType, scope, refreshAfter }) };
         } catch (error) {
           this.#notify({ type: 'coordination.value-rejected', error: error as CredentialError });
@@ -284,8 +310,7 @@ export class RedisCoordination implements Coordination {
       const fence = Number(first);
       this.#holding.set(credential, (this.#holding.get(credential) ?? 0) + 1);
       try {
-        const state = await this.#openState(run, fence, String(second ?? ''));
-        const outcome = await this.#mintAsHolder({ ...run, fence, state });
+        const outcome = isExclusiveMint(mint) ? await this.#grantUnderLease(run, fence, String(second ?? '')) : await this.#mintAsHolder({ ...run, fence });
         if (outcome !== 'gave-way') return outcome;
       } finally {
         const holding = (this.#holding.get(credential) ?? 1) - 1;
@@ -295,45 +320,89 @@ export class RedisCoordination implements Coordination {
     }
   }
 
+  /**
+   * Holding the lease for a refresh-token grant: the credential's grant runner decides with the
+   * fleet's record, marks it `granting` in Redis under the lease before the grant is sent, and
+   * writes each outcome as soon as it is known, until it lands (also after the lease lapsed, or
+   * after this attempt was given up: the grant runs to its answer). While another process's grant
+   * may still answer, the lease is let go and this attempt waits for it.
+   */
+  async #grantUnderLease(run: SharedRun, fence: number, stored: string): Promise<MintedToken<SecretValue> | 'gave-way'> {
+    const { credential, keys, signal, clock, policy } = run;
+    const ownerFence = `${run.owner}:${fence}`;
+    const { runner, holder } = this.#grantsOf(run);
+    holder.lease = { ownerFence, fence };
+    let step: GrantStep;
+    try {
+      step = await runner.step({ signal, claims: run.claims, held: await holder.open(stored) });
+    } catch (error) {
+      if (isCredentialError(error, 'COORDINATION_UNAVAILABLE') && !signal.aborted) {
+        // the mark did not reach Redis: nothing was sent
+        this.#degrade(error);
+        throw refusedAlone(policy, 'Redis did not take the grant’s mark, so the refresh token was not sent', error);
+      }
+      if (!signal.aborted && !isIssuerNotAsked(error) && this.#blame(error) === 'issuer') {
+        const retryAfterMs = retryAfterOf(error);
+        await this.#recordFailure(run, ownerFence, retryAfterMs);
+      } else {
+        await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential], clock);
+      }
+      throw error;
+    } finally {
+      holder.lease = null;
+    }
+    if (step.kind === 'minted') return step.token;
+    // another process's grant may still answer: let go of the lease, and look again when it says how it went
+    await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential], clock);
+    run.phase('waitingOnHolder');
+    await this.#awaitPublication(credential, Math.max(1, Math.min(this.#pollMs, step.until - clock.now())), signal, clock);
+    return 'gave-way';
+  }
+
+  /** The grant runner and record holder of a credential in this process (made at its first grant). */
+  #grantsOf(run: Pick<SharedRun, 'credential' | 'keys' | 'mint' | 'policy' | 'clock' | 'owner'>): { runner: GrantRunner; holder: RedisRecordHolder } {
+    const { credential, keys, clock } = run;
+    let grants = this.#grants.get(credential);
+    if (grants === undefined) {
+      const holder = new RedisRecordHolder({ call: (script, scriptKeys, args) => this.#call(script, scriptKeys, args, clock), sealer: this.#sealer, credential, keys, channel: this.#channel });
+      const runner = new GrantRunner({
+        mint: run.mint as ExclusiveMint<SecretValue>,
+        holder,
+        clock,
+        retryWriteMs: this.#pollMs,
+        // the token of every answered grant is shared, also one that answered after its attempt was given up
+        answered: (minted) => {
+          const lease = holder.beganUnder;
+          if (lease !== null) void this.#share({ ...run, fence: lease.fence }, lease.ownerFence, minted);
+        },
+      });
+      grants = { runner, holder };
+      this.#grants.set(credential, grants);
+    }
+    return grants;
+  }
+
   /** Holding the lease: mint once (bounded by `attemptTimeoutMs`), share the token, or record the failure. */
-  async #mintAsHolder(run: SharedRun & { fence: number; state: string | null }): Promise<MintedToken<SecretValue> | 'gave-way'> {
+  async #mintAsHolder(run: SharedRun & { fence: number }): Promise<MintedToken<SecretValue> | 'gave-way'> {
     const { credential, keys, policy, signal, fence, clock } = run;
     const ownerFence = `${run.owner}:${fence}`;
     const attempt = new AbortController();
     const cancel = onAbort(signal, () => attempt.abort(signal.reason));
     let timedOut = false;
-    // An exclusive grant is never given up for another holder (its refresh token would be spent
-    // either way): only the provider's own mintTimeoutMs bounds it.
-    const attemptTimeoutMs = isExclusiveMint(run.mint) ? Infinity : run.attemptTimeoutMs;
     const timer = armTimer(clock, () => {
       timedOut = true;
       attempt.abort(mintTimeoutError(run.attemptTimeoutMs, 'the lease holder’s attempt'));
-    }, attemptTimeoutMs);
+    }, run.attemptTimeoutMs);
     let minted: MintedToken<SecretValue>;
     try {
-      minted = await untilAborted(run.mint(run.claims === undefined ? { signal: attempt.signal, state: run.state } : { signal: attempt.signal, state: run.state, claims: run.claims }), attempt.signal);
+      minted = await untilAborted(run.mint(alone({ ...run, signal: attempt.signal })), attempt.signal);
     } catch (error) {
-      if (isExclusiveMint(run.mint) && (timedOut || signal.aborted || (error as { stateSpent?: unknown } | null)?.stateSpent === true)) {
-        // the grant may have reached the issuer and spent the refresh token: no process may send it again
-        const spent = await this.#sealer.seal({ secret: JSON.stringify({ spent: true }), expires: false }, credential, fence, 'state');
-        await this.#quietly(SPEND_STATE, keys, [ownerFence, spent, this.#channel, credential], clock);
-        throw signal.aborted ? error : new CredentialError('REFRESH_TOKEN_UNUSABLE', 'the refresh-token grant’s outcome is unknown: its refresh token is not used again; sign in again', { cause: error });
-      }
       if (signal.aborted) {
         await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential], clock);
         throw error;
       }
       if (timedOut || this.#blame(error) === 'issuer') {
-        const retryAfterMs = retryAfterOf(error);
-        await this.#quietly(RECORD_FAILURE, keys, [
-          ownerFence,
-          String(policy.breakerThreshold),
-          String(policy.breakerCooldownMs),
-          String(retryAfterMs === null ? 0 : retryAfterCooldownMs(policy, retryAfterMs)),
-          String(2 * policy.breakerCooldownMs + policy.mintTimeoutMs),
-          this.#channel,
-          credential,
-        ], clock);
+        await this.#recordFailure(run, ownerFence, retryAfterOf(error));
       } else {
         await this.#quietly(RELEASE, keys, [ownerFence, this.#channel, credential], clock);
       }
@@ -348,7 +417,7 @@ export class RedisCoordination implements Coordination {
   }
 
   /** Seals and publishes a freshly minted token; one that is not a usable token is not shared (the provider refuses it). */
-  async #share(run: SharedRun & { fence: number }, ownerFence: string, minted: MintedToken<SecretValue>): Promise<void> {
+  async #share(run: Pick<SharedRun, 'credential' | 'keys' | 'policy' | 'clock'> & { fence: number }, ownerFence: string, minted: MintedToken<SecretValue>): Promise<void> {
     const { credential, keys, fence, policy, clock } = run;
     const now = policy.now();
     // checked as the provider checks it (and refuses it): a token that is not usable is not shared
@@ -368,8 +437,7 @@ export class RedisCoordination implements Coordination {
       const { tokenType, scope, refreshAfter } = token;
       const content = { secret: token.secret.reveal(), expires: expiresAt !== null, ...(typeof expiresAt === 'number' ? { expiresAt } : {}) };
       const sealed = await this.#sealer.seal({ ...content, ...definedFacts({ tokenType, scope, refreshAfter }) }, credential, fence);
-      const state = typeof minted.state === 'string' ? await this.#sealer.seal({ secret: JSON.stringify({ value: minted.state }), expires: false }, credential, fence, 'state') : '';
-      await this.#call(PUBLISH_TOKEN, keys, [ownerFence, String(fence), sealed, String(ttlMs), this.#channel, credential, state, this.#unreadable.get(credential) ?? ''], clock);
+      await this.#call(PUBLISH_TOKEN, keys, [ownerFence, String(fence), sealed, String(ttlMs), this.#channel, credential, '', this.#unreadable.get(credential) ?? ''], clock);
       this.#remember(credential, sealedIdOf(sealed));
       this.#unreadable.delete(credential);
     } catch (error) {
@@ -377,26 +445,18 @@ export class RedisCoordination implements Coordination {
     }
   }
 
-  /**
-   * The shared state the lease came with (a refresh token), opened: `null` when there is none yet.
-   * A spent state (a grant whose outcome was unknown) releases the lease and refuses:
-   * `REFRESH_TOKEN_UNUSABLE`. A state that does not open counts as none (reported).
-   */
-  async #openState(run: SharedRun, fence: number, sealed: string): Promise<string | null> {
-    const { credential, keys } = run;
-    if (sealed === '') return null;
-    let content: { value?: unknown; spent?: unknown };
-    try {
-      content = JSON.parse(String((await this.#sealer.open(sealed, credential, 'state')).secret)) as { value?: unknown; spent?: unknown };
-    } catch (error) {
-      this.#notify({ type: 'coordination.value-rejected', error: error instanceof CredentialError ? error : new CredentialError('SHARED_TOKEN_REJECTED', 'the shared state is not readable') });
-      return null;
-    }
-    if (content.spent === true) {
-      await this.#quietly(RELEASE, keys, [`${run.owner}:${fence}`, this.#channel, credential], run.clock);
-      throw new CredentialError('REFRESH_TOKEN_UNUSABLE', 'a refresh-token grant’s outcome was unknown, so the fleet’s refresh token may be spent: sign in again');
-    }
-    return typeof content.value === 'string' ? content.value : null;
+  /** One more issuer failure for the fleet's breaker (its lease released in the same step). */
+  async #recordFailure(run: SharedRun, ownerFence: string, retryAfterMs: number | null): Promise<void> {
+    const { policy, keys, credential, clock } = run;
+    await this.#quietly(RECORD_FAILURE, keys, [
+      ownerFence,
+      String(policy.breakerThreshold),
+      String(policy.breakerCooldownMs),
+      String(retryAfterMs === null ? 0 : retryAfterCooldownMs(policy, retryAfterMs)),
+      String(2 * policy.breakerCooldownMs + policy.mintTimeoutMs),
+      this.#channel,
+      credential,
+    ], clock);
   }
 
   #blame(error: unknown): FailureBlame {
@@ -562,11 +622,4 @@ interface SharedRun {
 function refusedAlone(policy: SharedMintPolicy, message: string, cause?: unknown): MintFailure {
   const error = new CredentialError('COORDINATION_UNAVAILABLE', message, cause === undefined ? undefined : { cause });
   return new MintFailure(error, policy.now(), { blame: 'nobody' });
-}
-
-/** Runs `callback` after the event loop's pending I/O callbacks (`setImmediate` in Node; a zero timer elsewhere). */
-function afterPendingIo(callback: () => void): void {
-  const immediate = (globalThis as { setImmediate?: (callback: () => void) => unknown }).setImmediate;
-  if (immediate === undefined) globalThis.setTimeout(callback, 0);
-  else immediate(callback);
 }

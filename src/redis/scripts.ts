@@ -1,8 +1,9 @@
 /**
  * The protocol's Lua scripts: each runs atomically on the Redis node that holds the credential's
  * keys (they share one hash tag, so Redis Cluster routes them together). KEYS are always, in order:
- * the shared token, the lease, the fence counter, the fleet's failure count, the fleet's open breaker.
- * A token value starts with its fence (`fence:...`), which the scripts read without opening it.
+ * the shared token, the lease, the fence counter, the fleet's failure count, the fleet's open breaker,
+ * the refresh-token record. A token value starts with its fence (`fence:...`), and a record with its
+ * version (`version|...`), which the scripts read without opening them.
  */
 
 /**
@@ -11,8 +12,8 @@
  * that lost its data and restarted its fence counter is still shared from; with its remaining life
  * read here, so no host's clock is compared with another's),
  * `{'open', pttl}` (the fleet's breaker is open), `{'wait', pttl}` (another process holds the lease),
- * or `{'lease', fence, state}` (this process now holds the lease, with a new fence, and the sealed
- * shared state, `''` when there is none).
+ * or `{'lease', fence, record}` (this process now holds the lease, with a new fence, and the
+ * refresh-token record, `''` when there is none).
  * ARGV: owner id (this process / this attempt), lease ms, the IV of the sealed token this process
  * holds ('' for none), this process's id, '1' if this process holds an attempt under a lease of this
  * credential now ('0' otherwise: a lease of its own is then an orphan, taken over at once).
@@ -45,8 +46,7 @@ return {'lease', fence, redis.call('GET', KEYS[6]) or ''}
  * holder whose lease lapsed while a newer token was written cannot overwrite it), with the token's
  * remaining life as its TTL; the fleet's failures are cleared, the lease released, and the
  * credential's hash published. Returns 1 if written, 0 if a newer token was there.
- * The new shared state (a rotated refresh token), when given, is written in the same step.
- * ARGV: owner:fence, fence, sealed value, ttl ms (0: no expiry), channel, message, sealed state ('' for none),
+ * ARGV: owner:fence, fence, sealed value, ttl ms (0: no expiry), channel, message, (unused),
  * the IV of a stored value this process could not authenticate ('' for none): such a value is
  * overwritten whatever fence it claims, so a value nobody can open cannot pin the credential.
  */
@@ -66,7 +66,6 @@ if tonumber(ARGV[4]) > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[3])
 end
-if ARGV[7] ~= '' then redis.call('SET', KEYS[6], ARGV[7]) end
 redis.call('DEL', KEYS[4], KEYS[5])
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
@@ -74,17 +73,28 @@ return 1
 `;
 
 /**
- * The lease holder's exclusive grant has an unknown outcome (its refresh token may be spent): the
- * shared state is replaced by a sealed "spent" marker, so no process sends that refresh token
- * again; the lease is released and waiters woken. ARGV: owner:fence, sealed spent state, channel, message.
+ * Replaces the refresh-token record if it is still the one the writer read (compared by the version
+ * written in clear before it: `version|sealed`; `''` for none), and wakes the waiters. A record
+ * written before a grant is sent (`begin`) also needs the writer to hold the lease still; a grant's
+ * outcome and a new sign-in do not (an answer is written whenever it comes, even after the lease
+ * lapsed: nobody else may send the refresh token meanwhile, the record says so).
+ * Returns 1 if written, 0 if the record changed, -1 if a `begin` no longer holds the lease.
+ * ARGV: expected version, new `version|sealed`, kind ('begin', 'outcome' or 'signIn'), owner:fence, channel, message.
  */
-export const SPEND_STATE = `
-if redis.call('GET', KEYS[2]) == ARGV[1] then
-  redis.call('SET', KEYS[6], ARGV[2])
-  redis.call('DEL', KEYS[2])
-end
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+export const WRITE_RECORD = `
+local current = redis.call('GET', KEYS[6])
+local version = ''
+if current then version = string.match(current, '^([^|]*)|') or '' end
+if version ~= ARGV[1] then return 0 end
+if ARGV[3] == 'begin' and redis.call('GET', KEYS[2]) ~= ARGV[4] then return -1 end
+redis.call('SET', KEYS[6], ARGV[2])
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
+`;
+
+/** The refresh-token record as stored (`''` for none). */
+export const READ_RECORD = `
+return redis.call('GET', KEYS[6]) or ''
 `;
 
 /**

@@ -5,7 +5,7 @@
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connectRedisPair } from '../../examples/redis-server.js';
-import { createCredentialProvider, type CredentialProvider, type Mint } from '../../src/index.js';
+import { createCredentialProvider, type CredentialProvider, type ExclusiveMint, type Mint } from '../../src/index.js';
 import { clientCredentialsMint, refreshTokenMint } from '../../src/oauth2/index.js';
 import { credentialKey, redisCoordination } from '../../src/redis/index.js';
 import { Secret } from '../../machines/secret.js';
@@ -95,8 +95,12 @@ const counted: Mint = async (context) => {
     throw error;
   });
 };
-// a refresh-token mint stays exclusive through the counting wrapper
-const mint: Mint = settings.refreshToken === undefined ? counted : Object.assign(counted, { exclusive: true as const });
+// a refresh-token mint stays exclusive through the counting wrapper: the wrapper carries what the mint carries
+const mint: Mint = settings.refreshToken === undefined ? counted : Object.assign(counted, pick(issuerMint as ExclusiveMint));
+
+function pick({ exclusive, configuredRefreshToken, grantTimeoutMs, reuseIntervalMs, signIn }: ExclusiveMint) {
+  return { exclusive, configuredRefreshToken, grantTimeoutMs, reuseIntervalMs, signIn };
+}
 
 let served = 0;
 let expiredServed = 0;

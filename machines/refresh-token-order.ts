@@ -1,0 +1,24 @@
+import type { RefreshTokenRecord } from './refresh-token.types.js';
+
+/** What orders two records: their family, its sign-in, and the change within it. */
+export type RecordVersion = Pick<RefreshTokenRecord, 'signedInAt' | 'family' | 'generation' | 'seq' | 'formerFamilies'>;
+
+/**
+ * Whether `candidate` is newer than `current`: within a family, a later generation (or a later
+ * change within one); across families, the one that replaced the other (it names it among its
+ * former families), else the later sign-in.
+ *
+ * @example
+ * ```ts
+ * if (isNewerRecord(heard, held)) held = heard;
+ * ```
+ */
+export function isNewerRecord(candidate: RecordVersion, current: RecordVersion | null): boolean {
+  if (current === null) return true;
+  if (candidate.family === current.family) {
+    return candidate.generation > current.generation || (candidate.generation === current.generation && candidate.seq > current.seq);
+  }
+  if (current.formerFamilies.includes(candidate.family)) return false;
+  if (candidate.formerFamilies.includes(current.family)) return true;
+  return candidate.signedInAt > current.signedInAt || (candidate.signedInAt === current.signedInAt && candidate.family > current.family);
+}
