@@ -1,12 +1,13 @@
 import type { RefreshTokenRecord } from './refresh-token.types.js';
 
-/** What orders two records: their family, its sign-in, and the change within it. */
-export type RecordVersion = Pick<RefreshTokenRecord, 'signedInAt' | 'family' | 'generation' | 'seq' | 'formerFamilies'>;
+/** What orders two records: their family, its sign-in, the change within it, and whether it is dead. */
+export type RecordVersion = Pick<RefreshTokenRecord, 'signedInAt' | 'family' | 'generation' | 'seq' | 'formerFamilies' | 'status'>;
 
 /**
  * Whether `candidate` is newer than `current`: within a family, a later generation (or a later
  * change within one); across families, the one that replaced the other (it names it among its
- * former families), else the later sign-in.
+ * former families); across families neither replaced (two sign-ins in two tabs at once), a live one
+ * over a dead one (revoked, in doubt), else the later sign-in.
  *
  * @example
  * ```ts
@@ -20,5 +21,11 @@ export function isNewerRecord(candidate: RecordVersion, current: RecordVersion |
   }
   if (current.formerFamilies.includes(candidate.family)) return false;
   if (candidate.formerFamilies.includes(current.family)) return true;
+  const candidateDead = isDead(candidate);
+  if (candidateDead !== isDead(current)) return !candidateDead;
   return candidate.signedInAt > current.signedInAt || (candidate.signedInAt === current.signedInAt && candidate.family > current.family);
+}
+
+function isDead(record: RecordVersion): boolean {
+  return record.status === 'revoked' || record.status === 'inDoubt';
 }

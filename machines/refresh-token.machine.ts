@@ -28,7 +28,7 @@ export const refreshTokenMachine = setup({
     /** The event is about the grant the record holds (a late answer to an older grant changes nothing). */
     isCurrentGrant: ({ context, event }) => 'grantId' in event && event.type !== 'grant.sent' && context.grant?.id === event.grantId,
     /** As `isCurrentGrant`, and the grant was this refresh token's first: nothing else ever sent it. */
-    isCurrentFirstGrant: ({ context, event }) => event.type === 'grant.notSent' && context.grant?.id === event.grantId && context.grant.firstSentAt === context.grant.sentAt,
+    isCurrentFirstGrant: ({ context, event }) => event.type === 'grant.unspent' && context.grant?.id === event.grantId && context.grant.firstSentAt === context.grant.sentAt,
     /**
      * Another grant's deadline has passed without an answer (it is in doubt), and the issuer's reuse
      * interval, counted from the first time this refresh token was sent, still allows sending it again.
@@ -96,7 +96,7 @@ export const refreshTokenMachine = setup({
       on: {
         'grant.rotated': { guard: 'isCurrentGrant', target: 'usable', actions: 'rotate' },
         'grant.kept': { guard: 'isCurrentGrant', target: 'usable', actions: 'keep' },
-        'grant.notSent': [
+        'grant.unspent': [
           { guard: 'isCurrentFirstGrant', target: 'usable', actions: 'releaseUnsent' },
           // a retry that did not leave: the earlier send of the same refresh token is still in doubt
           { guard: 'isCurrentGrant', target: 'inDoubt', actions: 'markLost' },
@@ -125,7 +125,11 @@ export const refreshTokenMachine = setup({
 /** The statechart's type. */
 export type RefreshTokenMachine = typeof refreshTokenMachine;
 
+/**
+ * Within the first half of the issuer's reuse interval, counted from the refresh token's first send:
+ * the second half is left for the retry to reach the issuer (which counts from when it first saw it).
+ */
 function withinReuseInterval(context: RefreshTokenContext, event: { readonly at: number; readonly reuseIntervalMs: number }): boolean {
   const since = context.grant?.firstSentAt;
-  return since !== undefined && event.reuseIntervalMs > 0 && event.at < since + event.reuseIntervalMs;
+  return since !== undefined && event.reuseIntervalMs > 0 && event.at < since + event.reuseIntervalMs / 2;
 }

@@ -68,9 +68,12 @@ export function grantDecision(record: RefreshTokenRecord, now: number, reuseInte
 
 /**
  * The record a holder starts from, given what it holds (`held`: shared, stored, or none) and the
- * refresh token the app was configured with (`configured`, a family's first): the held record,
- * unless it is of a family already dead (revoked, or in doubt for good) that the configured token
- * did not come before: then the configured token starts over (a new sign-in's, deployed as config).
+ * refresh token the app was configured with (`configured`, a family's first): the held record
+ * (which takes the configured refresh token as its value when it is that very one: the same family,
+ * generation 0, its value not known to the holder), unless it is of a family already dead (revoked,
+ * or in doubt for good) that the configured token did not come before: then the configured token
+ * starts over (a new sign-in's, deployed as config). A held record whose refresh token only another
+ * holder knows (a tab's marker) is not dead: the configured token does not replace it.
  *
  * @example
  * ```ts
@@ -79,7 +82,11 @@ export function grantDecision(record: RefreshTokenRecord, now: number, reuseInte
  */
 export function startingRecord(held: RefreshTokenRecord | null, configured: RefreshTokenRecord, now: number, reuseIntervalMs: number): RefreshTokenRecord {
   if (held === null) return configured;
-  if (held.family === configured.family || held.formerFamilies.includes(configured.family)) return held;
-  if (grantDecision(held, now, reuseIntervalMs).kind !== 'unusable') return held;
+  if (held.family === configured.family) {
+    return held.value === null && held.generation === configured.generation && held.refusal === null ? { ...held, value: configured.value } : held;
+  }
+  if (held.formerFamilies.includes(configured.family)) return held;
+  const unknown = held.value === null && held.refusal === null && (held.status === 'usable' || held.status === 'granting');
+  if (unknown || grantDecision(held, now, reuseIntervalMs).kind !== 'unusable') return held;
   return { ...configured, formerFamilies: [held.family, ...held.formerFamilies].slice(0, FORMER_FAMILIES_KEPT) };
 }

@@ -62,8 +62,8 @@ export interface RefreshTokenRecord extends RefreshTokenContext {
 export type RefreshTokenEvent =
   /** A grant carrying the refresh token is about to be handed to the transport (written before it is). */
   | { readonly type: 'grant.sent'; readonly grantId: string; readonly at: number; readonly deadline: number; readonly reuseIntervalMs: number }
-  /** The grant never left the process (refused connection, offline, given up before sending): the token is unspent. */
-  | { readonly type: 'grant.notSent'; readonly grantId: string }
+  /** The refresh token was not spent: the grant never left (refused connection, offline, given up before sending), or the issuer answered with an error that did not take it (5xx, 429). */
+  | { readonly type: 'grant.unspent'; readonly grantId: string }
   /** The issuer answered with a new refresh token (even when the rest of its answer was refused). */
   | { readonly type: 'grant.rotated'; readonly grantId: string; readonly next: Secret }
   /** The issuer answered and kept the refresh token (it does not rotate). */

@@ -23,8 +23,12 @@ export interface RefreshTokenGrant {
   /** The refresh token's family (one per sign-in) and generation (grants answered in it), for events. */
   readonly family: string;
   readonly generation: number;
-  /** The request never left this process (a refused connection, offline, given up before sending): the refresh token is unspent. */
-  notSent(): void;
+  /**
+   * The refresh token was not spent: the request never left this process (a refused connection,
+   * offline, given up before sending), or the issuer answered with an error that did not take it
+   * (a 5xx, a 429, `invalid_client`: anything but a new refresh token or `invalid_grant`).
+   */
+  unspent(): void;
   /** The issuer answered with a new refresh token: kept whatever becomes of the rest of the answer. */
   rotated(next: string | Secret): void;
   /** The issuer refused the refresh token itself (`invalid_grant`): final until a new sign-in. */
@@ -109,6 +113,11 @@ export class GrantRunner {
     this.#failed = setup.failed;
   }
 
+  /** Whether a grant of this runner is in flight (its other attempts join it). */
+  get inFlight(): boolean {
+    return this.#inFlight !== null;
+  }
+
   /** The newest record this runner knows of: its own latest, or `held` if that is newer. */
   newest(held: RefreshTokenRecord | null): RefreshTokenRecord | null {
     return this.#latest !== null && isNewerRecord(this.#latest, held) ? this.#latest : held;
@@ -167,7 +176,7 @@ export class GrantRunner {
     const { signal } = run;
     this.#latest = sent;
     if (signal.aborted) {
-      void this.#record({ type: 'grant.notSent', grantId });
+      void this.#record({ type: 'grant.unspent', grantId });
       throw signal.reason;
     }
     let sending: Promise<MintedToken<SecretValue>> | null = null;
@@ -175,7 +184,7 @@ export class GrantRunner {
       kind: 'begun',
       send: () => (sending ??= this.#send(sent, grantId, run.claims)),
       abandon: () => {
-        if (sending === null) void this.#record({ type: 'grant.notSent', grantId });
+        if (sending === null) void this.#record({ type: 'grant.unspent', grantId });
       },
     };
   }
@@ -234,8 +243,9 @@ export class GrantRunner {
     const clock = this.#clock;
     const controller = new AbortController();
     const { grantTimeoutMs } = this.#mint;
-    // deferred past pending I/O: an answer that arrived while the page or the loop was stalled wins
-    const timer = armTimer(clock, () => afterPendingIo(() => controller.abort(grantTimeoutError(grantTimeoutMs))), grantTimeoutMs);
+    // at the deadline the record gives every holder (deferred past pending I/O: an answer that
+    // arrived while the page or the loop was stalled wins)
+    const timer = armTimer(clock, () => afterPendingIo(() => controller.abort(grantTimeoutError(grantTimeoutMs))), Math.max(0, sent.grant!.deadline - clock.now()));
     let told = false;
     const tell = (event: RefreshTokenEvent) => {
       told = true;
@@ -245,7 +255,7 @@ export class GrantRunner {
       refreshToken: sent.value!,
       family: sent.family,
       generation: sent.generation,
-      notSent: () => tell({ type: 'grant.notSent', grantId }),
+      unspent: () => tell({ type: 'grant.unspent', grantId }),
       rotated: (next) => tell({ type: 'grant.rotated', grantId, next: next instanceof Secret ? next : new Secret(next) }),
       refused: (refusal) => tell({ type: 'grant.refused', grantId, refusal }),
     };

@@ -50,6 +50,20 @@ export interface BrowserCoordinationOptions {
   locks?: LockManagerLike;
   /** The channel constructor (default `BroadcastChannel`); for tests and unusual hosts. */
   channel?: new (name: string) => BroadcastChannelLike;
+  /** Where the refresh token's version marker is kept (default `localStorage`; see {@link StorageLike}); for tests and unusual hosts. */
+  storage?: StorageLike | null;
+}
+
+/**
+ * The part of `localStorage` this coordination uses: one small marker per credential of the newest
+ * refresh-token version a tab of the origin saw (its family's fingerprint, its generation and the
+ * families it replaced; no token, no refresh token), so that a tab opened when no tab that knew it
+ * is left does not send a sign-in's refresh token that was rotated away (its issuer would revoke
+ * the family): it asks the user to sign in again instead.
+ */
+export interface StorageLike {
+  getItem(key: string): string | null;
+  setItem(key: string, value: string): void;
 }
 
 /** What a browser coordination tells its listeners. */
@@ -66,7 +80,7 @@ interface Entry {
   /** With persistence: what was stored, merged in once IndexedDB answers. */
   loaded: Promise<void> | null;
   token: SharedToken | null;
-  /** The refresh token's record (a rotating refresh-token grant), as tabs post it: the newest this tab heard of. */
+  /** The refresh token's record (a rotating refresh-token grant), as tabs post it: the newest this tab heard of (or only the marker's version, with no refresh token: `fromMarker`). */
   record: PlainRecord | null;
   /** The shared token this tab last took as its own: another one is adoptable, this one is not. */
   held: string | null;
@@ -104,7 +118,7 @@ const TAKEN = Symbol('taken');
  * ```
  */
 export function browserCoordination(options: BrowserCoordinationOptions = {}): BrowserCoordination {
-  checkOptions(options, { owner: OWNER, known: ['namespace', 'persist', 'adoptWaitMs', 'locks', 'channel'] });
+  checkOptions(options, { owner: OWNER, known: ['namespace', 'persist', 'adoptWaitMs', 'locks', 'channel', 'storage'] });
   const { namespace = 'credential-actor', adoptWaitMs = 250, persist = false } = options;
   requireOption(OWNER, 'namespace', typeof namespace === 'string' && namespace.length > 0, 'must be a non-empty string', namespace);
   requireOption(OWNER, 'adoptWaitMs', typeof adoptWaitMs === 'number' && adoptWaitMs >= 0 && adoptWaitMs < Infinity, 'must be a finite number >= 0', adoptWaitMs);
@@ -112,7 +126,8 @@ export function browserCoordination(options: BrowserCoordinationOptions = {}): B
   const locks = options.locks ?? (globalThis as { navigator?: { locks?: LockManagerLike } }).navigator?.locks;
   const channel = options.channel ?? (globalThis as { BroadcastChannel?: new (name: string) => BroadcastChannelLike }).BroadcastChannel;
   const missing = locks === undefined ? 'navigator.locks' : channel === undefined ? 'BroadcastChannel' : null;
-  return new BrowserCoordination({ namespace, adoptWaitMs, persist, locks, channel, missing });
+  const storage = options.storage === undefined ? defaultStorage() : options.storage;
+  return new BrowserCoordination({ namespace, adoptWaitMs, persist, locks, channel, missing, storage });
 }
 
 /** Tabs' shared credentials. Build one with {@link browserCoordination}. */
@@ -128,6 +143,7 @@ export class BrowserCoordination implements Coordination {
   readonly #missing: string | null;
   readonly #entries = new Map<string, Entry>();
   readonly #persisting: boolean;
+  readonly #storage: StorageLike | null;
   /** Who waits for news of a key by key, or for a barrier's echo by nonce. */
   readonly #waiters = new Map<string, Set<() => void>>();
   readonly #listeners = new Listeners<BrowserCoordinationEvent>();
@@ -145,8 +161,10 @@ export class BrowserCoordination implements Coordination {
     locks: LockManagerLike | undefined;
     channel: (new (name: string) => BroadcastChannelLike) | undefined;
     missing: string | null;
+    storage: StorageLike | null;
   }) {
     this.#namespace = setup.namespace;
+    this.#storage = setup.storage;
     this.#adoptWaitMs = setup.adoptWaitMs;
     this.#locks = setup.locks;
     this.#missing = setup.missing;
@@ -250,6 +268,13 @@ export class BrowserCoordination implements Coordination {
     for (;;) {
       entry.breaker.refuseIfOpen(policy.now());
       phase('waitingOnHolder');
+      // another tab's grant in flight: its outcome comes as a message (or its deadline passes); no lock needed to wait
+      const grant = entry.record?.status === 'granting' && entry.runner?.inFlight !== true ? entry.record.grant : null;
+      if (grant !== null && grant.deadline > policy.now()) {
+        await this.#wait(key, signal, clock, grant.deadline - policy.now());
+        if (claims === undefined && this.#adoptable(entry, policy.now())) return this.#adopt(entry, phase);
+        continue;
+      }
       const outcome = await this.#locks!.request<typeof TAKEN | UnderLock>(`${this.#namespace}:${key}`, { mode: 'exclusive', ifAvailable: true }, (lock) =>
         lock === null ? Promise.resolve(TAKEN) : this.#underLock(key, entry, mint, policy, clock, run),
       );
@@ -288,6 +313,11 @@ export class BrowserCoordination implements Coordination {
       // persistence reads what a tab since closed left in IndexedDB.
       await this.#ask(key, signal, clock);
       if (this.#persisting) await this.#load(key, entry);
+      // and the origin's marker: a tab that closed after a rotation left its version there
+      this.#hearRecord(entry, this.#markedRecord(key));
+      // a usable refresh token only another tab knows: it may be paused for a moment (its answers were
+      // lost); asked a few more times before this tab concludes that nobody does
+      for (let round = 0; round < 4 && entry.record?.status === 'usable' && entry.record.value === null; round++) await this.#ask(key, signal, clock);
     }
     if (claims === undefined && this.#adoptable(entry, policy.now())) return { minted: this.#adopt(entry, phase) };
     entry.breaker.refuseIfOpen(policy.now());
@@ -324,8 +354,9 @@ export class BrowserCoordination implements Coordination {
     if (policy === null || isIssuerNotAsked(error) || isCredentialError(error, 'REFRESH_TOKEN_UNUSABLE') || defaultClassifyFailure(error) !== 'issuer') return;
     const at = policy.now();
     const retryAfterMs = retryAfterOf(error);
-    this.#entry(key).breaker.failed(at, retryAfterMs, policy);
-    await this.#publish({ type: 'failure', key, at, retryAfterMs }, NEVER);
+    const id = crypto.randomUUID();
+    this.#entry(key).breaker.failed(id, at, retryAfterMs, policy);
+    await this.#publish({ type: 'failure', key, id, at, retryAfterMs }, NEVER);
   }
 
   /** The key's grant runner (its module loads at the first refresh-token grant: see `tab-grants.ts`). */
@@ -338,6 +369,7 @@ export class BrowserCoordination implements Coordination {
       clock,
       // to every tab (echo-confirmed: a grant is marked everywhere before it is sent), and to IndexedDB
       changed: async () => {
+        this.#mark(key, entry.record);
         if (entry.record !== null) await this.#publish({ type: 'record', key, record: entry.record }, NEVER);
         await this.#persist(key, entry);
       },
@@ -363,7 +395,7 @@ export class BrowserCoordination implements Coordination {
   #entry(key: string): Entry {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = { loaded: null, token: null, record: null, held: null, breaker: new TabBreaker(), runner: null };
+      entry = { loaded: null, token: null, record: this.#markedRecord(key), held: null, breaker: new TabBreaker(), runner: null };
       this.#entries.set(key, entry);
       if (this.#persisting) entry.loaded = this.#load(key, entry);
     }
@@ -390,32 +422,53 @@ export class BrowserCoordination implements Coordination {
     await (await this.#openStore())?.save(key, { token: entry.token, record: entry.record });
   }
 
-  /** Asks the live tabs for their token and record; the first answer (or `adoptWaitMs`) ends the wait. */
-  #ask(key: string, signal: AbortSignal, clock: Clock): Promise<void> {
-    this.#post({ type: 'want', key });
-    return this.#wait(key, signal, clock, this.#adoptWaitMs);
+  /**
+   * Asks the live tabs for their token and record; the first answer (or `adoptWaitMs`) ends the wait.
+   * A wait that ended long past its time (this tab was paused or frozen, and the answers posted
+   * meanwhile were lost to it) is asked again, up to twice.
+   */
+  async #ask(key: string, signal: AbortSignal, clock: Clock): Promise<void> {
+    for (let round = 0; round < 3; round++) {
+      const askedAt = clock.now();
+      this.#post({ type: 'want', key });
+      await this.#wait(key, signal, clock, this.#adoptWaitMs);
+      if (clock.now() - askedAt <= 2 * this.#adoptWaitMs + 100) return;
+    }
   }
 
   /**
    * Waits until `#wake(name)`: news of key `name` from another tab (bounded by `ms` on `clock`), or
-   * this tab's own barrier `name` coming back; or until the attempt gives up.
+   * this tab's own post `name` coming back; or until the attempt gives up. Resolves `true` when
+   * woken, `false` when its time ran out.
    */
-  #wait(name: string, signal: AbortSignal, clock?: Clock, ms?: number): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
+  #wait(name: string, signal: AbortSignal, clock: Clock, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
       let wakers = this.#waiters.get(name);
       if (wakers === undefined) this.#waiters.set(name, (wakers = new Set()));
       const done = (settle: () => void) => () => {
-        if (clock !== undefined) disarmTimer(clock, timer!);
+        disarmTimer(clock, timer);
         cancel();
         wakers.delete(wake);
         if (wakers.size === 0) this.#waiters.delete(name);
         settle();
       };
-      const wake = done(resolve);
-      const timer = clock === undefined ? undefined : armTimer(clock, wake, ms ?? this.#adoptWaitMs);
+      const wake = done(() => resolve(true));
+      const timer = armTimer(clock, done(() => resolve(false)), ms);
       const cancel = onAbort(signal, done(() => reject(signal.reason)));
       wakers.add(wake);
     });
+  }
+
+  /**
+   * Posts (with `post`, which returns the nonce) and resolves once the post comes back on this tab's
+   * own other handle; posted again if it does not come back in time (this tab was paused meanwhile,
+   * and a paused page loses what reaches it, its own echo too), a few times at most.
+   */
+  async #echoed(post: () => string, signal: AbortSignal): Promise<void> {
+    const clock = this.#policy?.clock ?? systemClock;
+    for (let round = 0; round < 5 && !this.#closed; round++) {
+      if (await this.#wait(post(), signal, clock, 2 * this.#adoptWaitMs + 250)) return;
+    }
   }
 
   #wake(name: string): void {
@@ -428,7 +481,7 @@ export class BrowserCoordination implements Coordination {
    * tabs' messages: one pipe from the browser's broker, first in, first out.
    */
   #barrier(signal: AbortSignal): Promise<void> {
-    return this.#closed ? Promise.resolve() : this.#wait(this.#post({ type: 'barrier' }, this.#echo), signal);
+    return this.#echoed(() => this.#post({ type: 'barrier' }, this.#echo), signal);
   }
 
   /**
@@ -438,7 +491,7 @@ export class BrowserCoordination implements Coordination {
    * guaranteed; within one pipe it is).
    */
   #publish(message: TabMessage, signal: AbortSignal): Promise<void> {
-    return this.#closed ? Promise.resolve() : this.#wait(this.#post(message), signal);
+    return this.#echoed(() => this.#post(message), signal);
   }
 
   #receive(data: unknown): void {
@@ -458,12 +511,14 @@ export class BrowserCoordination implements Coordination {
       case 'token':
         if (isNewer(data.token, target.token)) target.token = data.token;
         this.#hearRecord(target, data.record);
+        this.#mark(data.key, target.record);
         break;
       case 'record':
         this.#hearRecord(target, data.record);
+        this.#mark(data.key, target.record);
         break;
       case 'failure':
-        if (this.#policy !== null) target.breaker.failed(data.at, data.retryAfterMs, this.#policy);
+        if (this.#policy !== null) target.breaker.failed(data.id, data.at, data.retryAfterMs, this.#policy);
         break;
       case 'answered':
         target.breaker.answered();
@@ -476,7 +531,47 @@ export class BrowserCoordination implements Coordination {
   #hearRecord(entry: Entry, plain: PlainRecord | null | undefined): void {
     // only the origin's own scripts post here: the message's version is checked, and the record's own
     // version, which orders it; its content is checked in full where a grant reads it (tab-grants.ts)
-    if (isRecordVersion(plain) && isNewerRecord(plain, entry.record)) entry.record = plain;
+    if (!isRecordVersion(plain)) return;
+    const current = entry.record;
+    // a generation has one refresh token: a record that knows only the version (the marker's) takes the
+    // value from one of the same generation that knows it, whichever of the two is newer
+    const sameGeneration = current !== null && current.family === plain.family && current.generation === plain.generation;
+    if (isNewerRecord(plain, current)) entry.record = plain.value === null && sameGeneration && current.value !== null ? { ...plain, value: current.value } : plain;
+    else if (sameGeneration && current.value === null && plain.value !== null && current.refusal === null) entry.record = { ...current, value: plain.value };
+  }
+
+  /** Keeps the marker of the newest refresh-token version this origin saw (see {@link StorageLike}). */
+  #mark(key: string, record: PlainRecord | null): void {
+    if (record === null || this.#storage === null) return;
+    try {
+      const marked = this.#markedRecord(key);
+      if (marked !== null && !isNewerRecord(record, marked)) return;
+      const { status, signedInAt, family, generation, seq, grant, formerFamilies } = record;
+      this.#storage.setItem(`${this.#namespace}:${key}:refresh-token-version`, JSON.stringify({ status, signedInAt, family, generation, seq, grant, formerFamilies }));
+    } catch {
+      // storage refused (quota, a privacy mode): the live tabs still answer for it
+    }
+  }
+
+  /**
+   * The marker's version as a record with no refresh token: a sign-in's refresh token of a family that
+   * has rotated since is known to be spent. `null` when there is no marker, or it says only that a
+   * configured refresh token was never sent (every tab configured with it still holds it good).
+   */
+  #markedRecord(key: string): PlainRecord | null {
+    if (this.#storage === null) return null;
+    try {
+      const marked = JSON.parse(this.#storage.getItem(`${this.#namespace}:${key}:refresh-token-version`) ?? 'null') as unknown;
+      // a configured refresh token never sent says nothing a tab does not know; a sign-in's says what it replaced
+      if (!isRecordVersion(marked) || (marked.generation === 0 && marked.seq === 0 && marked.signedInAt === 0)) return null;
+      const { signedInAt, family, generation, seq, formerFamilies } = marked;
+      // a grant in flight in another tab may still answer until its deadline: waited for, as the record says
+      const grant = isGrant(marked.grant) ? marked.grant : null;
+      const status = marked.status === 'usable' || (marked.status === 'granting' && grant !== null) ? marked.status : 'inDoubt';
+      return { status, signedInAt, family, generation, seq, value: null, grant, refusal: null, formerFamilies };
+    } catch {
+      return null;
+    }
   }
 
   /** Posts `message` (on the first handle, unless told otherwise) with a fresh nonce, which it returns. */
@@ -528,10 +623,25 @@ function sharedTokenOf(minted: MintedToken<SecretValue>, now: number): SharedTok
   }
 }
 
+/** The page's `localStorage`, where it is there and usable (a sandboxed frame may refuse it). */
+function defaultStorage(): StorageLike | null {
+  try {
+    return (globalThis as { localStorage?: StorageLike }).localStorage ?? null;
+  } catch {
+    return null;
+  }
+}
+
 /** Whether a record heard of carries a version that orders it (see `isNewerRecord`). */
 function isRecordVersion(plain: unknown): plain is PlainRecord {
   const record = plain as Partial<PlainRecord> | null | undefined;
   return typeof record?.family === 'string' && [record.signedInAt, record.generation, record.seq].every((count) => typeof count === 'number') && Array.isArray(record.formerFamilies);
+}
+
+/** Whether a marker's grant is one (its deadline is what a tab waits for). */
+function isGrant(grant: unknown): grant is NonNullable<PlainRecord['grant']> {
+  const candidate = grant as Partial<NonNullable<PlainRecord['grant']>> | null;
+  return typeof candidate?.id === 'string' && [candidate.sentAt, candidate.deadline, candidate.firstSentAt].every((at) => typeof at === 'number');
 }
 
 /** Whether `token` is there and unexpired at `now`. */

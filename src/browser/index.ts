@@ -6,4 +6,4 @@
  * @packageDocumentation
  */
 export { browserCoordination, BrowserCoordination } from './browser-coordination.js';
-export type { BrowserCoordinationEvent, BrowserCoordinationOptions, BroadcastChannelLike, LockManagerLike } from './browser-coordination.js';
+export type { BrowserCoordinationEvent, BrowserCoordinationOptions, BroadcastChannelLike, LockManagerLike, StorageLike } from './browser-coordination.js';

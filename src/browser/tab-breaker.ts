@@ -12,7 +12,7 @@ import type { SharedMintPolicy } from '../coordination.js';
  *
  * @example
  * ```ts
- * breaker.failed(now, null, policy);
+ * breaker.failed(crypto.randomUUID(), now, null, policy);
  * breaker.refuseIfOpen(now); // throws BreakerOpenError (scope 'tabs') once the threshold is reached
  * ```
  */
@@ -21,9 +21,14 @@ export class TabBreaker {
   #lastFailureAt = -Infinity;
   #openUntil: number | null = null;
   #reason: BreakerOpenReason = 'failures';
+  /** The latest failures' ids (a failure is posted again when its echo was lost). */
+  readonly #heard: string[] = [];
 
-  /** A mint failed at the issuer at `at` (perhaps saying when to come back). */
-  failed(at: number, retryAfterMs: number | null, policy: SharedMintPolicy): void {
+  /** A mint failed at the issuer at `at` (perhaps saying when to come back); a failure heard twice (`id`) counts once. */
+  failed(id: string, at: number, retryAfterMs: number | null, policy: SharedMintPolicy): void {
+    if (this.#heard.includes(id)) return;
+    this.#heard.push(id);
+    if (this.#heard.length > 16) this.#heard.shift();
     if (at - this.#lastFailureAt > 2 * policy.breakerCooldownMs + policy.mintTimeoutMs) this.#failures = 0;
     this.#failures++;
     this.#lastFailureAt = at;

@@ -23,8 +23,8 @@ export type TabMessage =
   | { readonly type: 'want'; readonly key: string }
   /** The refresh token's record changed (a grant marked before it is sent, its outcome, a new sign-in). */
   | { readonly type: 'record'; readonly key: string; readonly record: PlainRecord }
-  /** A mint failed at the issuer: one more failure for the tabs' breaker (`retryAfterMs` when the issuer said when to come back). */
-  | { readonly type: 'failure'; readonly key: string; readonly at: number; readonly retryAfterMs: number | null }
+  /** A mint failed at the issuer: one more failure for the tabs' breaker (`retryAfterMs` when the issuer said when to come back); `id` counts it once however often it is posted. */
+  | { readonly type: 'failure'; readonly key: string; readonly id: string; readonly at: number; readonly retryAfterMs: number | null }
   /** A mint was answered: the tabs' breaker closes. */
   | { readonly type: 'answered'; readonly key: string }
   /** A tab's own echo, to know every message sent before it was delivered first. */

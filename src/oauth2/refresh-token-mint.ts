@@ -45,9 +45,10 @@ export interface RefreshTokenOptions {
   grantTimeoutMs?: number;
   /**
    * The issuer's refresh-token reuse interval (Auth0 "reuse interval", Okta "grace period", Supabase
-   * "reuse interval"), in ms; default 0 (none). Within it, counted from when a refresh token was
-   * first sent, a refresh token whose grant's answer was lost is sent again instead of asking for a
-   * new sign-in. Set it no longer than the issuer's.
+   * "reuse interval"), in ms; default 0 (none). Within its first half, counted from when a refresh
+   * token was first sent, a refresh token whose grant's answer was lost is sent again instead of
+   * asking for a new sign-in (the second half is left for the retry to reach the issuer). Set it no
+   * longer than the issuer's.
    */
   reuseIntervalMs?: number;
   /**
@@ -141,7 +142,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
     for (const resource of [options.resource ?? []].flat()) parameters.append('resource', resource);
     const authentication = clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(clientSecret.reveal());
     const unsent = (error: unknown): never => {
-      grant.notSent();
+      grant.unspent();
       throw error;
     };
     if (signal.aborted) unsent(signal.reason);
@@ -161,7 +162,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
     try {
       response = await oauth.refreshTokenGrantRequest(server, client, authentication, grant.refreshToken.reveal(), { ...http, signal, additionalParameters: parameters });
     } catch (error) {
-      if (wasNeverSent(error)) grant.notSent();
+      if (wasNeverSent(error)) grant.unspent();
       throw toSafeError(error, signal, now(), call);
     }
     // kept before anything else is checked: a refused answer that carries one has still spent the old one
@@ -180,6 +181,8 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
         grant.refused(refusal);
         throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', `the issuer refused the refresh token (invalid_grant${refusal.description === undefined ? '' : `: ${refusal.description}`}): sign in again`, { cause: safe }), { refusal });
       }
+      // an error answer (a 5xx, a 429, invalid_client) did not take the refresh token: it is sent again later
+      if (response.status !== 200 && rotated === undefined) grant.unspent();
       throw safe;
     }
     return {

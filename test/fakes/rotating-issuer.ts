@@ -10,7 +10,7 @@
  * (`reuses`), families revoked. A test never prints a token: they are short made-up strings.
  */
 export type IssuerFault =
-  /** The connection is refused: nothing reaches the issuer (a Node error code, or a browser's bare TypeError). */
+  /** The connection is refused: nothing reaches the issuer (a Node error code, or a browser's bare TypeError); the next request of any kind, a reachability check included. */
   | { readonly kind: 'refused'; readonly withCode: boolean }
   /** The request reaches the issuer (its refresh token is spent) and the answer is lost (reset, no code in a browser). */
   | { readonly kind: 'lost'; readonly withCode: boolean }
@@ -23,6 +23,11 @@ export type IssuerFault =
 
 export interface HeldAnswer {
   readonly refreshToken: string;
+  /** Who sent it (the request's `x-tab` header), and when it reached the issuer. */
+  readonly from: string;
+  readonly at: number;
+  /** Set once `release()` was called. */
+  readonly released: boolean;
   /** Delivers the answer (if its caller still waits). */
   release(): void;
   /** The caller gave up (its signal aborted) before the answer was released. */
@@ -111,7 +116,11 @@ export function rotatingIssuer(options: RotatingIssuerOptions) {
     const signal = init?.signal ?? undefined;
     if (signal?.aborted) throw signal.reason;
     if ((init?.method ?? 'GET') === 'HEAD') {
-      if (down) throw new TypeError('Failed to fetch');
+      // a refused connection refuses whatever comes next, a reachability check included
+      if (down || faults[0]?.kind === 'refused') {
+        if (!down) faults.shift();
+        throw new TypeError('Failed to fetch');
+      }
       ledger.probes++;
       return new Response(null, { status: 405 });
     }
@@ -133,8 +142,14 @@ export function rotatingIssuer(options: RotatingIssuerOptions) {
       return new Promise<Response>((resolve, reject) => {
         const held = {
           refreshToken,
+          from: new Headers(init?.headers).get('x-tab') ?? '',
+          at: options.clock.now(),
           abandoned: false,
-          release: () => resolve(response),
+          released: false,
+          release: () => {
+            held.released = true;
+            resolve(response);
+          },
         };
         ledger.held.push(held);
         signal?.addEventListener('abort', () => {
@@ -154,6 +169,10 @@ export function rotatingIssuer(options: RotatingIssuerOptions) {
     /** The next requests meet these faults, in order. */
     fault(...next: IssuerFault[]) {
       faults.push(...next);
+    },
+    /** Drops the faults not met yet. */
+    clearFaults() {
+      faults.length = 0;
     },
     /** Every request is refused until `up()`. */
     down() {
