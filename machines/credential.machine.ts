@@ -164,9 +164,11 @@ export const credentialMachine = setup({
     }),
     openBreakerForRetryAfter: assign(({ context, event }) => {
       assertEvent(event, 'mint.failed');
+      // a failure that also reaches the threshold opens it for the cooldown too: the later end wins
+      const reachesThreshold = context.consecutiveFailures + 1 >= context.policy.breakerThreshold;
       return {
         consecutiveFailures: context.consecutiveFailures + 1,
-        openUntil: event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs ?? 0),
+        openUntil: event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs ?? 0, reachesThreshold),
         openReason: 'retry-after' as const,
         retryAt: null,
       };

@@ -255,17 +255,21 @@ export function failureCountsHere(context: Pick<CredentialContext, 'policy'>, bl
 }
 
 /**
- * How long a breaker opened by a `Retry-After` stays open: what the issuer asked, but never less
- * than the cooldown (a `Retry-After: 0` is not an invitation to hammer) nor more than
- * `maxRetryAfterMs` (a bogus date years ahead must not lock the credential out).
+ * How long a breaker opened by a failure that said when to come back (`Retry-After`) stays open:
+ * what the issuer asked, never more than `maxRetryAfterMs` (a bogus date years ahead must not lock
+ * the credential out). When the same failure also reaches the breaker's threshold (or is a failed
+ * half-open probe), the cooldown applies too, and the later end wins.
  *
  * @example
  * ```ts
- * retryAfterCooldownMs({ breakerCooldownMs: 60_000, maxRetryAfterMs: 600_000 }, 3_600_000); // 600_000
+ * retryAfterCooldownMs({ breakerCooldownMs: 60_000, maxRetryAfterMs: 600_000 }, 7_000, false); // 7_000: what the issuer asked
+ * retryAfterCooldownMs({ breakerCooldownMs: 60_000, maxRetryAfterMs: 600_000 }, 7_000, true); // 60_000: the threshold too
+ * retryAfterCooldownMs({ breakerCooldownMs: 60_000, maxRetryAfterMs: 600_000 }, 3_600_000, false); // 600_000
  * ```
  */
-export function retryAfterCooldownMs(policy: Pick<RefreshPolicy, 'breakerCooldownMs' | 'maxRetryAfterMs'>, retryAfterMs: number): number {
-  return Math.max(policy.breakerCooldownMs, Math.min(retryAfterMs, Math.max(policy.maxRetryAfterMs, policy.breakerCooldownMs)));
+export function retryAfterCooldownMs(policy: Pick<RefreshPolicy, 'breakerCooldownMs' | 'maxRetryAfterMs'>, retryAfterMs: number, reachesThreshold: boolean): number {
+  const asked = Math.min(Math.max(0, retryAfterMs), policy.maxRetryAfterMs);
+  return reachesThreshold ? Math.max(asked, policy.breakerCooldownMs) : asked;
 }
 
 /** The first proactive retry waits this long after a failure; each further one doubles it. */

@@ -40,7 +40,7 @@ export const poolMachine = setup({
       assertEvent(event, 'issuer.failed');
       // `?? -Infinity` is never taken: this guard runs only in `open`, and every way into `open` sets
       // `openUntil` (an equivalent mutant, `+Infinity`, survives there for that reason)
-      return event.retryAfterMs !== null && event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs) > (context.openUntil ?? -Infinity);
+      return event.retryAfterMs !== null && event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs, false) > (context.openUntil ?? -Infinity);
     },
     /** A mint asks after the cooldown ended by the clock, before its (late) timer fired. */
     requestFindsCooldownElapsed: ({ context, event }) => {
@@ -61,7 +61,10 @@ export const poolMachine = setup({
       assertEvent(event, 'issuer.failed');
       return {
         consecutiveFailures: context.consecutiveFailures + 1,
-        openUntil: event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs ?? 0),
+        openUntil: Math.max(
+          event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs ?? 0, context.consecutiveFailures + 1 >= context.policy.breakerThreshold),
+          context.openUntil ?? -Infinity,
+        ),
         openReason: 'retry-after' as const,
         probing: false,
       };

@@ -29,3 +29,17 @@ export function isNewerRecord(candidate: RecordVersion, current: RecordVersion |
 function isDead(record: RecordVersion): boolean {
   return record.status === 'revoked' || record.status === 'inDoubt';
 }
+
+/**
+ * Whether something heard of (another tab's message, a marker) carries a version that orders it
+ * (see {@link isNewerRecord}).
+ *
+ * @example
+ * ```ts
+ * if (isRecordVersion(heard) && isNewerRecord(heard, held)) held = heard;
+ * ```
+ */
+export function isRecordVersion<R extends RecordVersion>(plain: unknown): plain is R {
+  const record = plain as Partial<RecordVersion> | null | undefined;
+  return typeof record?.family === 'string' && [record.signedInAt, record.generation, record.seq].every((count) => typeof count === 'number') && Array.isArray(record.formerFamilies);
+}

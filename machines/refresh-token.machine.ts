@@ -22,7 +22,7 @@ export const FORMER_FAMILIES_KEPT = 8;
  * sent?.status; // 'granting'
  * ```
  */
-export const refreshTokenMachine = setup({
+export const refreshTokenMachine = /* @__PURE__ */ setup({
   types: {} as { context: RefreshTokenContext; events: RefreshTokenEvent; input: RefreshTokenContext },
   guards: {
     /** The event is about the grant the record holds (a late answer to an older grant changes nothing). */

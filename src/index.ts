@@ -13,7 +13,6 @@ export type {
 export type { ExclusiveMint, Mint, MintContext } from './mint.js';
 export type { RefreshTokenGrant } from './refresh-token-grant.js';
 export type { RefreshTokenStore } from './refresh-token-store.js';
-export { refreshTokenMachine } from '../machines/refresh-token.machine.js';
 export type { RefreshTokenMachine } from '../machines/refresh-token.machine.js';
 export type {
   GrantInFlight,

@@ -72,20 +72,26 @@ describe('Retry-After opens the provider’s breaker at once', () => {
     await provider.stop();
   });
 
-  it('never for less than the cooldown nor more than maxRetryAfterMs', async () => {
-    const { clock, script, provider } = await startProvider({ breakerCooldownMs: 60_000, maxRetryAfterMs: 300_000 });
+  it('a lone Retry-After opens it for what the issuer asked, never more than maxRetryAfterMs; with the threshold reached too, the later end wins', async () => {
+    const { clock, script, provider } = await startProvider({ breakerCooldownMs: 60_000, maxRetryAfterMs: 300_000, breakerThreshold: 3 });
     clock.set(HOUR);
     const first = outcome(provider.currentToken());
-    script.last.reject(slowDown(0));
+    script.last.reject(slowDown(7_000));
     await first;
     await flush();
-    expect(provider.toJSON().openUntil).toBe(HOUR + 60_000);
-    clock.set(HOUR + 60_000);
+    expect(provider.toJSON().openUntil).toBe(HOUR + 7_000); // not the 60 s cooldown
+    clock.set(HOUR + 7_000);
     const probe = outcome(provider.currentToken());
     script.last.reject(slowDown(24 * HOUR));
     await probe;
     await flush();
-    expect(provider.toJSON().openUntil).toBe(HOUR + 60_000 + 300_000);
+    expect(provider.toJSON().openUntil).toBe(HOUR + 7_000 + 300_000); // capped
+    clock.set(HOUR + 307_000);
+    const third = outcome(provider.currentToken());
+    script.last.reject(slowDown(1_000)); // the third failure reaches the threshold: the cooldown outlasts the issuer's second
+    await third;
+    await flush();
+    expect(provider.toJSON().openUntil).toBe(HOUR + 307_000 + 60_000);
     await provider.stop();
   });
 

@@ -1,6 +1,6 @@
 import { CredentialError, isCredentialError } from '../../machines/credential-error.js';
 import type { SharedMintPhase } from '../../machines/credential.types.js';
-import { isNewerRecord } from '../../machines/refresh-token-order.js';
+import { isNewerRecord, isRecordVersion } from '../../machines/refresh-token-order.js';
 import type { Secret, SecretValue } from '../../machines/secret.js';
 import { onAbort, untilAborted } from '../abort-signals.js';
 import { toAuthToken, type MintedToken } from '../auth-token.js';
@@ -314,7 +314,7 @@ export class BrowserCoordination implements Coordination {
       await this.#ask(key, signal, clock);
       if (this.#persisting) await this.#load(key, entry);
       // and the origin's marker: a tab that closed after a rotation left its version there
-      this.#hearRecord(entry, this.#markedRecord(key));
+      this.#hearRecord(entry, (await import('./tab-grants.js')).markedRecord(this.#storage, `${this.#namespace}:${key}`));
       // a usable refresh token only another tab knows: it may be paused for a moment (its answers were
       // lost); asked a few more times before this tab concludes that nobody does
       for (let round = 0; round < 4 && entry.record?.status === 'usable' && entry.record.value === null; round++) await this.#ask(key, signal, clock);
@@ -362,14 +362,14 @@ export class BrowserCoordination implements Coordination {
   /** The key's grant runner (its module loads at the first refresh-token grant: see `tab-grants.ts`). */
   async #runnerOf(key: string, entry: Entry, mint: Mint<SecretValue>, clock: Clock): Promise<GrantRunner> {
     if (entry.runner !== null) return entry.runner;
-    const { tabGrantRunner } = await import('./tab-grants.js');
+    const { tabGrantRunner, mark } = await import('./tab-grants.js');
     entry.runner ??= tabGrantRunner({
       slot: entry,
       mint: mint as ExclusiveMint<SecretValue>,
       clock,
       // to every tab (echo-confirmed: a grant is marked everywhere before it is sent), and to IndexedDB
       changed: async () => {
-        this.#mark(key, entry.record);
+        mark(this.#storage, `${this.#namespace}:${key}`, entry.record);
         if (entry.record !== null) await this.#publish({ type: 'record', key, record: entry.record }, NEVER);
         await this.#persist(key, entry);
       },
@@ -395,7 +395,7 @@ export class BrowserCoordination implements Coordination {
   #entry(key: string): Entry {
     let entry = this.#entries.get(key);
     if (entry === undefined) {
-      entry = { loaded: null, token: null, record: this.#markedRecord(key), held: null, breaker: new TabBreaker(), runner: null };
+      entry = { loaded: null, token: null, record: null, held: null, breaker: new TabBreaker(), runner: null };
       this.#entries.set(key, entry);
       if (this.#persisting) entry.loaded = this.#load(key, entry);
     }
@@ -511,11 +511,9 @@ export class BrowserCoordination implements Coordination {
       case 'token':
         if (isNewer(data.token, target.token)) target.token = data.token;
         this.#hearRecord(target, data.record);
-        this.#mark(data.key, target.record);
         break;
       case 'record':
         this.#hearRecord(target, data.record);
-        this.#mark(data.key, target.record);
         break;
       case 'failure':
         if (this.#policy !== null) target.breaker.failed(data.id, data.at, data.retryAfterMs, this.#policy);
@@ -538,40 +536,6 @@ export class BrowserCoordination implements Coordination {
     const sameGeneration = current !== null && current.family === plain.family && current.generation === plain.generation;
     if (isNewerRecord(plain, current)) entry.record = plain.value === null && sameGeneration && current.value !== null ? { ...plain, value: current.value } : plain;
     else if (sameGeneration && current.value === null && plain.value !== null && current.refusal === null) entry.record = { ...current, value: plain.value };
-  }
-
-  /** Keeps the marker of the newest refresh-token version this origin saw (see {@link StorageLike}). */
-  #mark(key: string, record: PlainRecord | null): void {
-    if (record === null || this.#storage === null) return;
-    try {
-      const marked = this.#markedRecord(key);
-      if (marked !== null && !isNewerRecord(record, marked)) return;
-      const { status, signedInAt, family, generation, seq, grant, formerFamilies } = record;
-      this.#storage.setItem(`${this.#namespace}:${key}:refresh-token-version`, JSON.stringify({ status, signedInAt, family, generation, seq, grant, formerFamilies }));
-    } catch {
-      // storage refused (quota, a privacy mode): the live tabs still answer for it
-    }
-  }
-
-  /**
-   * The marker's version as a record with no refresh token: a sign-in's refresh token of a family that
-   * has rotated since is known to be spent. `null` when there is no marker, or it says only that a
-   * configured refresh token was never sent (every tab configured with it still holds it good).
-   */
-  #markedRecord(key: string): PlainRecord | null {
-    if (this.#storage === null) return null;
-    try {
-      const marked = JSON.parse(this.#storage.getItem(`${this.#namespace}:${key}:refresh-token-version`) ?? 'null') as unknown;
-      // a configured refresh token never sent says nothing a tab does not know; a sign-in's says what it replaced
-      if (!isRecordVersion(marked) || (marked.generation === 0 && marked.seq === 0 && marked.signedInAt === 0)) return null;
-      const { signedInAt, family, generation, seq, formerFamilies } = marked;
-      // a grant in flight in another tab may still answer until its deadline: waited for, as the record says
-      const grant = isGrant(marked.grant) ? marked.grant : null;
-      const status = marked.status === 'usable' || (marked.status === 'granting' && grant !== null) ? marked.status : 'inDoubt';
-      return { status, signedInAt, family, generation, seq, value: null, grant, refusal: null, formerFamilies };
-    } catch {
-      return null;
-    }
   }
 
   /** Posts `message` (on the first handle, unless told otherwise) with a fresh nonce, which it returns. */
@@ -632,17 +596,6 @@ function defaultStorage(): StorageLike | null {
   }
 }
 
-/** Whether a record heard of carries a version that orders it (see `isNewerRecord`). */
-function isRecordVersion(plain: unknown): plain is PlainRecord {
-  const record = plain as Partial<PlainRecord> | null | undefined;
-  return typeof record?.family === 'string' && [record.signedInAt, record.generation, record.seq].every((count) => typeof count === 'number') && Array.isArray(record.formerFamilies);
-}
-
-/** Whether a marker's grant is one (its deadline is what a tab waits for). */
-function isGrant(grant: unknown): grant is NonNullable<PlainRecord['grant']> {
-  const candidate = grant as Partial<NonNullable<PlainRecord['grant']>> | null;
-  return typeof candidate?.id === 'string' && [candidate.sentAt, candidate.deadline, candidate.firstSentAt].every((at) => typeof at === 'number');
-}
 
 /** Whether `token` is there and unexpired at `now`. */
 function isLive(token: SharedToken | null, now: number): boolean {

@@ -32,8 +32,8 @@ export class TabBreaker {
     if (at - this.#lastFailureAt > 2 * policy.breakerCooldownMs + policy.mintTimeoutMs) this.#failures = 0;
     this.#failures++;
     this.#lastFailureAt = at;
-    const opensUntil =
-      retryAfterMs !== null ? at + retryAfterCooldownMs(policy, retryAfterMs) : this.#failures >= policy.breakerThreshold ? at + policy.breakerCooldownMs : null;
+    const reachesThreshold = this.#failures >= policy.breakerThreshold;
+    const opensUntil = retryAfterMs !== null ? at + retryAfterCooldownMs(policy, retryAfterMs, reachesThreshold) : reachesThreshold ? at + policy.breakerCooldownMs : null;
     if (opensUntil !== null && opensUntil > (this.#openUntil ?? -Infinity)) {
       this.#openUntil = opensUntil;
       this.#reason = retryAfterMs !== null ? 'retry-after' : 'failures';

@@ -130,4 +130,5 @@ export type { OAuthErrorDetails, OAuthStep } from './oauth-error.js';
 export { refreshTokenMint } from './refresh-token-mint.js';
 export type { RefreshTokenMint, RefreshTokenMintEvent, RefreshTokenOptions } from './refresh-token-mint.js';
 export { fileStore } from './file-store.js';
+export { refreshTokenMachine } from '../../machines/refresh-token.machine.js';
 export type { RefreshTokenStore } from '../refresh-token-store.js';

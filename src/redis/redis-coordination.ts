@@ -452,7 +452,8 @@ export class RedisCoordination implements Coordination {
       ownerFence,
       String(policy.breakerThreshold),
       String(policy.breakerCooldownMs),
-      String(retryAfterMs === null ? 0 : retryAfterCooldownMs(policy, retryAfterMs)),
+      // what the issuer asked (capped); the script makes it at least the cooldown when the failure reaches the threshold
+      String(retryAfterMs === null ? -1 : retryAfterCooldownMs(policy, retryAfterMs, false)),
       String(2 * policy.breakerCooldownMs + policy.mintTimeoutMs),
       this.#channel,
       credential,

@@ -99,22 +99,20 @@ return redis.call('GET', KEYS[6]) or ''
 
 /**
  * The lease holder's mint failed at the issuer: one more failure for the fleet (kept for `window`
- * ms); at the threshold, or at once on a `Retry-After`, the fleet's breaker opens. The lease is
- * released and waiters woken (they find the breaker open, or take the lease themselves).
- * Returns `{failures, openForMs}`.
- * ARGV: owner:fence, threshold, cooldown ms, retry-after ms (0: none), window ms, channel, message.
+ * ms); on a `Retry-After` the fleet's breaker opens for what the issuer asked, at the threshold for
+ * the cooldown, and for the later of the two when both apply (never shortening an opening already
+ * there). The lease is released and waiters woken (they find the breaker open, or take the lease
+ * themselves). Returns `{failures, openForMs}`.
+ * ARGV: owner:fence, threshold, cooldown ms, retry-after ms (-1: none; capped by maxRetryAfterMs), window ms, channel, message.
  */
 export const RECORD_FAILURE = `
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 local failures = redis.call('INCR', KEYS[4])
 redis.call('PEXPIRE', KEYS[4], ARGV[5])
-local openFor = 0
-if tonumber(ARGV[4]) > 0 then
-  openFor = tonumber(ARGV[4])
-elseif failures >= tonumber(ARGV[2]) then
-  openFor = tonumber(ARGV[3])
-end
-if openFor > 0 then redis.call('SET', KEYS[5], 'open', 'PX', openFor) end
+local openFor = -1
+if tonumber(ARGV[4]) >= 0 then openFor = tonumber(ARGV[4]) end
+if failures >= tonumber(ARGV[2]) and tonumber(ARGV[3]) > openFor then openFor = tonumber(ARGV[3]) end
+if openFor > 0 and openFor > redis.call('PTTL', KEYS[5]) then redis.call('SET', KEYS[5], 'open', 'PX', openFor) end
 redis.call('PUBLISH', ARGV[6], ARGV[7])
 return {failures, openFor}
 `;

@@ -55,7 +55,7 @@ export function rotatingIssuer(options: RotatingIssuerOptions) {
   let minted = 0;
   const faults: IssuerFault[] = [];
   const ledger = {
-    /** Every refresh token presented to the issuer, in order (a refused connection presents nothing). */
+    /** Every refresh token presented to the issuer, in order (a refused connection presents nothing; a 503 does). */
     presented: [] as string[],
     /** Grants answered with a new token. */
     grants: 0,
@@ -132,6 +132,7 @@ export function rotatingIssuer(options: RotatingIssuerOptions) {
       throw new TypeError(withCode ? 'fetch failed' : 'Failed to fetch', withCode ? { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }) } : undefined);
     }
     if (fault?.kind === 'unavailable') {
+      ledger.presented.push(refreshToken); // it reached the issuer, which refused to take it
       return json(503, { error: 'temporarily_unavailable' }, fault.retryAfterSeconds === undefined ? {} : { 'retry-after': String(fault.retryAfterSeconds) });
     }
     const response = grant(refreshToken, fault?.kind === 'malformed');
