@@ -42,10 +42,13 @@ export const refreshTokenMachine = /* @__PURE__ */ setup({
       assertEvent(event, 'grant.sent');
       return withinReuseInterval(context, event);
     },
-    /** A sign-in of another family (the same sign-in heard twice changes nothing). */
+    /**
+     * A sign-in of another family, never seen before (the same sign-in heard twice, or heard after its
+     * family was used and replaced, changes nothing: its refresh token may be spent).
+     */
     isNewFamily: ({ context, event }) => {
       assertEvent(event, 'signedIn');
-      return event.family !== context.family;
+      return event.family !== context.family && !context.formerFamilies.includes(event.family);
     },
   },
   actions: {

@@ -1,4 +1,4 @@
-import { CredentialError, mintTimeoutError } from '../machines/credential-error.js';
+import { CredentialError, isCredentialError, mintTimeoutError } from '../machines/credential-error.js';
 import { familyRecord, grantDecision, isNewerRecord, nextRecord, startingRecord, type GrantDecision } from '../machines/refresh-token.js';
 import type { GrantRefusal, RefreshTokenEvent, RefreshTokenRecord } from '../machines/refresh-token.types.js';
 import { Secret, type SecretValue } from '../machines/secret.js';
@@ -155,7 +155,14 @@ export class GrantRunner {
     let held = run.held === undefined ? await untilAborted(this.#holder.read(), signal) : run.held;
     const configured = await untilAborted(this.#configuredRecord(), signal);
     for (let round = 0; ; round++) {
-      if (this.#inFlight !== null) return { kind: 'minted', token: await untilAborted(this.#inFlight, signal) };
+      if (this.#inFlight !== null) {
+        const token = await untilAborted(this.#inFlight, signal);
+        // a grant that answered late may bring an access token already expired: its refresh token is
+        // kept (the record has it), and this attempt goes on to a grant of its own with it
+        if (!expired(token, this.#clock.now())) return { kind: 'minted', token };
+        held = await untilAborted(this.#holder.read(), signal);
+        continue;
+      }
       const now = this.#clock.now();
       const { reuseIntervalMs, grantTimeoutMs } = this.#mint;
       const record = startingRecord(this.newest(held), configured, now, reuseIntervalMs);
@@ -165,7 +172,16 @@ export class GrantRunner {
       const grantId = randomId();
       const sent = nextRecord(record, { type: 'grant.sent', grantId, at: now, deadline: now + grantTimeoutMs, reuseIntervalMs })!;
       // not raced with the signal: a mark that lands must be answered by an outcome (here, not sent)
-      if (await this.#holder.write(sent, held, 'begin')) return this.#begun(sent, grantId, run);
+      let marked: boolean;
+      try {
+        marked = await this.#holder.write(sent, held, 'begin');
+      } catch (error) {
+        // the mark may have landed with its answer lost: nothing was sent, which is written over it (if it is there)
+        this.#latest = sent;
+        void this.#record({ type: 'grant.unspent', grantId });
+        throw error;
+      }
+      if (marked) return this.#begun(sent, grantId, run);
       // the record changed under this runner (another holder wrote, or its own outcome landed): read it again
       if (round === 2) return { kind: 'wait', until: now };
       held = await untilAborted(this.#holder.read(), signal);
@@ -217,9 +233,13 @@ export class GrantRunner {
   async signIn(refreshToken: Secret): Promise<void> {
     const family = await familyOf(refreshToken.reveal());
     for (;;) {
-      const held = await this.#holder.read();
+      // a record that cannot be used (gone, unreadable) is what a sign-in replaces: it is not read as one
+      const held = await this.#holder.read().catch((error: unknown) => {
+        if (isCredentialError(error, 'REFRESH_TOKEN_UNUSABLE') || isCredentialError(error, 'SHARED_TOKEN_REJECTED')) return null;
+        throw error;
+      });
       const known = this.newest(held) ?? (await this.#configuredRecord());
-      const next = nextRecord(known, { type: 'signedIn', family, at: Math.max(1, this.#clock.now()), refreshToken });
+      const next = nextRecord(known, { type: 'signedIn', family, at: Math.max(1, Math.round(this.#clock.now())), refreshToken });
       if (next === null) return; // that sign-in is the family already
       if (await this.#holder.write(next, held, 'signIn')) {
         this.#latest = next;
@@ -333,6 +353,12 @@ export function refreshTokenUnusable(decision: Extract<GrantDecision, { kind: 'u
       ? `the issuer refused the refresh token (${decision.refusal?.error ?? 'invalid_grant'}${decision.refusal?.description === undefined ? '' : `: ${decision.refusal.description}`}): sign in again`
       : `a grant carrying the refresh token was sent${record.grant === null ? '' : ` at ${new Date(record.grant.sentAt).toISOString()}`} and its answer never came: it may be spent, so it is not sent again; sign in again`;
   return Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', message), { issuerNotAsked: true as const, ...(decision.refusal === null ? {} : { refusal: decision.refusal }) });
+}
+
+/** Whether a minted token had expired by `now` (its expiry as a number of epoch ms, a `Date`, or none). */
+function expired(token: MintedToken<SecretValue>, now: number): boolean {
+  const { expiresAt } = token;
+  return expiresAt !== null && (expiresAt instanceof Date ? expiresAt.getTime() : expiresAt) <= now;
 }
 
 function grantTimeoutError(ms: number): CredentialError {

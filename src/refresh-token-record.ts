@@ -66,8 +66,9 @@ export function fromPlainRecord(plain: unknown): RefreshTokenRecord | null {
   if (typeof plain !== 'object' || plain === null) return null;
   const data = plain as Record<string, unknown>;
   const statuses: readonly unknown[] = ['usable', 'granting', 'inDoubt', 'revoked'];
-  const counts = [data.signedInAt, data.generation, data.seq];
+  const counts = [data.generation, data.seq];
   if (!statuses.includes(data.status) || !counts.every((count) => typeof count === 'number' && Number.isSafeInteger(count) && count >= 0)) return null;
+  if (typeof data.signedInAt !== 'number' || !Number.isFinite(data.signedInAt) || data.signedInAt < 0) return null;
   if (typeof data.family !== 'string' || data.family.length === 0) return null;
   if (!(data.value === null || (typeof data.value === 'string' && data.value.length > 0))) return null;
   if (!Array.isArray(data.formerFamilies) || !data.formerFamilies.every((family) => typeof family === 'string')) return null;

@@ -34,6 +34,8 @@ export class RedisRecordHolder implements RecordHolder {
   readonly #stored = new WeakMap<RefreshTokenRecord, string>();
   /** Whether this process has seen a record for this credential: if Redis then has none, it lost its data. */
   #sawRecord = false;
+  /** The version stored when Redis was last read (`''`: none, or of the previous format). */
+  #versionRead = '';
 
   constructor(setup: { call: RedisCall; sealer: TokenSealer; credential: string; keys: readonly string[]; channel: string }) {
     this.#call = setup.call;
@@ -54,6 +56,8 @@ export class RedisRecordHolder implements RecordHolder {
    * perhaps long spent, would revoke the family.
    */
   async open(stored: string): Promise<RefreshTokenRecord | null> {
+    // what is stored, readable or not: a sign-in replaces it by this version
+    this.#versionRead = stored.includes('|') ? stored.slice(0, stored.indexOf('|')) : '';
     if (stored === '') {
       if (this.#sawRecord) throw unusable('the fleet’s refresh-token record is gone (Redis lost its data?): sign in again');
       return null;
@@ -69,7 +73,8 @@ export class RedisRecordHolder implements RecordHolder {
     const lease = this.lease;
     if (kind === 'begin' && lease === null) return false;
     const sealed = await this.#sealer.seal({ secret: JSON.stringify(toPlainRecord(next)), expires: false }, this.#credential, 0, 'state');
-    const expectedVersion = expected === null ? '' : (this.#stored.get(expected) ?? versionOf(expected));
+    // a sign-in that found no usable record replaces what it read there (a record it cannot open)
+    const expectedVersion = expected === null ? (kind === 'signIn' ? this.#versionRead : '') : (this.#stored.get(expected) ?? versionOf(expected));
     const written = await this.#call(WRITE_RECORD, this.#keys, [expectedVersion, `${versionOf(next)}|${sealed}`, kind, lease?.ownerFence ?? '', this.#channel, this.#credential]);
     if (Number(written) !== 1) return false;
     this.#sawRecord = true;

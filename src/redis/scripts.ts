@@ -76,8 +76,9 @@ return 1
  * Replaces the refresh-token record if it is still the one the writer read (compared by the version
  * written in clear before it: `version|sealed`; `''` for none), and wakes the waiters. A record
  * written before a grant is sent (`begin`) also needs the writer to hold the lease still; a grant's
- * outcome and a new sign-in do not (an answer is written whenever it comes, even after the lease
- * lapsed: nobody else may send the refresh token meanwhile, the record says so).
+ * outcome does not (an answer is written whenever it comes, even after the lease lapsed: nobody else
+ * may send the refresh token meanwhile, the record says so). A new sign-in replaces the record it read
+ * (one this process cannot open included: it compares the version written beside it).
  * Returns 1 if written, 0 if the record changed, -1 if a `begin` no longer holds the lease.
  * ARGV: expected version, new `version|sealed`, kind ('begin', 'outcome' or 'signIn'), owner:fence, channel, message.
  */

@@ -24,7 +24,7 @@ import { SimBrowser, SimTab, trace, TRACE_FILE } from './sim-browser.js';
 // loaded up front: the coordination imports it at its first grant, and a module's first load takes real time
 import '../../src/browser/tab-grants.js';
 
-const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 1_500);
+const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 1_000);
 const FIRST_SEED = Number(process.env.SIM_SEED ?? 20_261_205);
 const STEPS = 60;
 const START = Date.parse('2026-12-05T00:00:00Z');
