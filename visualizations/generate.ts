@@ -9,6 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { credentialMachine } from '../machines/credential.machine.js';
 import { poolMachine } from '../machines/pool.machine.js';
+import { refreshTokenMachine } from '../machines/refresh-token.machine.js';
 import { renderTimeline } from '../src/timeline/index.js';
 import { toDot, toMermaid } from '../src/testing/diagram.js';
 import { OUTAGE_SCENARIO, runOutageScenario } from './outage-scenario.js';
@@ -25,6 +26,9 @@ export async function renderAll(): Promise<Record<string, string>> {
   files['pool.mmd'] = toMermaid(poolMachine);
   files['pool.dot'] = toDot(poolMachine);
   files['pool.svg'] = graphviz.dot(files['pool.dot']);
+  files['refresh-token.mmd'] = toMermaid(refreshTokenMachine);
+  files['refresh-token.dot'] = toDot(refreshTokenMachine);
+  files['refresh-token.svg'] = graphviz.dot(files['refresh-token.dot']);
   const coverage = readCoverage();
   if (coverage !== null) {
     files['credential.coverage.dot'] = toDot(credentialMachine, coverage);

@@ -4,7 +4,7 @@
  * took it).
  */
 import type { AnyStateMachine, AnyStateNode, AnyTransitionDefinition } from 'xstate';
-/** Any statechart these pictures can draw (the credential's, the pool's). */
+/** Any statechart these pictures can draw (the credential's, the pool's, the refresh token's). */
 type DrawableMachine = Pick<AnyStateMachine, 'root' | 'id'>;
 import { transitionKey } from './model/transition-key.js';
 
@@ -51,7 +51,8 @@ export function labelOf(transition: AnyTransitionDefinition): string {
   return guardName === null ? event : `${event} [${guardName}]`;
 }
 
-const regionsOf = (machine: DrawableMachine) => Object.values(machine.root.states) as AnyStateNode[];
+/** The parallel regions of a machine, or the machine itself as its one region (a statechart of one region: the refresh token's). */
+const regionsOf = (machine: DrawableMachine) => (machine.root.type === 'parallel' ? (Object.values(machine.root.states) as AnyStateNode[]) : [machine.root]);
 const childrenOf = (region: AnyStateNode) => Object.values(region.states) as AnyStateNode[];
 
 /**
@@ -59,8 +60,16 @@ const childrenOf = (region: AnyStateNode) => Object.values(region.states) as Any
  * declared on a whole region (`mint.succeeded`, `token.invalidated`) is drawn from each of its states.
  */
 export function toMermaid(machine: DrawableMachine): string {
-  const lines = ['stateDiagram-v2', `  state ${machine.root.key} {`];
   const transitions = transitionsOf(machine);
+  if (machine.root.type !== 'parallel') {
+    const lines = ['stateDiagram-v2', `  [*] --> ${machine.root.initial.target[0]!.key}`];
+    for (const child of childrenOf(machine.root)) if (child.description) lines.push(`  ${child.key} : ${child.description}`);
+    for (const { source, target, label } of transitions) {
+      for (const from of source === machine.root ? childrenOf(machine.root) : [source]) lines.push(`  ${from.key} --> ${target.key}: ${label}`);
+    }
+    return `${lines.join('\n')}\n`;
+  }
+  const lines = ['stateDiagram-v2', `  state ${machine.root.key} {`];
   regionsOf(machine).forEach((region, index) => {
     if (index > 0) lines.push('    --');
     lines.push(`    state ${region.key} {`);
