@@ -41,6 +41,14 @@ export async function startTabsServer(issuer: TokenServer) {
     apiRejected: [] as string[],
     holdNextGrant: false,
     held: null as HeldGrant | null,
+    /** The token endpoint refuses connections (its sockets are closed at once): nothing reaches the issuer. */
+    refusing: false,
+    /** The token endpoint answers 503 with Retry-After: 1 (an outage); nothing reaches the issuer. */
+    unavailable: false,
+    /** Requests the token endpoint refused or grants it answered 503 while it was down. */
+    refusedWhileDown: 0,
+    /** The last refresh token a tab sent (kept in this process only: an attacker's replay of it is one test). */
+    lastRefreshToken: null as string | null,
   };
 
   async function forward(body: string): Promise<Response> {
@@ -49,8 +57,20 @@ export async function startTabsServer(issuer: TokenServer) {
 
   async function token(request: IncomingMessage, body: string, response: ServerResponse): Promise<void> {
     const tab = String(request.headers['x-tab'] ?? '');
+    if (state.unavailable) {
+      if (request.method === 'POST') state.refusedWhileDown++;
+      response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1', 'access-control-allow-origin': '*' }).end('{"error":"temporarily_unavailable"}');
+      return;
+    }
+    if (request.method === 'HEAD') {
+      response.writeHead(405).end();
+      return;
+    }
     const refreshToken = new URLSearchParams(body).get('refresh_token');
-    if (refreshToken !== null) state.grants.push({ tab, refreshToken: fingerprintOf(refreshToken) });
+    if (refreshToken !== null) {
+      state.grants.push({ tab, refreshToken: fingerprintOf(refreshToken) });
+      state.lastRefreshToken = refreshToken;
+    }
     if (state.holdNextGrant && refreshToken !== null) {
       state.holdNextGrant = false;
       await new Promise<void>((resolve) => {
@@ -92,6 +112,12 @@ export async function startTabsServer(issuer: TokenServer) {
   }
 
   const handler = (request: IncomingMessage, response: ServerResponse) => {
+    if (state.refusing && new URL(request.url ?? '/', 'http://127.0.0.1').pathname === '/oauth/token') {
+      // a connection refused, as a browser meets it: torn down before any answer (nothing reaches the issuer)
+      state.refusedWhileDown++;
+      request.socket.destroy();
+      return;
+    }
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
@@ -111,6 +137,8 @@ export async function startTabsServer(issuer: TokenServer) {
 
   const [main, other] = await Promise.all([listen(createServer(handler)), listen(createServer(handler))]);
   return {
+    /** Presents `refreshToken` to the issuer directly, as a thief replaying a stolen one: reuse detection revokes its family. */
+    replay: (refreshToken: string) => forward(new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: 'spa' }).toString()),
     origin: main.origin,
     /** The same pages on another port: another origin. */
     otherOrigin: other.origin,

@@ -27,6 +27,8 @@ declare global {
     tabReady?: boolean;
     tabFailure?: string;
     stopTab?: () => Promise<void>;
+    /** The user signed in again in this tab: hands the provider the new refresh token. */
+    signInTab?: (refreshToken: string) => Promise<string>;
   }
 }
 
@@ -46,6 +48,7 @@ async function main(): Promise<void> {
     clientId: 'spa',
     refreshToken: settings.get('rt')!,
     allowInsecureRequests: true,
+    grantTimeoutMs: Number(settings.get('grantTimeoutMs') ?? 60_000),
     fetch: (input, init) => {
       const headers = new Headers(init?.headers);
       headers.set('x-tab', tab);
@@ -73,6 +76,14 @@ async function main(): Promise<void> {
     running = false;
     await provider.stop();
     coordination?.close();
+  };
+  window.signInTab = async (refreshToken) => {
+    try {
+      await provider.signIn(refreshToken);
+      return 'ok';
+    } catch (error) {
+      return String((error as { code?: unknown }).code ?? error);
+    }
   };
   window.tabReady = true;
   while (running) {
