@@ -5,7 +5,9 @@ import { startTokenServer, type TokenServer } from '../examples/token-server.js'
 import { createCredentialProvider, CredentialError } from '../src/index.js';
 import { OAuthError, refreshTokenMint } from '../src/oauth2/index.js';
 import { credentialKey, redisCoordination } from '../src/redis/index.js';
-import { flushRedis, killWorkers, sleep, startWorker, stopWorker, workerSettings } from './fleet/harness.js';
+import { askReport, flushRedis, killWorkers, sleep, startWorker, stopWorker, workerSettings } from './fleet/harness.js';
+import { startGrantForwarder } from './fleet/grant-forwarder.js';
+import { startTcpProxy, type TcpProxy } from './redis/tcp-proxy.js';
 import type { WorkerSettings } from './fleet/worker.js';
 
 /**
@@ -114,6 +116,66 @@ describe('rotating refresh tokens across a fleet on Redis', () => {
     await Promise.all(fleet.map(({ child }) => stopWorker(child).catch(() => null)));
     expect(issuer.invalidGrants - before.invalid).toBeGreaterThan(0);
     expect(issuer.grantsRevoked - before.revoked).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  /**
+   * Three processes, each to redis-server through its own TCP proxy, and to the issuer through a
+   * forwarder that holds the next grant: the test learns which process holds the lease for it, breaks
+   * that process's Redis connection while the grant is at the issuer, lets the answer reach it, then
+   * heals the connection.
+   */
+  async function holderCutOffMidGrant(cut: (proxy: TcpProxy) => Promise<void>) {
+    await flushRedis(redis.url);
+    const refreshToken = await issuer.issueRefreshToken();
+    const before = { invalid: issuer.invalidGrants, revoked: issuer.grantsRevoked };
+    const forwarder = await startGrantForwarder(issuer.tokenEndpoint);
+    const proxies = await Promise.all([0, 1, 2].map(() => startTcpProxy(redis.port)));
+    try {
+      const fleet = proxies.map((proxy, index) =>
+        startWorker(fleetSettings(refreshToken, { redisUrl: proxy.url, tokenEndpoint: forwarder.tokenEndpoint, name: `w${index}` })),
+      );
+      await Promise.all(fleet.map(({ ready }) => ready));
+      await sleep(2_000); // rotating
+      forwarder.state.holdNext = true;
+      await expect.poll(() => forwarder.state.held, { timeout: 10_000, interval: 20 }).not.toBeNull();
+      const held = forwarder.state.held!;
+      const holder = Number(held.worker.slice(1));
+      await cut(proxies[holder]!);
+      await held.release(); // the grant reaches the issuer (its refresh token is spent); its answer reaches the holder
+      await sleep(3_000);
+      proxies[holder]!.partitioned = false;
+      const issuedAtHeal = issuer.issued;
+      const servedAtHeal = await Promise.all(fleet.map(({ child }) => askReport(child)));
+      await sleep(4_000); // the holder writes the rotated refresh token to Redis; the fleet goes on from it
+      const reports = await Promise.all(fleet.map(({ child }) => stopWorker(child)));
+      console.log(
+        `holder cut off mid-grant: ${issuer.issued - issuedAtHeal} grants after the heal; served after the heal: ${reports.map((report, index) => report.served - servedAtHeal[index]!.served).join(', ')}; failures: ${[...new Set(reports.flatMap((report) => report.failures))].join(' | ')}`,
+      );
+      expect(issuer.invalidGrants - before.invalid).toBe(0);
+      expect(issuer.grantsRevoked - before.revoked).toBe(0);
+      expect(issuer.issued - issuedAtHeal).toBeGreaterThan(0); // the family went on rotating
+      reports.forEach((report, index) => {
+        expect(report.served - servedAtHeal[index]!.served).toBeGreaterThan(0);
+        expect(report.expiredServed).toBe(0);
+        // nobody was signed out, and no token that had expired on its way (a late publish) was handed out
+        expect(report.failures.filter((failure) => /sign in again|invalid_grant|expired at .* but landed/.test(failure))).toEqual([]);
+      });
+    } finally {
+      await Promise.all([forwarder.close(), ...proxies.map((proxy) => proxy.close())]);
+    }
+  }
+
+  it('the holder partitioned from Redis for 3 s while its grant is at the issuer: nobody sends its spent refresh token; healed, the fleet goes on from the rotated one', async () => {
+    await holderCutOffMidGrant(async (proxy) => {
+      proxy.partitioned = true;
+    });
+  }, 60_000);
+
+  it('the holder’s Redis connection reset as its grant reaches the issuer: its write is tried again until it lands; nobody sends the spent refresh token', async () => {
+    await holderCutOffMidGrant(async (proxy) => {
+      proxy.reset();
+      proxy.partitioned = true; // and unreachable for a moment, so its first writes fail
+    });
   }, 60_000);
 
   it('a grant with an unknown outcome marks the fleet’s refresh token spent: no process sends it again', async () => {

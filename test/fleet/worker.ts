@@ -27,6 +27,8 @@ export interface WorkerSettings {
   readonly refreshToken?: string;
   /** Without coordination: each process alone with the issuer (the control). */
   readonly alone?: boolean;
+  /** This process's name, sent with every issuer request (`x-worker`), so a test can tell whose grant it holds. */
+  readonly name?: string;
 }
 
 export interface WorkerReport {
@@ -83,6 +85,11 @@ const issuerMint: Mint =
         clientSecret: new Secret(settings.clientSecret),
         refreshToken: settings.refreshToken,
         allowInsecureRequests: true,
+        fetch: (input, init) => {
+          const headers = new Headers(init?.headers);
+          headers.set('x-worker', settings.name ?? '');
+          return fetch(input, { ...init, headers });
+        },
       });
 const counted: Mint = async (context) => {
   issuerCalls++;
