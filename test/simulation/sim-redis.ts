@@ -75,6 +75,17 @@ export class SimRedis {
     return this.#live(key)?.value ?? null;
   }
 
+  /** The keys stored now. */
+  keys(): string[] {
+    return [...this.#data.keys()].filter((key) => this.#live(key) !== undefined);
+  }
+
+  /** Sets (or, with `null`, deletes) a key directly, as an operator's command would. */
+  setRaw(key: string, value: string | null): void {
+    if (value === null) this.#data.delete(key);
+    else this.#data.set(key, { value, expiresAt: null });
+  }
+
   /** Forgets everything (a Redis that lost its data). */
   flush(): void {
     this.#data.clear();
