@@ -85,7 +85,11 @@ export class CredentialError extends Error {
  * ```
  */
 export function isCredentialError(error: unknown, code?: CredentialErrorCode): error is CredentialError {
-  return error instanceof CredentialError && (code === undefined || error.code === code);
+  try {
+    return error instanceof CredentialError && (code === undefined || error.code === code);
+  } catch {
+    return false; // a Proxy whose getPrototypeOf throws is nothing of ours
+  }
 }
 
 /**

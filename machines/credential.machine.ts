@@ -13,6 +13,7 @@ import type {
 } from './credential.types.js';
 import { deadlineDelays } from './delays.js';
 import { MintFailure } from './mint-failure.js';
+import { readThrown, summaryOf } from './thrown.js';
 import {
   breakerAdmitsAt,
   invalidationAllowedAt,
@@ -141,7 +142,12 @@ export const credentialMachine = setup({
         issuedAt: settledAt,
         refreshDueAt: scheduledRefreshAt(context.policy, settledAt, token.expiresAt, jitter, token.refreshAfter),
         tokenRejected: false,
+        lastFailure: null,
       };
+    }),
+    recordFailure: assign(({ event }) => {
+      assertEvent(event, 'mint.failed');
+      return { lastFailure: event.summary };
     }),
     rejectCachedToken: assign(({ event }) => {
       assertEvent(event, 'token.invalidated');
@@ -201,22 +207,19 @@ export const credentialMachine = setup({
         `the minted token expired at ${event.output.token.expiresAt} but landed at ${event.output.settledAt}`,
       );
       // the issuer minted something unusable for this key
-      return { type: 'mint.failed' as const, error, at: event.output.settledAt, blame: 'key' as const, retryAfterMs: null };
+      return { type: 'mint.failed' as const, error, at: event.output.settledAt, blame: 'key' as const, retryAfterMs: null, summary: summaryOf(readThrown(error)) };
     }),
     raiseMintFailed: raise(({ context, event }) => {
       assertEvent(event, 'xstate.error.actor.mint');
       const failure = event.error;
       return failure instanceof MintFailure
-        ? { type: 'mint.failed' as const, error: failure.cause, at: failure.failedAt, blame: failure.blame, retryAfterMs: failure.retryAfterMs }
-        : { type: 'mint.failed' as const, error: failure, at: context.attemptStartedAt ?? 0, blame: 'issuer' as const, retryAfterMs: null };
+        ? { type: 'mint.failed' as const, error: failure.cause, at: failure.failedAt, blame: failure.blame, retryAfterMs: failure.retryAfterMs, summary: failure.summary }
+        : { type: 'mint.failed' as const, error: failure, at: context.attemptStartedAt ?? 0, blame: 'issuer' as const, retryAfterMs: null, summary: summaryOf(readThrown(failure)) };
     }),
-    raiseMintTimedOut: raise(({ context }) => ({
-      type: 'mint.failed' as const,
-      error: mintTimeoutError(context.policy.mintTimeoutMs),
-      at: (context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs,
-      blame: 'issuer' as const,
-      retryAfterMs: null,
-    })),
+    raiseMintTimedOut: raise(({ context }) => {
+      const error = mintTimeoutError(context.policy.mintTimeoutMs);
+      return { type: 'mint.failed' as const, error, at: (context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs, blame: 'issuer' as const, retryAfterMs: null, summary: summaryOf(readThrown(error)) };
+    }),
     scheduleRetry: assign({
       retryAt: ({ context, event }) => {
         assertEvent(event, 'mint.failed');
@@ -255,6 +258,7 @@ export const credentialMachine = setup({
     attemptKind: null,
     attemptStartedAt: null,
     retryAt: null,
+    lastFailure: null,
   }),
   states: {
     validity: {
@@ -357,7 +361,7 @@ export const credentialMachine = setup({
             'refresh.due': { guard: 'proactiveMintAdmitted', target: 'minting', actions: 'beginScheduledAttempt' },
             'breaker.cooledDown': { guard: 'proactiveMintAdmitted', target: 'minting', actions: 'beginScheduledAttempt' },
             'mint.succeeded': { actions: 'emitRefreshSucceeded' },
-            'mint.failed': { target: 'idle', reenter: true, actions: ['scheduleRetry', 'emitRefreshFailed'] },
+            'mint.failed': { target: 'idle', reenter: true, actions: ['recordFailure', 'scheduleRetry', 'emitRefreshFailed'] },
           },
         },
         minting: {

@@ -30,6 +30,13 @@ export interface AuthToken<T extends SecretValue<T> = string> {
   readonly refreshAfter?: number;
 }
 
+/** What may be shown of a failure (its name, message and code, read once from what the mint threw): logs, the inspector, a refusal's `cause`. */
+export interface FailureSummary {
+  readonly name: string;
+  readonly message: string;
+  readonly code?: string;
+}
+
 /** Everything the statechart knows; only data, so a snapshot can be persisted, cloned or inspected. */
 export interface CredentialContext {
   readonly policy: RefreshPolicy;
@@ -57,6 +64,8 @@ export interface CredentialContext {
   readonly attemptStartedAt: number | null;
   /** Proactive mode: when the next retry after a failed attempt runs. */
   readonly retryAt: number | null;
+  /** The latest mint failure since the last success, as it may be shown (the `cause` of a `BREAKER_OPEN` refusal). */
+  readonly lastFailure: FailureSummary | null;
 }
 
 /** What the statechart starts from: the construction mint's token and the policy. */
@@ -114,6 +123,8 @@ export type CredentialInternalEvent =
       readonly blame: MintBlame;
       /** The issuer's `Retry-After` (ms), or `null`. */
       readonly retryAfterMs: number | null;
+      /** What may be shown of it. */
+      readonly summary: FailureSummary;
     }
   | { readonly type: 'refresh.due'; readonly at: number }
   | { readonly type: 'breaker.cooledDown'; readonly at: number };

@@ -1,3 +1,6 @@
+import type { FailureSummary } from './credential.types.js';
+import { readThrown, summaryOf } from './thrown.js';
+
 /**
  * Whose failure a mint failure is: the issuer's, one key's own, or nobody's (the attempt was
  * refused before it reached the issuer: a pool's issuer breaker was open, or a coordination could
@@ -22,6 +25,8 @@ export class MintFailure extends Error {
   readonly blame: MintBlame;
   /** The issuer's `Retry-After`, in ms; `null` when it said nothing. */
   readonly retryAfterMs: number | null;
+  /** What may be shown of the cause, read once, defensively (the cause itself is passed on untouched). */
+  readonly summary: FailureSummary;
 
   /**
    * @param cause what the mint threw (any value, not only an `Error`).
@@ -32,11 +37,12 @@ export class MintFailure extends Error {
    * new MintFailure(new Error('503'), 1_000).cause; // Error: 503
    * ```
    */
-  constructor(cause: unknown, failedAt: number, details: { blame?: MintBlame; retryAfterMs?: number | null } = {}) {
+  constructor(cause: unknown, failedAt: number, details: { blame?: MintBlame; retryAfterMs?: number | null; summary?: FailureSummary } = {}) {
     super('mint failed', { cause });
     this.name = 'MintFailure';
     this.failedAt = failedAt;
     this.blame = details.blame ?? 'issuer';
     this.retryAfterMs = details.retryAfterMs ?? null;
+    this.summary = details.summary ?? summaryOf(readThrown(cause));
   }
 }

@@ -1,5 +1,5 @@
 import { CredentialError } from '../machines/credential-error.js';
-import type { BreakerOpenReason } from '../machines/credential.types.js';
+import type { BreakerOpenReason, FailureSummary } from '../machines/credential.types.js';
 import { describeError } from './inspection.js';
 
 /** Which breaker refused: this credential's own, a pool's issuer breaker, the fleet's (Redis), or the tabs' (browserCoordination). */
@@ -14,8 +14,8 @@ export interface BreakerOpenDetails {
   readonly reason: BreakerOpenReason | 'unknown';
   /** The clock reading the refusal was made at (for `retryAfterMs`). */
   readonly now: number;
-  /** The failure that opened it (or the latest one), kept as name, message and code only. */
-  readonly lastFailure?: unknown;
+  /** The failure that opened it (or the latest one), as its name, message and code only. */
+  readonly lastFailure?: FailureSummary | null;
   /** How long until the probe, when it is known and `openUntil` is not (a half-open probe's bound). */
   readonly retryAfterMs?: number;
 }
@@ -52,7 +52,7 @@ export class BreakerOpenError extends CredentialError {
   /** @param details the breaker's state when it refused. */
   constructor(details: BreakerOpenDetails) {
     const retryAfterMs = Math.max(0, details.openUntil === null ? (details.retryAfterMs ?? 0) : details.openUntil - details.now);
-    const cause = details.lastFailure === undefined ? undefined : redactedCause(details.lastFailure);
+    const cause = details.lastFailure === undefined || details.lastFailure === null ? undefined : redactedCause(details.lastFailure);
     super('BREAKER_OPEN', breakerMessage(details, retryAfterMs, cause), cause === undefined ? undefined : { cause });
     this.name = 'BreakerOpenError';
     this.scope = details.scope;
@@ -104,17 +104,15 @@ function breakerMessage(details: BreakerOpenDetails, retryAfterMs: number, cause
 }
 
 /**
- * The failure as a new Error with its name, message and code only (see `describeError`): what a
- * refusal's `cause` shows, and what a provider keeps of its last failure (not the original, which
- * may hold a response and its buffers until the next success).
+ * A failure's summary as a new Error with its name, message and code only: what a refusal's
+ * `cause` shows (never the original, which may hold a response and its buffers).
  *
  * @example
  * ```ts
- * redactedCause(axiosError); // Error { name: 'AxiosError', message: 'Request failed with status code 503', code: 'ERR_BAD_RESPONSE' }
+ * redactedCause({ name: 'AxiosError', message: 'Request failed with status code 503', code: 'ERR_BAD_RESPONSE' }); // an Error with those three
  * ```
  */
-export function redactedCause(failure: unknown): Error {
-  const { name, message, code } = describeError(failure);
+export function redactedCause({ name, message, code }: FailureSummary): Error {
   const cause = new Error(message);
   cause.name = name;
   if (code !== undefined) Object.assign(cause, { code });

@@ -1,4 +1,4 @@
-import { CredentialError } from '../machines/credential-error.js';
+import { readThrown } from '../machines/thrown.js';
 
 /** Whose failure a failed mint is: the issuer's (it is down, slow or overloaded), or one key's own. */
 export type FailureBlame = 'issuer' | 'key';
@@ -22,10 +22,8 @@ export type FailureBlame = 'issuer' | 'key';
  * ```
  */
 export function defaultClassifyFailure(error: unknown): FailureBlame {
-  if (error instanceof CredentialError) {
-    return error.code === 'INVALID_TOKEN' || error.code === 'MINTED_TOKEN_ALREADY_EXPIRED' || error.code === 'REFRESH_TOKEN_UNUSABLE' ? 'key' : 'issuer';
-  }
-  const status = typeof error === 'object' && error !== null ? (error as { status?: unknown }).status : undefined;
-  if (typeof status === 'number') return status >= 400 && status < 500 && status !== 408 && status !== 429 ? 'key' : 'issuer';
+  const { credentialError, code, status } = readThrown(error);
+  if (credentialError) return code === 'INVALID_TOKEN' || code === 'MINTED_TOKEN_ALREADY_EXPIRED' || code === 'REFRESH_TOKEN_UNUSABLE' ? 'key' : 'issuer';
+  if (status !== undefined) return status >= 400 && status < 500 && status !== 408 && status !== 429 ? 'key' : 'issuer';
   return 'issuer';
 }

@@ -1,6 +1,8 @@
 import type { AnyActorRef, InspectionEvent, Observer } from 'xstate';
 import { MintFailure } from '../machines/mint-failure.js';
 import { callSafely } from './listeners.js';
+import { readThrown, summaryOf } from '../machines/thrown.js';
+import type { FailureSummary } from '../machines/credential.types.js';
 import { Secret } from '../machines/secret.js';
 
 /** What `createCredentialProvider({ inspect })` accepts: an observer or a function. */
@@ -123,9 +125,15 @@ function actorView(actor: AnyActorRef, views: WeakMap<object, object>): object {
  * describeError(new CredentialError('STOPPED', 'stopped')); // { name: 'CredentialError', message: 'stopped', code: 'STOPPED' }
  * ```
  */
-export function describeError(error: unknown): { name: string; message: string; code?: string } {
-  const cause = error instanceof MintFailure ? error.cause : error;
-  if (!(cause instanceof Error)) return { name: 'NonError', message: `a ${typeof cause} was thrown` };
-  const code = (cause as { code?: unknown }).code;
-  return { name: cause.name, message: cause.message, ...(typeof code === 'string' ? { code } : {}) };
+export function describeError(error: unknown): FailureSummary {
+  if (isMintFailure(error)) return error.summary;
+  return summaryOf(readThrown(error));
+}
+
+function isMintFailure(error: unknown): error is MintFailure {
+  try {
+    return error instanceof MintFailure;
+  } catch {
+    return false; // a Proxy whose getPrototypeOf throws
+  }
 }

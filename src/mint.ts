@@ -1,10 +1,10 @@
 import type { MintOutput, SharedMintPhase } from '../machines/credential.types.js';
-import { CredentialError, isCredentialError, mintTimeoutError } from '../machines/credential-error.js';
+import { CredentialError, mintTimeoutError } from '../machines/credential-error.js';
 import { MintFailure, type MintBlame } from '../machines/mint-failure.js';
 import { untilAborted } from './abort-signals.js';
 import { toAuthToken, type MintedToken, type SecretValue } from './auth-token.js';
 import type { Clock } from './clock.js';
-import { retryAfterOf } from './retry-after.js';
+import { readThrown, summaryOf } from '../machines/thrown.js';
 import { Secret } from '../machines/secret.js';
 import type { RefreshTokenGrant } from './refresh-token-grant.js';
 
@@ -166,9 +166,7 @@ export async function runMint(
       pass?.settle(clock.now() >= deadline ? new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'issuer' }) : 'abandoned');
       throw error;
     }
-    // refused before the issuer was asked, or a refresh token the issuer refused for good: no breaker counts it
-    const blame = isIssuerNotAsked(error) || isCredentialError(error, 'REFRESH_TOKEN_UNUSABLE') ? 'nobody' : blameOf(setup.classify, error);
-    const failure = error instanceof MintFailure ? error : new MintFailure(error, clock.now(), { blame, retryAfterMs: retryAfterOf(error) });
+    const failure = isMintFailure(error) ? error : failureOf(error, clock.now(), setup.classify);
     pass?.settle(failure);
     throw failure;
   }
@@ -185,6 +183,27 @@ export async function runMint(
 }
 
 /**
+ * What the user's mint threw, as a failure: its facts read once, defensively (`readThrown`), so
+ * no thrown value (a Proxy, a throwing getter, a string) can crash the host or strand a caller.
+ * Refused before the issuer was asked, or a refresh token the issuer refused for good: nobody's
+ * failure, which no breaker counts.
+ */
+function failureOf(error: unknown, failedAt: number, classify: (error: unknown) => MintBlame): MintFailure {
+  const facts = readThrown(error);
+  const blame = facts.issuerNotAsked || (facts.credentialError && facts.code === 'REFRESH_TOKEN_UNUSABLE') ? 'nobody' : blameOf(classify, error);
+  return new MintFailure(error, failedAt, { blame, retryAfterMs: facts.retryAfterMs, summary: summaryOf(facts) });
+}
+
+/** Whether `error` is a failure a mint wrapper already made (a coordination's refusal): passed on as it is. */
+function isMintFailure(error: unknown): error is MintFailure {
+  try {
+    return error instanceof MintFailure;
+  } catch {
+    return false; // a Proxy whose getPrototypeOf throws
+  }
+}
+
+/**
  * Whether a mint's error says it refused before asking the issuer (`issuerNotAsked: true`, as
  * `refreshTokenMint` marks a refresh token it will not send): nobody's failure, which no breaker
  * counts, so callers hear the error itself rather than a `BREAKER_OPEN`.
@@ -195,7 +214,7 @@ export async function runMint(
  * ```
  */
 export function isIssuerNotAsked(error: unknown): boolean {
-  return typeof error === 'object' && error !== null && (error as { issuerNotAsked?: unknown }).issuerNotAsked === true;
+  return readThrown(error).issuerNotAsked;
 }
 
 /**

@@ -10,7 +10,7 @@ import { isAbortSignal, isLiveSignal } from './abort-signals.js';
 import type { AuthToken } from './auth-token.js';
 import { defaultClassifyFailure } from './classify-failure.js';
 import { clockOption, type Clock } from './clock.js';
-import { BreakerOpenError, redactedCause } from './breaker-open-error.js';
+import { BreakerOpenError } from './breaker-open-error.js';
 import { checkOptions } from './check-options.js';
 import { POLICY_OPTION_NAMES, policyOf, resolveRefreshConfig, type RefreshConfig } from './config.js';
 import { CredentialError } from '../machines/credential-error.js';
@@ -202,7 +202,6 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
   #served!: Promise<AuthToken<T>>;
   #flight: Flight | null = null;
   /** The latest mint failure since the last success, redacted, for the `cause` of a `BREAKER_OPEN` refusal. */
-  #lastFailure: Error | undefined = undefined;
   /** The emitted-event and completion subscriptions, while anyone waits or listens. */
   #listening: { unsubscribe(): void }[] | null = null;
   /** A claims challenge from `invalidate(token, { claims })`, given to each mint until one with it lands. */
@@ -409,7 +408,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
     if (!isTokenUnusableAt(context, now)) return this.#served;
     if (value.flight === 'minting') return this.#flightFor(context).join(signal) as Promise<AuthToken<T>>;
     return Promise.reject(
-      new BreakerOpenError({ scope: 'credential', openUntil: context.openUntil, reason: context.openReason ?? 'failures', now, lastFailure: this.#lastFailure }),
+      new BreakerOpenError({ scope: 'credential', openUntil: context.openUntil, reason: context.openReason ?? 'failures', now, lastFailure: context.lastFailure }),
     );
   }
 
@@ -489,11 +488,9 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
 
   #onEmitted(event: CredentialEmittedEvent): void {
     if (event.type === 'refresh.succeeded') {
-      this.#lastFailure = undefined;
       this.#settleFlight((flight) => flight.resolve(this.actor.getSnapshot().context.token));
     }
     if (event.type === 'refresh.failed') {
-      this.#lastFailure = redactedCause(event.error);
       this.#settleFlight((flight) => flight.reject(event.error));
     }
     this.#listeners.notify(event);

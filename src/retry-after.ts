@@ -1,3 +1,4 @@
+import { readThrown } from '../machines/thrown.js';
 /**
  * When a failed mint says to come back: an error's numeric `retryAfterMs` (an `OAuthError` built
  * from a 429 or 503 response with a `Retry-After` header has one; any error of yours can), or
@@ -9,14 +10,7 @@
  * ```
  */
 export function retryAfterOf(error: unknown): number | null {
-  if (typeof error !== 'object' || error === null) return null;
-  let retryAfterMs: unknown;
-  try {
-    retryAfterMs = (error as { retryAfterMs?: unknown }).retryAfterMs;
-  } catch {
-    return null; // a throwing getter (or Proxy) says nothing usable; the error itself still reaches callers
-  }
-  return typeof retryAfterMs === 'number' && Number.isFinite(retryAfterMs) && retryAfterMs >= 0 ? retryAfterMs : null;
+  return readThrown(error).retryAfterMs;
 }
 
 /**

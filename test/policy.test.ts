@@ -35,6 +35,7 @@ function context(overrides: Partial<CredentialContext> = {}): CredentialContext 
     attemptKind: null,
     attemptStartedAt: null,
     retryAt: null,
+    lastFailure: null,
     ...overrides,
   };
 }

@@ -1,5 +1,6 @@
 import type { Actor } from 'xstate';
-import { BreakerOpenError, redactedCause } from '../breaker-open-error.js';
+import { BreakerOpenError } from '../breaker-open-error.js';
+import type { FailureSummary } from '../../machines/credential.types.js';
 import type { CredentialError } from '../../machines/credential-error.js';
 import { MintFailure } from '../../machines/mint-failure.js';
 import type { PoolMachine } from '../../machines/pool.machine.js';
@@ -30,7 +31,7 @@ export class IssuerGate {
   /** Attempts that entered and have not settled: the keys with a mint in flight or queued. */
   #attempts = 0;
   /** The issuer's latest failure, for the `cause` of a refusal (redacted there). */
-  #lastIssuerFailure: Error | undefined = undefined;
+  #lastIssuerFailure: FailureSummary | null = null;
 
   /**
    * @param actor the pool statechart.
@@ -132,6 +133,21 @@ export class IssuerGate {
     // (Mutation testing: never clearing `#probe` is an equivalent mutant: a settled pass is never
     // settled again; reporting to a closed gate's stopped statechart is one too, it ignores events.)
     if (wasProbe) this.#probe = null;
+    try {
+      this.#report(pass, wasProbe, outcome);
+    } finally {
+      // whatever the report met, the permit comes back: a lost permit would stall every key behind it
+      this.permits.release();
+    }
+    // (Mutation testing: dropping the first or the last condition is an equivalent mutant: a stopped
+    // statechart ignores events, and `belowCap` has no `mints.available` to take.)
+    if (this.#closedBy === null && this.permits.inFlight < this.permits.limit && this.#actor.getSnapshot().value.mints === 'atCap') {
+      this.#actor.send({ type: 'mints.available', now: this.#clock.now() });
+    }
+  }
+
+  /** Tells the issuer breaker what an attempt's outcome says of the issuer. */
+  #report(pass: KeyPass, wasProbe: boolean, outcome: 'answered' | 'abandoned' | MintFailure): void {
     if (this.#closedBy === null) {
       // (`outcome !== 'abandoned' &&` only narrows the type: dropping it is an equivalent mutant.)
       if (outcome === 'answered' || (outcome !== 'abandoned' && outcome.blame === 'key')) {
@@ -140,15 +156,9 @@ export class IssuerGate {
         // the issuer said nothing either way: if it was the current probe, another may go
         if (wasProbe) this.#actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
       } else {
-        this.#lastIssuerFailure = redactedCause(outcome.cause);
+        this.#lastIssuerFailure = outcome.summary;
         this.#actor.send({ type: 'issuer.failed', at: outcome.failedAt, retryAfterMs: outcome.retryAfterMs, key: pass.key });
       }
-    }
-    this.permits.release();
-    // (Mutation testing: dropping the first or the last condition is an equivalent mutant: a stopped
-    // statechart ignores events, and `belowCap` has no `mints.available` to take.)
-    if (this.#closedBy === null && this.permits.inFlight < this.permits.limit && this.#actor.getSnapshot().value.mints === 'atCap') {
-      this.#actor.send({ type: 'mints.available', now: this.#clock.now() });
     }
   }
 
