@@ -223,7 +223,7 @@ export const credentialMachine = setup({
     scheduleRetry: assign({
       retryAt: ({ context, event }) => {
         assertEvent(event, 'mint.failed');
-        return proactiveRetryAt(context, event.at, event.retryAfterMs);
+        return proactiveRetryAt(context, event.at, event.retryAfterMs, event.blame);
       },
     }),
     emitRefreshSucceeded: emit(({ event }) => {

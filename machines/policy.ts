@@ -293,24 +293,27 @@ export function proactiveRetryDelayMs(policy: Pick<RefreshPolicy, 'breakerCooldo
 
 /**
  * When proactive mode tries again after a failure at `failedAt`: after its backoff, and never before
- * the failure said the issuer may be asked again (`retryAfterMs`, at most `maxRetryAfterMs`: a
- * `Retry-After` this breaker did not count, or a pool's issuer breaker refusing the attempt until its cooldown ends), so a refused
- * key does not knock every second. `null` in on-demand mode, or once this breaker is open (its
- * cooldown decides).
+ * the failure said the issuer may be asked again (`retryAfterMs`), so a refused key does not knock
+ * every second. The issuer's own `Retry-After` (a failure this breaker did not count) is capped by
+ * `maxRetryAfterMs`; a refusal made before the issuer was asked (`blame: 'nobody'`: a pool's, the
+ * fleet's or the tabs' breaker, open until its cooldown ends or half-open with its probe out) is
+ * waited out as it says, since that cap is for what an issuer asks. `null` in on-demand mode, or
+ * once this breaker is open (its cooldown decides).
  *
  * @example
  * ```ts
- * proactiveRetryAt({ ...context, consecutiveFailures: 0 }, 1_000, 600_000); // 601_000, not 2_000
+ * proactiveRetryAt({ ...context, consecutiveFailures: 0 }, 1_000, 600_000, 'issuer'); // 601_000, not 2_000
  * ```
  */
 export function proactiveRetryAt(
   context: Pick<CredentialContext, 'policy' | 'openUntil' | 'consecutiveFailures'>,
   failedAt: number,
   retryAfterMs: number | null,
+  blame: MintBlame,
 ): number | null {
   const { policy } = context;
   if (policy.refresh !== 'proactive' || context.openUntil !== null) return null;
-  const askAgainAfterMs = Math.min(retryAfterMs ?? 0, policy.maxRetryAfterMs);
+  const askAgainAfterMs = blame === 'nobody' ? (retryAfterMs ?? 0) : Math.min(retryAfterMs ?? 0, policy.maxRetryAfterMs);
   return failedAt + Math.max(proactiveRetryDelayMs(policy, context.consecutiveFailures), askAgainAfterMs);
 }
 

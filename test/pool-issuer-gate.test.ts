@@ -14,6 +14,7 @@ import { IssuerGate } from '../src/pool/issuer-gate.js';
 import { ManualClock } from '../src/testing/index.js';
 
 const COOLDOWN = 10_000;
+const MINT_TIMEOUT = 3_000;
 const actors: { stop(): void }[] = [];
 afterEach(() => {
   for (const actor of actors.splice(0)) actor.stop();
@@ -26,7 +27,7 @@ function startGate(maxMintsInFlight = 4, breakerThreshold = 1) {
   const actor = createActor(machine, { input: { policy: { breakerThreshold, breakerCooldownMs: COOLDOWN, maxRetryAfterMs: 600_000, maxMintsInFlight } } });
   actor.start();
   actors.push(actor);
-  const gate = new IssuerGate(actor, clock, maxMintsInFlight);
+  const gate = new IssuerGate(actor, clock, maxMintsInFlight, MINT_TIMEOUT);
   const enter = (key: string, signal = new AbortController().signal) => gate.forKey(key).enter(signal);
   const issuerFailure = () => new MintFailure(new Error('503'), clock.now(), { blame: 'issuer' });
   return { clock, actor, gate, enter, issuerFailure };
@@ -88,8 +89,11 @@ describe('the issuer gate', () => {
     expect(actor.getSnapshot().value.issuer).toBe('halfOpen');
     expect(actor.getSnapshot().context.probing).toBe(true);
     const refused = await refusalOf(enter('second'));
-    expect(refused!.cause).toMatchObject({ code: 'BREAKER_OPEN', openUntil: null, retryAfterMs: 0 });
-    expect(refused!.retryAfterMs).toBeNull(); // no instant to name while the probe is out
+    // while the probe is out: come back when it must have settled, at its deadline
+    expect(refused!.cause).toMatchObject({ code: 'BREAKER_OPEN', openUntil: null, retryAfterMs: MINT_TIMEOUT });
+    expect(refused!.retryAfterMs).toBe(MINT_TIMEOUT);
+    clock.advance(1_000);
+    expect((await refusalOf(enter('later')))!.retryAfterMs).toBe(MINT_TIMEOUT - 1_000);
     older.settle('abandoned'); // not the probe: the probe is still out
     expect(actor.getSnapshot().context.probing).toBe(true);
     expect(await refusalOf(enter('third'))).toBeInstanceOf(MintFailure);
@@ -99,6 +103,19 @@ describe('the issuer gate', () => {
     expect(actor.getSnapshot().context.probing).toBe(true);
     next.settle('answered');
     expect(actor.getSnapshot().value.issuer).toBe('closed');
+  });
+
+  it('while the probe is out, a refusal asks to wait until its deadline, a cooldown at most (mintTimeoutMs may be Infinity)', async () => {
+    const clock = new ManualClock(0);
+    const actor = createActor(poolMachine, { input: { policy: { breakerThreshold: 1, breakerCooldownMs: COOLDOWN, maxRetryAfterMs: 1_000, maxMintsInFlight: 4 } } });
+    actor.start();
+    actors.push(actor);
+    const gate = new IssuerGate(actor, clock, 4, Infinity);
+    (await gate.forKey('a').enter(new AbortController().signal)).settle(new MintFailure(new Error('503'), 0, { blame: 'issuer' }));
+    clock.set(COOLDOWN);
+    await gate.forKey('probe').enter(new AbortController().signal);
+    const refused = await refusalOf(gate.forKey('b').enter(new AbortController().signal));
+    expect(refused!.retryAfterMs).toBe(COOLDOWN);
   });
 
   it('opened by a Retry-After, a refusal says so', async () => {

@@ -210,6 +210,68 @@ describe('Retry-After and refusals', () => {
     await pool.stop();
   });
 
+  /** Four proactive keys with tokens due at 96 s; the first refresh fails and opens the issuer breaker. */
+  async function fourKeysBehindAnOpenIssuerBreaker(overrides: Partial<CredentialPoolOptions>) {
+    const { clock, script, pool } = startPool({ refresh: 'proactive', breakerThreshold: 1, breakerCooldownMs: 60_000, maxMintsInFlight: 100, ...overrides });
+    const keys = ['a', 'b', 'c', 'd'];
+    const first = keys.map((key) => pool.currentToken(key));
+    await flush();
+    for (const call of script.live()) call.resolve({ secret: 's', expiresAt: 120_000 });
+    await Promise.all(first);
+    let refusals = 0;
+    pool.on('refresh.failed', () => refusals++);
+    await clock.advanceAsync(96_000);
+    const due = script.calls.slice(4);
+    expect(due).toHaveLength(4);
+    for (const call of due) call.reject(down());
+    await flush();
+    return {
+      clock,
+      script,
+      pool,
+      refusals: () => refusals,
+      countFromNow: () => {
+        refusals = 0;
+      },
+    };
+  }
+
+  it('proactive keys refused while the half-open probe is out wait for its deadline, not a second (issue 26: 116 refusals in a 30 s probe)', async () => {
+    const { clock, script, pool, refusals, countFromNow } = await fourKeysBehindAnOpenIssuerBreaker({ mintTimeoutMs: 30_000 });
+    const before = script.calls.length;
+    await clock.advanceAsync(60_000); // the cooldown ends: one key's retry takes the probe, which hangs
+    expect(script.calls.length).toBe(before + 1);
+    countFromNow(); // the other three were refused as the probe started
+    await clock.advanceAsync(29_000); // the probe is out for 30 s
+    // and they wait for the probe's deadline (before: 3 refusals a second)
+    expect(refusals()).toBe(0);
+    await clock.advanceAsync(1_000); // the probe timed out: the breaker is open again, they are refused once more
+    expect(refusals()).toBeLessThanOrEqual(4);
+    await pool.stop();
+  });
+
+  it('the same with mintTimeoutMs: Infinity: the refused keys come back after a cooldown, not every second', async () => {
+    const { clock, pool, refusals, countFromNow } = await fourKeysBehindAnOpenIssuerBreaker({ mintTimeoutMs: Infinity });
+    await clock.advanceAsync(60_000); // the probe goes out, and never comes back
+    countFromNow();
+    await clock.advanceAsync(120_000);
+    // 3 keys, refused once per cooldown (before: once a second, for ever)
+    expect(refusals()).toBeLessThanOrEqual(3 * 2);
+    await pool.stop();
+  });
+
+  it('a refusal of the issuer breaker is waited out in full, even when maxRetryAfterMs is below the cooldown (issue 26: 36 refusals in 60 s)', async () => {
+    const { clock, script, pool, refusals, countFromNow } = await fourKeysBehindAnOpenIssuerBreaker({ maxRetryAfterMs: 5_000, mintTimeoutMs: 30_000 });
+    const before = script.calls.length;
+    await clock.advanceAsync(1_000); // each key's retry after its failure is refused: open until 156 s
+    countFromNow();
+    await clock.advanceAsync(58_000);
+    expect(script.calls.length).toBe(before); // nobody reached the issuer while it was open
+    // nobody knocked every 5 s; each key tried once more only as its token expired (at 120 s)
+    expect(refusals()).toBeLessThanOrEqual(4);
+    await pool.stop();
+  });
+
   it('an error with a throwing retryAfterMs getter reaches callers as itself and counts against the issuer', async () => {
     // before: callers got the getter's error, and the issuer breaker did not count it
     const { script, pool } = startPool({ breakerThreshold: 1 });

@@ -25,8 +25,11 @@ export class IssuerGate {
   readonly permits: MintPermits;
   readonly #actor: Actor<PoolMachine>;
   readonly #clock: Clock;
+  readonly #mintTimeoutMs: number;
   /** The current half-open probe's pass: only it may tell the statechart the probe was abandoned. */
   #probe: KeyPass | null = null;
+  /** When the current probe started: a refusal while it is out says to come back at its deadline. */
+  #probeStartedAt = 0;
   #closedBy: CredentialError | null = null;
   /** Attempts that entered and have not settled: the keys with a mint in flight or queued. */
   #attempts = 0;
@@ -37,10 +40,12 @@ export class IssuerGate {
    * @param actor the pool statechart.
    * @param clock the pool's clock.
    * @param maxMintsInFlight the cap on mints in flight.
+   * @param mintTimeoutMs the keys' mint timeout: a probe has settled by then.
    */
-  constructor(actor: Actor<PoolMachine>, clock: Clock, maxMintsInFlight: number) {
+  constructor(actor: Actor<PoolMachine>, clock: Clock, maxMintsInFlight: number, mintTimeoutMs: number) {
     this.#actor = actor;
     this.#clock = clock;
+    this.#mintTimeoutMs = mintTimeoutMs;
     this.permits = new MintPermits(maxMintsInFlight);
   }
 
@@ -96,7 +101,10 @@ export class IssuerGate {
     // (Mutation testing: making every pass the probe is an equivalent mutant: while a probe is out
     // no other pass is admitted, and an older pass taken for one reports `probe.abandoned` only
     // where no probe is out, which changes nothing.)
-    if (probe) this.#probe = pass;
+    if (probe) {
+      this.#probe = pass;
+      this.#probeStartedAt = this.#clock.now();
+    }
     return pass;
   }
 
@@ -116,8 +124,10 @@ export class IssuerGate {
       const now = this.#clock.now();
       const openUntil = value.issuer === 'open' ? context.openUntil : null;
       // the refusal is nobody's failure: blamed on nobody, it is counted by no breaker
-      const refusal = new BreakerOpenError({ scope: 'issuer', openUntil, reason: context.openReason ?? 'failures', now, lastFailure: this.#lastIssuerFailure });
-      throw new MintFailure(refusal, now, { blame: 'nobody', retryAfterMs: openUntil === null ? null : refusal.retryAfterMs });
+      // while the probe is out: come back when it must have settled (its deadline), or after a cooldown at most
+      const probeBoundMs = Math.min(Math.max(0, this.#probeStartedAt + this.#mintTimeoutMs - now), context.policy.breakerCooldownMs);
+      const refusal = new BreakerOpenError({ scope: 'issuer', openUntil, reason: context.openReason ?? 'failures', now, lastFailure: this.#lastIssuerFailure, retryAfterMs: probeBoundMs });
+      throw new MintFailure(refusal, now, { blame: 'nobody', retryAfterMs: refusal.retryAfterMs });
     }
     // (Mutation testing: claiming the probe when closed, or from the check before the queue, are
     // equivalent mutants: `probe.started` and `probe.abandoned` are handled in `halfOpen` only.)

@@ -199,7 +199,7 @@ export class CredentialPool<T extends SecretValue<T> = string> {
     this.actor.subscribe({ error: () => void this.stop() });
     this.actor.on('issuer.breaker.changed', (event) => this.#listeners.notify(event));
     this.actor.start();
-    this.#gate = new IssuerGate(this.actor, setup.clock, setup.maxMintsInFlight);
+    this.#gate = new IssuerGate(this.actor, setup.clock, setup.maxMintsInFlight, setup.config.mintTimeoutMs);
   }
 
   /**
