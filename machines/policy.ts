@@ -192,17 +192,19 @@ export function breakerAdmitsAt(context: CredentialContext, now: number): boolea
 }
 
 /**
- * An invalidation at `now` takes effect: the token is not already refused, and the last accepted
- * invalidation is at least `invalidateMinIntervalMs` old.
+ * An invalidation at `now` takes effect: the token is still usable (neither refused already nor
+ * expired: an expired token is never served, so there is nothing to drop, and invalidating it must
+ * not use up the window the next token may need), and the last accepted invalidation is at least
+ * `invalidateMinIntervalMs` old.
  *
  * @example
  * ```ts
- * invalidationAllowedAt({ ...context, lastInvalidatedAt: null }, now); // true unless already refused
+ * invalidationAllowedAt({ ...context, lastInvalidatedAt: null }, now); // true unless already refused or expired
  * ```
  */
 export function invalidationAllowedAt(context: CredentialContext, now: number): boolean {
   return (
-    !context.tokenRejected &&
+    !isTokenUnusableAt(context, now) &&
     (context.lastInvalidatedAt === null || now - context.lastInvalidatedAt >= context.policy.invalidateMinIntervalMs)
   );
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { Secret } from '../src/index.js';
+import { createCredentialPool, Secret } from '../src/index.js';
+import { ManualClock } from '../src/testing/index.js';
 import { flush, HOUR, outcome, secretOf, startProvider, stateOf } from './helpers.js';
 
 describe('invalidate()', () => {
@@ -16,6 +17,38 @@ describe('invalidate()', () => {
     expect(tokens.every((token) => secretOf(token) === 'replacement')).toBe(true);
     expect(stateOf(provider).validity).toBe('fresh');
     await provider.stop();
+  });
+
+  it('of an expired token does nothing: false, and the window stays for the next token (issue 26)', async () => {
+    const { clock, script, provider } = await startProvider({ invalidateMinIntervalMs: 30_000 });
+    const first = await provider.currentToken();
+    clock.advance(HOUR); // it expired, unused
+    expect(provider.invalidate(first)).toBe(false);
+    expect(provider.invalidate()).toBe(false);
+    const next = provider.currentToken();
+    script.last.resolve({ secret: 'next', expiresAt: 2 * HOUR });
+    const token = await next;
+    // the next token, refused upstream at once, can be invalidated: before, the window was spent
+    expect(provider.invalidate(token)).toBe(true);
+    const replacement = provider.currentToken();
+    expect(script.count).toBe(3);
+    script.last.resolve({ secret: 'replacement', expiresAt: 3 * HOUR });
+    expect(secretOf(await replacement)).toBe('replacement');
+    await provider.stop();
+  });
+
+  it('of a pool key’s expired token does nothing either', async () => {
+    const clock = new ManualClock(0);
+    let minted = 0;
+    const pool = createCredentialPool({ mint: async () => ({ secret: `t${++minted}`, expiresAt: clock.now() + 60_000 }), clock, invalidateMinIntervalMs: 30_000 });
+    const first = await pool.currentToken('k');
+    clock.advance(60_000);
+    expect(pool.invalidate('k', first)).toBe(false);
+    const second = await pool.currentToken('k');
+    expect(secretOf(second)).toBe('t2');
+    expect(pool.invalidate('k', second)).toBe(true);
+    expect(secretOf(await pool.currentToken('k'))).toBe('t3');
+    await pool.stop();
   });
 
   it('ignores a refused token that is no longer the cached one', async () => {

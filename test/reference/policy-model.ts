@@ -146,7 +146,8 @@ export class PolicyModel {
 
   /** `invalidate()` of the cached token; returns whether it took effect. */
   invalidate(): boolean {
-    if (this.rejected) return false;
+    // a refused or expired token is not served: invalidating it does nothing (and spends no window)
+    if (!this.#usable(this.now)) return false;
     if (this.lastInvalidatedAt !== null && this.now - this.lastInvalidatedAt < this.policy.invalidateMinIntervalMs) return false;
     this.rejected = true;
     this.lastInvalidatedAt = this.now;
