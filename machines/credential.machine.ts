@@ -93,10 +93,15 @@ export const credentialMachine = setup({
       assertEvent(event, 'token.requested');
       return needsMintAt(context, event.now) && breakerAdmitsAt(context, event.now);
     },
-    /** Proactive mode, and the breaker lets a mint through at the deadline that fired. */
+    /**
+     * Proactive mode, a mint is needed at the deadline that fired, and the breaker is closed or
+     * half-open (no cooldown pending). A token's deadline that fires while the breaker is still
+     * open, even at or past its cooldown's end (the token's timer, set first, fires first), starts
+     * no mint: the cooldown's own timer, due by then, starts it as the probe, so that its outcome counts.
+     */
     proactiveMintAdmitted: ({ context, event }) => {
       assertEvent(event, ['refresh.due', 'breaker.cooledDown']);
-      return context.policy.refresh === 'proactive' && needsMintAt(context, event.at) && breakerAdmitsAt(context, event.at);
+      return context.policy.refresh === 'proactive' && needsMintAt(context, event.at) && context.openUntil === null;
     },
     /** A proactive retry is scheduled and the breaker lets it through. */
     retryAdmitted: ({ context }) => context.retryAt !== null && breakerAdmitsAt(context, context.retryAt),

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CredentialError } from '../src/index.js';
+import { createCredentialProvider, CredentialError, type MintedToken } from '../src/index.js';
+import { ManualClock } from '../src/testing/index.js';
 import { flush, HOUR, outcome, secretOf, startProvider, stateOf } from './helpers.js';
 
 const COOLDOWN = 60_000;
@@ -118,6 +119,49 @@ describe('circuit breaker', () => {
     script.last.resolve({ secret: 'late-but-fine', expiresAt: 3 * HOUR });
     expect(secretOf(await probe)).toBe('late-but-fine');
     expect(stateOf(provider).breaker).toBe('closed');
+    await provider.stop();
+  });
+
+  /**
+   * A proactive provider whose breaker is open until the instant its token expires: the expiry's
+   * timer, set first, fires first and starts a mint while the breaker is still `open` (issue 26);
+   * the mint settles before the cooldown's timer fires (promise jobs run between timers).
+   */
+  async function mintAtTheCooldownsEnd(outcomeAtExpiry: { resolve: MintedToken } | { reject: unknown }) {
+    const clock = new ManualClock(0);
+    const calls: { resolve(token: MintedToken): void; reject(error: unknown): void }[] = [];
+    const mint = () =>
+      new Promise<MintedToken>((resolve, reject) => {
+        calls.push({ resolve, reject });
+        if (calls.length === 3) {
+          if ('resolve' in outcomeAtExpiry) resolve(outcomeAtExpiry.resolve);
+          else reject(outcomeAtExpiry.reject);
+        }
+      });
+    const pending = createCredentialProvider({ mint, clock, refresh: 'proactive', breakerThreshold: 1, breakerCooldownMs: 10_000 });
+    calls[0]!.resolve({ secret: 'first', expiresAt: 100_000 });
+    const provider = await pending;
+    while (calls.length < 2) await clock.advanceAsync(1_000); // the proactive refresh is due, and hangs
+    await clock.advanceAsync(90_000 - clock.now());
+    calls[1]!.reject(new Error('503')); // fails at 90 s: open until 100 s, the token's expiry
+    await flush();
+    expect(provider.actor.getSnapshot().context.openUntil).toBe(100_000);
+    await clock.advanceAsync(10_000);
+    expect(calls).toHaveLength(3);
+    return { clock, provider };
+  }
+
+  it('a mint started as the cooldown ends is the probe: its Retry-After is honoured', async () => {
+    const { provider } = await mintAtTheCooldownsEnd({ reject: Object.assign(new Error('429'), { retryAfterMs: 30_000 }) });
+    expect(stateOf(provider).breaker).toBe('open');
+    expect(provider.actor.getSnapshot().context).toMatchObject({ openUntil: 130_000, openReason: 'retry-after' });
+    await provider.stop();
+  });
+
+  it('a mint started as the cooldown ends is the probe: its success closes the breaker and resets the count', async () => {
+    const { provider } = await mintAtTheCooldownsEnd({ resolve: { secret: 'second', expiresAt: 200_000 } });
+    expect(stateOf(provider)).toMatchObject({ breaker: 'closed', validity: 'fresh' });
+    expect(provider.actor.getSnapshot().context).toMatchObject({ consecutiveFailures: 0, openUntil: null });
     await provider.stop();
   });
 
