@@ -82,13 +82,17 @@ export function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promi
  * ```
  */
 export function isAbortSignal(value: unknown): value is AbortSignal {
-  return (
-    typeof value === 'object' &&
-    value !== null &&
-    typeof (value as AbortSignal).aborted === 'boolean' &&
-    typeof (value as AbortSignal).addEventListener === 'function' &&
-    typeof (value as AbortSignal).removeEventListener === 'function'
-  );
+  try {
+    return (
+      typeof value === 'object' &&
+      value !== null &&
+      typeof (value as AbortSignal).aborted === 'boolean' &&
+      typeof (value as AbortSignal).addEventListener === 'function' &&
+      typeof (value as AbortSignal).removeEventListener === 'function'
+    );
+  } catch {
+    return false; // a getter that throws: not a signal anything can wait on
+  }
 }
 
 /**
@@ -101,5 +105,9 @@ export function isAbortSignal(value: unknown): value is AbortSignal {
  * ```
  */
 export function isLiveSignal(value: unknown): boolean {
-  return isAbortSignal(value) && !value.aborted;
+  try {
+    return isAbortSignal(value) && !value.aborted;
+  } catch {
+    return false; // refused by `refusedSignal`, as a rejected promise
+  }
 }

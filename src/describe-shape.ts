@@ -10,6 +10,14 @@
  * ```
  */
 export function describeShape(value: unknown): string {
+  try {
+    return shapeOf(value);
+  } catch {
+    return 'an object that throws when read'; // a Proxy, or a revoked one
+  }
+}
+
+function shapeOf(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   if (Array.isArray(value)) return `an array of ${value.length}`;

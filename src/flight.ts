@@ -1,3 +1,4 @@
+import { CredentialError } from '../machines/credential-error.js';
 import { onAbort } from './abort-signals.js';
 import type { AuthToken, SecretValue } from './auth-token.js';
 
@@ -63,11 +64,18 @@ export class Flight {
     let group = this.#bySignal.get(signal);
     if (group === undefined) {
       const waiters: Waiter[] = [];
-      const cancel = onAbort(signal, () => {
-        this.#bySignal.delete(signal);
-        for (const waiter of waiters) waiter.reject(signal.reason);
-        if (this.#shared === null && this.#bySignal.size === 0) this.#onAllAborted(this);
-      });
+      let cancel: () => void;
+      try {
+        cancel = onAbort(signal, () => {
+          this.#bySignal.delete(signal);
+          const reason = reasonOf(signal);
+          for (const waiter of waiters) waiter.reject(reason);
+          if (this.#shared === null && this.#bySignal.size === 0) this.#onAllAborted(this);
+        });
+      } catch (error) {
+        // a signal-like object whose addEventListener throws: this caller is refused, the attempt goes on
+        return Promise.reject(new CredentialError('INVALID_ARGUMENT', 'signal threw when listened to (addEventListener)', { cause: error }));
+      }
       group = { waiters, cancel };
       this.#bySignal.set(signal, group);
     }
@@ -111,5 +119,14 @@ export class Flight {
     }
     this.#bySignal.clear();
     return waiters;
+  }
+}
+
+/** An aborted signal's reason; one whose `reason` getter throws is refused for what it is. */
+function reasonOf(signal: AbortSignal): unknown {
+  try {
+    return signal.reason;
+  } catch (error) {
+    return new CredentialError('INVALID_ARGUMENT', 'signal threw when read (its reason)', { cause: error });
   }
 }

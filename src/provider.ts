@@ -265,14 +265,19 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
    * ```
    */
   currentToken(options?: CurrentTokenOptions): Promise<AuthToken<T>> {
-    const signal = options?.signal;
+    let signal: AbortSignal | undefined;
+    try {
+      signal = options?.signal;
+    } catch (error) {
+      return unreadableOptions(error);
+    }
     if (signal !== undefined && !isLiveSignal(signal)) return refusedSignal(signal);
     const snapshot = this.actor.getSnapshot();
     if (snapshot !== this.#mirrored) this.#mirror(snapshot);
     const now = this.#clock.now();
     if (now < this.#servingUntil) return this.#served;
     if (this.#midTransition > 0) return this.#afterTransition(() => this.currentToken(options));
-    return this.#serveSlowly(now, options?.signal);
+    return this.#serveSlowly(now, signal);
   }
 
   /**
@@ -530,12 +535,21 @@ const PROVIDER_OPTION_NAMES: readonly string[] = ['mint', 'clock', 'inspect', 'r
 /** Never served: the placeholder a credential actor holds until its first mint lands. */
 const UNMINTED: AuthToken<SecretValue> = Object.freeze({ secret: new Secret('unminted'), expiresAt: null });
 
+/** `currentToken(options)` whose `options` threw when read (a getter, a Proxy): refused as a promise, like any bad argument. */
+export function unreadableOptions(error: unknown): Promise<never> {
+  return Promise.reject(new CredentialError('INVALID_ARGUMENT', 'the options of currentToken() threw when read', { cause: error }));
+}
+
 /**
  * A `signal` option that is already aborted (its reason), or is no `AbortSignal` at all
  * (`INVALID_ARGUMENT`): refused before anything is admitted, on every path alike.
  */
 export function refusedSignal(signal: unknown): Promise<never> {
-  if (isAbortSignal(signal)) return Promise.reject(signal.reason);
+  try {
+    if (isAbortSignal(signal) && signal.aborted) return Promise.reject(signal.reason);
+  } catch (error) {
+    return Promise.reject(new CredentialError('INVALID_ARGUMENT', 'signal threw when read (its aborted or reason)', { cause: error }));
+  }
   return Promise.reject(new CredentialError('INVALID_ARGUMENT', `signal must be an AbortSignal, got ${describeShape(signal)}`));
 }
 

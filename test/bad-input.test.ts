@@ -155,3 +155,49 @@ describe('one AbortSignal shared by callers of many providers', () => {
     await provider.stop();
   });
 });
+
+describe('a signal or options object that throws when read (issue 26)', () => {
+  const boom = () => {
+    throw new Error('getter');
+  };
+  const throwingAborted = { get aborted(): boolean { return boom(); }, addEventListener() {}, removeEventListener() {} };
+  const throwingListener = { aborted: false, addEventListener: boom, removeEventListener() {} };
+  const throwingOptions = { get signal(): AbortSignal { return boom(); } };
+  const abortedWithThrowingReason = { aborted: true, get reason(): unknown { return boom(); }, addEventListener() {}, removeEventListener() {} };
+
+  it.each([
+    ['a signal whose aborted getter throws', { signal: throwingAborted }],
+    ['a signal whose addEventListener throws', { signal: throwingListener }],
+    ['an aborted signal whose reason getter throws', { signal: abortedWithThrowingReason }],
+    ['options whose signal getter throws', throwingOptions],
+  ])('%s: currentToken() returns a promise rejected with INVALID_ARGUMENT, never throws', async (_name, options) => {
+    const { clock, script, provider } = await startProvider();
+    clock.advance(HOUR); // expired: the call takes the slow path, where a signal is listened to
+    let returned: Promise<unknown> | undefined;
+    expect(() => {
+      returned = provider.currentToken(options as never);
+    }).not.toThrow();
+    const result = await outcome(returned!);
+    expect(result).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    expect((result as { error: Error }).error).toBeInstanceOf(CredentialError);
+    // the provider is unharmed: the next caller is served
+    const next = provider.currentToken();
+    script.last.resolve({ secret: 'next', expiresAt: 2 * HOUR });
+    expect((await next).expiresAt).toBe(2 * HOUR);
+    await provider.stop();
+  });
+
+  it.each([
+    ['a signal whose aborted getter throws', { signal: throwingAborted }],
+    ['options whose signal getter throws', throwingOptions],
+  ])('%s: a pool’s currentToken() too', async (_name, options) => {
+    const { createCredentialPool } = await import('../src/index.js');
+    const pool = createCredentialPool({ mint: async () => ({ secret: 's', expiresAt: null }), clock: new ManualClock(0) });
+    let returned: Promise<unknown> | undefined;
+    expect(() => {
+      returned = pool.currentToken('k', options as never);
+    }).not.toThrow();
+    expect(await outcome(returned!)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    await pool.stop();
+  });
+});

@@ -15,7 +15,7 @@ import { describeShape } from '../describe-shape.js';
 import { ClockEnvironment, runnablePool } from '../environment.js';
 import { redactedInspection, type InspectionObserver } from '../inspection.js';
 import { Listeners } from '../listeners.js';
-import { refusedSignal, sharedMintPolicy, validateInspect, type CurrentTokenOptions, type InvalidateOptions } from '../provider.js';
+import { refusedSignal, sharedMintPolicy, unreadableOptions, validateInspect, type CurrentTokenOptions, type InvalidateOptions } from '../provider.js';
 import { isCoordination, type Coordination, type SharedMintPolicy } from '../coordination.js';
 import { validateReporters, type CredentialReporters } from '../reporters.js';
 import type { Secret, SecretValue } from '../../machines/secret.js';
@@ -353,7 +353,12 @@ export class CredentialPool<T extends SecretValue<T> = string> {
       return Promise.reject(new CredentialError('INVALID_KEY', `a key must be a non-empty string, got ${describeShape(key)}`));
     }
     // a caller who has already given up admits nothing (and so evicts nothing)
-    const signal = options?.signal;
+    let signal: AbortSignal | undefined;
+    try {
+      signal = options?.signal;
+    } catch (error) {
+      return unreadableOptions(error);
+    }
     if (signal !== undefined && !isLiveSignal(signal)) return refusedSignal(signal);
     return this.#admit(key).currentToken(options) as Promise<AuthToken<T>>;
   }
