@@ -6,7 +6,7 @@
  * count during the outage is printed beside the number of tenants.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createCredentialPool, CredentialError, type AuthToken } from 'credential-actor';
+import { createCredentialPool, CredentialError, type AuthToken, type CurrentTokenOptions } from 'credential-actor';
 import { clientCredentialsMint, OAuthError } from 'credential-actor/oauth2';
 import { fetchWithToken } from './fetch-with-token.js';
 import { startProtectedApi } from './protected-api.js';
@@ -65,14 +65,13 @@ export async function runPoolDemo({ tenants, durationMs }: { tenants: number; du
     const key = keys[request % keys.length]!;
     const stats = perTenant.get(key)!;
     const provider = {
-      currentToken: async (options?: { signal?: AbortSignal }): Promise<AuthToken> => {
+      currentToken: async (options?: CurrentTokenOptions): Promise<AuthToken> => {
         const askedAt = Date.now();
         const token = await pool.currentToken(key, options);
         // expired when asked for: a token that lapses between the answer and this line was served valid
         if (token.expiresAt !== null && token.expiresAt <= askedAt) expiredServed++;
         return token;
       },
-      invalidate: (token?: AuthToken) => pool.invalidate(key, token),
     };
     try {
       const response = await fetchWithToken(provider, api.url);

@@ -21,7 +21,7 @@ describe('fetchWithToken on every generated scenario', () => {
     for (const request of result.requests) {
       // never a request with an expired (or made-up) token
       expect(request.upstream.filter((call) => call.expired || call.unknownToken)).toEqual([]);
-      // at most one retry, and only after a 401 that invalidated the token
+      // at most one retry, and only after a 401 whose token it reported (currentToken({ rejected }))
       expect(request.upstream.length).toBeLessThanOrEqual(2);
       if (request.upstream.length === 2) {
         expect(request.upstream[0]!.status).toBe(401);

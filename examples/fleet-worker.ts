@@ -3,7 +3,7 @@
  * its token through Redis, calling the protected API in a loop, telling the parent over IPC each time
  * it calls the issuer and, at the end, what it served.
  */
-import { createCredentialProvider, CredentialError, type AuthToken } from 'credential-actor';
+import { createCredentialProvider, CredentialError, type AuthToken, type CurrentTokenOptions } from 'credential-actor';
 import { clientCredentialsMint, OAuthError } from 'credential-actor/oauth2';
 import { credentialKey, redisCoordination } from 'credential-actor/redis';
 import { fetchWithToken } from './fetch-with-token.js';
@@ -62,14 +62,13 @@ process.on('message', (message: { type: string }) => {
 });
 send({ type: 'ready' });
 const checked = {
-  currentToken: async (options?: { signal?: AbortSignal }): Promise<AuthToken> => {
+  currentToken: async (options?: CurrentTokenOptions): Promise<AuthToken> => {
     const askedAt = Date.now();
     const token = await provider.currentToken(options);
     // expired when asked for: a token that lapses between the answer and this line was served valid
     if (token.expiresAt !== null && token.expiresAt <= askedAt) counts.expiredServed++;
     return token;
   },
-  invalidate: (token?: AuthToken) => provider.invalidate(token),
 };
 while (running) {
   try {

@@ -17,6 +17,8 @@
  *   mints alone until it does (an exclusive mint, a rotating refresh-token grant, does not run).
  * - `REFRESH_TOKEN_UNUSABLE`: the refresh token cannot be used again: the last grant's outcome is
  *   unknown (it may have been consumed) or there is none; the user must sign in again.
+ * - `TOKEN_REFUSED`: `currentToken({ rejected })` of the newest token within
+ *   `invalidateMinIntervalMs` of the last refusal: the upstream refuses what the issuer mints.
  */
 export type CredentialErrorCode =
   | 'BREAKER_OPEN'
@@ -30,7 +32,8 @@ export type CredentialErrorCode =
   | 'INVALID_ARGUMENT'
   | 'SHARED_TOKEN_REJECTED'
   | 'COORDINATION_UNAVAILABLE'
-  | 'REFRESH_TOKEN_UNUSABLE';
+  | 'REFRESH_TOKEN_UNUSABLE'
+  | 'TOKEN_REFUSED';
 
 /**
  * The one error type the library raises itself. Errors thrown by your `mint` reach callers as they

@@ -65,9 +65,20 @@ export interface CredentialProviderOptions<T extends SecretValue<T> = string> ex
 }
 
 /** Options of {@link CredentialProvider.currentToken}. */
-export interface CurrentTokenOptions {
+export interface CurrentTokenOptions<T extends SecretValue<T> = string> {
   /** Aborting rejects this call only (with the signal's reason), never the shared mint. */
   signal?: AbortSignal;
+  /**
+   * The token the upstream just refused (HTTP 401): the answer is a newer token. While `rejected`
+   * is still the cached token it is invalidated (once, however many callers bring it) and every
+   * such caller waits for the one mint that replaces it; a caller whose token was already replaced
+   * gets the newer one at once. `TOKEN_REFUSED` when the newest token is refused again within
+   * `invalidateMinIntervalMs` of the last refusal (the issuer keeps minting tokens the upstream
+   * refuses: nothing new would come of minting again so soon).
+   */
+  rejected?: AuthToken<T> | Secret<T> | T;
+  /** With `rejected`: the claims challenge the upstream sent with its refusal (see `InvalidateOptions.claims`). */
+  claims?: string;
 }
 
 /** Options of {@link CredentialProvider.invalidate}. */
@@ -264,14 +275,17 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
    * request.headers.set('authorization', `Bearer ${token.secret.reveal()}`);
    * ```
    */
-  currentToken(options?: CurrentTokenOptions): Promise<AuthToken<T>> {
+  currentToken(options?: CurrentTokenOptions<T>): Promise<AuthToken<T>> {
     let signal: AbortSignal | undefined;
+    let rejected: AuthToken<T> | Secret<T> | T | undefined;
     try {
       signal = options?.signal;
+      rejected = options?.rejected;
     } catch (error) {
       return unreadableOptions(error);
     }
     if (signal !== undefined && !isLiveSignal(signal)) return refusedSignal(signal);
+    if (rejected !== undefined) return this.#replacing(rejected, options!, signal);
     const snapshot = this.actor.getSnapshot();
     if (snapshot !== this.#mirrored) this.#mirror(snapshot);
     const now = this.#clock.now();
@@ -404,6 +418,30 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
   /** Node's `util.inspect` shows the summary, not the whole actor system behind `actor`. */
   [Symbol.for('nodejs.util.inspect.custom')](): string {
     return `CredentialProvider ${JSON.stringify(this.toJSON())}`;
+  }
+
+  /** `currentToken({ rejected })`: a token newer than `rejected`, with one mint for every caller that brings it. */
+  #replacing(rejected: AuthToken<T> | Secret<T> | T, options: CurrentTokenOptions<T>, signal: AbortSignal | undefined): Promise<AuthToken<T>> {
+    let claims: string | undefined;
+    try {
+      claims = claimsOption(options, 'currentToken');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const now = this.#clock.now();
+    const { context } = this.#snapshot();
+    // still the cached token, and still served: it is the one to replace (else it was already replaced, or is being)
+    if (this.#stoppedBy === null && !isTokenUnusableAt(context, now) && isSameToken(context.token, rejected)) {
+      if (!this.invalidate(rejected, claims === undefined ? undefined : { claims })) {
+        return Promise.reject(
+          new CredentialError(
+            'TOKEN_REFUSED',
+            `the upstream refused the newest token within invalidateMinIntervalMs (${context.policy.invalidateMinIntervalMs} ms) of the last refusal: not minting again so soon (does the issuer mint tokens for this upstream: audience, scopes?)`,
+          ),
+        );
+      }
+    }
+    return this.currentToken(signal === undefined ? undefined : { signal });
   }
 
   #serveSlowly(now: number, signal: AbortSignal | undefined): Promise<AuthToken<T>> {
@@ -606,10 +644,10 @@ function isSameToken(cached: AuthToken<SecretValue>, rejected: unknown): boolean
 }
 
 /** `invalidate`'s `claims`, checked: a mistake there must not pass silently (nor print the value: claims can name the user). */
-function claimsOption(options: InvalidateOptions | undefined): string | undefined {
+function claimsOption(options: InvalidateOptions | undefined, caller = 'invalidate'): string | undefined {
   const { claims } = options ?? {};
   if (claims === undefined || (typeof claims === 'string' && claims.length > 0)) return claims;
-  throw new CredentialError('INVALID_ARGUMENT', `invalidate: claims must be a non-empty string, got ${describeShape(claims)}`);
+  throw new CredentialError('INVALID_ARGUMENT', `${caller}: claims must be a non-empty string, got ${describeShape(claims)}`);
 }
 
 function stoppedError(cause?: unknown): CredentialError {

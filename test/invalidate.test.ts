@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCredentialPool, Secret } from '../src/index.js';
+import { createCredentialPool, createCredentialProvider, Secret } from '../src/index.js';
 import { ManualClock } from '../src/testing/index.js';
 import { flush, HOUR, outcome, secretOf, startProvider, stateOf } from './helpers.js';
 
@@ -104,5 +104,67 @@ describe('invalidate()', () => {
     expect(denied.ok).toBe(false);
     expect(script.count).toBe(2);
     await provider.stop();
+  });
+});
+
+describe('currentToken({ rejected }): the token the upstream refused, and a newer one back (issue 26)', () => {
+  it('100 concurrent requests refused with the same token: all 100 retry with one new token, from one mint', async () => {
+    const { script, provider } = await startProvider();
+    const token = await provider.currentToken();
+    // every request was refused with `token`; each asks for a newer one
+    const retries = Array.from({ length: 100 }, () => provider.currentToken({ rejected: token }));
+    expect(script.count).toBe(2);
+    script.last.resolve({ secret: 'newer', expiresAt: 2 * HOUR });
+    const newer = await Promise.all(retries);
+    expect(newer.every((t) => secretOf(t) === 'newer')).toBe(true);
+    // a straggler refused with the old token gets the newer one at once: no mint
+    expect(secretOf(await provider.currentToken({ rejected: token }))).toBe('newer');
+    expect(script.count).toBe(2);
+    await provider.stop();
+  });
+
+  it('the newest token refused again within invalidateMinIntervalMs: TOKEN_REFUSED, and no mint', async () => {
+    const { clock, script, provider } = await startProvider({ invalidateMinIntervalMs: 30_000 });
+    const first = await provider.currentToken();
+    const second = provider.currentToken({ rejected: first });
+    script.last.resolve({ secret: 'second', expiresAt: 2 * HOUR });
+    const token = await second;
+    clock.advance(1_000);
+    const refused = await outcome(provider.currentToken({ rejected: token }));
+    expect(refused).toMatchObject({ ok: false, error: { code: 'TOKEN_REFUSED' } });
+    expect(script.count).toBe(2);
+    clock.advance(30_000); // the window passed: it is replaced
+    const third = provider.currentToken({ rejected: token });
+    expect(script.count).toBe(3);
+    script.last.resolve({ secret: 'third', expiresAt: 3 * HOUR });
+    expect(secretOf(await third)).toBe('third');
+    await provider.stop();
+  });
+
+  it('passes the claims challenge to the one mint; a bad claims value is INVALID_ARGUMENT', async () => {
+    const clock = new ManualClock(0);
+    const seen: (string | undefined)[] = [];
+    const provider = await createCredentialProvider({
+      mint: async ({ claims }) => {
+        seen.push(claims);
+        return { secret: `t${seen.length}`, expiresAt: HOUR };
+      },
+      clock,
+    });
+    const token = await provider.currentToken();
+    expect(await outcome(provider.currentToken({ rejected: token, claims: '' }))).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    await Promise.all([provider.currentToken({ rejected: token, claims: '{"access_token":{}}' }), provider.currentToken({ rejected: token.secret })]);
+    expect(seen).toEqual([undefined, '{"access_token":{}}']);
+    await provider.stop();
+  });
+
+  it('a pool key does the same', async () => {
+    let minted = 0;
+    const pool = createCredentialPool({ mint: async () => ({ secret: `t${++minted}`, expiresAt: HOUR }), clock: new ManualClock(0) });
+    const token = await pool.currentToken('k');
+    const newer = await Promise.all(Array.from({ length: 10 }, () => pool.currentToken('k', { rejected: token })));
+    expect(new Set(newer.map(secretOf))).toEqual(new Set(['t2']));
+    expect(minted).toBe(2);
+    await pool.stop();
   });
 });

@@ -214,7 +214,7 @@ export class CredentialPool<T extends SecretValue<T> = string> {
    * const token = await pool.currentToken(`tenant:${tenantId}`, { signal: AbortSignal.timeout(2_000) });
    * ```
    */
-  currentToken(key: string, options?: CurrentTokenOptions): Promise<AuthToken<T>> {
+  currentToken(key: string, options?: CurrentTokenOptions<T>): Promise<AuthToken<T>> {
     const provider = this.#keys.get(key);
     if (provider === undefined) return this.#firstRequest(key, options);
     provider.lastUse = ++this.#uses;
@@ -347,7 +347,7 @@ export class CredentialPool<T extends SecretValue<T> = string> {
   }
 
   /** A key's first request (or a bad key, or a stopped pool), kept out of the hot path above so that it stays small enough to inline. */
-  #firstRequest(key: string, options: CurrentTokenOptions | undefined): Promise<AuthToken<T>> {
+  #firstRequest(key: string, options: CurrentTokenOptions<T> | undefined): Promise<AuthToken<T>> {
     if (this.#stopped) return Promise.reject(poolStopped());
     if (typeof key !== 'string' || key.length === 0) {
       return Promise.reject(new CredentialError('INVALID_KEY', `a key must be a non-empty string, got ${describeShape(key)}`));

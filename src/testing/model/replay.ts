@@ -12,7 +12,7 @@ import { transitionKey } from './transition-key.js';
 
 /** The provider as the user's code sees it during a replay: the two calls an app makes. */
 export interface ReplayedProvider {
-  /** `provider.currentToken()`, with the step's signal joined to yours (so "every waiter gives up" reaches it). */
+  /** `provider.currentToken()` (after a 401: `currentToken({ rejected: token })`), with the step's signal joined to yours (so "every waiter gives up" reaches it). */
   currentToken(options?: CurrentTokenOptions): Promise<AuthToken>;
   /** `provider.invalidate()`. */
   invalidate(token?: AuthToken | Secret | string): boolean;
@@ -65,8 +65,9 @@ export interface ReplayedRequest<T = unknown> {
   readonly result: { readonly status: 'fulfilled'; readonly value: T } | { readonly status: 'rejected'; readonly reason: unknown } | { readonly status: 'pending' };
   /** Every request it sent upstream. */
   readonly upstream: readonly UpstreamCall[];
-  /** How many times it called `currentToken()` and `invalidate()`. */
+  /** How many times it called `currentToken()`. */
   readonly tokenCalls: number;
+  /** How many times it reported a refused token: `invalidate(token)`, or `currentToken({ rejected: token })`. */
   readonly invalidations: number;
 }
 
@@ -190,6 +191,7 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
       provider: {
         currentToken: (callOptions) => {
           request.tokenCalls++;
+          if (callOptions?.rejected !== undefined) request.invalidations++;
           // A runaway loop is parked (never settles) rather than spun forever.
           if (runaway('currentToken() calls')) return new Promise<never>(() => {});
           const call: TrackedCall = { number: calls.length + 1, settled: null };
@@ -329,12 +331,12 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
   };
 }
 
-/** The default code under test: ask, send, and on a 401 invalidate and retry once. */
+/** The default code under test: ask, send, and on a 401 ask for a newer token (`rejected`) and retry once. */
 async function defaultRequest({ provider, upstream }: RequestContext): Promise<{ status: 200 | 401 }> {
   const token = await provider.currentToken();
   const response = upstream(token);
-  if (response.status !== 401 || !provider.invalidate(token)) return response;
-  return upstream(await provider.currentToken());
+  if (response.status !== 401) return response;
+  return upstream(await provider.currentToken({ rejected: token }));
 }
 
 function disagreement(call: TrackedCall, expected: TokenCallOutcome): string | null {
