@@ -19,6 +19,11 @@
  *   unknown (it may have been consumed) or there is none; the user must sign in again.
  * - `TOKEN_REFUSED`: `currentToken({ rejected })` of the newest token within
  *   `invalidateMinIntervalMs` of the last refusal: the upstream refuses what the issuer mints.
+ * - `OAUTH_ERROR`: an OAuth issuer refused, failed or could not be reached (`OAuthError`: the
+ *   issuer's `error`, `errorDescription`, `status` in fields of their own).
+ * - `STS_ERROR`: AWS STS refused, failed or could not be reached (`StsError`: STS's own code in `stsCode`).
+ * - `MINT_FAILED`: a cloud SDK asked for a token and your mint threw (the SDK needs an error of its
+ *   own kind: `AzureAuthenticationError`); your error is its `cause`, reduced to name, message and code.
  */
 export type CredentialErrorCode =
   | 'BREAKER_OPEN'
@@ -33,7 +38,10 @@ export type CredentialErrorCode =
   | 'SHARED_TOKEN_REJECTED'
   | 'COORDINATION_UNAVAILABLE'
   | 'REFRESH_TOKEN_UNUSABLE'
-  | 'TOKEN_REFUSED';
+  | 'TOKEN_REFUSED'
+  | 'OAUTH_ERROR'
+  | 'STS_ERROR'
+  | 'MINT_FAILED';
 
 /**
  * The one error type the library raises itself. Errors thrown by your `mint` reach callers as they

@@ -35,6 +35,8 @@ export interface FailureSummary {
   readonly name: string;
   readonly message: string;
   readonly code?: string;
+  /** One of this library's own errors (a `CredentialError`): its message is safe to repeat in another's. */
+  readonly ours?: true;
 }
 
 /** Everything the statechart knows; only data, so a snapshot can be persisted, cloned or inspected. */

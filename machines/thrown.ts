@@ -58,8 +58,8 @@ export function readThrown(thrown: unknown): ThrownFacts {
  * summaryOf(readThrown(error)); // { name: 'OAuthError', message: 'invalid_client', code: 'OAUTH_ERROR' }
  * ```
  */
-export function summaryOf(facts: FailureSummary): FailureSummary {
-  return { name: facts.name, message: facts.message, ...(facts.code === undefined ? {} : { code: facts.code }) };
+export function summaryOf(facts: ThrownFacts): FailureSummary {
+  return { name: facts.name, message: facts.message, ...(facts.code === undefined ? {} : { code: facts.code }), ...(facts.credentialError ? { ours: true as const } : {}) };
 }
 
 function guarded<T>(read: () => T, otherwise: T): T {

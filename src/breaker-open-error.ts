@@ -53,7 +53,7 @@ export class BreakerOpenError extends CredentialError {
   constructor(details: BreakerOpenDetails) {
     const retryAfterMs = Math.max(0, details.openUntil === null ? (details.retryAfterMs ?? 0) : details.openUntil - details.now);
     const cause = details.lastFailure === undefined || details.lastFailure === null ? undefined : redactedCause(details.lastFailure);
-    super('BREAKER_OPEN', breakerMessage(details, retryAfterMs, cause), cause === undefined ? undefined : { cause });
+    super('BREAKER_OPEN', breakerMessage(details, retryAfterMs), cause === undefined ? undefined : { cause });
     this.name = 'BreakerOpenError';
     this.scope = details.scope;
     this.openUntil = details.openUntil;
@@ -94,13 +94,24 @@ const SUBJECT: Record<BreakerScope, string> = {
   tabs: "the tabs' breaker for this credential",
 };
 
-function breakerMessage(details: BreakerOpenDetails, retryAfterMs: number, cause: Error | undefined): string {
+function breakerMessage(details: BreakerOpenDetails, retryAfterMs: number): string {
   const state =
     details.openUntil === null
       ? `${SUBJECT[details.scope]} is half-open and its one probe is in flight`
       : `${SUBJECT[details.scope]} is open until ${new Date(details.openUntil).toISOString()} (${retryAfterMs} ms)`;
   const why = details.reason === 'retry-after' ? ', after the issuer asked to wait (Retry-After)' : details.reason === 'failures' ? ', after consecutive failures' : '';
-  return `${state}${why}${cause === undefined ? '' : `; last failure: ${cause.name}${'code' in cause ? ` ${String(cause.code)}` : ''}`}`;
+  return `${state}${why}${lastFailureText(details.lastFailure ?? null)}`;
+}
+
+/**
+ * The last failure as the message shows it: one of this library's errors in full (an `OAuthError`
+ * says which step, which URL and what the issuer said); another's by its name and code only (its
+ * message is yours, and may carry anything: it stays in `cause`).
+ */
+function lastFailureText(failure: FailureSummary | null): string {
+  if (failure === null) return '';
+  if (failure.ours === true) return `; last failure: ${failure.message}`;
+  return `; last failure: ${failure.name}${failure.code === undefined ? '' : ` ${failure.code}`}`;
 }
 
 /**

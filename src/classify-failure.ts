@@ -23,7 +23,8 @@ export type FailureBlame = 'issuer' | 'key';
  */
 export function defaultClassifyFailure(error: unknown): FailureBlame {
   const { credentialError, code, status } = readThrown(error);
-  if (credentialError) return code === 'INVALID_TOKEN' || code === 'MINTED_TOKEN_ALREADY_EXPIRED' || code === 'REFRESH_TOKEN_UNUSABLE' ? 'key' : 'issuer';
+  if (credentialError && (code === 'INVALID_TOKEN' || code === 'MINTED_TOKEN_ALREADY_EXPIRED' || code === 'REFRESH_TOKEN_UNUSABLE')) return 'key';
+  // an issuer's answer (an OAuthError, an StsError, or any error with a status): by its HTTP status
   if (status !== undefined) return status >= 400 && status < 500 && status !== 408 && status !== 429 ? 'key' : 'issuer';
   return 'issuer';
 }

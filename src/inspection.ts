@@ -126,8 +126,8 @@ function actorView(actor: AnyActorRef, views: WeakMap<object, object>): object {
  * ```
  */
 export function describeError(error: unknown): FailureSummary {
-  if (isMintFailure(error)) return error.summary;
-  return summaryOf(readThrown(error));
+  const { name, message, code } = isMintFailure(error) ? error.summary : summaryOf(readThrown(error));
+  return code === undefined ? { name, message } : { name, message, code };
 }
 
 function isMintFailure(error: unknown): error is MintFailure {

@@ -201,7 +201,7 @@ describe('assumeRoleMint', () => {
     const mint = assumeRoleMint({ roleArn: ROLE, roleSessionName: 'orders-api', client: stsClient(), externalId: 'ext-1' });
     const error = await mint({ signal: new AbortController().signal }).then(() => null, (failure: unknown) => failure as StsError);
     expect(error).toBeInstanceOf(StsError);
-    expect(error).toMatchObject({ code, status: reported, requestId: expect.stringMatching(/^[0-9a-f]{16}$/) });
+    expect(error).toMatchObject({ code: 'STS_ERROR', stsCode: code, status: reported, requestId: expect.stringMatching(/^[0-9a-f]{16}$/) });
     expect(error!.message).not.toContain(BASE_KEYS.secretAccessKey);
     expect(sts.state.calls[0]!.externalId).toBe('ext-1');
   });

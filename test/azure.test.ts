@@ -3,11 +3,12 @@
  * `bearerTokenAuthenticationPolicy` (its token cycler, its CAE handling) in front of a local HTTPS
  * resource, with tokens from a local OAuth token endpoint through `clientCredentialsMint`.
  */
+import { spawn } from 'node:child_process';
 import type { TokenCredential } from '@azure/core-auth';
 import { bearerTokenAuthenticationPolicy, createDefaultHttpClient, createPipelineFromOptions, createPipelineRequest, type Pipeline } from '@azure/core-rest-pipeline';
 import { SecretClient } from '@azure/keyvault-secrets';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
-import { createCredentialPool, createCredentialProvider, type CredentialProvider } from '../src/index.js';
+import { createCredentialPool, createCredentialProvider, CredentialError, type CredentialProvider } from '../src/index.js';
 import { AzureAuthenticationError, AzureCredentialUnavailableError, azureKey, parseAzureKey, toTokenCredential, type AzureTokenCredential } from '../src/azure/index.js';
 import { clientCredentialsMint } from '../src/oauth2/index.js';
 import { startHttpsServer, startTokenEndpoint, type LocalServer } from './sdk/local-servers.js';
@@ -184,6 +185,16 @@ describe('a real Azure SDK client: Key Vault’s SecretClient', () => {
     expect(tokenEndpoint.state.requests - before).toBe(1);
   }, 30_000);
 
+  it('a provider given no tenantId meets the vault’s challenge, which names a tenant: refused at once, and the message says to pass tenantId (issue 26)', async () => {
+    const provider = await startProvider();
+    const credential = toTokenCredential(provider, { scopes: ['https://vault.azure.net/.default'] });
+    const client = new SecretClient(resource.url, credential, { disableChallengeResourceVerification: true, tlsOptions: { ca: resource.ca }, retryOptions: { maxRetries: 0 } });
+    const started = Date.now();
+    await expect(client.getSecret('db-password')).rejects.toMatchObject({ name: 'CredentialUnavailableError', message: expect.stringContaining("tenantId: 'contoso'") });
+    // before, the SDK's token cycler retried every 3 s until its cached token expired: now its token is already due, and it fails at once
+    expect(Date.now() - started).toBeLessThan(3_000);
+  });
+
   it('a credential for another tenant is unavailable to the vault’s challenge, and the client says so', async () => {
     const provider = await startProvider();
     const credential = toTokenCredential(provider, { scopes: ['https://vault.azure.net/.default'], tenantId: 'fabrikam' });
@@ -193,15 +204,15 @@ describe('a real Azure SDK client: Key Vault’s SecretClient', () => {
 });
 
 describe('toTokenCredential, directly', () => {
-  it('serves the token with its expiry, its type, and a refresh instant that has the SDK ask again at once', async () => {
+  it('serves the token with its type, expiring for the SDK the moment it is handed out, so the SDK asks on every request, in the request', async () => {
     const provider = await startProvider();
     const credential: AzureTokenCredential = toTokenCredential(provider, { scopes: [SCOPE] });
     const before = Date.now();
     const accessToken = (await credential.getToken([SCOPE]))!;
     const token = await provider.currentToken();
-    expect(accessToken).toEqual({ token: token.secret.reveal(), expiresOnTimestamp: token.expiresAt, refreshAfterTimestamp: expect.any(Number), tokenType: 'Bearer' });
-    expect(accessToken.refreshAfterTimestamp).toBeGreaterThanOrEqual(before);
-    expect(accessToken.refreshAfterTimestamp).toBeLessThanOrEqual(Date.now());
+    expect(accessToken).toEqual({ token: token.secret.reveal(), expiresOnTimestamp: expect.any(Number), tokenType: 'Bearer' });
+    expect(accessToken.expiresOnTimestamp).toBeGreaterThanOrEqual(before);
+    expect(accessToken.expiresOnTimestamp).toBeLessThanOrEqual(Math.min(Date.now(), token.expiresAt!));
   });
 
   it('refuses scopes and tenants the provider does not serve, as unavailable (a chained credential moves on), and a stopped provider alike', async () => {
@@ -216,15 +227,26 @@ describe('toTokenCredential, directly', () => {
     expect(() => toTokenCredential(provider, { scopes: [SCOPE], scope: SCOPE } as never)).toThrow(/option scope/);
   });
 
-  it('rejects an aborted call with the signal’s reason, and leaves the mint to others', async () => {
+  it('does not pass the SDK’s abortSignal on: the SDK shares one getToken among a client’s requests, and one mint serves them all (issue 26)', async () => {
     const provider = await startProvider();
     const credential = toTokenCredential(provider, { scopes: [SCOPE] });
+    const before = tokenEndpoint.state.requests;
     const controller = new AbortController();
-    const waiting = credential.getToken(SCOPE, { abortSignal: controller.signal });
-    const other = credential.getToken(SCOPE);
+    const started = credential.getToken(SCOPE, { abortSignal: controller.signal });
+    const sibling = credential.getToken(SCOPE);
     controller.abort(new Error('client gave up'));
-    await expect(waiting).rejects.toThrow('client gave up');
-    expect((await other)?.token).toMatch(/^at-/);
+    // before: both rejected with the first request's abort, and the abandoned mint's result was thrown away
+    expect((await started)?.token).toMatch(/^at-/);
+    expect((await sibling)?.token).toBe((await started)?.token);
+    expect(tokenEndpoint.state.requests - before).toBe(1);
+  });
+
+  it('an error of your own mint is MINT_FAILED, errorResponse.error its code or its name, never unknown_error (issue 26)', async () => {
+    const provider = await createCredentialProvider({ mint: async () => Promise.reject(new TypeError('no network')), firstMint: 'lazy' });
+    stops.push(() => provider.stop());
+    const error = (await toTokenCredential(provider, { scopes: [SCOPE] }).getToken(SCOPE).catch((reason: unknown) => reason)) as AzureAuthenticationError;
+    expect(error).toBeInstanceOf(CredentialError);
+    expect(error).toMatchObject({ name: 'AuthenticationError', code: 'MINT_FAILED', errorResponse: { error: 'TypeError', errorDescription: 'no network' } });
   });
 
   it('with a pool: each tenant and scope set is its own key, minted once, with the claims of its own challenge', async () => {
@@ -245,6 +267,8 @@ describe('toTokenCredential, directly', () => {
       credential.getToken('a'),
     ]);
     expect(tokens.map((token) => token?.token)).toEqual(['t1:a,b:1', 't1:a,b:1', 't2:a:2', 'undefined:a:3']);
+    // a pool credential's tenantId is the tenant of requests that name none
+    expect((await toTokenCredential(pool, { tenantId: 't2' }).getToken('a'))?.token).toBe('t2:a:2');
     const challenged = await credential.getToken('a', { tenantId: 't2', claims: CLAIMS });
     expect(challenged?.token).toBe('t2:a:4');
     expect(minted.at(-1)).toEqual({ tenantId: 't2', scopes: ['a'], claims: CLAIMS });
@@ -258,4 +282,26 @@ describe('toTokenCredential, directly', () => {
     stops.push(() => provider.stop());
     await expect(toTokenCredential(provider, { scopes: [SCOPE] }).getToken(SCOPE)).rejects.toMatchObject({ name: 'AuthenticationError', code: 'INVALID_TOKEN' });
   });
+});
+
+describe.concurrent('an Azure SDK client in a process of its own, idle past the SDK’s refresh window (issue 26: the process crashed)', () => {
+  const run = (mode: 'invalidate' | 'stop') =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/sdk/azure-idle-worker.ts', mode, '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it.each(['invalidate', 'stop'] as const)('after %s(): the requests fail at once, the dropped token is not sent again, the process lives and exits by itself', async (mode) => {
+    const { code, stdout, stderr } = await run(mode);
+    expect(stderr).not.toMatch(/AuthenticationError|unhandled/i);
+    expect(stdout).toMatch(/^first: 200$/m);
+    expect(stdout).toMatch(mode === 'invalidate' ? /^after: AuthenticationError OAUTH_ERROR$/m : /^after: CredentialUnavailableError STOPPED$/m);
+    expect(stdout).toMatch(/^invalidated token sent again: 0$/m);
+    expect(stdout).toMatch(/^alive after \d+$/m);
+    expect(code).toBe(0);
+  }, 60_000);
 });

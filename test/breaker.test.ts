@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createCredentialProvider, CredentialError, type MintedToken } from '../src/index.js';
+import { BreakerOpenError, createCredentialProvider, CredentialError, type MintedToken } from '../src/index.js';
 import { ManualClock } from '../src/testing/index.js';
 import { flush, HOUR, outcome, secretOf, startProvider, stateOf } from './helpers.js';
 
@@ -202,6 +202,38 @@ describe('circuit breaker', () => {
     await outcome(next);
     await flush();
     expect(seen).toEqual(['breaker:closed->open', 'failed:issuer down', 'breaker:open->halfOpen', 'breaker:halfOpen->open']);
+    await provider.stop();
+  });
+});
+
+describe('BREAKER_OPEN names the failure that opened it (issue 26)', () => {
+  it('after a background failure nobody waited for or listened to, and after a recovered outage the new one, not the old', async () => {
+    const { OAuthError } = await import('../src/oauth2/index.js');
+    const cooldown = 2 * HOUR; // longer than the token's life: it expires while the breaker is open
+    const { clock, script, provider } = await startProvider({ breakerThreshold: 1, breakerCooldownMs: cooldown });
+    clock.advance(0.9 * HOUR);
+    await provider.currentToken(); // served the due token at once; its refresh runs in the background, awaited by nobody
+    script.last.reject(new OAuthError('temporarily_unavailable', { status: 503, endpoint: 'https://login.example/token' }));
+    await flush();
+    clock.advance(0.1 * HOUR); // expired
+    const first = (await outcome(provider.currentToken())) as { error: BreakerOpenError };
+    expect(first.error.code).toBe('BREAKER_OPEN');
+    expect(first.error.cause).toMatchObject({ name: 'OAuthError', code: 'OAUTH_ERROR' });
+    // one of ours is named in full: the step, the URL, what the issuer said
+    expect(first.error.message).toContain('last failure: token request to https://login.example/token failed: temporarily_unavailable (HTTP 503)');
+    // recovered, then a new outage with another error: that one is named
+    clock.advance(cooldown);
+    const probe = provider.currentToken();
+    script.last.resolve({ secret: 'back', expiresAt: clock.now() + HOUR });
+    await probe;
+    clock.advance(HOUR);
+    const failing = outcome(provider.currentToken());
+    script.last.reject(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+    await failing;
+    const second = (await outcome(provider.currentToken())) as { error: BreakerOpenError };
+    expect(second.error.cause).toMatchObject({ name: 'Error', code: 'ECONNRESET' });
+    // another's error by its name and code only: its message stays in `cause`
+    expect(second.error.message).toMatch(/last failure: Error ECONNRESET$/);
     await provider.stop();
   });
 });

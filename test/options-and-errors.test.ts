@@ -86,7 +86,7 @@ describe('OAuth errors a caller can act on', () => {
   it('a 404 page at the token path names the step, the URL (no credentials) and asks whether the URL is right', async () => {
     const mint = clientCredentialsMint({
       ...base,
-      tokenEndpoint: 'https://user:pw@login.example/wrong/path?api-key=k1',
+      tokenEndpoint: 'https://login.example/wrong/path?api-key=k1',
       fetch: fetchAnswering(() => new Response('<html>Not Found</html>', { status: 404, headers: { 'content-type': 'text/html; charset=utf-8' } })),
     });
     const error = (await mint({ signal: signal() }).catch((caught: unknown) => caught)) as OAuthError;
@@ -98,7 +98,75 @@ describe('OAuth errors a caller can act on', () => {
     expect(error.message).toBe(
       'token request to https://login.example/wrong/path failed: http_status: the response is not an OAuth error (text/html) (HTTP 404); is tokenEndpoint the right URL?',
     );
-    expect(`${error.message} ${JSON.stringify(error)} ${inspect(error)}`).not.toMatch(/pw|k1|server_error|content-type must be/);
+    expect(`${error.message} ${JSON.stringify(error)} ${inspect(error)}`).not.toMatch(/k1|server_error|content-type must be/);
+  });
+
+  it('a token endpoint or issuer with user:password@ is refused at construction, without echoing it (issue 26)', () => {
+    for (const option of ['tokenEndpoint', 'issuer'] as const) {
+      let error: unknown;
+      try {
+        clientCredentialsMint({ ...base, tokenEndpoint: undefined, [option]: 'https://svc:PW@login.example/token?api_key=K' });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(error).toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining(`${option} carries a user name or password`) });
+      expect((error as Error).message).not.toMatch(/PW|api_key|svc/);
+    }
+  });
+
+  it('a transport error that quotes the URL does not carry its password or query into the error (issue 26)', async () => {
+    const mint = clientCredentialsMint({
+      ...base,
+      tokenEndpoint: 'https://login.example/token?api_key=K',
+      fetch: async () => {
+        throw new TypeError('Request cannot be constructed from a URL that includes credentials: https://svc:PW@login.example/token?api_key=K');
+      },
+    });
+    const error = (await mint({ signal: signal() }).catch((caught: unknown) => caught)) as OAuthError;
+    expect(error).toMatchObject({ code: 'OAUTH_ERROR', error: 'request_failed' });
+    expect(error.message).toContain('https://login.example/token');
+    expect(`${error.message} ${JSON.stringify(error)} ${inspect(error)} ${inspect(error.cause)}`).not.toMatch(/PW|api_key|svc:/);
+  });
+
+  it('a 401 with a WWW-Authenticate challenge keeps the body’s error_description; a 5xx with an OAuth body keeps the issuer’s words (issue 26)', async () => {
+    const challenged = clientCredentialsMint({
+      ...base,
+      fetch: fetchAnswering(
+        () =>
+          new Response(JSON.stringify({ error: 'invalid_client', error_description: 'client secret expired on 2026-11-30' }), {
+            status: 401,
+            headers: { 'content-type': 'application/json', 'www-authenticate': 'Basic realm="token"' },
+          }),
+      ),
+    });
+    const refused = (await challenged({ signal: signal() }).catch((caught: unknown) => caught)) as OAuthError;
+    expect(refused).toMatchObject({ error: 'invalid_client', errorDescription: 'client secret expired on 2026-11-30', status: 401 });
+    const failing = clientCredentialsMint({
+      ...base,
+      fetch: fetchAnswering(() => new Response(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'database failover' }), { status: 503, headers: { 'content-type': 'application/json' } })),
+    });
+    const down = (await failing({ signal: signal() }).catch((caught: unknown) => caught)) as OAuthError;
+    expect(down).toMatchObject({ error: 'temporarily_unavailable', errorDescription: 'database failover', status: 503 });
+    expect(down.message).not.toContain('not an OAuth error');
+  });
+
+  it('an issuer mismatch at discovery shows both values; a token endpoint given as issuer is named as one (issue 26)', async () => {
+    const mismatched = clientCredentialsMint({
+      ...base,
+      tokenEndpoint: undefined,
+      issuer: 'https://login.example/tenant-1',
+      fetch: fetchAnswering(() => Response.json({ issuer: 'https://login.example/tenant-1/', token_endpoint: 'https://login.example/tenant-1/token' })),
+    });
+    const mismatch = (await mismatched({ signal: signal() }).catch((caught: unknown) => caught)) as OAuthError;
+    expect(mismatch.message).toContain('the metadata names the issuer https://login.example/tenant-1/, and issuer was given as https://login.example/tenant-1');
+    const asIssuer = clientCredentialsMint({
+      ...base,
+      tokenEndpoint: undefined,
+      issuer: 'https://login.example/oauth2/v2.0/token',
+      fetch: fetchAnswering(() => new Response('nope', { status: 404 })),
+    });
+    const notFound = (await asIssuer({ signal: signal() }).catch((caught: unknown) => caught)) as OAuthError;
+    expect(notFound.message).toContain('give it as tokenEndpoint');
   });
 
   it('a 503 with Retry-After and no OAuth body keeps the status and the wait', async () => {
@@ -136,7 +204,7 @@ describe('OAuth errors a caller can act on', () => {
     });
     const error = (await mint({ signal: signal() }).catch((caught: unknown) => caught)) as OAuthError;
     expect(error).toMatchObject({ error: 'http_status', status: 404, step: 'discovery' });
-    expect(error.message).toMatch(/^discovery to https:\/\/login\.example\/tenant-1 failed: .*is issuer the right URL\?$/);
+    expect(error.message).toMatch(/^discovery to https:\/\/login\.example\/tenant-1 failed: .*is issuer the right URL\?/);
   });
 
   it('a discovered http: token endpoint hints allowInsecureRequests', async () => {

@@ -155,7 +155,7 @@ describe('one issuer breaker for the pool', () => {
     expect(codeOf(refused)).toBe('BREAKER_OPEN');
     expect(script.calls.map((call) => call.key)).not.toContain('d');
     await pool.stop();
-    expect((await Promise.all([early, first, probeA, probeB])).map(codeOf)).toEqual([undefined, undefined, undefined, 'STOPPED']);
+    expect((await Promise.all([early, first, probeA, probeB])).map(codeOf)).toEqual(['OAUTH_ERROR', 'OAUTH_ERROR', undefined, 'STOPPED']);
   });
 
   it('a key-only failure never opens the issuer breaker, and resets its count (the issuer answered)', async () => {

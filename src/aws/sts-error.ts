@@ -1,10 +1,14 @@
+import { CredentialError } from '../../machines/credential-error.js';
+
 /** STS error codes that mean "slow down" although STS answers them with HTTP 400. */
 const THROTTLING_CODES = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException']);
 
 /**
- * An STS call failed (`assumeRoleMint`): STS's error `code` (`AccessDenied`, `ExpiredToken`,
- * `RegionDisabledException`, ...) or a transport code (`ECONNREFUSED`), the HTTP `status`, and the
- * `requestId` to quote to AWS support. The SDK's exception is dropped: it holds the raw response.
+ * `STS_ERROR`: an STS call failed (`assumeRoleMint`). A `CredentialError` like every error the
+ * library makes; STS's own detail is in fields of its own: `stsCode` (`AccessDenied`,
+ * `ExpiredToken`, `RegionDisabledException`, ...) or a transport code (`ECONNREFUSED`), the HTTP
+ * `status`, and the `requestId` to quote to AWS support. The SDK's exception is dropped: it holds
+ * the raw response.
  *
  * `status` is what the breaker classifies by (`defaultClassifyFailure`: a 4xx is the key's fault,
  * anything else the issuer's). STS answers throttling with HTTP 400; an `StsError` reports it as
@@ -13,13 +17,13 @@ const THROTTLING_CODES = new Set(['Throttling', 'ThrottlingException', 'RequestL
  * @example
  * ```ts
  * provider.on('refresh.failed', ({ error }) => {
- *   if (error instanceof StsError && error.code === 'AccessDenied') alertOps(error.requestId);
+ *   if (error instanceof StsError && error.stsCode === 'AccessDenied') alertOps(error.requestId);
  * });
  * ```
  */
-export class StsError extends Error {
+export class StsError extends CredentialError {
   /** STS's error code, or the transport's (`ECONNREFUSED`, `TimeoutError`). */
-  readonly code: string;
+  readonly stsCode: string;
   /** The HTTP status (429 for throttling, see above); `undefined` when no response came back. */
   readonly status: number | undefined;
   /** STS's request id, when a response came back. */
@@ -35,9 +39,9 @@ export class StsError extends Error {
    * ```
    */
   constructor(code: string, message: string, details: { status?: number | undefined; requestId?: string | undefined; cause?: unknown } = {}) {
-    super(`STS: ${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
+    super('STS_ERROR', `STS: ${code}: ${message}`, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'StsError';
-    this.code = code;
+    this.stsCode = code;
     this.status = details.status !== undefined && THROTTLING_CODES.has(code) ? 429 : details.status;
     this.requestId = details.requestId;
   }
@@ -47,14 +51,13 @@ export class StsError extends Error {
    *
    * @example
    * ```ts
-   * JSON.stringify(error); // {"name":"StsError","code":"AccessDenied","status":403,...}
+   * JSON.stringify(error); // {"name":"StsError","code":"STS_ERROR","message":"STS: AccessDenied: ...","stsCode":"AccessDenied","status":403,...}
    * ```
    */
-  toJSON(): { name: string; code: string; message: string; status?: number; requestId?: string } {
+  override toJSON(): ReturnType<CredentialError['toJSON']> & { stsCode: string; status?: number; requestId?: string } {
     return {
-      name: this.name,
-      code: this.code,
-      message: this.message,
+      ...super.toJSON(),
+      stsCode: this.stsCode,
       ...(this.status === undefined ? {} : { status: this.status }),
       ...(this.requestId === undefined ? {} : { requestId: this.requestId }),
     };

@@ -1,3 +1,5 @@
+import { CredentialError, type CredentialErrorCode } from '../../machines/credential-error.js';
+import { readThrown } from '../../machines/thrown.js';
 import { describeError } from '../inspection.js';
 
 /**
@@ -5,7 +7,9 @@ import { describeError } from '../inspection.js';
  * `AuthenticationError`, as `@azure/identity`'s credentials throw (so code written for them, and
  * their logs, read it the same way), carrying the issuer's `statusCode` and OAuth `errorResponse`
  * when the failure came from the issuer, and this library's own error as its redacted `cause`
- * (`BREAKER_OPEN` with `retryAfterMs`, `MINT_TIMEOUT`, an `OAuthError`).
+ * (`BREAKER_OPEN` with `retryAfterMs`, `MINT_TIMEOUT`, an `OAuthError`). A `CredentialError`: its
+ * `code` is the library's error's (`BREAKER_OPEN`, `OAUTH_ERROR`, ...), or `MINT_FAILED` when your
+ * own mint threw.
  *
  * @example
  * ```ts
@@ -17,13 +21,14 @@ import { describeError } from '../inspection.js';
  * }
  * ```
  */
-export class AzureAuthenticationError extends Error {
+export class AzureAuthenticationError extends CredentialError {
   /** The issuer's HTTP status, when the failure was an answer from it; `undefined` otherwise. */
   readonly statusCode: number | undefined;
-  /** The OAuth error (`invalid_client`, ...) or this library's code (`BREAKER_OPEN`, ...), and its description. */
+  /**
+   * What `@azure/identity` puts here: the OAuth error (`invalid_client`, ...), else this library's
+   * code (`BREAKER_OPEN`, ...), else your error's own `code` or its name; and the failure's message.
+   */
   readonly errorResponse: { readonly error: string; readonly errorDescription: string };
-  /** This library's code for the failure (`BREAKER_OPEN`, `MINT_TIMEOUT`, ...), or the OAuth error code. */
-  readonly code: string;
   /** How long until the credential may ask the issuer again (an open breaker, a `Retry-After`), in ms, when known. */
   readonly retryAfterMs: number | undefined;
 
@@ -35,12 +40,11 @@ export class AzureAuthenticationError extends Error {
    * ```
    */
   constructor(failure: unknown) {
-    const { error, errorDescription, statusCode, retryAfterMs } = detailsOf(failure);
-    super(`the credential could not get a token: ${errorDescription}`, { cause: describeError(failure) });
+    const { code, error, errorDescription, statusCode, retryAfterMs } = detailsOf(failure);
+    super(code, `the credential could not get a token: ${errorDescription}`, { cause: describeError(failure) });
     this.name = 'AuthenticationError';
     this.statusCode = statusCode;
     this.errorResponse = { error, errorDescription };
-    this.code = error;
     this.retryAfterMs = retryAfterMs;
   }
 
@@ -52,30 +56,30 @@ export class AzureAuthenticationError extends Error {
    * JSON.stringify(error); // {"name":"AuthenticationError","code":"BREAKER_OPEN",...}
    * ```
    */
-  toJSON(): { name: string; code: string; message: string; statusCode?: number; retryAfterMs?: number } {
+  override toJSON(): ReturnType<CredentialError['toJSON']> & { statusCode?: number; retryAfterMs?: number } {
     return {
-      name: this.name,
-      code: this.code,
-      message: this.message,
+      ...super.toJSON(),
       ...(this.statusCode === undefined ? {} : { statusCode: this.statusCode }),
       ...(this.retryAfterMs === undefined ? {} : { retryAfterMs: this.retryAfterMs }),
     };
   }
 }
 
-/** The fields of a failure an Azure client reads, from this library's errors (an `OAuthError`, a `CredentialError`) or any other. */
-function detailsOf(failure: unknown): { error: string; errorDescription: string; statusCode: number | undefined; retryAfterMs: number | undefined } {
-  const { error, code, status, retryAfterMs, message } = (typeof failure === 'object' && failure !== null ? failure : {}) as {
-    error?: unknown;
-    code?: unknown;
-    status?: unknown;
-    retryAfterMs?: unknown;
-    message?: unknown;
-  };
+/** The fields of a failure an Azure client reads, from this library's errors (an `OAuthError`, a `CredentialError`) or any other, read defensively. */
+function detailsOf(failure: unknown): { code: CredentialErrorCode; error: string; errorDescription: string; statusCode: number | undefined; retryAfterMs: number | undefined } {
+  const facts = readThrown(failure);
+  let oauthError: unknown;
+  try {
+    oauthError = (failure as { error?: unknown } | null)?.error;
+  } catch {
+    oauthError = undefined;
+  }
+  const code = facts.credentialError ? (facts.code as CredentialErrorCode) : 'MINT_FAILED';
   return {
-    error: typeof error === 'string' ? error : typeof code === 'string' ? code : 'unknown_error',
-    errorDescription: typeof message === 'string' ? message : String(failure),
-    statusCode: typeof status === 'number' ? status : undefined,
-    retryAfterMs: typeof retryAfterMs === 'number' ? retryAfterMs : undefined,
+    code,
+    error: typeof oauthError === 'string' ? oauthError : (facts.code ?? facts.name),
+    errorDescription: facts.message,
+    statusCode: facts.status,
+    retryAfterMs: facts.retryAfterMs ?? undefined,
   };
 }

@@ -3,7 +3,7 @@ import type { AuthToken } from '../auth-token.js';
 import { checkOptions } from '../check-options.js';
 import { describeShape } from '../describe-shape.js';
 import type { CredentialPool } from '../pool/pool.js';
-import { CredentialProvider } from '../provider.js';
+import { CredentialProvider, type CurrentTokenOptions } from '../provider.js';
 import { AzureAuthenticationError } from './authentication-error.js';
 import { azureKey, type AzureTokenRequest } from './azure-key.js';
 import { AzureCredentialUnavailableError } from './credential-unavailable-error.js';
@@ -12,17 +12,26 @@ import { AzureCredentialUnavailableError } from './credential-unavailable-error.
 export interface AzureAccessToken {
   /** The secret itself: Azure's API hands it over as a string, so this is the one place it is revealed. */
   token: string;
-  /** When it expires (epoch ms). */
+  /**
+   * When the SDK must ask again: the moment it was handed out (never later than the token's own
+   * expiry), so that an SDK client asks this credential on every request, in that request (its
+   * answer comes from the provider's cache). A failure then reaches the request that needs the
+   * token, never a background refresh that nobody awaits (the SDK's token cycler leaves those
+   * unhandled, which crashes Node), and a token the provider replaced or dropped is not sent again.
+   * The token's real expiry is the provider's (`currentToken()`'s `expiresAt`).
+   */
   expiresOnTimestamp: number;
-  /** When the SDK should ask again: at once, so its cache never outlives a token this library replaced (see the docs). */
-  refreshAfterTimestamp?: number;
   /** `Bearer`, or `pop` for a proof-of-possession token. */
   tokenType?: 'Bearer' | 'pop';
 }
 
 /** The `getToken` options this credential reads (`@azure/core-auth`'s `GetTokenOptions`; the others are ignored). */
 export interface AzureGetTokenOptions {
-  /** Aborts this call only, never the shared mint. */
+  /**
+   * Accepted and not passed on: an SDK client shares one `getToken` among its requests (its token
+   * cycler), passing the signal of whichever request started it, so honouring it would fail the
+   * others; the aborted request is stopped by the SDK's own HTTP layer, and the mint goes on for the rest.
+   */
   abortSignal?: { readonly aborted: boolean; addEventListener(type: 'abort', listener: () => void): void; removeEventListener(type: 'abort', listener: () => void): void };
   /** A Continuous Access Evaluation claims challenge: the cached token is invalidated and the next one minted with these claims. */
   claims?: string;
@@ -49,6 +58,8 @@ export interface ProviderTokenCredentialOptions {
 export interface PoolTokenCredentialOptions {
   /** The pool key for a request (default {@link azureKey}: tenant and sorted scopes). */
   keyOf?: (request: AzureTokenRequest) => string;
+  /** The tenant of a request that names none (the key's `tenantId`); default: none, `undefined` in the key. */
+  tenantId?: string;
 }
 
 /**
@@ -56,14 +67,15 @@ export interface PoolTokenCredentialOptions {
  * pool (a key per tenant and scopes): Azure SDK clients get this library's single flight, breaker
  * and fleet sharing instead of a cache per client.
  *
- * - `getToken` answers from the provider's cache (its hot path), and tells the SDK to ask again on
- *   its next request (`refreshAfterTimestamp`), so the SDK's own cache lags a replaced token by at
- *   most one request and never hides the breaker.
+ * - `getToken` answers from the provider's cache (its hot path), and has the SDK ask again on
+ *   every request, in the request (`expiresOnTimestamp` is the moment of the answer), so the SDK's
+ *   own cache never sends a replaced or dropped token, never hides the breaker, and never fails in a
+ *   background refresh that nobody awaits.
  * - A `claims` challenge (CAE) invalidates the token the SDK held and mints once with the claims,
  *   however many requests saw it; a late challenge for a token already minted with them mints nothing.
  * - Failures reject with {@link AzureAuthenticationError} (as `@azure/identity` names it); a stopped
  *   source, or scopes or a tenant it does not serve, with {@link AzureCredentialUnavailableError}, so a
- *   `ChainedTokenCredential` moves on. An aborted call rejects with the signal's reason.
+ *   `ChainedTokenCredential` moves on. The SDK's `abortSignal` is not passed on (see `AzureGetTokenOptions`).
  *
  * @example
  * ```ts
@@ -81,24 +93,22 @@ export function toTokenCredential(
   const serve = source instanceof CredentialProvider ? providerSource(source, options) : poolSource(source as CredentialPool, options);
   /** The claims each token was minted to answer: a later challenge with the same claims does not replace it. */
   const answered = new WeakMap<AuthToken, string>();
-  const challenged = async (target: TokenSource, claims: string, signal: AbortSignal | undefined): Promise<AzureAccessToken> => {
-    const token = await target.currentToken(signal === undefined ? undefined : { signal });
+  const challenged = async (target: TokenSource, claims: string): Promise<AzureAccessToken> => {
+    const token = await target.currentToken();
     if (answered.get(token) === claims) return toAccessToken(token);
-    target.invalidate(token, { claims });
-    const answer = await target.currentToken(signal === undefined ? undefined : { signal });
+    const answer = await target.currentToken({ rejected: token, claims });
     answered.set(answer, claims);
     return toAccessToken(answer);
   };
   return {
     getToken(scopes, getTokenOptions) {
-      const signal = getTokenOptions?.abortSignal as AbortSignal | undefined;
       try {
         const target = serve(scopes, getTokenOptions?.tenantId);
         const claims = getTokenOptions?.claims;
-        if (claims !== undefined && claims.length > 0) return challenged(target, claims, signal).catch((error: unknown) => Promise.reject(azureError(error, signal)));
-        return target.accessToken(signal === undefined ? target.currentToken() : target.currentToken({ signal }), signal);
+        if (claims !== undefined && claims.length > 0) return challenged(target, claims).catch((error: unknown) => Promise.reject(azureError(error)));
+        return target.accessToken(target.currentToken());
       } catch (error) {
-        return Promise.reject(azureError(error, signal));
+        return Promise.reject(azureError(error));
       }
     },
   };
@@ -106,20 +116,19 @@ export function toTokenCredential(
 
 /** What one request is served from: a provider, or one key of a pool. */
 interface TokenSource {
-  currentToken(options?: { signal?: AbortSignal }): Promise<AuthToken>;
-  invalidate(token: AuthToken, options: { claims: string }): boolean;
+  currentToken(options?: CurrentTokenOptions): Promise<AuthToken>;
   /** The `AccessToken` of a served token, derived once per served promise (the same for every caller of a token). */
-  accessToken(served: Promise<AuthToken>, signal: AbortSignal | undefined): Promise<AzureAccessToken>;
+  accessToken(served: Promise<AuthToken>): Promise<AzureAccessToken>;
 }
 
 /** `accessToken` for a source: one derived promise per served promise, so the hot path awaits nothing and allocates nothing. */
 function derivedAccessTokens(): TokenSource['accessToken'] {
   let served: Promise<AuthToken> | null = null;
   let derived: Promise<AzureAccessToken> | null = null;
-  return (token, signal) => {
+  return (token) => {
     if (token !== served) {
       served = token;
-      derived = token.then(toAccessToken).catch((error: unknown) => Promise.reject(azureError(error, signal)));
+      derived = token.then(toAccessToken).catch((error: unknown) => Promise.reject(azureError(error)));
     }
     return derived!;
   };
@@ -137,7 +146,6 @@ function providerSource(provider: CredentialProvider, options: unknown): (scopes
   const served = new Set(scopes);
   const source: TokenSource = {
     currentToken: (options) => provider.currentToken(options),
-    invalidate: (token, options) => provider.invalidate(token, options),
     accessToken: derivedAccessTokens(),
   };
   return (requested, requestedTenant) => {
@@ -145,27 +153,33 @@ function providerSource(provider: CredentialProvider, options: unknown): (scopes
     const other = typeof requested === 'string' && served.has(requested) ? undefined : requestedScopes(requested).find((scope) => !served.has(scope));
     if (other !== undefined) throw new AzureCredentialUnavailableError(`this credential serves ${[...served].join(' ')}, not ${other}`);
     if (requestedTenant !== undefined && requestedTenant !== tenantId) {
-      throw new AzureCredentialUnavailableError(`this credential serves ${tenantId === undefined ? 'its own tenant' : `tenant ${tenantId}`}, not tenant ${requestedTenant}`);
+      throw new AzureCredentialUnavailableError(
+        tenantId === undefined
+          ? `the request names tenant ${requestedTenant} (a challenge, such as Key Vault's, names its tenant), and this credential was given no tenantId: if the provider's token is for that tenant, pass toTokenCredential(provider, { scopes, tenantId: '${requestedTenant}' }); for several tenants, use a pool`
+          : `this credential serves tenant ${tenantId}, not tenant ${requestedTenant}`,
+      );
     }
     return source;
   };
 }
 
 function poolSource(pool: CredentialPool, options: unknown): (scopes: unknown, tenantId: string | undefined) => TokenSource {
-  checkOptions(options ?? {}, { owner: 'toTokenCredential', known: ['keyOf'] });
-  const { keyOf = azureKey } = (options ?? {}) as PoolTokenCredentialOptions;
+  checkOptions(options ?? {}, { owner: 'toTokenCredential', known: ['keyOf', 'tenantId'] });
+  const { keyOf = azureKey, tenantId: defaultTenant } = (options ?? {}) as PoolTokenCredentialOptions;
   if (typeof keyOf !== 'function') throw new CredentialError('INVALID_CONFIG', `toTokenCredential: keyOf must be a function, got ${describeShape(keyOf)}`);
+  if (defaultTenant !== undefined && (typeof defaultTenant !== 'string' || defaultTenant.length === 0)) {
+    throw new CredentialError('INVALID_CONFIG', `toTokenCredential: tenantId must be a non-empty string, got ${describeShape(defaultTenant)}`);
+  }
   // derived per served promise in a WeakMap: a key the pool evicts leaves nothing behind here
   const derived = new WeakMap<Promise<AuthToken>, Promise<AzureAccessToken>>();
   return (requested, tenantId) => {
-    const key = keyOf({ scopes: requestedScopes(requested), tenantId });
+    const key = keyOf({ scopes: requestedScopes(requested), tenantId: tenantId ?? defaultTenant });
     return {
       currentToken: (options) => pool.currentToken(key, options),
-      invalidate: (token, options) => pool.invalidate(key, token, options),
-      accessToken: (served, signal) => {
+      accessToken: (served) => {
         let accessToken = derived.get(served);
         if (accessToken === undefined) {
-          accessToken = served.then(toAccessToken).catch((error: unknown) => Promise.reject(azureError(error, signal)));
+          accessToken = served.then(toAccessToken).catch((error: unknown) => Promise.reject(azureError(error)));
           derived.set(served, accessToken);
         }
         return accessToken;
@@ -189,17 +203,17 @@ function toAccessToken(token: AuthToken): AzureAccessToken {
   }
   return {
     token: token.secret.reveal(),
-    expiresOnTimestamp: token.expiresAt ?? Number.MAX_SAFE_INTEGER,
-    // Ask again on the next request: our cache answers in a few hundred nanoseconds, and the SDK's
-    // own (per client, refreshed two minutes before expiry) would otherwise serve a token we replaced.
-    refreshAfterTimestamp: Date.now(),
+    // Ask again on every request, in the request: our cache answers in a few hundred nanoseconds; the
+    // SDK's own (per client) would otherwise send a token we replaced, and refresh it in the background,
+    // where a failure is an unhandled rejection once its old token expires (see AzureAccessToken).
+    expiresOnTimestamp: Math.min(token.expiresAt ?? Infinity, Date.now()),
     tokenType,
   };
 }
 
-/** The error an Azure client gets: the signal's reason as it is, unavailable for a stopped source, an `AuthenticationError` otherwise. */
-function azureError(error: unknown, signal: AzureGetTokenOptions['abortSignal']): unknown {
-  if (signal?.aborted === true || error instanceof AzureCredentialUnavailableError) return error;
-  if (isCredentialError(error) && error.code === 'STOPPED') return new AzureCredentialUnavailableError('the credential was stopped');
+/** The error an Azure client gets: unavailable for a stopped source (or one that does not serve the request), an `AuthenticationError` otherwise. */
+function azureError(error: unknown): unknown {
+  if (error instanceof AzureCredentialUnavailableError) return error;
+  if (isCredentialError(error, 'STOPPED')) return new AzureCredentialUnavailableError('the credential was stopped', 'STOPPED');
   return new AzureAuthenticationError(error);
 }

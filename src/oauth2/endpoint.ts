@@ -2,6 +2,7 @@ import * as oauth from 'oauth4webapi';
 import { urlOption } from '../check-options.js';
 import { CredentialError } from '../../machines/credential-error.js';
 import { Secret } from '../../machines/secret.js';
+import { describeShape } from '../describe-shape.js';
 
 /** The options both OAuth mints share, checked the same way. */
 export interface EndpointOptions {
@@ -15,6 +16,10 @@ export interface EndpointOptions {
  */
 export function endpointOption(owner: string, name: string, value: unknown, options: EndpointOptions): URL {
   const url = urlOption(owner, name, value);
+  if (url.username !== '' || url.password !== '') {
+    // refused, and never echoed: the password would travel into every error and log that names the URL
+    throw new CredentialError('INVALID_CONFIG', `${owner}: ${name} carries a user name or password (user:password@); give the client's credentials as clientId and clientSecret`);
+  }
   if (url.protocol !== 'https:' && options.allowInsecureRequests !== true) {
     throw new CredentialError(
       'INVALID_CONFIG',
@@ -54,6 +59,59 @@ export function secretOption(owner: string, name: string, value: unknown): Secre
 
 /** The hint for callers who pass `scope`, the other libraries' name. */
 export const SCOPE_REFUSED = { scope: "use scopes, an array of strings (e.g. scopes: ['invoices:read'])" } as const;
+
+/** What an OAuth mint assumes of a token whose response gives no lifetime: a number of ms, or `'never'` (it never expires). */
+export type DefaultLifetime = number | 'never';
+
+/** `defaultLifetimeMs`, checked: a positive number of ms, or `'never'`. */
+export function defaultLifetimeOption(owner: string, value: unknown): DefaultLifetime {
+  if (value === undefined) return DEFAULT_LIFETIME_MS;
+  if (value === 'never' || (typeof value === 'number' && value > 0 && value < Infinity)) return value;
+  throw new CredentialError('INVALID_CONFIG', `${owner}: defaultLifetimeMs must be a positive number of ms, or 'never' (the token never expires), got ${describeShape(value)}`);
+}
+
+/** Five minutes: a token whose lifetime nobody stated is refreshed soon rather than served for ever. */
+const DEFAULT_LIFETIME_MS = 300_000;
+
+/**
+ * When a token from a token response expires: the earlier of `expires_in` (counted from `sentAt`,
+ * when the request was sent) and, when the access token is a JWT, its `exp` (issuers round `iat`
+ * down, so `exp` can fall up to a second before `sentAt + expires_in`). An `exp` that is not after
+ * `sentAt` says the clocks disagree, not that the token is dead, and is left out. With neither,
+ * `defaultLifetime` from `sentAt` (or never, when it is `'never'`).
+ *
+ * @example
+ * ```ts
+ * tokenExpiry({ access_token: jwtExpiringAt(1_060), expires_in: 60 }, 1_000_400, 300_000); // 1_060_000
+ * ```
+ */
+export function tokenExpiry(response: { readonly access_token: string; readonly expires_in?: unknown }, sentAt: number, defaultLifetime: DefaultLifetime): number | null {
+  const fromExpiresIn = typeof response.expires_in === 'number' && Number.isFinite(response.expires_in) ? sentAt + response.expires_in * 1000 : null;
+  const exp = jwtExpiry(response.access_token);
+  const fromExp = exp !== null && exp > sentAt ? exp : null;
+  if (fromExpiresIn !== null && fromExp !== null) return Math.min(fromExpiresIn, fromExp);
+  if (fromExpiresIn !== null || fromExp !== null) return fromExpiresIn ?? fromExp;
+  return defaultLifetime === 'never' ? null : sentAt + defaultLifetime;
+}
+
+/** A JWT's `exp`, in epoch ms; `null` when the token is not a JWT or has no numeric `exp`. Its signature is not checked: `exp` is a hint for when to refresh, never a reason to trust. */
+function jwtExpiry(token: string): number | null {
+  const parts = token.split('.');
+  if (parts.length !== 3 || parts[1] === undefined || parts[1].length === 0 || parts[1].length > 8_192) return null;
+  try {
+    const payload = JSON.parse(new TextDecoder().decode(base64urlBytes(parts[1]))) as { exp?: unknown } | null;
+    return typeof payload?.exp === 'number' && Number.isFinite(payload.exp) && payload.exp > 0 ? payload.exp * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** base64url to bytes (no padding needed), in every runtime. */
+function base64urlBytes(text: string): Uint8Array {
+  const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
+  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
+  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
+}
 
 /** The non-secret facts of a token response, as a `MintedToken` carries them. */
 export interface TokenFacts {

@@ -10,7 +10,7 @@ import { CredentialError } from '../../machines/credential-error.js';
 import type { Mint } from '../mint.js';
 import { toSafeError } from './safe-error.js';
 import { checkOptions } from '../check-options.js';
-import { endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption, tokenFacts } from './endpoint.js';
+import { defaultLifetimeOption, endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption, tokenExpiry, tokenFacts } from './endpoint.js';
 import { Secret } from '../../machines/secret.js';
 
 /** Options of {@link clientCredentialsMint}: a `tokenEndpoint`, or an `issuer` to discover it from. */
@@ -36,11 +36,18 @@ export interface ClientCredentialsOptions {
   clock?: Pick<Clock, 'now'>;
   /** Allow `http:` endpoints. Only for local development and tests. */
   allowInsecureRequests?: boolean;
+  /**
+   * The lifetime assumed for a token whose response gives none (no `expires_in`, and not a JWT with
+   * an `exp`), in ms from when the request was sent: default 300 000 (five minutes), so that such a
+   * token is refreshed rather than served for ever; `'never'` to cache it until it is refused.
+   */
+  defaultLifetimeMs?: number | 'never';
 }
 
 /**
  * Builds a `mint` that runs the client-credentials grant. `expiresAt` is `expires_in` counted from
- * the local clock when the request was sent (a token without `expires_in` never expires); the
+ * the local clock when the request was sent, or a JWT's `exp` when that is earlier (with neither,
+ * `defaultLifetimeMs`, five minutes unless set; `'never'` only when you say so); the
  * token's facts travel with it (`tokenType` from `token_type`, the granted `scope`, and Entra ID's
  * `refresh_in` as `refreshAfter`, which brings the refresh forward within the policy's bounds); a
  * claims challenge (`invalidate(token, { claims })`) is sent as the `claims` parameter; the
@@ -68,6 +75,7 @@ export function clientCredentialsMint(options: ClientCredentialsOptions): Mint {
   const issuer = options.issuer === undefined ? undefined : endpointOption(OWNER, 'issuer', options.issuer, options);
   const tokenEndpoint = options.tokenEndpoint === undefined ? undefined : endpointOption(OWNER, 'tokenEndpoint', options.tokenEndpoint, options);
   const clientSecret = secretOption(OWNER, 'clientSecret', options.clientSecret);
+  const defaultLifetime = defaultLifetimeOption(OWNER, options.defaultLifetimeMs);
   const scope = scopeParameter(OWNER, options.scopes);
   const now = options.clock === undefined ? () => Date.now() : () => options.clock!.now();
   const client: oauth.Client = { client_id: clientId };
@@ -79,7 +87,7 @@ export function clientCredentialsMint(options: ClientCredentialsOptions): Mint {
       const response = await oauth.discoveryRequest(issuerUrl, { ...http, signal });
       return await oauth.processDiscoveryResponse(issuerUrl, response);
     } catch (error) {
-      throw toSafeError(error, signal, now(), { step: 'discovery', endpoint: issuerUrl });
+      throw await toSafeError(error, signal, now(), { step: 'discovery', endpoint: issuerUrl });
     }
   };
   return async ({ signal, claims }): Promise<MintedToken> => {
@@ -100,11 +108,11 @@ export function clientCredentialsMint(options: ClientCredentialsOptions): Mint {
       const result = await oauth.processClientCredentialsResponse(server, client, response);
       return {
         secret: new Secret(result.access_token),
-        expiresAt: typeof result.expires_in === 'number' ? sentAt + result.expires_in * 1000 : null,
+        expiresAt: tokenExpiry(result, sentAt, defaultLifetime),
         ...tokenFacts(result, sentAt),
       };
     } catch (error) {
-      throw toSafeError(error, signal, now(), { step: 'token request', endpoint });
+      throw await toSafeError(error, signal, now(), { step: 'token request', endpoint });
     }
   };
 }
@@ -122,6 +130,7 @@ const CLIENT_CREDENTIALS_OPTION_NAMES: readonly string[] = [
   'fetch',
   'clock',
   'allowInsecureRequests',
+  'defaultLifetimeMs',
 ];
 
 export { OAuthError } from './oauth-error.js';

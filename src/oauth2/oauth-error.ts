@@ -1,3 +1,5 @@
+import { CredentialError } from '../../machines/credential-error.js';
+
 /**
  * Which step of talking to the issuer failed: reading its metadata (`issuer` given, the token
  * endpoint discovered from `/.well-known/...`) or the token request itself.
@@ -23,8 +25,10 @@ export interface OAuthErrorDetails {
 }
 
 /**
- * A token endpoint (or its discovery document) answered with an error, answered with something that
- * is not OAuth, or could not be reached. Its message names the step and the URL (never a
+ * `OAUTH_ERROR`: a token endpoint (or its discovery document) answered with an error, answered with
+ * something that is not OAuth, or could not be reached. A `CredentialError` like every error the
+ * library makes; the issuer's own detail is in fields of its own (`error`, `errorDescription`,
+ * `status`, `retryAfterMs`). Its message names the step and the URL (never a
  * credential) and, when the fix is on our side, the option to change; `cause` keeps the transport
  * failure. It never holds the request, the response object or any credential.
  *
@@ -42,7 +46,7 @@ export interface OAuthErrorDetails {
  * });
  * ```
  */
-export class OAuthError extends Error {
+export class OAuthError extends CredentialError {
   /** The OAuth `error` code of the response, or one of `http_status`, `request_failed`, `invalid_response`, `insecure_url` when there was none. */
   readonly error: string;
   /** The response's `error_description`, if it had one. */
@@ -70,7 +74,7 @@ export class OAuthError extends Error {
     const description = details.errorDescription === undefined ? '' : `: ${details.errorDescription}`;
     const status = details.status === undefined ? '' : ` (HTTP ${details.status})`;
     const hint = details.hint === undefined ? '' : `; ${details.hint}`;
-    super(`${where} failed: ${error}${description}${status}${hint}`, details.cause === undefined ? undefined : { cause: details.cause });
+    super('OAUTH_ERROR', `${where} failed: ${error}${description}${status}${hint}`, details.cause === undefined ? undefined : { cause: details.cause });
     this.name = 'OAuthError';
     this.error = error;
     this.errorDescription = details.errorDescription;
@@ -85,12 +89,12 @@ export class OAuthError extends Error {
    *
    * @example
    * ```ts
-   * JSON.stringify(new OAuthError('invalid_scope')); // {"name":"OAuthError","error":"invalid_scope","step":"token request"}
+   * JSON.stringify(new OAuthError('invalid_scope')); // {"name":"OAuthError","code":"OAUTH_ERROR","message":"token request failed: invalid_scope","error":"invalid_scope","step":"token request"}
    * ```
    */
-  toJSON(): { name: string; error: string; error_description?: string; status?: number; retryAfterMs?: number; step: OAuthStep; endpoint?: string } {
+  override toJSON(): ReturnType<CredentialError['toJSON']> & { error: string; error_description?: string; status?: number; retryAfterMs?: number; step: OAuthStep; endpoint?: string } {
     return {
-      name: this.name,
+      ...super.toJSON(),
       error: this.error,
       ...(this.errorDescription === undefined ? {} : { error_description: this.errorDescription }),
       ...(this.status === undefined ? {} : { status: this.status }),
@@ -112,4 +116,24 @@ export class OAuthError extends Error {
  */
 export function displayEndpoint(url: URL): string {
   return `${url.origin}${url.pathname}`;
+}
+
+/**
+ * `text` with every URL in it shown as {@link displayEndpoint} shows one: a transport's message
+ * (`Request cannot be constructed from a URL that includes credentials: https://svc:PW@...?api_key=K`)
+ * must not carry the password or the query into an error.
+ *
+ * @example
+ * ```ts
+ * scrubUrls('failed: https://u:pw@host/token?k=1'); // 'failed: https://host/token'
+ * ```
+ */
+export function scrubUrls(text: string): string {
+  return text.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s'"<>]+/gi, (match) => {
+    try {
+      return displayEndpoint(new URL(match));
+    } catch {
+      return '<url>';
+    }
+  });
 }

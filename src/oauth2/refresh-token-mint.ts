@@ -10,7 +10,7 @@ import { LocalRecordHolder, type RefreshTokenStore } from '../refresh-token-stor
 import type { EncryptionKey } from '../sealed-token.js';
 import { toSafeError } from './safe-error.js';
 import { checkOptions, requireOption } from '../check-options.js';
-import { endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption, tokenFacts } from './endpoint.js';
+import { defaultLifetimeOption, endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption, tokenExpiry, tokenFacts } from './endpoint.js';
 import { OAuthError } from './oauth-error.js';
 import { displayEndpoint } from './oauth-error.js';
 
@@ -57,6 +57,8 @@ export interface RefreshTokenOptions {
    * on where a failed request does not say whether it was sent (browsers), off in Node, whose errors say.
    */
   checkReachable?: boolean;
+  /** The lifetime assumed for an access token whose response gives none (see `clientCredentialsMint`): default 300 000 ms; `'never'` to cache it until refused. */
+  defaultLifetimeMs?: number | 'never';
 }
 
 /** What a refresh-token mint tells its listeners. */
@@ -116,6 +118,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
   const configuredRefreshToken = secretOption(OWNER, 'refreshToken', options.refreshToken);
   const clientSecret = options.clientSecret === undefined ? undefined : secretOption(OWNER, 'clientSecret', options.clientSecret);
   const scope = scopeParameter(OWNER, options.scopes);
+  const defaultLifetime = defaultLifetimeOption(OWNER, options.defaultLifetimeMs);
   const { grantTimeoutMs = 60_000, reuseIntervalMs = 0, checkReachable = !isNode() } = options;
   requireOption(OWNER, 'grantTimeoutMs', typeof grantTimeoutMs === 'number' && grantTimeoutMs > 0, 'must be a number of ms > 0 (Infinity: never given up)', grantTimeoutMs);
   requireOption(OWNER, 'reuseIntervalMs', typeof reuseIntervalMs === 'number' && reuseIntervalMs >= 0 && reuseIntervalMs < Infinity, 'must be a finite number of ms >= 0', reuseIntervalMs);
@@ -154,7 +157,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
       try {
         await (options.fetch ?? fetch)(tokenEndpoint.href, { method: 'HEAD', mode: 'no-cors', cache: 'no-store', credentials: 'omit', signal });
       } catch (error) {
-        unsent(toSafeError(error, signal, now(), call));
+        unsent(await toSafeError(error, signal, now(), call));
       }
     }
     const sentAt = now();
@@ -163,7 +166,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
       response = await oauth.refreshTokenGrantRequest(server, client, authentication, grant.refreshToken.reveal(), { ...http, signal, additionalParameters: parameters });
     } catch (error) {
       if (wasNeverSent(error)) grant.unspent();
-      throw toSafeError(error, signal, now(), call);
+      throw await toSafeError(error, signal, now(), call);
     }
     // kept before anything else is checked: a refused answer that carries one has still spent the old one
     const rotated = await rotatedRefreshToken(response);
@@ -175,7 +178,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
     try {
       result = await oauth.processRefreshTokenResponse(server, client, response);
     } catch (error) {
-      const safe = toSafeError(error, signal, now(), call);
+      const safe = await toSafeError(error, signal, now(), call);
       if (safe instanceof OAuthError && safe.error === 'invalid_grant') {
         const refusal = { error: safe.error, ...(safe.errorDescription === undefined ? {} : { description: safe.errorDescription }) };
         grant.refused(refusal);
@@ -187,7 +190,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
     }
     return {
       secret: new Secret(result.access_token),
-      expiresAt: typeof result.expires_in === 'number' ? sentAt + result.expires_in * 1000 : null,
+      expiresAt: tokenExpiry(result, sentAt, defaultLifetime),
       ...tokenFacts(result, sentAt),
     };
   };
@@ -231,6 +234,7 @@ const REFRESH_TOKEN_OPTION_NAMES: readonly string[] = [
   'grantTimeoutMs',
   'reuseIntervalMs',
   'checkReachable',
+  'defaultLifetimeMs',
 ];
 
 /** A connection refused (or a name that did not resolve): the request never left, the refresh token is unspent. */
