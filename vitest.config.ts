@@ -12,6 +12,7 @@ const REAL_PROCESSES = [
   'test/redis-coordination.test.ts',
   'test/redis-seams.test.ts',
   'test/readme-redis.test.ts',
+  'test/readme-shutdown.test.ts',
   'test/redis-cluster.test.ts',
   'test/demo.test.ts',
   'test/demo-inspector.test.ts',
