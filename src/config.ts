@@ -38,7 +38,7 @@ export const defaultRefreshConfig: RefreshConfig = Object.freeze({
  * resolveRefreshConfig({ refreshAt: 0.5 }).breakerThreshold; // 5
  * ```
  */
-export function resolveRefreshConfig(options: Partial<RefreshConfig>): RefreshConfig {
+export function resolveRefreshConfig(options: Partial<RefreshConfig>, realTime = false): RefreshConfig {
   const config = { ...defaultRefreshConfig };
   for (const key of Object.keys(defaultRefreshConfig) as (keyof RefreshConfig)[]) {
     if (options[key] !== undefined) Object.assign(config, { [key]: options[key] });
@@ -67,7 +67,30 @@ export function resolveRefreshConfig(options: Partial<RefreshConfig>): RefreshCo
     config.invalidateMinIntervalMs,
   );
   requireThat('maxRetryAfterMs', isFiniteAtLeast(config.maxRetryAfterMs, 0), 'must be a finite number >= 0', config.maxRetryAfterMs);
+  if (realTime) for (const field of DURATIONS) refuseSecondsForMs(field, options[field]);
   return Object.freeze(config);
+}
+
+/** The policy's durations, in ms, that a real clock makes meaningless below {@link LEAST_REAL_MS}. */
+const DURATIONS = ['refreshFloorMs', 'breakerCooldownMs', 'mintTimeoutMs', 'invalidateMinIntervalMs', 'maxRetryAfterMs'] as const;
+
+/** Below this, on the system clock, a duration was written in seconds (`breakerCooldownMs: 60`). */
+const LEAST_REAL_MS = 100;
+
+/**
+ * A duration given on the system clock between 0 and 100 ms cannot be meant (a 60 ms cooldown, a
+ * 30 ms refresh floor): it is seconds written where milliseconds go. Refused, with the fix. (0 stays
+ * allowed where it means none, and a test clock, `clock: new ManualClock()`, takes any value.)
+ *
+ * @example
+ * ```ts
+ * refuseSecondsForMs('breakerCooldownMs', 60); // throws: breakerCooldownMs is 60 ms: did you mean 60_000 (60 s)?
+ * ```
+ */
+export function refuseSecondsForMs(field: string, value: unknown): void {
+  if (typeof value === 'number' && value > 0 && value < LEAST_REAL_MS) {
+    throw new CredentialError('INVALID_CONFIG', `${field} is ${value} ms: did you mean ${(value * 1000).toLocaleString('en-US').replaceAll(',', '_')} (${value} s)? Durations are in milliseconds`);
+  }
 }
 
 /** Every policy option's name, as `createCredentialProvider` accepts it. */

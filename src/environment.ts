@@ -108,7 +108,14 @@ export function runnable(machine: CredentialMachine): CredentialMachine {
       actors: {
         mint: fromPromise<MintOutput, MintInput>(({ signal, self, input }) => {
           const { parent, attempt, startedAt } = input;
-          const phase = parent === undefined ? undefined : (reached: SharedMintPhase) => parent.send({ type: 'mint.phase', phase: reached, attempt });
+          const phase =
+            parent === undefined
+              ? undefined
+              : (reached: SharedMintPhase) => {
+                  // a shared mint may report after its attempt was given up or the provider stopped (a tab
+                  // closed mid-grant): nobody is listening for this attempt any more
+                  if (!signal.aborted) parent.send({ type: 'mint.phase', phase: reached, attempt });
+                };
           return runMint(environmentOf(self).attempt, { signal, startedAt, phase });
         }),
       },

@@ -151,7 +151,7 @@ export async function createCredentialProviderWith<T extends SecretValue<T> = st
   }
   checkOptions(options, { owner: 'createCredentialProvider', known: PROVIDER_OPTION_NAMES });
   checkExclusiveMint(options.mint as Mint<SecretValue>);
-  const config = resolveRefreshConfig(options);
+  const config = resolveRefreshConfig(options, options.clock === undefined);
   const clock = clockOption(options.clock);
   validateInspect(options.inspect);
   validateReporters(options.reporters);

@@ -69,3 +69,21 @@ describe('bad config fails at construction', () => {
     await provider.stop();
   });
 });
+
+describe('seconds written where milliseconds go (issue 26)', () => {
+  it('are refused on the system clock, with the fix; 0 (none) and a test clock take any value', async () => {
+    const { createCredentialProvider, createCredentialPool } = await import('../src/index.js');
+    const { ManualClock } = await import('../src/testing/index.js');
+    const mint = async () => ({ secret: 's', expiresAt: null });
+    await expect(createCredentialProvider({ mint, breakerCooldownMs: 60 })).rejects.toMatchObject({
+      code: 'INVALID_CONFIG',
+      message: 'breakerCooldownMs is 60 ms: did you mean 60_000 (60 s)? Durations are in milliseconds',
+    });
+    await expect(createCredentialProvider({ mint, refreshFloorMs: 30 })).rejects.toMatchObject({ message: expect.stringContaining('refreshFloorMs is 30 ms: did you mean 30_000') });
+    expect(() => createCredentialPool({ mint, mintTimeoutMs: 5 })).toThrow(/mintTimeoutMs is 5 ms/);
+    const provider = await createCredentialProvider({ mint, invalidateMinIntervalMs: 0, breakerCooldownMs: 100 });
+    await provider.stop();
+    const onTestClock = await createCredentialProvider({ mint, clock: new ManualClock(0), breakerCooldownMs: 60 });
+    await onTestClock.stop();
+  });
+});

@@ -283,6 +283,33 @@ describe('a fleet shares one token through Redis', () => {
   });
 });
 
+describe('providers of one process on one coordination (issue 26: three made three mints at once)', () => {
+  it('share the lease as processes do: one mint for their start, and they adopt each other’s token', async () => {
+    await flushRedis();
+    const { state, mint } = issuer(60_000);
+    const { client, subscriber } = await connections();
+    const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: 'test', pollMs: 100 });
+    cleanups.push(() => coordination.close());
+    const providers = await Promise.all(
+      Array.from({ length: 3 }, async () => {
+        const provider = await createCredentialProvider({ mint: () => mint(), coordination, sharedKey });
+        cleanups.push(() => provider.stop());
+        return provider;
+      }),
+    );
+    expect(state.issued).toBe(1);
+    const tokens = await Promise.all(providers.map((provider) => provider.currentToken()));
+    expect(new Set(tokens.map((token) => token.secret.reveal())).size).toBe(1);
+    // one of them replaces its token (refused upstream): it mints under the lease, the others keep theirs until they refresh, then adopt it
+    expect(providers[0]!.invalidate(tokens[0]!)).toBe(true);
+    const replaced = await providers[0]!.currentToken();
+    expect(state.issued).toBe(2);
+    expect(providers[1]!.invalidate(tokens[1]!)).toBe(true);
+    expect((await providers[1]!.currentToken()).secret.reveal()).toBe(replaced.secret.reveal());
+    expect(state.issued).toBe(2);
+  });
+});
+
 describe('bad coordination config fails at construction', () => {
   it('a lease that does not outlive mintTimeoutMs, a missing sharedKey, and a client that is not a Redis client', async () => {
     const { client, subscriber } = await connections();

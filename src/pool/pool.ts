@@ -121,7 +121,7 @@ export function createCredentialPool<T extends SecretValue<T> = string>(options:
     throw new CredentialError('UNCONFIGURED', 'mint is required: a function (key, { signal }) => Promise<{ secret, expiresAt }>');
   }
   checkOptions(options, { owner: 'createCredentialPool', known: POOL_OPTION_NAMES });
-  const config = resolveRefreshConfig(options);
+  const config = resolveRefreshConfig(options, options.clock === undefined);
   const clock = clockOption(options.clock);
   const maxKeys = options.maxKeys ?? 10_000;
   const idleTimeoutMs = options.idleTimeoutMs ?? 30 * 60_000;

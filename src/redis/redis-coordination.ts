@@ -54,7 +54,6 @@ export type CoordinationEvent =
 type EventOf<T extends CoordinationEvent['type']> = Extract<CoordinationEvent, { type: T }>;
 
 /** How many credentials' held tokens a process remembers (the oldest entry goes first). */
-const MAX_REMEMBERED_TOKENS = 100_000;
 
 /**
  * Shares each credential across a fleet through Redis: one lease holder mints per refresh window,
@@ -105,6 +104,8 @@ export class RedisCoordination implements Coordination {
   #attempts = 0;
   /** Attempts of this process holding a lease now, by credential: a lease of ours with none is an orphan. */
   readonly #holding = new Map<string, number>();
+  /** Attempts of this process waiting for Redis's answer to their lease request, by credential. */
+  readonly #asking = new Map<string, number>();
   /** The IV of a stored value this process could not authenticate, by credential: it may overwrite it. */
   readonly #unreadable = new Map<string, string>();
   readonly #leaseMs: number | undefined;
@@ -112,11 +113,9 @@ export class RedisCoordination implements Coordination {
   readonly #commandTimeoutMs: number;
   readonly #attemptTimeoutMs: number | undefined;
   readonly #classify: (error: unknown) => FailureBlame;
-  /** The sealed token this process holds, by credential (its IV): a shared token is adopted only if it is another. */
-  readonly #held = new Map<string, string>();
   readonly #waiters = new Map<string, Set<() => void>>();
   /** Each refresh-token credential's grant runner in this process: one grant in flight per credential, joined by its other attempts. */
-  readonly #grants = new Map<string, { runner: GrantRunner; holder: RedisRecordHolder }>();
+  readonly #grants = new Map<string, Grants>();
   readonly #listeners = new Set<{ type: string; listener: (event: CoordinationEvent) => void }>();
   #subscription: Promise<void> | null = null;
   #degraded = false;
@@ -157,8 +156,11 @@ export class RedisCoordination implements Coordination {
     const clock = policy.clock ?? systemClock;
     // WebCrypto's digest is asynchronous: computed once, at the first mint
     const named = this.#named(sharedKey);
+    // the shared token this provider holds: each provider's own, so that providers of one process
+    // sharing a credential adopt each other's token rather than each taking the lease in turn
+    const held: HeldToken = { id: '' };
     return async ({ signal, phase, claims }) =>
-      (await this.#obtain({ ...(await named), mint: mint as Mint<SecretValue>, claims, policy, clock, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}), owner: `${this.#owner}/${++this.#attempts}` })) as MintedToken<T>;
+      (await this.#obtain({ ...(await named), held, mint: mint as Mint<SecretValue>, claims, policy, clock, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}), owner: `${this.#owner}/${++this.#attempts}` })) as MintedToken<T>;
   }
 
   /**
@@ -261,9 +263,12 @@ export class RedisCoordination implements Coordination {
       }
       const askedAt = policy.now();
       let found: unknown;
+      // another attempt of this process holding the lease, or asking for it ahead of this one on the
+      // same connection: then a lease of ours is theirs, not an orphan (see ACQUIRE)
+      const holding = (this.#holding.get(credential) ?? 0) + (this.#asking.get(credential) ?? 0) > 0 ? '1' : '0';
+      this.#asking.set(credential, (this.#asking.get(credential) ?? 0) + 1);
       try {
-        const holding = (this.#holding.get(credential) ?? 0) > 0 ? '1' : '0';
-        found = await this.#call(ACQUIRE, keys, [run.owner, String(run.leaseMs), this.#held.get(credential) ?? '', this.#owner, holding], run.clock);
+        found = await this.#call(ACQUIRE, keys, [run.owner, String(run.leaseMs), run.held.id, this.#owner, holding], run.clock);
       } catch (error) {
         this.#degrade(error);
         // The request may still run once Redis answers (a stall): its lease would be an orphan. The
@@ -272,6 +277,10 @@ export class RedisCoordination implements Coordination {
         // an exclusive mint (a rotating refresh token) never runs alone: another process may hold its state
         if (isExclusiveMint(mint)) throw refusedAlone(policy, 'Redis is unavailable, and a refresh-token grant is never made without it', error);
         return mint(alone(run)); // alone: the provider's statechart keeps it to one mint in flight
+      } finally {
+        const asking = (this.#asking.get(credential) ?? 1) - 1;
+        if (asking > 0) this.#asking.set(credential, asking);
+        else this.#asking.delete(credential);
       }
       this.#restore();
       const [kind, first, second] = Array.isArray(found) ? (found as unknown[]) : [];
@@ -279,7 +288,7 @@ export class RedisCoordination implements Coordination {
         phase('adopting');
         try {
           const content = await this.#sealer.open(String(first), credential);
-          this.#remember(credential, content.id);
+          run.held.id = content.id;
           // the remaining life as Redis counts it, from before we asked, and never later than the
           // expiry the mint gave: another host's clock is never trusted more than our own
           const { tokenType, scope, refreshAfter } = content;
@@ -290,7 +299,7 @@ export class RedisCoordination implements Coordination {
         } catch (error) {
           this.#notify({ type: 'coordination.value-rejected', error: error as CredentialError });
           const id = sealedIdOf(String(first));
-          this.#remember(credential, id); // no shared token: the next round takes the lease
+          run.held.id = id; // no shared token: the next round takes the lease
           this.#unreadable.set(credential, id); // and may replace it, whatever fence it claims
           continue;
         }
@@ -330,7 +339,9 @@ export class RedisCoordination implements Coordination {
   async #grantUnderLease(run: SharedRun, fence: number, stored: string): Promise<MintedToken<SecretValue> | 'gave-way'> {
     const { credential, keys, signal, clock, policy } = run;
     const ownerFence = `${run.owner}:${fence}`;
-    const { runner, holder } = this.#grantsOf(run);
+    const grants = this.#grantsOf(run);
+    const { runner, holder } = grants;
+    grants.held = run.held; // the token this grant shares is the one this provider holds
     holder.lease = { ownerFence, fence };
     let step: GrantStep;
     try {
@@ -360,10 +371,11 @@ export class RedisCoordination implements Coordination {
   }
 
   /** The grant runner and record holder of a credential in this process (made at its first grant). */
-  #grantsOf(run: Pick<SharedRun, 'credential' | 'keys' | 'mint' | 'policy' | 'clock' | 'owner'>): { runner: GrantRunner; holder: RedisRecordHolder } {
+  #grantsOf(run: Pick<SharedRun, 'credential' | 'keys' | 'mint' | 'policy' | 'clock' | 'owner'>): Grants {
     const { credential, keys, clock } = run;
     let grants = this.#grants.get(credential);
     if (grants === undefined) {
+      const entry: { held: HeldToken } = { held: { id: '' } };
       const holder = new RedisRecordHolder({ call: (script, scriptKeys, args) => this.#call(script, scriptKeys, args, clock), sealer: this.#sealer, credential, keys, channel: this.#channel });
       const runner = new GrantRunner({
         mint: run.mint as ExclusiveMint<SecretValue>,
@@ -373,10 +385,10 @@ export class RedisCoordination implements Coordination {
         // the token of every answered grant is shared, also one that answered after its attempt was given up
         answered: (minted) => {
           const lease = holder.beganUnder;
-          if (lease !== null) void this.#share({ ...run, fence: lease.fence }, lease.ownerFence, minted);
+          if (lease !== null) void this.#share({ ...run, held: entry.held, fence: lease.fence }, lease.ownerFence, minted);
         },
       });
-      grants = { runner, holder };
+      grants = Object.assign(entry, { runner, holder });
       this.#grants.set(credential, grants);
     }
     return grants;
@@ -417,7 +429,7 @@ export class RedisCoordination implements Coordination {
   }
 
   /** Seals and publishes a freshly minted token; one that is not a usable token is not shared (the provider refuses it). */
-  async #share(run: Pick<SharedRun, 'credential' | 'keys' | 'policy' | 'clock'> & { fence: number }, ownerFence: string, minted: MintedToken<SecretValue>): Promise<void> {
+  async #share(run: Pick<SharedRun, 'credential' | 'keys' | 'policy' | 'clock' | 'held'> & { fence: number }, ownerFence: string, minted: MintedToken<SecretValue>): Promise<void> {
     const { credential, keys, fence, policy, clock } = run;
     const now = policy.now();
     // checked as the provider checks it (and refuses it): a token that is not usable is not shared
@@ -438,7 +450,7 @@ export class RedisCoordination implements Coordination {
       const content = { secret: token.secret.reveal(), expires: expiresAt !== null, ...(typeof expiresAt === 'number' ? { expiresAt } : {}) };
       const sealed = await this.#sealer.seal({ ...content, ...definedFacts({ tokenType, scope, refreshAfter }) }, credential, fence);
       await this.#call(PUBLISH_TOKEN, keys, [ownerFence, String(fence), sealed, String(ttlMs), this.#channel, credential, '', this.#unreadable.get(credential) ?? ''], clock);
-      this.#remember(credential, sealedIdOf(sealed));
+      run.held.id = sealedIdOf(sealed);
       this.#unreadable.delete(credential);
     } catch (error) {
       this.#degrade(error); // the token is still served here; the others mint alone or find it later
@@ -553,12 +565,6 @@ export class RedisCoordination implements Coordination {
     }
   }
 
-  #remember(credential: string, id: string): void {
-    this.#held.delete(credential);
-    this.#held.set(credential, id);
-    if (this.#held.size > MAX_REMEMBERED_TOKENS) this.#held.delete(this.#held.keys().next().value!);
-  }
-
   #degrade(error: unknown): void {
     if (this.#degraded) return;
     this.#degraded = true;
@@ -598,8 +604,21 @@ function alone(run: SharedRun): MintContext {
 }
 
 /** What one shared mint attempt carries through the protocol. */
+/** A refresh-token credential's grant runner in this process, its record holder, and the token holder of the attempt whose grant runs. */
+interface Grants {
+  readonly runner: GrantRunner;
+  readonly holder: RedisRecordHolder;
+  held: HeldToken;
+}
+
+/** The shared token one provider holds (its sealed value's IV): a shared token is adopted only if it is another. */
+interface HeldToken {
+  id: string;
+}
+
 interface SharedRun {
   readonly credential: string;
+  readonly held: HeldToken;
   readonly keys: string[];
   readonly mint: Mint<SecretValue>;
   /** The claims challenge the provider gave this attempt (see `MintContext.claims`). */

@@ -5,7 +5,7 @@
  */
 import { Server } from 'node:http';
 
-const listen = Server.prototype.listen;
+const listen = Server.prototype.listen as (this: Server, port: number, host: string, callback?: () => void) => Server;
 Server.prototype.listen = function (this: Server, ...args: unknown[]) {
   const callback = args.find((arg) => typeof arg === 'function') as (() => void) | undefined;
   this.once('listening', () => {
