@@ -1,3 +1,4 @@
+import { describeShape } from './describe-shape.js';
 import { CredentialError } from '../machines/credential-error.js';
 import type { SecretValue } from '../machines/secret.js';
 
@@ -49,7 +50,11 @@ export class TokenSealer {
   constructor(keys: readonly EncryptionKey[]) {
     if (keys.length === 0) throw new CredentialError('INVALID_CONFIG', 'encryptionKey must hold at least one key');
     this.#keys = new Map();
-    for (const { id, key } of keys) {
+    for (const [index, entry] of keys.entries()) {
+      if (typeof entry !== 'object' || entry === null) {
+        throw new CredentialError('INVALID_CONFIG', `encryptionKey ${keys.length === 1 ? '' : `#${index + 1} `}must be { id, key } with 32 random bytes, got ${describeShape(entry)}`);
+      }
+      const { id, key } = entry;
       if (typeof id !== 'string' || id.length === 0 || id.includes(':')) {
         throw new CredentialError('INVALID_CONFIG', 'encryptionKey id must be a non-empty string without ":"');
       }

@@ -98,6 +98,8 @@ it('a cluster client that queues commands while disconnected is refused, naming 
     expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('defaults: { disableOfflineQueue: true }') }),
   );
   const ioRedis = new Cluster([{ host: '127.0.0.1', port: 1 }], { lazyConnect: true });
-  expect(() => redisCoordination({ client: ioRedis, subscriber: ioRedis, encryptionKey: key })).toThrow(CredentialError);
-  expect(() => redisCoordination({ client: ioRedis, subscriber: ioRedis, encryptionKey: key })).toThrow(/new Cluster\(nodes/);
+  const ioSubscriber = ioRedis.duplicate();
+  expect(() => redisCoordination({ client: ioRedis, subscriber: ioSubscriber, encryptionKey: key })).toThrow(CredentialError);
+  expect(() => redisCoordination({ client: ioRedis, subscriber: ioSubscriber, encryptionKey: key })).toThrow(/new Cluster\(nodes/);
+  ioSubscriber.disconnect();
 });

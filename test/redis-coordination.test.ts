@@ -318,10 +318,19 @@ describe('bad coordination config fails at construction', () => {
     await expect(createCredentialProvider({ mint, coordination, sharedKey, mintTimeoutMs: 1_000 })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('leaseMs') });
     await expect(createCredentialProvider({ mint, coordination })).rejects.toMatchObject({ code: 'INVALID_CONFIG', message: expect.stringContaining('sharedKey') });
     expect(() => createCredentialPool({ mint, coordination, mintTimeoutMs: 1_000 })).toThrow(/leaseMs/);
-    expect(() => redisCoordination({ client: {}, subscriber, encryptionKey: key })).toThrow(CredentialError);
+    expect(() => redisCoordination({ client: {} as never, subscriber, encryptionKey: key })).toThrow(CredentialError);
+    // issue 26: the same connection twice, and a client never connected, were accepted (the fleet ran degraded, silently)
+    expect(() => redisCoordination({ client, subscriber: client, encryptionKey: key })).toThrow(/not the client itself/);
+    const unconnected = createClient({ url: redis.server.url, disableOfflineQueue: true });
+    expect(() => redisCoordination({ client: unconnected, subscriber, encryptionKey: key })).toThrow(/client is not connected: connect it first/);
+    const lazy = new IoRedis(redis.server.url, { lazyConnect: true, enableOfflineQueue: false });
+    expect(() => redisCoordination({ client: lazy, subscriber: lazy.duplicate(), encryptionKey: key })).toThrow(/client is not connected/);
+    lazy.disconnect();
     const queueing = createClient({ url: redis.server.url }); // never connected: only its options are read
     expect(() => redisCoordination({ client: queueing, subscriber, encryptionKey: key })).toThrow(/disableOfflineQueue: true/);
     expect(() => redisCoordination({ client, subscriber, encryptionKey: { id: 'short', key: randomBytes(16) } })).toThrow(/32 random bytes/);
+    // issue 26: a TypeError before
+    expect(() => redisCoordination({ client, subscriber, encryptionKey: [undefined] as never })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('must be { id, key }') }));
     await coordination.close();
   });
 });

@@ -12,4 +12,4 @@ export type { CredentialKeyParts } from './credential-key.js';
 export { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
 export { TokenSealer } from '../sealed-token.js';
 export type { EncryptionKey, SealedContent } from '../sealed-token.js';
-export type { RedisConnection } from './redis-client.js';
+export type { RedisClient, RedisConnection } from './redis-client.js';

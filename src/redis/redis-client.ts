@@ -15,6 +15,13 @@ export interface RedisConnection {
   unsubscribe(channel: string): Promise<void>;
 }
 
+/**
+ * What `redisCoordination` takes as `client` and `subscriber`: a `redis` (node-redis v5/v6) client
+ * or cluster (`createClient`, `createCluster`), or an `ioredis` client or cluster, connected.
+ * Declared by shape, so the entry point needs neither package to type-check.
+ */
+export type RedisClient = { readonly sendCommand: (...args: never[]) => unknown } | { readonly eval: (...args: never[]) => unknown };
+
 interface NodeRedisClient {
   sendCommand(args: string[]): Promise<unknown>;
   isOpen: boolean;
@@ -51,6 +58,13 @@ function isNodeRedisCluster(client: unknown): client is NodeRedisCluster {
   return isNodeRedis(client) && typeof options === 'object' && options !== null && Array.isArray(options.rootNodes);
 }
 
+/** A client never connected (node-redis: not open; ioredis: `wait`, lazyConnect and no connect(), or `end`); connecting or reconnecting is fine. */
+function neverConnected(client: unknown): boolean {
+  if (isNodeRedis(client)) return client.isOpen !== true;
+  if (isIoRedis(client)) return client.status === 'wait' || client.status === 'end';
+  return false;
+}
+
 function isIoRedis(client: unknown): client is IoRedisClient {
   return typeof client === 'object' && client !== null && typeof (client as IoRedisClient).eval === 'function' && typeof (client as IoRedisClient).status === 'string';
 }
@@ -66,6 +80,22 @@ function isIoRedis(client: unknown): client is IoRedisClient {
  * ```
  */
 export function redisConnectionOf(client: unknown, subscriber: unknown): RedisConnection {
+  if (client === subscriber && typeof client === 'object' && client !== null) {
+    throw new CredentialError('INVALID_CONFIG', 'subscriber must be a second connection (client.duplicate()), not the client itself: a connection that subscribes runs no other command');
+  }
+  const connection = connectionOf(client, subscriber);
+  for (const [name, candidate] of [['client', client], ['subscriber', subscriber]] as const) {
+    if (neverConnected(candidate)) {
+      throw new CredentialError(
+        'INVALID_CONFIG',
+        `${name} is not connected: connect it first (node-redis: await ${name}.connect(); ioredis: without lazyConnect, or await ${name}.connect()), or every process would mint alone`,
+      );
+    }
+  }
+  return connection;
+}
+
+function connectionOf(client: unknown, subscriber: unknown): RedisConnection {
   if (isNodeRedisCluster(client)) {
     // Every script's keys share one hash tag: the first key routes the script to the node that holds them all.
     if (!isNodeRedis(subscriber)) throw new CredentialError('INVALID_CONFIG', `subscriber must be a second node-redis cluster client (cluster.duplicate()), got ${describeShape(subscriber)}`);

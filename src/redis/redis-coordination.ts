@@ -13,7 +13,7 @@ import type { SharedMintPhase } from '../../machines/credential.types.js';
 import { retryAfterOf } from '../retry-after.js';
 import type { Secret, SecretValue } from '../../machines/secret.js';
 import { FleetBreakerOpenError } from './fleet-breaker-open-error.js';
-import { redisConnectionOf, type RedisConnection } from './redis-client.js';
+import { redisConnectionOf, type RedisClient, type RedisConnection } from './redis-client.js';
 import { ACQUIRE, PUBLISH_TOKEN, RECORD_FAILURE, RELEASE, RELEASE_ORPHAN } from './scripts.js';
 import { RedisRecordHolder } from './redis-record-holder.js';
 import { GrantRunner, type GrantStep } from '../refresh-token-grant.js';
@@ -23,9 +23,9 @@ import { sealedIdOf, TokenSealer, type EncryptionKey } from '../sealed-token.js'
 /** Options of {@link redisCoordination}. */
 export interface RedisCoordinationOptions {
   /** The app's Redis client (`redis` v5/v6 or `ioredis`), connected. Create it with the offline queue off (see the README). */
-  client: object;
-  /** A second connection of the same client (`client.duplicate()`), connected: one subscriber for the whole namespace. */
-  subscriber: object;
+  client: RedisClient;
+  /** A second connection of the same client (`client.duplicate()`), connected: one subscriber for the whole namespace. Not the client itself. */
+  subscriber: RedisClient;
   /** Sealing key(s): the first seals, all open (rotation). */
   encryptionKey: EncryptionKey | readonly EncryptionKey[];
   /** Namespace of every key and of the one channel (default `credential-actor`). */

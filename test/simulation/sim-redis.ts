@@ -9,6 +9,7 @@
  * Clients are ioredis-shaped, so `redisCoordination` takes them as it takes a real one.
  */
 import fengari from 'fengari';
+import type { RedisClient } from '../../src/redis/index.js';
 import type { ManualClock } from '../../src/testing/index.js';
 import { trace, TRACE_FILE } from './sim-browser.js';
 
@@ -222,7 +223,7 @@ export class SimLink {
   ) {}
 
   /** An ioredis-shaped pair: `client` runs scripts, `subscriber` listens. */
-  clients(): { client: object; subscriber: object } {
+  clients(): { client: RedisClient; subscriber: RedisClient } {
     const link = this;
     const client = {
       status: 'ready',
