@@ -16,6 +16,7 @@ const REAL_PROCESSES = [
   'test/redis-cluster.test.ts',
   'test/demo.test.ts',
   'test/demo-inspector.test.ts',
+  'test/inspector-shutdown.test.ts',
   'test/package.test.ts',
   'test/oauth2-integration.test.ts',
   'test/azure.test.ts',

@@ -5,10 +5,10 @@
  * token can be had it rejects with the provider's `CredentialError` (`BREAKER_OPEN`, ...) and sends
  * nothing. `fetchImpl` lets a test hand it a fake upstream (`credential-actor/testing`'s replay does).
  */
-import type { AuthToken, CredentialProvider } from 'credential-actor';
+import type { AuthToken, TokenSource } from 'credential-actor';
 
 export async function fetchWithToken(
-  provider: Pick<CredentialProvider, 'currentToken'>,
+  provider: Pick<TokenSource, 'currentToken'>,
   url: string,
   init: RequestInit = {},
   fetchImpl: (input: string, init?: RequestInit) => Promise<Response> = fetch,

@@ -26,9 +26,12 @@ let maps = 0;
 for (const dir of ['dist/src', 'dist/machines']) {
   for (const file of filesUnder(join(root, dir), '.js.map')) {
     const map = JSON.parse(readFileSync(file, 'utf8'));
-    // '../../src/provider.ts' from dist/src/provider.js.map: the file's path in the repository
-    const inRepository = (source) => source.replace(/^(\.\.\/)+/, '');
-    writeFileSync(file, JSON.stringify({ ...map, sourceRoot: `${repository}/blob/v${packageJson.version}/`, sources: map.sources.map(inRepository) }));
+    // '../../src/provider.ts' from dist/src/provider.js.map: the file's URL in the repository. A full
+    // URL, not a sourceRoot: Node's --enable-source-maps ignores sourceRoot and would resolve the
+    // bare path against the map's own folder (dist/src/testing/model/src/testing/model/replay.ts)
+    const inRepository = (source) => `${repository}/blob/v${packageJson.version}/${source.replace(/^(\.\.\/)+/, '')}`;
+    const { sourceRoot: _sourceRoot, ...rest } = map;
+    writeFileSync(file, JSON.stringify({ ...rest, sources: map.sources.map(inRepository) }));
     maps++;
   }
 }

@@ -9,6 +9,8 @@ export type {
   CredentialProviderState,
   CredentialReporters,
   CurrentTokenOptions,
+  InvalidateOptions,
+  TokenSource,
 } from './provider.js';
 export type { ExclusiveMint, Mint, MintContext } from './mint.js';
 export type { RefreshTokenGrant } from './refresh-token-grant.js';

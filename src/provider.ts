@@ -81,6 +81,24 @@ export interface CurrentTokenOptions<T extends SecretValue<T> = string> {
   claims?: string;
 }
 
+/**
+ * What code that sends a token needs of a provider: `currentToken()` (with `{ rejected }` after a
+ * 401) and `invalidate()`. Type your code against it, not the `CredentialProvider` class: a provider
+ * satisfies it, and so does what `replayScenario` (`credential-actor/testing`) hands your code.
+ *
+ * @example
+ * ```ts
+ * async function callApi(tokens: TokenSource, url: string): Promise<Response> {
+ *   const token = await tokens.currentToken();
+ *   return fetch(url, { headers: { authorization: `Bearer ${token.secret.reveal()}` } });
+ * }
+ * ```
+ */
+export interface TokenSource<T extends SecretValue<T> = string> {
+  currentToken(options?: CurrentTokenOptions<T>): Promise<AuthToken<T>>;
+  invalidate(rejected?: AuthToken<T> | Secret<T> | T, options?: InvalidateOptions): boolean;
+}
+
 /** Options of {@link CredentialProvider.invalidate}. */
 export interface InvalidateOptions {
   /**
@@ -161,7 +179,15 @@ export async function createCredentialProviderWith<T extends SecretValue<T> = st
     throw new CredentialError('INVALID_CONFIG', `createCredentialProvider: firstMint must be 'eager' or 'lazy', got ${describeShape(firstMint)}`);
   }
   const signIn = signInOf(options, config, clock);
-  const provider = new CredentialProvider<T>({ ...options, mint: mint as Mint<SecretValue>, machine, clock, config, ...(signIn === undefined ? {} : { signIn }) });
+  const provider = new CredentialProvider<T>({
+    ...options,
+    mint: mint as Mint<SecretValue>,
+    machine,
+    clock,
+    config,
+    ...(signIn === undefined ? {} : { signIn }),
+    reportFromSecondMint: firstMint === 'eager',
+  });
   if (firstMint === 'lazy') return provider;
   try {
     // The first token comes through the statechart like every other: one mint path, one timeout.
@@ -194,13 +220,19 @@ export interface CredentialActorSetup {
   gate?: MintGate;
   /** How a new sign-in's refresh token replaces the old (an exclusive mint only). */
   signIn?: (refreshToken: Secret) => Promise<void>;
+  /**
+   * The reporters hear nothing of the first mint (`createCredentialProvider`'s eager one, which
+   * seeds the cache): they observe refreshes, as the original's do, and a failed first mint fails
+   * construction instead.
+   */
+  reportFromSecondMint?: boolean;
 }
 
 /**
  * Serves a cached credential and keeps it fresh, driven by the `credentialMachine` statechart.
  * Build one with {@link createCredentialProvider}. `T` is what its secret holds: a string, or named parts.
  */
-export class CredentialProvider<T extends SecretValue<T> = string> {
+export class CredentialProvider<T extends SecretValue<T> = string> implements TokenSource<T> {
   /** The running statechart, for `subscribe`, `getSnapshot` and inspection. */
   readonly actor: Actor<CredentialMachine>;
   readonly #clock: Clock;
@@ -227,6 +259,8 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
    * from there is answered from that consistent snapshot or deferred until the transition is over.
    */
   #midTransition = 0;
+  /** Reporters that start hearing once the first mint settled (see `reportFromSecondMint`). */
+  #pendingReporters: CredentialReporters | undefined = undefined;
 
   /** @internal Use {@link createCredentialProvider} (a pool's key: its own factory). */
   constructor(setup: CredentialActorSetup) {
@@ -253,7 +287,8 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
       clock: environment,
       ...(setup.inspect === undefined ? {} : { inspect: this.#observeMidTransition(redactedInspection(setup.inspect)) }),
     });
-    this.#subscribeReporters(setup.reporters);
+    if (setup.reportFromSecondMint === true) this.#pendingReporters = setup.reporters;
+    else this.#subscribeReporters(setup.reporters);
     // Only the error channel (about 0.8 KB): were the statechart itself to fail, XState would rethrow
     // the error globally without an observer; with one, callers get STOPPED and the host lives on.
     // A direct `provider.actor.stop()` is noticed from the snapshot (see `#mirror`), and pushed to
@@ -408,7 +443,8 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
       breaker: value.breaker,
       flight: value.flight,
       expiresAt: context.token.expiresAt,
-      refreshDueAt: context.refreshDueAt,
+      // whole milliseconds, like every other instant here (jitter makes the statechart's fractional)
+      refreshDueAt: context.refreshDueAt === null ? null : Math.floor(context.refreshDueAt),
       consecutiveFailures: context.consecutiveFailures,
       openUntil: context.openUntil,
       status: this.#stoppedBy === null ? 'running' : 'stopped',
@@ -537,6 +573,12 @@ export class CredentialProvider<T extends SecretValue<T> = string> {
       this.#settleFlight((flight) => flight.reject(event.error));
     }
     this.#listeners.notify(event);
+    if (this.#pendingReporters !== undefined && (event.type === 'refresh.succeeded' || event.type === 'refresh.failed')) {
+      // the first mint has settled, unreported: the reporters hear from the next one on
+      const reporters = this.#pendingReporters;
+      this.#pendingReporters = undefined;
+      this.#subscribeReporters(reporters);
+    }
     this.#quietDown();
     // A settled mint changed the snapshot: mirror it now, so the one before (context, value, the
     // placeholder token of a pool's key) is not kept alive until the next request, perhaps an hour on.

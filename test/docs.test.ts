@@ -5,7 +5,7 @@
  * what TypeDoc makes from the TSDoc now.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -135,4 +135,23 @@ describe('the docs', () => {
       rmSync(fresh, { recursive: true, force: true });
     }
   }, 120_000);
+});
+
+describe('the README in the npm package (issue 26: its links to docs/ led nowhere from the tarball)', () => {
+  it('links only to files the package ships, or to the repository by absolute URL, each to a file that exists', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    const shipped = (JSON.parse(readFileSync('package.json', 'utf8')) as { files: string[] }).files;
+    const repository = 'https://github.com/credential-actor/credential-actor/blob/main/';
+    const targets = [...readme.matchAll(/\]\(([^)\s]+)\)/g)].map((match) => match[1]!).filter((target) => !target.startsWith('#'));
+    expect(targets.length).toBeGreaterThan(10);
+    for (const target of targets) {
+      if (target.startsWith(repository)) {
+        const path = target.slice(repository.length).split('#')[0]!;
+        expect(existsSync(path), `${target}: no ${path} in the repository`).toBe(true);
+      } else if (!/^https?:\/\//.test(target)) {
+        const path = target.split('#')[0]!;
+        expect(shipped.some((entry) => path === entry || path.startsWith(`${entry}/`)), `${target} is not in the package: link it by its repository URL`).toBe(true);
+      }
+    }
+  });
 });

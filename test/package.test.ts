@@ -73,13 +73,24 @@ describe('npm pack', () => {
   });
 
   it('has source maps that point at real sources: the repository at this version, path by path', () => {
-    const map = JSON.parse(readFileSync(join(root, 'dist/src/provider.js.map'), 'utf8')) as { sources: string[]; sourceRoot: string };
-    expect(map.sourceRoot).toBe(`https://github.com/credential-actor/credential-actor/blob/v${packageJson.version}/`);
-    expect(map.sources).toEqual(['src/provider.ts']);
+    const at = `https://github.com/credential-actor/credential-actor/blob/v${packageJson.version}/`;
+    const map = JSON.parse(readFileSync(join(root, 'dist/src/provider.js.map'), 'utf8')) as { sources: string[]; sourceRoot?: string };
+    expect(map.sources).toEqual([`${at}src/provider.ts`]);
+    expect(map.sourceRoot).toBeUndefined();
     for (const file of files.filter((path) => path.endsWith('.js.map'))) {
       const { sources } = JSON.parse(readFileSync(join(root, file), 'utf8')) as { sources: string[] };
-      for (const source of sources) expect(existsSync(join(root, source)), `${file} points at ${source}`).toBe(true);
+      for (const source of sources) {
+        expect(source.startsWith(at), `${file} points at ${source}`).toBe(true);
+        expect(existsSync(join(root, source.slice(at.length))), `${file} points at ${source}`).toBe(true);
+      }
     }
+  });
+
+  it('gives stack traces that name the source in the repository, not a doubled path (issue 26)', () => {
+    const script = "import('./dist/src/testing/index.js').then((t) => t.replayScenario(null)).catch((error) => console.log(error.stack))";
+    const stack = execFileSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    expect(stack).toContain(`/blob/v${packageJson.version}/src/testing/model/replay.ts`);
+    expect(stack).not.toMatch(/src\/testing\/model\/src\/testing\/model/);
   });
 
   it('engines says what require() needs: Node ^20.19 or >= 22.12 (ES modules loaded synchronously)', () => {

@@ -88,3 +88,15 @@ describe("refresh: 'proactive'", () => {
     await provider.stop();
   });
 });
+
+describe('toJSON()', () => {
+  it('gives refreshDueAt in whole milliseconds, as every other instant (issue 26: jitter made it fractional)', async () => {
+    const { startProvider: start } = await import('./helpers.js');
+    const { provider } = await start({ jitter: () => 0.123_456_7 });
+    const { refreshDueAt } = provider.toJSON();
+    expect(Number.isInteger(refreshDueAt)).toBe(true);
+    expect(refreshDueAt).toBe(Math.floor(provider.actor.getSnapshot().context.refreshDueAt!));
+    expect(provider.actor.getSnapshot().context.refreshDueAt! % 1).not.toBe(0); // the statechart's own instant was fractional
+    await provider.stop();
+  });
+});

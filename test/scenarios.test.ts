@@ -157,3 +157,17 @@ describe('the coverage report for users', () => {
     expect(svg).toMatch(/\d+ paths?/);
   });
 });
+
+describe('the type users code against (issue 26: a function taking a CredentialProvider could not take the replayed one)', () => {
+  it('TokenSource is satisfied by a CredentialProvider and by what replayScenario hands your code', async () => {
+    const { createCredentialProvider } = await import('../src/index.js');
+    type TokenSource = import('../src/index.js').TokenSource;
+    const tokensFrom = async (source: TokenSource) => (await source.currentToken()).secret.reveal();
+    const provider = await createCredentialProvider({ mint: async () => ({ secret: 'production', expiresAt: null }) });
+    expect(await tokensFrom(provider)).toBe('production');
+    await provider.stop();
+    const scenario = credentialScenarios({ refresh: 'on-demand' })[0]!;
+    const result = await replayScenario(scenario, { onRequest: ({ provider: replayed }) => tokensFrom(replayed) });
+    expect(result.requests.length).toBeGreaterThan(0);
+  });
+});

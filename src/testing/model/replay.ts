@@ -1,22 +1,23 @@
 import { isDeepStrictEqualish } from './equal.js';
 import { checkOptions } from '../../check-options.js';
+import { CredentialError } from '../../../machines/credential-error.js';
+import { describeShape } from '../../describe-shape.js';
 import type { InspectionEvent } from 'xstate';
 import { credentialMachine, type CredentialMachine } from '../../../machines/credential.machine.js';
 import type { AuthToken, MintedToken } from '../../auth-token.js';
-import { createCredentialProviderWith, type CurrentTokenOptions } from '../../provider.js';
+import { createCredentialProviderWith, type TokenSource } from '../../provider.js';
 import type { MintContext } from '../../mint.js';
 import { Secret } from '../../../machines/secret.js';
 import { ManualClock } from '../manual-clock.js';
 import { matchesReason, describeWorld, type CredentialScenario, type TokenCallOutcome } from './scenarios.js';
 import { transitionKey } from './transition-key.js';
 
-/** The provider as the user's code sees it during a replay: the two calls an app makes. */
-export interface ReplayedProvider {
-  /** `provider.currentToken()` (after a 401: `currentToken({ rejected: token })`), with the step's signal joined to yours (so "every waiter gives up" reaches it). */
-  currentToken(options?: CurrentTokenOptions): Promise<AuthToken>;
-  /** `provider.invalidate()`. */
-  invalidate(token?: AuthToken | Secret | string): boolean;
-}
+/**
+ * The provider as the user's code sees it during a replay: a {@link TokenSource}, the interface a
+ * `CredentialProvider` implements too, so code typed against `TokenSource` takes both.
+ * `currentToken()` joins the step's signal to yours (so "every waiter gives up" reaches it).
+ */
+export type ReplayedProvider = TokenSource;
 
 /** What the upstream answered one request. */
 export interface UpstreamCall {
@@ -124,6 +125,9 @@ interface TrackedRequest<T> {
 export async function replayScenario<T = unknown>(scenario: CredentialScenario, options: ReplayOptions<T> = {}): Promise<ReplayResult<T>> {
   checkOptions(options, { owner: 'replayScenario', known: ['onRequest', 'machine'] });
   const onRequest = options.onRequest ?? (defaultRequest as unknown as (context: RequestContext) => T | Promise<T>);
+  if (typeof scenario !== 'object' || scenario === null || typeof scenario.model !== 'object' || !Array.isArray(scenario.steps)) {
+    throw new CredentialError('INVALID_ARGUMENT', `replayScenario: scenario must be one of credentialScenarios(), got ${describeShape(scenario)}`);
+  }
   const { model } = scenario;
   const transitions = new Set<string>();
   const states = new Set<string>();
