@@ -73,11 +73,11 @@ function issuer(clock: ManualClock, lifetimeMs = HOUR) {
   return { state, mint };
 }
 
-async function openTab(locks: OriginLocks, clock: ManualClock, mint: Mint, options: { namespace?: string } = {}) {
+async function openTab(locks: OriginLocks, clock: ManualClock, mint: Mint, options: { namespace?: string; refresh?: 'proactive' } = {}) {
   const tabLocks = locks.tab();
   const coordination = browserCoordination({ namespace: options.namespace ?? 'test', locks: tabLocks, adoptWaitMs: 50 });
   cleanups.push(() => coordination.close());
-  const constructing = createCredentialProvider({ mint, clock, coordination, sharedKey: 'orders', firstMint: 'lazy', mintTimeoutMs: 5_000 });
+  const constructing = createCredentialProvider({ mint, clock, coordination, sharedKey: 'orders', firstMint: 'lazy', mintTimeoutMs: 5_000, ...(options.refresh === undefined ? {} : { refresh: options.refresh }) });
   const provider = await constructing;
   cleanups.push(() => provider.stop());
   return { provider, coordination, crash: tabLocks.crash };
@@ -136,6 +136,27 @@ describe('browserCoordination between tabs (BroadcastChannel in Node, Web Locks 
     expect(new Set(tokens)).toEqual(new Set(['token-2']));
     expect(state.minted).toBe(2);
     expect(locks.maxHeld).toBe(1);
+  });
+
+  it('a token that expires when the one it replaces did (an issuer that rounds its issue time) is still adopted, not minted again by every tab', async () => {
+    // Issuers write `exp` from an issue time in whole units: two tokens issued within one unit
+    // expire together. The later one is still the one to hold; telling them apart by expiry alone
+    // made every tab mint in turn under the lock (4 grants a window in Chromium, 44 for 20 windows).
+    const minute = 60_000;
+    const clock = new ManualClock(Date.parse('2026-12-01T00:00:10Z'));
+    const locks = new OriginLocks();
+    const state = { minted: 0 };
+    const mint = async (): Promise<MintedToken> => ({ secret: `token-${++state.minted}`, expiresAt: Math.floor(clock.now() / minute) * minute + minute });
+    const tabs = [];
+    for (let index = 0; index < 4; index++) tabs.push(await openTab(locks, clock, mint, { refresh: 'proactive' }));
+    for (const tab of tabs) await tokenOf(tab.provider, clock);
+    expect(state.minted).toBe(1);
+    // due at 80% of the 50 s it had: 00:00:50, when the next token still expires at 00:01:00
+    await runUntil(clock, () => state.minted >= 2, 45_000, 100);
+    await runUntil(clock, () => false, 2_000, 100);
+    expect(clock.now()).toBeLessThan(Date.parse('2026-12-01T00:00:58Z'));
+    expect(state.minted).toBe(2);
+    expect(new Set(await Promise.all(tabs.map((tab) => tokenOf(tab.provider, clock))))).toEqual(new Set(['token-2']));
   });
 
   it('the control: the same tabs without the coordination mint once each', async () => {

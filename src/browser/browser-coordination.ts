@@ -581,7 +581,7 @@ const OWNER = 'browserCoordination';
 function sharedTokenOf(minted: MintedToken<SecretValue>, now: number): SharedToken | null {
   try {
     const { secret, ...facts } = toAuthToken<SecretValue>(minted, now);
-    return { id: crypto.randomUUID(), secret: secret.reveal(), ...facts };
+    return { id: crypto.randomUUID(), secret: secret.reveal(), mintedAt: now, ...facts };
   } catch {
     return null;
   }
@@ -602,9 +602,17 @@ function isLive(token: SharedToken | null, now: number): boolean {
   return token !== null && (token.expiresAt ?? Infinity) > now;
 }
 
-/** Whether `candidate` is newer than `current`: it expires later (no expiry counts as latest). */
+/**
+ * Whether `candidate` is newer than `current`: it expires later (no expiry counts as latest), or
+ * expires together with it and was minted later. Issuers write `exp` from an issue time rounded
+ * down, so two tokens of one unit expire together; expiry alone would keep the older and make the
+ * next tab under the lock mint again.
+ */
 function isNewer(candidate: SharedToken | null, current: SharedToken | null): candidate is SharedToken {
   if (candidate === null) return false;
   if (current === null) return true;
-  return (candidate.expiresAt ?? Infinity) > (current.expiresAt ?? Infinity);
+  const candidateExpiry = candidate.expiresAt ?? Infinity;
+  const currentExpiry = current.expiresAt ?? Infinity;
+  // a token stored by an earlier release has no mintedAt: it orders first
+  return candidateExpiry > currentExpiry || (candidateExpiry === currentExpiry && (candidate.mintedAt ?? 0) > (current.mintedAt ?? 0));
 }

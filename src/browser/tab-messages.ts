@@ -10,6 +10,8 @@ export interface SharedToken {
   readonly id: string;
   readonly secret: SecretValue;
   readonly expiresAt: number | null;
+  /** When it was minted, on the minting tab's clock: of two tokens that expire together, the later is newer. */
+  readonly mintedAt: number;
   readonly tokenType?: string;
   readonly scope?: string;
   readonly refreshAfter?: number;

@@ -33,8 +33,12 @@ export async function startTabsServer(issuer: TokenServer) {
   };
   const jwks = createLocalJWKSet(issuer.jwks);
   const state = {
-    /** Each refresh-token grant the tabs asked for: which tab, with which refresh token (fingerprint). */
-    grants: [] as { tab: string; refreshToken: string }[],
+    /**
+     * Each refresh-token grant the tabs asked for: which tab, with which refresh token
+     * (fingerprint), when it arrived, and the life its access token had from then (to its JWT `exp`;
+     * `null` until answered or if refused).
+     */
+    grants: [] as { tab: string; refreshToken: string; at: number; lifetimeMs: number | null }[],
     apiAccepted: 0,
     /** API calls by tab (its x-tab header). */
     apiCallsByTab: new Map<string, number>(),
@@ -67,8 +71,9 @@ export async function startTabsServer(issuer: TokenServer) {
       return;
     }
     const refreshToken = new URLSearchParams(body).get('refresh_token');
+    const grant = refreshToken === null ? null : { tab, refreshToken: fingerprintOf(refreshToken), at: Date.now(), lifetimeMs: null as number | null };
     if (refreshToken !== null) {
-      state.grants.push({ tab, refreshToken: fingerprintOf(refreshToken) });
+      state.grants.push(grant!);
       state.lastRefreshToken = refreshToken;
     }
     if (state.holdNextGrant && refreshToken !== null) {
@@ -92,7 +97,20 @@ export async function startTabsServer(issuer: TokenServer) {
       return;
     }
     const answer = await forward(body);
-    response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(await answer.text());
+    const text = await answer.text();
+    if (grant !== null && answer.ok) grant.lifetimeMs = lifetimeOf(text, grant.at);
+    response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(text);
+  }
+
+  /** The access token's life from `at` to its JWT `exp`, read from a token response. */
+  function lifetimeOf(text: string, at: number): number | null {
+    try {
+      const { access_token: accessToken } = JSON.parse(text) as { access_token?: string };
+      const { exp } = JSON.parse(Buffer.from(accessToken!.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number };
+      return exp * 1_000 - at;
+    } catch {
+      return null;
+    }
   }
 
   async function api(request: IncomingMessage, response: ServerResponse): Promise<void> {
