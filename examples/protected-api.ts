@@ -4,7 +4,7 @@
  * told to refuse a token as an upstream that revoked it would.
  */
 import { once } from 'node:events';
-import { createServer } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 
@@ -27,7 +27,7 @@ export async function startProtectedApi(options: { issuer: string; audience: str
     refused[reason] = (refused[reason] ?? 0) + 1;
     return { status: 401, body: { error: 'invalid_token', reason } };
   };
-  const server = createServer(async (request, response) => {
+  const answer = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     const token = /^Bearer (.+)$/.exec(request.headers.authorization ?? '')?.[1];
     let outcome: { status: number; body: object };
     if (token === undefined) outcome = refuse('missing');
@@ -43,6 +43,9 @@ export async function startProtectedApi(options: { issuer: string; audience: str
       }
     }
     response.writeHead(outcome.status, { 'content-type': 'application/json' }).end(JSON.stringify(outcome.body));
+  };
+  const server = createServer((request, response) => {
+    answer(request, response).catch(() => response.headersSent || response.writeHead(500).end());
   });
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');

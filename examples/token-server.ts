@@ -4,7 +4,7 @@
  * the client-credentials grant. It can be stopped and started again on the same port (an outage).
  */
 import { once } from 'node:events';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, type JSONWebKeySet } from 'jose';
 import './quiet-oidc-warnings.js';
@@ -118,7 +118,8 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     if (error.error === 'invalid_grant') invalidGrants++;
   });
   provider.on('grant.revoked', () => grantsRevoked++);
-  server.on('request', provider.callback());
+  const handle = provider.callback(); // Koa answers its own failures (500): nothing is left to reject
+  server.on('request', (request: IncomingMessage, response: ServerResponse) => void handle(request, response));
 
   return {
     issuer,

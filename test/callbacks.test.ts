@@ -15,6 +15,8 @@ describe('listeners and reporters', () => {
     unhandled.length = 0;
     const { clock, script, provider } = await startProvider({
       breakerThreshold: 1,
+      // async reporters and listeners on purpose: their rejections are what this test is about
+      /* eslint-disable @typescript-eslint/no-misused-promises */
       reporters: {
         refresh: {
           onRefreshSucceeded: async () => Promise.reject(new Error('reporter down')),
@@ -31,6 +33,7 @@ describe('listeners and reporters', () => {
       throw new Error('listener down');
     });
     provider.on('refresh.succeeded', () => Promise.reject(new Error('listener down')));
+    /* eslint-enable @typescript-eslint/no-misused-promises */
     clock.advance(0.9 * HOUR);
     await provider.currentToken();
     script.last.reject(new Error('issuer down')); // refresh.failed and breaker.changed

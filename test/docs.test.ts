@@ -106,9 +106,9 @@ describe('the docs', () => {
 
   it('says what npm test does in the order it does it', () => {
     const script = (JSON.parse(text('package.json')) as { scripts: Record<string, string> }).scripts.test!;
-    expect(script).toMatch(/^npm run build && npm run typecheck && vitest run/);
-    expect(text('README.md')).toMatch(/npm test +# build, typecheck, then every test/);
-    expect(text('docs/contributing.md')).toMatch(/npm test +# build \(tsc\), typecheck \(tsc --noEmit, strict\), then every test/);
+    expect(script).toMatch(/^npm run build && npm run typecheck && npm run lint && vitest run/);
+    expect(text('README.md')).toMatch(/npm test +# build, typecheck, lint, then every test/);
+    expect(text('docs/contributing.md')).toMatch(/npm test +# build \(tsc\), typecheck \(tsc --noEmit, strict\), lint \(type-aware ESLint\), then every test/);
   });
 
   it('the API reference in docs/api is what TypeDoc makes from the TSDoc now (npm run docs)', () => {

@@ -130,7 +130,7 @@ const report = (): WorkerReport => ({
   maxLoopDelayMs: loopDelay.max / 1e6,
 });
 
-process.on('message', async (message: { type: string }) => {
+const onMessage = async (message: { type: string }): Promise<void> => {
   if (message.type === 'report') process.send?.(report());
   if (message.type === 'stop') {
     running = false;
@@ -139,6 +139,12 @@ process.on('message', async (message: { type: string }) => {
     await Promise.allSettled([client.close(), subscriber.close()]);
     process.send?.(report(), () => process.exit(0));
   }
+};
+process.on('message', (message: { type: string }) => {
+  onMessage(message).catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
 });
 
 const sharedKey = credentialKey({ issuer: settings.tokenEndpoint, clientId: settings.clientId, audience: settings.audience });

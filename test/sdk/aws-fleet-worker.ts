@@ -39,7 +39,7 @@ let provider: CredentialProvider<AwsKeys> | null = null;
 let s3: S3Client | null = null;
 const report = (): AwsWorkerReport => ({ type: 'report', requests, failures: failures.slice(0, 5) });
 
-process.on('message', async (message: { type: string }) => {
+const onMessage = async (message: { type: string }): Promise<void> => {
   if (message.type !== 'stop') return;
   running = false;
   await provider?.stop();
@@ -48,6 +48,12 @@ process.on('message', async (message: { type: string }) => {
   sts.destroy();
   await Promise.allSettled([client.close(), subscriber.close()]);
   process.send?.(report(), () => process.exit(0));
+};
+process.on('message', (message: { type: string }) => {
+  onMessage(message).catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
 });
 
 try {
