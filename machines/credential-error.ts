@@ -105,13 +105,16 @@ export function isCredentialError(error: unknown, code?: CredentialErrorCode): e
 
 /**
  * The `MINT_TIMEOUT` error, written once for every path that gives up on a slow mint (the
- * statechart's `mintTimeout`, a coordination's lease holder).
+ * statechart's `mintTimeout`, a coordination's lease holder), naming the step the mint last said
+ * it was at, if it said (`MintContext.step`).
  *
  * @example
  * ```ts
  * mintTimeoutError(30_000).message; // 'the mint did not settle within 30000 ms'
+ * mintTimeoutError(30_000, 'the mint', 'token request to https://login.example/token').message;
+ * // 'the mint did not settle within 30000 ms; it was at the token request to https://login.example/token'
  * ```
  */
-export function mintTimeoutError(timeoutMs: number, what = 'the mint'): CredentialError {
-  return new CredentialError('MINT_TIMEOUT', `${what} did not settle within ${timeoutMs} ms`);
+export function mintTimeoutError(timeoutMs: number, what = 'the mint', step: string | null = null): CredentialError {
+  return new CredentialError('MINT_TIMEOUT', `${what} did not settle within ${timeoutMs} ms${step === null ? '' : `; it was at the ${step}`}`);
 }

@@ -131,6 +131,11 @@ export const credentialMachine = setup({
       assertEvent(event, 'mint.abandoned');
       return event.attempt === context.attempt && context.attemptKind === 'demand';
     },
+    /** The mint in flight said what it is doing (not an earlier attempt's late word). */
+    stepOfCurrentAttempt: ({ context, event }) => {
+      assertEvent(event, 'mint.step');
+      return event.attempt === context.attempt;
+    },
     /** The token is not already refused and the last invalidation is old enough (or the session was replaced: `force`). */
     invalidationAllowed: ({ context, event }) => {
       assertEvent(event, 'token.invalidated');
@@ -149,6 +154,10 @@ export const credentialMachine = setup({
         tokenRejected: false,
         lastFailure: null,
       };
+    }),
+    recordAttemptStep: assign(({ event }) => {
+      assertEvent(event, 'mint.step');
+      return { attemptStep: event.step };
     }),
     recordFailure: assign(({ event }) => {
       assertEvent(event, 'mint.failed');
@@ -222,7 +231,7 @@ export const credentialMachine = setup({
         : { type: 'mint.failed' as const, error: failure, at: context.attemptStartedAt ?? 0, blame: 'issuer' as const, retryAfterMs: null, summary: summaryOf(readThrown(failure)) };
     }),
     raiseMintTimedOut: raise(({ context }) => {
-      const error = mintTimeoutError(context.policy.mintTimeoutMs);
+      const error = mintTimeoutError(context.policy.mintTimeoutMs, 'the mint', context.attemptStep);
       return { type: 'mint.failed' as const, error, at: (context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs, blame: 'issuer' as const, retryAfterMs: null, summary: summaryOf(readThrown(error)) };
     }),
     scheduleRetry: assign({
@@ -262,6 +271,7 @@ export const credentialMachine = setup({
     attempt: 0,
     attemptKind: null,
     attemptStartedAt: null,
+    attemptStep: null,
     retryAt: null,
     lastFailure: null,
   }),
@@ -383,6 +393,7 @@ export const credentialMachine = setup({
           after: { mintTimeout: { target: 'idle', actions: 'raiseMintTimedOut' } },
           on: {
             'mint.abandoned': { guard: 'abandonsCurrentAttempt', target: 'idle' },
+            'mint.step': { guard: 'stepOfCurrentAttempt', actions: 'recordAttemptStep' },
           },
         },
       },
@@ -419,6 +430,6 @@ function attemptStarted(
   context: CredentialContext,
   kind: AttemptKind,
   at: number,
-): Pick<CredentialContext, 'attempt' | 'attemptKind' | 'attemptStartedAt' | 'retryAt'> {
-  return { attempt: context.attempt + 1, attemptKind: kind, attemptStartedAt: at, retryAt: null };
+): Pick<CredentialContext, 'attempt' | 'attemptKind' | 'attemptStartedAt' | 'attemptStep' | 'retryAt'> {
+  return { attempt: context.attempt + 1, attemptKind: kind, attemptStartedAt: at, attemptStep: null, retryAt: null };
 }

@@ -64,6 +64,8 @@ export interface CredentialContext {
   readonly attemptKind: AttemptKind | null;
   /** When the latest attempt started. */
   readonly attemptStartedAt: number | null;
+  /** What the latest attempt last said it was doing (`MintContext.step`), for its `MINT_TIMEOUT` message. */
+  readonly attemptStep: string | null;
   /** Proactive mode: when the next retry after a failed attempt runs. */
   readonly retryAt: number | null;
   /** The latest mint failure since the last success, as it may be shown (the `cause` of a `BREAKER_OPEN` refusal). */
@@ -87,7 +89,7 @@ export interface MintInput {
   readonly attempt: number;
   readonly startedAt: number;
   /** The statechart running the mint: a shared mint tells it its phases (`mint.phase`). */
-  readonly parent?: { send(event: { readonly type: 'mint.phase'; readonly phase: SharedMintPhase; readonly attempt: number }): void };
+  readonly parent?: { send(event: Extract<CredentialEvent, { readonly type: 'mint.phase' | 'mint.step' }>): void };
 }
 
 /**
@@ -112,7 +114,9 @@ export type CredentialRequestEvent =
   /** Every caller waiting on attempt `attempt` gave up. */
   | { readonly type: 'mint.abandoned'; readonly attempt: number }
   /** Attempt `attempt`, shared across processes, reached `phase` (sent by the mint actor). */
-  | { readonly type: 'mint.phase'; readonly phase: SharedMintPhase; readonly attempt: number };
+  | { readonly type: 'mint.phase'; readonly phase: SharedMintPhase; readonly attempt: number }
+  /** The mint in flight says what it is doing now (`MintContext.step`). */
+  | { readonly type: 'mint.step'; readonly step: string; readonly attempt: number };
 
 /** Events the statechart raises to itself: one vocabulary for mint outcomes and deadlines. */
 export type CredentialInternalEvent =

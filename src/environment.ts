@@ -116,7 +116,13 @@ export function runnable(machine: CredentialMachine): CredentialMachine {
                   // closed mid-grant): nobody is listening for this attempt any more
                   if (!signal.aborted) parent.send({ type: 'mint.phase', phase: reached, attempt });
                 };
-          return runMint(environmentOf(self).attempt, { signal, startedAt, phase });
+          const step =
+            parent === undefined
+              ? undefined
+              : (doing: string) => {
+                  if (!signal.aborted) parent.send({ type: 'mint.step', step: String(doing), attempt });
+                };
+          return runMint(environmentOf(self).attempt, { signal, startedAt, phase, step });
         }),
       },
       delays: deadlineDelays((actor) => environmentOf(actor).clock.now()),

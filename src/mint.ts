@@ -21,6 +21,13 @@ export interface MintContext {
   readonly signal: AbortSignal;
   readonly phase?: (phase: SharedMintPhase) => void;
   /**
+   * Say what the mint is doing now, in a few words a reader can act on (`'token request to
+   * https://login.example.com/oauth/token'`): if the attempt times out, its `MINT_TIMEOUT` message
+   * names the last step said. The OAuth mints say each request they make. Optional to call; the
+   * URL is the caller's to keep free of secrets.
+   */
+  readonly step?: (doing: string) => void;
+  /**
    * For an exclusive mint (a rotating refresh-token grant) only: the refresh token to send, from the
    * record its holder keeps (a process alone, a fleet's lease holder, the tab holding the lock), and
    * where to say what became of it. See {@link RefreshTokenGrant}.
@@ -140,7 +147,7 @@ export interface ClaimsChallenge {
  */
 export async function runMint(
   setup: MintAttemptSetup,
-  run: { readonly signal: AbortSignal; readonly startedAt: number; readonly phase?: (phase: SharedMintPhase) => void },
+  run: { readonly signal: AbortSignal; readonly startedAt: number; readonly phase?: (phase: SharedMintPhase) => void; readonly step?: (doing: string) => void },
 ): Promise<MintOutput> {
   const { clock, gate } = setup;
   const { signal } = run;
@@ -156,7 +163,11 @@ export async function runMint(
   let minted: unknown;
   const claims = setup.claims?.pending();
   try {
-    minted = await untilAborted(setup.mint(claims === undefined ? { signal, phase: run.phase } : { signal, phase: run.phase, claims }), signal);
+    const context: { -readonly [K in keyof MintContext]: MintContext[K] } = { signal };
+    if (run.phase !== undefined) context.phase = run.phase;
+    if (run.step !== undefined) context.step = run.step;
+    if (claims !== undefined) context.claims = claims;
+    minted = await untilAborted(setup.mint(context), signal);
   } catch (error) {
     if (signal.aborted) {
       // Given up: the statechart timed the attempt out, or every caller left, or it was stopped.

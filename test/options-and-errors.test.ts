@@ -169,6 +169,34 @@ describe('OAuth errors a caller can act on', () => {
     expect(notFound.message).toContain('give it as tokenEndpoint');
   });
 
+  it('MINT_TIMEOUT names the step and the endpoint the mint was at: discovery, then the token request (issue 26)', async () => {
+    const hangingAt = (hangs: (url: string) => boolean) =>
+      (async (input: RequestInfo | URL, init?: RequestInit) => {
+        const url = input instanceof Request ? input.url : String(input);
+        if (!hangs(url)) return Response.json({ issuer: 'https://login.example', token_endpoint: 'https://login.example/oauth/token' });
+        return new Promise<Response>((_, reject) => init?.signal?.addEventListener('abort', () => reject(init.signal!.reason)));
+      }) as typeof fetch;
+    const timeoutOf = async (hanging: typeof fetch): Promise<CredentialError> => {
+      const clock = new ManualClock(0);
+      const mint = clientCredentialsMint({ ...base, tokenEndpoint: undefined, issuer: 'https://login.example', fetch: hanging });
+      const provider = await createCredentialProvider({ mint, clock, firstMint: 'lazy', mintTimeoutMs: 5_000 });
+      const pending = provider.currentToken().then(
+        () => new CredentialError('INVALID_TOKEN', 'expected MINT_TIMEOUT, got a token'),
+        (caught: unknown) => caught as CredentialError,
+      );
+      await flush();
+      await clock.advanceAsync(5_000);
+      const error = await pending;
+      await provider.stop();
+      return error;
+    };
+    const atDiscovery = await timeoutOf(hangingAt((url) => url.includes('.well-known')));
+    expect(atDiscovery.code).toBe('MINT_TIMEOUT');
+    expect(atDiscovery.message).toBe('the mint did not settle within 5000 ms; it was at the discovery request to https://login.example/');
+    const atToken = await timeoutOf(hangingAt((url) => url.endsWith('/oauth/token')));
+    expect(atToken.message).toBe('the mint did not settle within 5000 ms; it was at the token request to https://login.example/oauth/token');
+  });
+
   it('a 503 with Retry-After and no OAuth body keeps the status and the wait', async () => {
     const mint = clientCredentialsMint({ ...base, fetch: fetchAnswering(() => new Response('busy', { status: 503, headers: { 'retry-after': '7' } })) });
     const error = (await mint({ signal: signal() }).catch((caught: unknown) => caught)) as OAuthError;

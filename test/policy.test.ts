@@ -34,6 +34,7 @@ function context(overrides: Partial<CredentialContext> = {}): CredentialContext 
     attempt: 1,
     attemptKind: null,
     attemptStartedAt: null,
+    attemptStep: null,
     retryAt: null,
     lastFailure: null,
     ...overrides,

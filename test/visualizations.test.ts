@@ -34,7 +34,7 @@ describe('visualizations', () => {
     expect(dot).toMatch(/label="fresh\\nuntil scheduledRefreshAt/);
     const edges = dot.split('\n').filter((line) => line.includes(' -> ') && !line.includes('.initial'));
     expect(edges).toHaveLength(transitionsOf(credentialMachine).length);
-    expect(transitionsOf(credentialMachine).length).toBe(33);
+    expect(transitionsOf(credentialMachine).length).toBe(34);
   });
 
   it('colour the coverage picture by generated paths, red for none', () => {

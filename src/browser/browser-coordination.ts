@@ -200,8 +200,8 @@ export class BrowserCoordination implements Coordination {
     }
     const clock = policy.clock ?? systemClock;
     this.#policy ??= policy;
-    return async ({ signal, phase, claims }: MintContext): Promise<MintedToken<T>> =>
-      (await this.#obtain(sharedKey, mint as Mint<SecretValue>, policy, clock, { signal, phase: phase ?? (() => {}), claims })) as MintedToken<T>;
+    return async ({ signal, phase, claims, step }: MintContext): Promise<MintedToken<T>> =>
+      (await this.#obtain(sharedKey, mint as Mint<SecretValue>, policy, clock, { signal, phase: phase ?? (() => {}), claims, step })) as MintedToken<T>;
   }
 
   /**
@@ -255,7 +255,7 @@ export class BrowserCoordination implements Coordination {
 
   async #obtain(key: string, mint: Mint<SecretValue>, policy: SharedMintPolicy, clock: Clock, run: Run): Promise<MintedToken<SecretValue>> {
     const { signal, phase, claims } = run;
-    if (this.#closed) return mint({ signal, claims });
+    if (this.#closed) return mint(alone(run));
     const entry = this.#entry(key);
     if (entry.loaded !== null) await untilAborted(entry.loaded, signal);
     // a claims challenge asks for a token minted with the claims: another tab's token will not do
@@ -325,7 +325,7 @@ export class BrowserCoordination implements Coordination {
     if (exclusive) return { beginning: await (await this.#runnerOf(key, entry, mint, clock)).begin({ signal, claims }) };
     let minted: MintedToken<SecretValue>;
     try {
-      minted = await untilAborted(mint({ signal, claims }), signal);
+      minted = await untilAborted(mint(alone(run)), signal);
     } catch (error) {
       if (!signal.aborted) await this.#failed(key, error);
       throw error;
@@ -570,6 +570,12 @@ interface Run {
   readonly signal: AbortSignal;
   readonly phase: (phase: SharedMintPhase) => void;
   readonly claims: string | undefined;
+  readonly step: ((doing: string) => void) | undefined;
+}
+
+/** The context the user's mint runs with when this tab mints: the attempt's signal, claims and step. */
+function alone(run: Run): MintContext {
+  return { signal: run.signal, ...(run.claims === undefined ? {} : { claims: run.claims }), ...(run.step === undefined ? {} : { step: run.step }) };
 }
 
 /** A signal that never aborts: a hand-over is published whatever becomes of the attempt that made it. */

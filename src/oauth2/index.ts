@@ -12,6 +12,7 @@ import { toSafeError } from './safe-error.js';
 import { checkOptions } from '../check-options.js';
 import { defaultLifetimeOption, endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption, tokenExpiry, tokenFacts } from './endpoint.js';
 import { Secret } from '../../machines/secret.js';
+import { displayEndpoint } from './oauth-error.js';
 
 /** Options of {@link clientCredentialsMint}: a `tokenEndpoint`, or an `issuer` to discover it from. */
 export interface ClientCredentialsOptions {
@@ -90,9 +91,13 @@ export function clientCredentialsMint(options: ClientCredentialsOptions): Mint {
       throw await toSafeError(error, signal, now(), { step: 'discovery', endpoint: issuerUrl });
     }
   };
-  return async ({ signal, claims }): Promise<MintedToken> => {
-    server ??= await discover(issuer!, signal);
+  return async ({ signal, claims, step }): Promise<MintedToken> => {
+    if (server === undefined) {
+      step?.(`discovery request to ${displayEndpoint(issuer!)}`);
+      server = await discover(issuer!, signal);
+    }
     const endpoint = new URL(server.token_endpoint ?? issuer!.href);
+    step?.(`token request to ${displayEndpoint(endpoint)}`);
     try {
       const parameters = new URLSearchParams();
       if (scope !== undefined) parameters.set('scope', scope);

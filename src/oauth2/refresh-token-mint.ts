@@ -195,7 +195,8 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
     };
   };
 
-  const mint = async ({ signal, grant, claims }: MintContext): Promise<MintedToken> => {
+  const mint = async ({ signal, grant, claims, step }: MintContext): Promise<MintedToken> => {
+    step?.(`refresh-token grant at ${displayEndpoint(tokenEndpoint)}`);
     if (grant !== undefined) return sendGrant(signal, grant);
     // alone: this process holds the record (in memory, or sealed in the store)
     return (await local.mintAlone(claims === undefined ? { signal } : { signal, claims })) as MintedToken;

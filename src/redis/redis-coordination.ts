@@ -159,8 +159,8 @@ export class RedisCoordination implements Coordination {
     // the shared token this provider holds: each provider's own, so that providers of one process
     // sharing a credential adopt each other's token rather than each taking the lease in turn
     const held: HeldToken = { id: '' };
-    return async ({ signal, phase, claims }) =>
-      (await this.#obtain({ ...(await named), held, mint: mint as Mint<SecretValue>, claims, policy, clock, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}), owner: `${this.#owner}/${++this.#attempts}` })) as MintedToken<T>;
+    return async ({ signal, phase, claims, step }) =>
+      (await this.#obtain({ ...(await named), held, mint: mint as Mint<SecretValue>, claims, step, policy, clock, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}), owner: `${this.#owner}/${++this.#attempts}` })) as MintedToken<T>;
   }
 
   /**
@@ -600,7 +600,7 @@ function definedFacts(facts: Pick<AuthToken, 'tokenType' | 'scope' | 'refreshAft
 
 /** The context of a mint run alone (no Redis, or no sharing for it): the attempt's signal and claims. */
 function alone(run: SharedRun): MintContext {
-  return run.claims === undefined ? { signal: run.signal } : { signal: run.signal, claims: run.claims };
+  return { signal: run.signal, ...(run.claims === undefined ? {} : { claims: run.claims }), ...(run.step === undefined ? {} : { step: run.step }) };
 }
 
 /** What one shared mint attempt carries through the protocol. */
@@ -623,6 +623,8 @@ interface SharedRun {
   readonly mint: Mint<SecretValue>;
   /** The claims challenge the provider gave this attempt (see `MintContext.claims`). */
   readonly claims: string | undefined;
+  /** Where the user's mint says what it is doing (see `MintContext.step`). */
+  readonly step: ((doing: string) => void) | undefined;
   readonly policy: SharedMintPolicy;
   /** The provider's clock: every timer of this attempt is armed on it (unref'd, chunked past 2^31-1 ms). */
   readonly clock: Clock;

@@ -237,6 +237,11 @@ export function createModel(config: ModelConfig): Model {
     if (value.flight === 'minting' && context.attemptKind === 'demand') {
       offered.push(at({ type: 'mint.abandoned', attempt: context.attempt }, now));
     }
+    // A mint says what it is doing (`MintContext.step`, for a MINT_TIMEOUT message): offered once,
+    // on the same narrow path as the phases, since it changes nothing the model keys states by.
+    if (value.flight === 'minting' && context.attemptKind === 'demand' && value.breaker === 'closed' && context.consecutiveFailures === 0 && context.attemptStep === null) {
+      offered.push(at({ type: 'mint.step', step: 'model step', attempt: context.attempt }, now));
+    }
     // A mint shared across processes tells where it is (waiting on the lease holder, adopting,
     // holding the lease); each phase it is not in yet can come next. Offered only for a caller's
     // mint with the breaker closed and no failure counted: the phases change nothing else, so this

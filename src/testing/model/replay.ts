@@ -138,8 +138,8 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
     for (const [region, child] of Object.entries(value)) states.add(`credential.${region}`).add(`credential.${region}.${child}`);
   };
   const clock = new ManualClock(model.startMs);
-  const mints: { resolve(token: MintedToken): void; reject(error: unknown): void; signal: AbortSignal; phase: MintContext['phase'] }[] = [];
-  const mint = ({ signal, phase }: MintContext) => new Promise<MintedToken>((resolve, reject) => mints.push({ resolve, reject, signal, phase }));
+  const mints: { resolve(token: MintedToken): void; reject(error: unknown): void; signal: AbortSignal; phase: MintContext['phase']; step: MintContext['step'] }[] = [];
+  const mint = ({ signal, phase, step }: MintContext) => new Promise<MintedToken>((resolve, reject) => mints.push({ resolve, reject, signal, phase, step }));
   /** Every token minted, by secret, and the ones the upstream refuses. */
   const minted = new Map<string, number | null>();
   const refused = new Set<string>();
@@ -293,6 +293,11 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
         case 'mintPhase': {
           const reporting = mints.at(-1)?.phase ?? mismatch('the mint in flight was given no phase callback');
           reporting(world.phase);
+          break;
+        }
+        case 'mintStep': {
+          const saying = mints.at(-1)?.step ?? mismatch('the mint in flight was given no step callback');
+          saying(world.step);
           break;
         }
       }

@@ -34,6 +34,8 @@ export type WorldAction =
   | { readonly kind: 'waitersGiveUp'; readonly at: number }
   /** The mint in flight, shared across processes, reports where it is (it calls its `phase` callback). */
   | { readonly kind: 'mintPhase'; readonly at: number; readonly phase: SharedMintPhase }
+  /** The mint in flight says what it is doing (it calls its `step` callback). */
+  | { readonly kind: 'mintStep'; readonly at: number; readonly step: string }
   /**
    * A caller asks, sends the token upstream, and the upstream refuses it (401): the user's code
    * should `invalidate(token)` and retry once.
@@ -152,6 +154,8 @@ export function describeWorld(world: WorldAction): string {
       return `${world.retryAfterMs === undefined ? 'mintFails' : `mintFailsRetryAfter(${world.retryAfterMs})`}@${world.at}`;
     case 'mintPhase':
       return `mintPhase:${world.phase}@${world.at}`;
+    case 'mintStep':
+      return `mintStep:${world.step}@${world.at}`;
     default:
       return `${world.kind}@${world.at}`;
   }
@@ -202,6 +206,9 @@ function toScenarioSteps(modelSteps: readonly { state: ModelSnapshot; event: Cre
       }
       case 'mint.phase':
         world = { kind: 'mintPhase', at, phase: event.phase };
+        break;
+      case 'mint.step':
+        world = { kind: 'mintStep', at, step: event.step };
         break;
       case 'mint.abandoned':
         world = { kind: 'waitersGiveUp', at };
