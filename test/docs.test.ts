@@ -104,6 +104,13 @@ describe('the docs', () => {
     expect(table.sort()).toEqual(exported.sort());
   });
 
+  it('the README’s error table lists every code the library raises', () => {
+    const declared = [...text('machines/credential-error.ts').matchAll(/^ {2}\| '([A-Z_]+)'/gm)].map((match) => match[1]!);
+    expect(declared.length).toBeGreaterThan(10);
+    const rows = text('README.md').split('\n').filter((line) => line.startsWith('| `'));
+    for (const code of declared) expect(rows.some((row) => row.split('|')[1]!.includes(`\`${code}\``)), `${code} is not in the README's error table`).toBe(true);
+  });
+
   it('says what npm test does in the order it does it', () => {
     const script = (JSON.parse(text('package.json')) as { scripts: Record<string, string> }).scripts.test!;
     expect(script).toMatch(/^npm run build && npm run typecheck && npm run lint && vitest run/);
