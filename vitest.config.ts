@@ -19,6 +19,7 @@ const REAL_PROCESSES = [
   'test/inspector-shutdown.test.ts',
   'test/package.test.ts',
   'test/oauth2-integration.test.ts',
+  'test/oauth2-second-issuer.test.ts',
   'test/azure.test.ts',
   'test/aws.test.ts',
   'test/aws-fleet.test.ts',

@@ -111,6 +111,14 @@ describe('the docs', () => {
     for (const code of declared) expect(rows.some((row) => row.split('|')[1]!.includes(`\`${code}\``)), `${code} is not in the README's error table`).toBe(true);
   });
 
+  it('docs/promises.md names, for every promise, a test that exists in the file it names', () => {
+    const rows = [...text('docs/promises.md').matchAll(/^\| (.+?) \| (.+?) \| `([^`]+)` › (.+?) \|$/gm)];
+    expect(rows.length).toBeGreaterThan(50);
+    const titlesOf = (file: string) => [...text(file).matchAll(/(?:\bit|\btest|\))\(\s*(['`])((?:(?!\1).)+)\1/g)].map((match) => match[2]!);
+    const missing = rows.filter(([, , , file, quoted]) => !existsSync(file!) || !titlesOf(file!).some((title) => title.includes(quoted!)));
+    expect(missing.map(([, promise, , file, title]) => `${promise}: ${file} › ${title}`)).toEqual([]);
+  });
+
   it('says what npm test does in the order it does it', () => {
     const script = (JSON.parse(text('package.json')) as { scripts: Record<string, string> }).scripts.test!;
     expect(script).toMatch(/^npm run build && npm run typecheck && npm run lint && vitest run/);
