@@ -20,6 +20,7 @@ const REAL_PROCESSES = [
   'test/package.test.ts',
   'test/oauth2-integration.test.ts',
   'test/oauth2-second-issuer.test.ts',
+  'test/azurite.test.ts',
   'test/azure.test.ts',
   'test/aws.test.ts',
   'test/aws-fleet.test.ts',
