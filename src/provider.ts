@@ -1,4 +1,5 @@
 import { createActor, type Actor, type InspectionEvent, type Observer, type SnapshotFrom } from 'xstate';
+import type { ObservedActor } from './observed-actor.js';
 import { credentialMachine, type CredentialMachine } from '../machines/credential.machine.js';
 import type {
   CredentialContext,
@@ -179,7 +180,7 @@ export async function createCredentialProviderWith<T extends SecretValue<T> = st
     throw new CredentialError('INVALID_CONFIG', `createCredentialProvider: firstMint must be 'eager' or 'lazy', got ${describeShape(firstMint)}`);
   }
   const signIn = signInOf(options, config, clock);
-  const provider = new CredentialProvider<T>({
+  const provider = CredentialProvider.create<T>({
     ...options,
     mint: mint as Mint<SecretValue>,
     machine,
@@ -233,8 +234,12 @@ export interface CredentialActorSetup {
  * Build one with {@link createCredentialProvider}. `T` is what its secret holds: a string, or named parts.
  */
 export class CredentialProvider<T extends SecretValue<T> = string> implements TokenSource<T> {
-  /** The running statechart, for `subscribe`, `getSnapshot` and inspection. */
-  readonly actor: Actor<CredentialMachine>;
+  /**
+   * The running statechart, to watch: `getSnapshot`, `subscribe` and `on` (its emitted events). Its
+   * `send` and `stop` are the provider's own: `stop()` the provider instead.
+   */
+  readonly actor: ObservedActor<CredentialMachine>;
+  readonly #actor: Actor<CredentialMachine>;
   readonly #clock: Clock;
   readonly #listeners = new Listeners<CredentialEmittedEvent>();
   /** The snapshot the two hot-path fields below were computed from. */
@@ -262,8 +267,13 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
   /** Reporters that start hearing once the first mint settled (see `reportFromSecondMint`). */
   #pendingReporters: CredentialReporters | undefined = undefined;
 
-  /** @internal Use {@link createCredentialProvider} (a pool's key: its own factory). */
-  constructor(setup: CredentialActorSetup) {
+  /** @internal Use {@link createCredentialProvider}. */
+  static create<T extends SecretValue<T>>(setup: CredentialActorSetup): CredentialProvider<T> {
+    return new CredentialProvider<T>(setup);
+  }
+
+  /** Use {@link createCredentialProvider} (a pool's key: its own factory). */
+  protected constructor(setup: CredentialActorSetup) {
     const { clock, config } = setup;
     this.#clock = clock;
     this.#signIn = setup.signIn ?? null;
@@ -281,7 +291,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
       },
       ...(setup.gate === undefined ? {} : { gate: setup.gate }),
     });
-    this.actor = createActor(runnable(setup.machine), {
+    this.#actor = createActor(runnable(setup.machine), {
       // no token yet: the placeholder counts as refused, is never served, and the first request mints
       input: { policy: policyOf(config, setup.breakerCounts), token: UNMINTED, issuedAt: clock.now(), jitter: 0, unminted: true },
       clock: environment,
@@ -293,9 +303,10 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     // the error globally without an observer; with one, callers get STOPPED and the host lives on.
     // A direct `provider.actor.stop()` is noticed from the snapshot (see `#mirror`), and pushed to
     // waiters by the `complete` observer that `#listen` adds once anyone waits or listens.
-    this.actor.subscribe({ error: (error) => this.#halt(error) });
-    this.actor.start();
-    this.#mirror(this.actor.getSnapshot());
+    this.#actor.subscribe({ error: (error) => this.#halt(error) });
+    this.#actor.start();
+    this.actor = this.#actor;
+    this.#mirror(this.#actor.getSnapshot());
   }
 
   /**
@@ -321,7 +332,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     }
     if (signal !== undefined && !isLiveSignal(signal)) return refusedSignal(signal);
     if (rejected !== undefined) return this.#replacing(rejected, options!, signal);
-    const snapshot = this.actor.getSnapshot();
+    const snapshot = this.#actor.getSnapshot();
     if (snapshot !== this.#mirrored) this.#mirror(snapshot);
     const now = this.#clock.now();
     if (now < this.#servingUntil) return this.#served;
@@ -356,8 +367,8 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
       void this.#afterTransition(() => this.invalidate(target as AuthToken<T>, options));
       return invalidationAllowedAt(before, now);
     }
-    this.actor.send({ type: 'token.invalidated', now });
-    const accepted = this.actor.getSnapshot().context !== before;
+    this.#actor.send({ type: 'token.invalidated', now });
+    const accepted = this.#actor.getSnapshot().context !== before;
     if (accepted && claims !== undefined) this.#claims = claims;
     return accepted;
   }
@@ -386,7 +397,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     await this.#signIn(secret as Secret);
     if (this.#stoppedBy !== null) return;
     if (this.#midTransition > 0) await this.#afterTransition(() => {});
-    this.actor.send({ type: 'token.invalidated', now: this.#clock.now(), force: true });
+    this.#actor.send({ type: 'token.invalidated', now: this.#clock.now(), force: true });
   }
 
   /**
@@ -481,9 +492,9 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
   }
 
   #serveSlowly(now: number, signal: AbortSignal | undefined): Promise<AuthToken<T>> {
-    if (this.actor.getSnapshot().value.flight === 'idle' && this.#stoppedBy === null) this.actor.send({ type: 'token.requested', now });
+    if (this.#actor.getSnapshot().value.flight === 'idle' && this.#stoppedBy === null) this.#actor.send({ type: 'token.requested', now });
     if (this.#stoppedBy !== null) return Promise.reject(this.#stoppedBy);
-    const { value, context } = this.actor.getSnapshot();
+    const { value, context } = this.#actor.getSnapshot();
     if (!isTokenUnusableAt(context, now)) return this.#served;
     if (value.flight === 'minting') return this.#flightFor(context).join(signal) as Promise<AuthToken<T>>;
     return Promise.reject(
@@ -521,8 +532,8 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
 
   #abandon(flight: Flight): void {
     if (this.#stoppedBy !== null || flight !== this.#flight) return;
-    this.actor.send({ type: 'mint.abandoned', attempt: flight.attempt });
-    if (this.actor.getSnapshot().value.flight === 'idle') this.#flight = null;
+    this.#actor.send({ type: 'mint.abandoned', attempt: flight.attempt });
+    if (this.#actor.getSnapshot().value.flight === 'idle') this.#flight = null;
     this.#quietDown();
   }
 
@@ -532,7 +543,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
    */
   #listen(): void {
     if (this.#listening !== null) return;
-    this.#listening = [this.actor.on('*', (event) => this.#onEmitted(event)), this.actor.subscribe({ complete: () => this.#halt(stoppedError()) })];
+    this.#listening = [this.#actor.on('*', (event) => this.#onEmitted(event)), this.#actor.subscribe({ complete: () => this.#halt(stoppedError()) })];
   }
 
   /**
@@ -547,7 +558,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
 
   /** The actor's snapshot, with the hot path's fields brought in step with it. */
   #snapshot(): CredentialSnapshot {
-    const snapshot = this.actor.getSnapshot();
+    const snapshot = this.#actor.getSnapshot();
     if (snapshot !== this.#mirrored) this.#mirror(snapshot);
     return snapshot;
   }
@@ -567,7 +578,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
 
   #onEmitted(event: CredentialEmittedEvent): void {
     if (event.type === 'refresh.succeeded') {
-      this.#settleFlight((flight) => flight.resolve(this.actor.getSnapshot().context.token));
+      this.#settleFlight((flight) => flight.resolve(this.#actor.getSnapshot().context.token));
     }
     if (event.type === 'refresh.failed') {
       this.#settleFlight((flight) => flight.reject(event.error));
@@ -582,7 +593,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     this.#quietDown();
     // A settled mint changed the snapshot: mirror it now, so the one before (context, value, the
     // placeholder token of a pool's key) is not kept alive until the next request, perhaps an hour on.
-    if (this.#stoppedBy === null) this.#mirror(this.actor.getSnapshot());
+    if (this.#stoppedBy === null) this.#mirror(this.#actor.getSnapshot());
   }
 
   #settleFlight(settle: (flight: Flight) => void): void {
@@ -603,7 +614,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     const stopped = reason instanceof CredentialError ? reason : stoppedError(reason);
     this.#stoppedBy = stopped;
     this.#servingUntil = -Infinity;
-    this.actor.stop();
+    this.#actor.stop();
     this.#settleFlight((flight) => flight.reject(stopped));
     this.#listeners.clear();
   }

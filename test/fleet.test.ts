@@ -41,7 +41,9 @@ describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
     const fleet = Array.from({ length: 8 }, () => startWorker(settings()));
     await Promise.all(fleet.map(({ ready }) => ready));
     const startedAt = Date.now();
-    await sleep(20_000);
+    // eight windows across eight real processes; many windows under faults are the seeded
+    // simulation's job (test/simulation/fleet.sim.test.ts); this ran 20 s before
+    await sleep(8_000);
     const reports = await Promise.all(fleet.map(({ child }) => stopWorker(child)));
     const seconds = (Date.now() - startedAt) / 1_000;
     const issued = issuer.issued - before;
@@ -53,7 +55,7 @@ describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
     for (const report of reports) {
       expect(report.expiredServed).toBe(0);
       expect(report.failures).toEqual([]);
-      expect(report.served).toBeGreaterThan(100);
+      expect(report.served).toBeGreaterThan(4 * seconds); // a request every 10 ms, on a busy machine far fewer
     }
   }, 60_000);
 

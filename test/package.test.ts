@@ -235,6 +235,54 @@ describe('the packed tarball installed in a scratch project', () => {
     expect(out).toMatch(new RegExp(`Tests +${total + 1} passed`));
   }, 60_000);
 
+  it('offers no back door in its declarations: no constructor users cannot call, no send or stop on a provider’s or pool’s actor (issue 27)', () => {
+    const checked = join(project, 'back-doors');
+    mkdirSync(checked, { recursive: true });
+    writeFileSync(
+      join(checked, 'tsconfig.json'),
+      JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], noEmit: true, skipLibCheck: false }, files: ['app.ts'] }),
+    );
+    // each @ts-expect-error must meet an error: a back door that type-checks leaves it unused (TS2578)
+    writeFileSync(
+      join(checked, 'app.ts'),
+      [
+        "import { CredentialPool, CredentialProvider } from 'credential-actor';",
+        "import { RedisCoordination } from 'credential-actor/redis';",
+        "import { BrowserCoordination } from 'credential-actor/browser';",
+        'declare const provider: CredentialProvider;',
+        'declare const pool: CredentialPool;',
+        '// @ts-expect-error the constructor is not the way in: createCredentialProvider is',
+        'export const made = new CredentialProvider();',
+        '// @ts-expect-error createCredentialPool',
+        'export const pooled = new CredentialPool();',
+        '// @ts-expect-error redisCoordination',
+        'export const shared = new RedisCoordination();',
+        '// @ts-expect-error browserCoordination',
+        'export const tabs = new BrowserCoordination();',
+        '// @ts-expect-error the provider owns its statechart’s life',
+        'provider.actor.stop();',
+        '// @ts-expect-error and what it is told',
+        "provider.actor.send({ type: 'token.requested', now: 0 });",
+        '// @ts-expect-error the pool too',
+        'pool.actor.stop();',
+        '// what users may do: watch',
+        'export const value = provider.actor.getSnapshot().value.breaker;',
+        'provider.actor.subscribe(() => {}).unsubscribe();',
+        "pool.actor.on('issuer.breaker.changed', () => {}).unsubscribe();",
+        '',
+      ].join('\n'),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const result = (() => {
+      try {
+        return execFileSync(process.execPath, [tsc, '-p', checked], { cwd: checked, encoding: 'utf8' });
+      } catch (error) {
+        return String((error as { stdout?: string }).stdout ?? error);
+      }
+    })();
+    expect(result).toBe('');
+  });
+
   it('type-checks in a browser-only TypeScript setup (no @types/node, lib ES2022 + DOM, skipLibCheck off)', () => {
     writeFileSync(
       join(project, 'tsconfig.json'),

@@ -88,24 +88,29 @@ describe('refreshTokenMint() on one process', () => {
 });
 
 describe('rotating refresh tokens across a fleet on Redis', () => {
-  it('8 processes for 60 s: zero invalid_grant, the token family never revoked', async () => {
+  // Twelve seconds, about twelve rotations: that the protocol works across real processes, a real
+  // Redis and an issuer with reuse detection. Many windows under faults are the seeded simulation's
+  // job (test/simulation/fleet.sim.test.ts: 1,000 schedules on simulated time); this ran 60 s before.
+  it('8 processes for 12 s: zero invalid_grant, the token family never revoked', async () => {
     await flushRedis(redis.url);
     const refreshToken = await issuer.issueRefreshToken();
     const before = { invalid: issuer.invalidGrants, revoked: issuer.grantsRevoked, issued: issuer.issued };
     const fleet = Array.from({ length: 8 }, () => startWorker(fleetSettings(refreshToken)));
     await Promise.all(fleet.map(({ ready }) => ready));
-    await sleep(60_000);
+    const startedAt = Date.now();
+    await sleep(12_000);
+    const seconds = (Date.now() - startedAt) / 1_000;
     const reports = await Promise.all(fleet.map(({ child }) => stopWorker(child)));
     const issued = issuer.issued - before.issued;
-    console.log(`rotation, 8 processes, 60 s: ${issued} grants, ${issuer.invalidGrants - before.invalid} invalid_grant, ${issuer.grantsRevoked - before.revoked} revoked`);
+    console.log(`rotation, 8 processes, ${seconds.toFixed(1)} s: ${issued} grants, ${issuer.invalidGrants - before.invalid} invalid_grant, ${issuer.grantsRevoked - before.revoked} revoked`);
     expect(issuer.invalidGrants - before.invalid).toBe(0);
     expect(issuer.grantsRevoked - before.revoked).toBe(0);
-    expect(issued).toBeGreaterThanOrEqual(40); // a grant per ~1 s window: the family kept rotating all along
+    expect(issued).toBeGreaterThanOrEqual(Math.floor(seconds * 0.66)); // a grant per ~1 s window: the family kept rotating all along
     for (const report of reports) {
       expect(report.failures).toEqual([]);
       expect(report.expiredServed).toBe(0);
     }
-  }, 120_000);
+  }, 60_000);
 
   it('the control: the same fleet without coordination trips reuse detection within seconds', async () => {
     const refreshToken = await issuer.issueRefreshToken();

@@ -127,7 +127,18 @@ export function browserCoordination(options: BrowserCoordinationOptions = {}): B
   const channel = options.channel ?? (globalThis as { BroadcastChannel?: new (name: string) => BroadcastChannelLike }).BroadcastChannel;
   const missing = locks === undefined ? 'navigator.locks' : channel === undefined ? 'BroadcastChannel' : null;
   const storage = options.storage === undefined ? defaultStorage() : options.storage;
-  return new BrowserCoordination({ namespace, adoptWaitMs, persist, locks, channel, missing, storage });
+  return BrowserCoordination.create({ namespace, adoptWaitMs, persist, locks, channel, missing, storage });
+}
+
+/** What a coordination is built from, its options checked (see {@link browserCoordination}). */
+interface BrowserCoordinationSetup {
+  readonly namespace: string;
+  readonly adoptWaitMs: number;
+  readonly persist: boolean;
+  readonly locks: LockManagerLike | undefined;
+  readonly channel: (new (name: string) => BroadcastChannelLike) | undefined;
+  readonly missing: string | null;
+  readonly storage: StorageLike | null;
 }
 
 /** Tabs' shared credentials. Build one with {@link browserCoordination}. */
@@ -154,15 +165,12 @@ export class BrowserCoordination implements Coordination {
   #policy: SharedMintPolicy | null = null;
 
   /** @internal Use {@link browserCoordination}. */
-  constructor(setup: {
-    namespace: string;
-    adoptWaitMs: number;
-    persist: boolean;
-    locks: LockManagerLike | undefined;
-    channel: (new (name: string) => BroadcastChannelLike) | undefined;
-    missing: string | null;
-    storage: StorageLike | null;
-  }) {
+  static create(setup: BrowserCoordinationSetup): BrowserCoordination {
+    return new BrowserCoordination(setup);
+  }
+
+  /** Use {@link browserCoordination}. */
+  private constructor(setup: BrowserCoordinationSetup) {
     this.#namespace = setup.namespace;
     this.#storage = setup.storage;
     this.#adoptWaitMs = setup.adoptWaitMs;

@@ -8,7 +8,7 @@ import type { SecretValue } from '../../machines/secret.js';
  * key and per request. Not exported from the package: keys are made by {@link startPoolKey} only.
  */
 export class PoolKey extends CredentialProvider<SecretValue> {
-  /** The pool's use counter at this key's last request. */
+  /** @internal The pool's use counter at this key's last request (the pool's to write). */
   lastUse: number;
 
   /** @internal Use {@link startPoolKey}. */

@@ -1,4 +1,5 @@
 import { createActor, type Actor } from 'xstate';
+import type { ObservedActor } from '../observed-actor.js';
 import { credentialMachine } from '../../machines/credential.machine.js';
 import type { BreakerChangedEvent, RefreshFailedEvent, RefreshSucceededEvent } from '../../machines/credential.types.js';
 import { poolMachine, type PoolMachine } from '../../machines/pool.machine.js';
@@ -135,7 +136,20 @@ export function createCredentialPool<T extends SecretValue<T> = string>(options:
   const reporters = options.reporters;
   if (typeof reporters !== 'function') validateReporters(reporters);
   const mint = sharedKeyMint(options.mint, options.coordination, sharedMintPolicy(config, clock));
-  return new CredentialPool<T>({ mint: mint as KeyMint<SecretValue>, config, clock, maxKeys, idleTimeoutMs, maxMintsInFlight, classify, inspect: options.inspect, reporters });
+  return CredentialPool.create<T>({ mint: mint as KeyMint<SecretValue>, config, clock, maxKeys, idleTimeoutMs, maxMintsInFlight, classify, inspect: options.inspect, reporters });
+}
+
+/** What a pool is built from, its options checked (see {@link createCredentialPool}). */
+interface PoolSetup {
+  readonly mint: KeyMint<SecretValue>;
+  readonly config: RefreshConfig;
+  readonly clock: Clock;
+  readonly maxKeys: number;
+  readonly idleTimeoutMs: number;
+  readonly maxMintsInFlight: number;
+  readonly classify: (error: unknown) => FailureBlame;
+  readonly inspect: InspectionObserver | undefined;
+  readonly reporters: CredentialReporters | ((key: string) => CredentialReporters) | undefined;
 }
 
 /**
@@ -144,7 +158,8 @@ export function createCredentialPool<T extends SecretValue<T> = string>(options:
  */
 export class CredentialPool<T extends SecretValue<T> = string> {
   /** The pool statechart (issuer breaker, mints in flight), for `subscribe`, `getSnapshot` and inspection. */
-  readonly actor: Actor<PoolMachine>;
+  readonly actor: ObservedActor<PoolMachine>;
+  readonly #actor: Actor<PoolMachine>;
   readonly #keys = new Map<string, PoolKey>();
   readonly #mint: KeyMint<SecretValue>;
   readonly #config: RefreshConfig;
@@ -166,17 +181,12 @@ export class CredentialPool<T extends SecretValue<T> = string> {
   #stopping: Promise<void> | null = null;
 
   /** @internal Use {@link createCredentialPool}. */
-  constructor(setup: {
-    mint: KeyMint<SecretValue>;
-    config: RefreshConfig;
-    clock: Clock;
-    maxKeys: number;
-    idleTimeoutMs: number;
-    maxMintsInFlight: number;
-    classify: (error: unknown) => FailureBlame;
-    inspect: InspectionObserver | undefined;
-    reporters: CredentialReporters | ((key: string) => CredentialReporters) | undefined;
-  }) {
+  static create<T extends SecretValue<T>>(setup: PoolSetup): CredentialPool<T> {
+    return new CredentialPool<T>(setup);
+  }
+
+  /** Use {@link createCredentialPool}. */
+  private constructor(setup: PoolSetup) {
     this.#mint = setup.mint;
     this.#config = setup.config;
     this.#clock = setup.clock;
@@ -191,15 +201,16 @@ export class CredentialPool<T extends SecretValue<T> = string> {
       maxRetryAfterMs: setup.config.maxRetryAfterMs,
       maxMintsInFlight: setup.maxMintsInFlight,
     };
-    this.actor = createActor(runnablePool(poolMachine), {
+    this.#actor = createActor(runnablePool(poolMachine), {
       input: { policy },
       clock: new ClockEnvironment(setup.clock),
       ...(setup.inspect === undefined ? {} : { inspect: redactedInspection(setup.inspect) }),
     });
-    this.actor.subscribe({ error: () => void this.stop() });
-    this.actor.on('issuer.breaker.changed', (event) => this.#listeners.notify(event));
-    this.actor.start();
-    this.#gate = new IssuerGate(this.actor, setup.clock, setup.maxMintsInFlight, setup.config.mintTimeoutMs);
+    this.#actor.subscribe({ error: () => void this.stop() });
+    this.#actor.on('issuer.breaker.changed', (event) => this.#listeners.notify(event));
+    this.#actor.start();
+    this.actor = this.#actor;
+    this.#gate = new IssuerGate(this.#actor, setup.clock, setup.maxMintsInFlight, setup.config.mintTimeoutMs);
   }
 
   /**
@@ -305,7 +316,7 @@ export class CredentialPool<T extends SecretValue<T> = string> {
     const providers = [...this.#keys.values()];
     this.#keys.clear();
     await Promise.all(providers.map((provider) => provider.stop()));
-    this.actor.stop();
+    this.#actor.stop();
     this.#listeners.clear();
   }
 
@@ -330,7 +341,7 @@ export class CredentialPool<T extends SecretValue<T> = string> {
    * ```
    */
   toJSON(): CredentialPoolState {
-    const { value, context } = this.actor.getSnapshot();
+    const { value, context } = this.#actor.getSnapshot();
     return {
       keys: this.#keys.size,
       maxKeys: this.#maxKeys,

@@ -90,7 +90,16 @@ export function redisCoordination(options: RedisCoordinationOptions): RedisCoord
   }
   const classify = options.classifyFailure ?? defaultClassifyFailure;
   if (typeof classify !== 'function') throw new CredentialError('INVALID_CONFIG', 'classifyFailure must be a function');
-  return new RedisCoordination({ connection, sealer, prefix, options, classify });
+  return RedisCoordination.create({ connection, sealer, prefix, options, classify });
+}
+
+/** What a coordination is built from, its options checked (see {@link redisCoordination}). */
+interface RedisCoordinationSetup {
+  readonly connection: RedisConnection;
+  readonly sealer: TokenSealer;
+  readonly prefix: string;
+  readonly options: RedisCoordinationOptions;
+  readonly classify: (error: unknown) => FailureBlame;
 }
 
 /** A fleet's shared credentials on Redis. Build one with {@link redisCoordination}. */
@@ -122,7 +131,12 @@ export class RedisCoordination implements Coordination {
   #closed = false;
 
   /** @internal Use {@link redisCoordination}. */
-  constructor(setup: { connection: RedisConnection; sealer: TokenSealer; prefix: string; options: RedisCoordinationOptions; classify: (error: unknown) => FailureBlame }) {
+  static create(setup: RedisCoordinationSetup): RedisCoordination {
+    return new RedisCoordination(setup);
+  }
+
+  /** Use {@link redisCoordination}. */
+  private constructor(setup: RedisCoordinationSetup) {
     this.#connection = setup.connection;
     this.#sealer = setup.sealer;
     this.#prefix = setup.prefix;
