@@ -130,10 +130,14 @@ const report = (): WorkerReport => ({
   maxLoopDelayMs: loopDelay.max / 1e6,
 });
 
+/** The request loop below, until `running` is false. */
+let serving: Promise<void> = Promise.resolve();
 const onMessage = async (message: { type: string }): Promise<void> => {
   if (message.type === 'report') process.send?.(report());
   if (message.type === 'stop') {
     running = false;
+    // the request in flight finishes first: a STOPPED answer to it would be the harness's doing
+    await serving;
     await provider?.stop();
     await coordination.close();
     await Promise.allSettled([client.close(), subscriber.close()]);
@@ -165,16 +169,18 @@ try {
   failures.push(`construction: ${(error as Error).message}`);
 }
 process.send?.({ type: 'ready' });
-while (running && provider !== null) {
-  try {
-    const askedAt = Date.now();
-    const token = await provider.currentToken();
-    served++;
-    // expired when asked for: a token that lapses between the answer and this line was served valid
-    if (token.expiresAt !== null && token.expiresAt <= askedAt) expiredServed++;
-  } catch (error) {
-    failed++;
-    if (failures.length < 5) failures.push((error as Error).message);
+serving = (async () => {
+  while (running && provider !== null) {
+    try {
+      const askedAt = Date.now();
+      const token = await provider.currentToken();
+      served++;
+      // expired when asked for: a token that lapses between the answer and this line was served valid
+      if (token.expiresAt !== null && token.expiresAt <= askedAt) expiredServed++;
+    } catch (error) {
+      failed++;
+      if (failures.length < 5) failures.push((error as Error).message);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
   }
-  await new Promise((resolve) => setTimeout(resolve, 10));
-}
+})();
