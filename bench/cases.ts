@@ -61,9 +61,12 @@ async function nsPerCall(subjects: Record<string, () => Promise<unknown>>, quick
   const rounds = quick ? 1 : 7;
   for (let round = 0; round < rounds; round++) {
     for (const [name, call] of Object.entries(subjects)) {
-      const stats = await measure(async () => {
-        await call();
-      }, quick ? { min_cpu_time: 1e6, min_samples: 2, max_samples: 4 } : { min_cpu_time: 150e6 });
+      const stats = await measure(
+        async () => {
+          await call();
+        },
+        quick ? { min_cpu_time: 1e6, min_samples: 2, max_samples: 4 } : { min_cpu_time: 150e6 },
+      );
       best[name] = Math.min(best[name] ?? Infinity, stats.avg);
     }
   }
@@ -83,9 +86,12 @@ async function nsPerServe(subjects: Record<string, () => Promise<unknown>>, quic
   let last: Promise<unknown> = Promise.resolve();
   for (let round = 0; round < rounds; round++) {
     for (const [name, call] of Object.entries(subjects)) {
-      const stats = await measure(() => {
-        for (let index = 0; index < batch; index++) last = call();
-      }, quick ? { min_cpu_time: 1e6, min_samples: 2, max_samples: 4 } : { min_cpu_time: 150e6 });
+      const stats = await measure(
+        () => {
+          for (let index = 0; index < batch; index++) last = call();
+        },
+        quick ? { min_cpu_time: 1e6, min_samples: 2, max_samples: 4 } : { min_cpu_time: 150e6 },
+      );
       best[name] = Math.min(best[name] ?? Infinity, stats.avg / batch);
       await last;
     }
@@ -98,12 +104,7 @@ function verdict(ratio: number, limit: number): 'PASS' | 'FAIL' {
 }
 
 /** A row measured against a baseline: its ratio, and the verdict when `limit` (the highest passing ratio) is given. */
-function compared(
-  row: Pick<BenchRow, 'case' | 'subject' | 'value' | 'unit'>,
-  baseline: { name: string; value: number },
-  target: string,
-  limit?: number,
-): BenchRow {
+function compared(row: Pick<BenchRow, 'case' | 'subject' | 'value' | 'unit'>, baseline: { name: string; value: number }, target: string, limit?: number): BenchRow {
   const ratio = row.value / baseline.value;
   return { ...row, baseline: baseline.name, ratio, target, ...(limit === undefined ? {} : { verdict: verdict(ratio, limit) }) };
 }
@@ -137,7 +138,7 @@ async function serving(quick: boolean): Promise<BenchRow[]> {
     mint: (() => {
       let first = true;
       return async () => {
-        if (first) return (first = false), token(Date.now() + HOUR);
+        if (first) return ((first = false), token(Date.now() + HOUR));
         return new Promise<never>(() => {});
       };
     })(),
@@ -145,10 +146,7 @@ async function serving(quick: boolean): Promise<BenchRow[]> {
   await due.currentToken();
   if (due.actor.getSnapshot().value.flight !== 'minting') throw new Error('due serve: no refresh in flight');
 
-  const hot = await nsPerServe(
-    { bare: () => bare(), checked: () => checked(), provider: () => fresh.currentToken(), smithy: () => smithy(), due: () => due.currentToken() },
-    quick,
-  );
+  const hot = await nsPerServe({ bare: () => bare(), checked: () => checked(), provider: () => fresh.currentToken(), smithy: () => smithy(), due: () => due.currentToken() }, quick);
   await fresh.stop();
   await due.stop();
   const checkedBaseline = { name: 'closure checking Date.now()', value: hot.checked! };
@@ -327,11 +325,7 @@ async function failurePath(quick: boolean): Promise<BenchRow[]> {
   await provider.stop();
   return [
     compared({ case: 'breaker open', subject: 'token valid: served', value: valid.openValid!, unit: 'ns/op' }, { name: 'bare async closure', value: valid.bare! }, '<= 1.1x (hot path)', 1.1),
-    compared(
-      { case: 'breaker open', subject: 'token expired: BREAKER_OPEN', value: expired.refused!, unit: 'ns/op' },
-      { name: 'new Error + rejected promise', value: expired.baseline! },
-      'reported',
-    ),
+    compared({ case: 'breaker open', subject: 'token expired: BREAKER_OPEN', value: expired.refused!, unit: 'ns/op' }, { name: 'new Error + rejected promise', value: expired.baseline! }, 'reported'),
   ];
 }
 
@@ -422,10 +416,23 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
   await pool.stop();
   rows.push(
     // the target (issue 17): against the floor any string-keyed design pays, measured in this process
-    compared({ case: 'pool hot serve', subject: "pool.currentToken('tenant-42'), system clock", value: hot.pool!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, 'reported'),
-    compared({ case: 'pool hot serve', subject: "floor: Map<tenant, provider>.get('tenant-42').currentToken()", value: hot.map!, unit: 'ns/op' }, { name: 'provider.currentToken()', value: hot.provider! }, 'reported'),
+    compared(
+      { case: 'pool hot serve', subject: "pool.currentToken('tenant-42'), system clock", value: hot.pool!, unit: 'ns/op' },
+      { name: 'provider.currentToken()', value: hot.provider! },
+      'reported',
+    ),
+    compared(
+      { case: 'pool hot serve', subject: "floor: Map<tenant, provider>.get('tenant-42').currentToken()", value: hot.map!, unit: 'ns/op' },
+      { name: 'provider.currentToken()', value: hot.provider! },
+      'reported',
+    ),
     compared({ case: 'pool hot serve', subject: 'pool against that floor (one lookup + a serve)', value: hot.pool!, unit: 'ns/op' }, { name: 'Map of providers', value: hot.map! }, 'reported'),
-    compared({ case: 'pool hot serve', subject: 'pool.currentToken(`tenant-x${id}`), 1,000 tenants in turn, key built per call', value: hot.poolBuilt!, unit: 'ns/op' }, { name: 'Map of providers, same key', value: hot.mapBuilt! }, '<= 1.10x', 1.1),
+    compared(
+      { case: 'pool hot serve', subject: 'pool.currentToken(`tenant-x${id}`), 1,000 tenants in turn, key built per call', value: hot.poolBuilt!, unit: 'ns/op' },
+      { name: 'Map of providers, same key', value: hot.mapBuilt! },
+      '<= 1.10x',
+      1.1,
+    ),
   );
 
   // memory and timers per live idle key
@@ -456,7 +463,16 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
   const smallest = sizes[0]!;
   const largest = sizes.at(-1)!;
   const growth = perKey.get(largest)! / perKey.get(smallest)!;
-  rows.push({ case: 'pool create+stop scaling', subject: `per-key time ${largest} / ${smallest}`, value: growth, unit: 'x', baseline: `${smallest} keys`, ratio: growth, target: '<= 2x (linear)', verdict: growth <= 2 ? 'PASS' : 'FAIL' });
+  rows.push({
+    case: 'pool create+stop scaling',
+    subject: `per-key time ${largest} / ${smallest}`,
+    value: growth,
+    unit: 'x',
+    baseline: `${smallest} keys`,
+    ratio: growth,
+    target: '<= 2x (linear)',
+    verdict: growth <= 2 ? 'PASS' : 'FAIL',
+  });
 
   // every key's token expires at once, two waiters each: one mint per key, flat cost per waiter
   const expiryPerWaiter = new Map<number, number>();
@@ -469,7 +485,16 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
   }
   const [small, large] = [...expiryPerWaiter.keys()];
   const expiryGrowth = expiryPerWaiter.get(large!)! / expiryPerWaiter.get(small!)!;
-  rows.push({ case: 'pool mass expiry scaling', subject: `per-waiter time ${large} / ${small}`, value: expiryGrowth, unit: 'x', baseline: `${small} keys`, ratio: expiryGrowth, target: '< 2x (O(1) per waiter)', verdict: expiryGrowth < 2 ? 'PASS' : 'FAIL' });
+  rows.push({
+    case: 'pool mass expiry scaling',
+    subject: `per-waiter time ${large} / ${small}`,
+    value: expiryGrowth,
+    unit: 'x',
+    baseline: `${small} keys`,
+    ratio: expiryGrowth,
+    target: '< 2x (O(1) per waiter)',
+    verdict: expiryGrowth < 2 ? 'PASS' : 'FAIL',
+  });
   return rows;
 }
 
@@ -483,7 +508,14 @@ function scenarioGeneration(quick: boolean): BenchRow[] {
       count = credentialScenarios({ refresh }).length;
       best = Math.min(best, performance.now() - startedAt);
     }
-    return { case: 'scenario generation', subject: `credentialScenarios({ refresh: '${refresh}' }): ${count} scenarios`, value: best, unit: 'ms', target: '< 1000 ms', verdict: best < 1_000 ? 'PASS' : 'FAIL' };
+    return {
+      case: 'scenario generation',
+      subject: `credentialScenarios({ refresh: '${refresh}' }): ${count} scenarios`,
+      value: best,
+      unit: 'ms',
+      target: '< 1000 ms',
+      verdict: best < 1_000 ? 'PASS' : 'FAIL',
+    };
   });
 }
 
@@ -555,9 +587,23 @@ async function sdkAdapters(quick: boolean): Promise<BenchRow[]> {
   if (managedIdentity.asked() !== 1) throw new Error(`ManagedIdentityCredential asked its endpoint ${managedIdentity.asked()} times: not a cached baseline`);
   await managedIdentity.close();
   return [
-    compared({ case: 'AWS SDK credentials', subject: 'toAwsCredentialProvider(provider)()', value: calls.aws!, unit: 'ns/op' }, { name: 'SDK memoizeIdentityProvider', value: calls.awsSdk! }, '<= 1x (no slower)', 1),
-    compared({ case: 'Azure getToken', subject: 'toTokenCredential(provider).getToken()', value: calls.azure!, unit: 'ns/op' }, { name: 'ManagedIdentityCredential, cached', value: calls.azureIdentity! }, '<= 1x (no slower)', 1),
-    compared({ case: 'Azure getToken', subject: 'toTokenCredential(provider).getToken()', value: calls.azure!, unit: 'ns/op' }, { name: 'closure of a cached AccessToken', value: calls.azureClosure! }, 'reported'),
+    compared(
+      { case: 'AWS SDK credentials', subject: 'toAwsCredentialProvider(provider)()', value: calls.aws!, unit: 'ns/op' },
+      { name: 'SDK memoizeIdentityProvider', value: calls.awsSdk! },
+      '<= 1x (no slower)',
+      1,
+    ),
+    compared(
+      { case: 'Azure getToken', subject: 'toTokenCredential(provider).getToken()', value: calls.azure!, unit: 'ns/op' },
+      { name: 'ManagedIdentityCredential, cached', value: calls.azureIdentity! },
+      '<= 1x (no slower)',
+      1,
+    ),
+    compared(
+      { case: 'Azure getToken', subject: 'toTokenCredential(provider).getToken()', value: calls.azure!, unit: 'ns/op' },
+      { name: 'closure of a cached AccessToken', value: calls.azureClosure! },
+      'reported',
+    ),
     compared(
       { case: 'Azure request auth', subject: 'bearerTokenAuthenticationPolicy with the adapter', value: calls.azurePolicy!, unit: 'ns/op' },
       { name: 'the policy on its own cached token', value: calls.azurePolicySdk! },
@@ -574,7 +620,9 @@ async function sdkAdapters(quick: boolean): Promise<BenchRow[]> {
 async function cachedManagedIdentity(scope: string) {
   const server = createServer((_request, response) => {
     const expiresOn = String(Math.floor(Date.now() / 1000) + 3600);
-    response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: 'bench-mi-token', expires_on: expiresOn, resource: scope.replace(/\/\.default$/, ''), token_type: 'Bearer' }));
+    response
+      .writeHead(200, { 'content-type': 'application/json' })
+      .end(JSON.stringify({ access_token: 'bench-mi-token', expires_on: expiresOn, resource: scope.replace(/\/\.default$/, ''), token_type: 'Bearer' }));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const saved = { endpoint: process.env.IDENTITY_ENDPOINT, header: process.env.IDENTITY_HEADER };
@@ -654,7 +702,12 @@ async function coordination(quick: boolean): Promise<BenchRow[]> {
     latencies.sort((a, b) => a - b);
     const percentile = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))]!;
     return [
-      compared({ case: 'coordination hot serve', subject: 'provider.currentToken(), shared through Redis', value: hot.shared!, unit: 'ns/op' }, { name: 'same provider, no coordination', value: hot.alone! }, '<= 1.05x', 1.05),
+      compared(
+        { case: 'coordination hot serve', subject: 'provider.currentToken(), shared through Redis', value: hot.shared!, unit: 'ns/op' },
+        { name: 'same provider, no coordination', value: hot.alone! },
+        '<= 1.05x',
+        1.05,
+      ),
       { case: 'coordination adoption', subject: `follower adopts the holder's token (p50 of ${latencies.length})`, value: percentile(0.5), unit: 'ms' },
       { case: 'coordination adoption', subject: `follower adopts the holder's token (p99 of ${latencies.length})`, value: percentile(0.99), unit: 'ms' },
     ];

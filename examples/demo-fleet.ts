@@ -60,7 +60,9 @@ export async function runFleetDemo({ processes, durationMs }: { processes: numbe
     startedAt = Date.now();
     // issuer requests and tokens issued are both counted from the fleet's start (its cold start included)
     const coldStartCalls = issuerCalls.length;
-    console.log(`${processes} processes share one token through redis-server on ${redis.url}; ${ttlSeconds}s tokens, refreshed every ${seconds(windowMs)}; the issuer goes down from ${seconds(outage.fromMs)} to ${seconds(outage.toMs)}`);
+    console.log(
+      `${processes} processes share one token through redis-server on ${redis.url}; ${ttlSeconds}s tokens, refreshed every ${seconds(windowMs)}; the issuer goes down from ${seconds(outage.fromMs)} to ${seconds(outage.toMs)}`,
+    );
     let printed = 0;
     while (Date.now() - startedAt < durationMs) {
       const elapsed = Date.now() - startedAt;
@@ -68,7 +70,9 @@ export async function runFleetDemo({ processes, durationMs }: { processes: numbe
       if (!tokenServer.running && elapsed >= outage.toMs) await tokenServer.start();
       if (elapsed - printed >= 5_000) {
         printed = elapsed;
-        console.log(`${seconds(elapsed).padStart(6)}  issuer requests ${issuerCalls.length}  tokens issued ${tokenServer.issued}  (both since the fleet started)${tokenServer.running ? '' : '  [ISSUER DOWN]'}`);
+        console.log(
+          `${seconds(elapsed).padStart(6)}  issuer requests ${issuerCalls.length}  tokens issued ${tokenServer.issued}  (both since the fleet started)${tokenServer.running ? '' : '  [ISSUER DOWN]'}`,
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
@@ -95,9 +99,19 @@ export async function runFleetDemo({ processes, durationMs }: { processes: numbe
     );
     console.log(`\nSummary after ${seconds(durationMs)}, ${processes} processes, one Redis`);
     console.log(`  issuer requests per ${seconds(windowMs)} refresh window (the whole fleet):`);
-    for (let row = 0; row < windows; row += 10) console.log(`    ${perWindow.slice(row, row + 10).map((count, offset) => `w${String(row + offset + 1).padStart(2)} ${count}`).join('  ')}`);
-    console.log(`  issuer requests     ${issuerCalls.length} since the fleet started (${tokenServer.issued} tokens issued): ${coldStartCalls} at its cold start, then ${windows} windows for ${processes} processes; ${duringOutage} during the ${seconds(outage.toMs - outage.fromMs)} outage (breakerThreshold ${breakerThreshold}, one probe per ${seconds(breakerCooldownMs)} cooldown, for the fleet)`);
-    console.log(`  requests            ${total.ok + total.failed}: ${total.ok} served by the API, ${total.refusedLocally} refused locally (token expired, breaker open), ${total.failed - total.refusedLocally - total.refused} failed otherwise (${total.refused} refused by the API)`);
+    for (let row = 0; row < windows; row += 10)
+      console.log(
+        `    ${perWindow
+          .slice(row, row + 10)
+          .map((count, offset) => `w${String(row + offset + 1).padStart(2)} ${count}`)
+          .join('  ')}`,
+      );
+    console.log(
+      `  issuer requests     ${issuerCalls.length} since the fleet started (${tokenServer.issued} tokens issued): ${coldStartCalls} at its cold start, then ${windows} windows for ${processes} processes; ${duringOutage} during the ${seconds(outage.toMs - outage.fromMs)} outage (breakerThreshold ${breakerThreshold}, one probe per ${seconds(breakerCooldownMs)} cooldown, for the fleet)`,
+    );
+    console.log(
+      `  requests            ${total.ok + total.failed}: ${total.ok} served by the API, ${total.refusedLocally} refused locally (token expired, breaker open), ${total.failed - total.refusedLocally - total.refused} failed otherwise (${total.refused} refused by the API)`,
+    );
     console.log(`  expired tokens served: ${total.expired}`);
     const SHOWN = 12;
     console.log(`  events              ${events.length} in all${events.length > SHOWN ? `, the first ${SHOWN}:` : ':'}`);

@@ -111,7 +111,9 @@ export async function runPoolDemo({ tenants, durationMs }: { tenants: number; du
   const total = [...perTenant.values()].reduce((sum, { ok, failed }) => ({ ok: sum.ok + ok, failed: sum.failed + failed }), { ok: 0, failed: 0 });
   console.log(`  requests            ${total.ok + total.failed}: ${total.ok} served by the API, ${total.failed} failed (${refusedByApi} refused by the API)`);
   console.log(`  expired tokens served: ${expiredServed}`);
-  console.log(`  issuer requests     ${issuer.calls} in all (the token server issued ${tokenServer.issued}); ${issuer.callsDuringOutage} during the ${seconds(outage.toMs - outage.fromMs)} outage, for ${tenants} tenants (breakerThreshold ${breakerThreshold}, one probe per ${seconds(breakerCooldownMs)} cooldown)`);
+  console.log(
+    `  issuer requests     ${issuer.calls} in all (the token server issued ${tokenServer.issued}); ${issuer.callsDuringOutage} during the ${seconds(outage.toMs - outage.fromMs)} outage, for ${tenants} tenants (breakerThreshold ${breakerThreshold}, one probe per ${seconds(breakerCooldownMs)} cooldown)`,
+  );
   console.log(`  issuer breaker      ${issuerBreaker.join(', ') || 'stayed closed'}`);
   return expiredServed === 0 && refusedByApi === 0 ? 0 : 1;
 }

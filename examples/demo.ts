@@ -140,8 +140,7 @@ const startedAt = Date.now();
 const status = () => {
   const { validity, breaker, expiresAt } = provider.toJSON();
   const elapsed = Date.now() - startedAt;
-  const phase =
-    elapsed < outage.fromMs ? `outage in ${seconds(outage.fromMs - elapsed)}` : elapsed < outage.toMs ? `ISSUER DOWN for ${seconds(outage.toMs - elapsed)}` : 'issuer back';
+  const phase = elapsed < outage.fromMs ? `outage in ${seconds(outage.fromMs - elapsed)}` : elapsed < outage.toMs ? `ISSUER DOWN for ${seconds(outage.toMs - elapsed)}` : 'issuer back';
   const ttl = expiresAt === null ? '∞' : seconds(Math.max(0, expiresAt - Date.now()));
   return `${seconds(elapsed).padStart(6)}  ${validity.padEnd(10)} ${breaker.padEnd(8)} ${ttl.padStart(5)}  ${String(counts.mints).padStart(5)}  ${String(counts.refreshFailures).padStart(8)}  ${String(counts.ok).padStart(6)}  ${String(counts.breakerOpen).padStart(7)}  ${String(counts.mintFailed + counts.refused).padStart(6)}  ${phase}`;
 };
@@ -196,10 +195,7 @@ await tokenServer.stop();
 for (const cleanup of cleanups) await cleanup();
 const timelineFile = join(values.out, 'timeline.svg');
 mkdirSync(values.out, { recursive: true });
-writeFileSync(
-  timelineFile,
-  renderTimeline(recording, { title: `npm run demo: ${TOKEN_TTL_SECONDS}-s tokens, issuer down ${seconds(outage.fromMs)}–${seconds(outage.toMs)}` }),
-);
+writeFileSync(timelineFile, renderTimeline(recording, { title: `npm run demo: ${TOKEN_TTL_SECONDS}-s tokens, issuer down ${seconds(outage.fromMs)}–${seconds(outage.toMs)}` }));
 const requests = counts.ok + counts.refused + counts.breakerOpen + counts.mintFailed;
 console.log(`${tty ? '\n' : ''}
 Summary after ${seconds(Date.now() - startedAt)}

@@ -1,16 +1,6 @@
 import { assertEvent, assign, emit, fromPromise, raise, setup, stateIn } from 'xstate';
 import { CredentialError, mintTimeoutError } from './credential-error.js';
-import type {
-  AttemptKind,
-  BreakerState,
-  CredentialContext,
-  CredentialEmittedEvent,
-  CredentialEvent,
-  CredentialInput,
-  MintInput,
-  MintOutput,
-  SharedMintPhase,
-} from './credential.types.js';
+import type { AttemptKind, BreakerState, CredentialContext, CredentialEmittedEvent, CredentialEvent, CredentialInput, MintInput, MintOutput, SharedMintPhase } from './credential.types.js';
 import { deadlineDelays } from './delays.js';
 import { MintFailure } from './mint-failure.js';
 import { readThrown, summaryOf } from './thrown.js';
@@ -60,9 +50,7 @@ export const credentialMachine = setup({
   },
   actors: {
     /** Replaced by the provider; unprovided, every mint fails as `UNCONFIGURED`. */
-    mint: fromPromise<MintOutput, MintInput>(({ input }) =>
-      Promise.reject(new MintFailure(new CredentialError('UNCONFIGURED', 'no mint was provided'), input.startedAt)),
-    ),
+    mint: fromPromise<MintOutput, MintInput>(({ input }) => Promise.reject(new MintFailure(new CredentialError('UNCONFIGURED', 'no mint was provided'), input.startedAt))),
   },
   guards: {
     /** The mint in flight, shared across processes, waits for the process holding the lease. */
@@ -216,10 +204,7 @@ export const credentialMachine = setup({
     }),
     raiseMintedTokenExpired: raise(({ event }) => {
       assertEvent(event, 'xstate.done.actor.mint');
-      const error = new CredentialError(
-        'MINTED_TOKEN_ALREADY_EXPIRED',
-        `the minted token expired at ${event.output.token.expiresAt} but landed at ${event.output.settledAt}`,
-      );
+      const error = new CredentialError('MINTED_TOKEN_ALREADY_EXPIRED', `the minted token expired at ${event.output.token.expiresAt} but landed at ${event.output.settledAt}`);
       // the issuer minted something unusable for this key
       return { type: 'mint.failed' as const, error, at: event.output.settledAt, blame: 'key' as const, retryAfterMs: null, summary: summaryOf(readThrown(error)) };
     }),
@@ -232,7 +217,14 @@ export const credentialMachine = setup({
     }),
     raiseMintTimedOut: raise(({ context }) => {
       const error = mintTimeoutError(context.policy.mintTimeoutMs, 'the mint', context.attemptStep);
-      return { type: 'mint.failed' as const, error, at: (context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs, blame: 'issuer' as const, retryAfterMs: null, summary: summaryOf(readThrown(error)) };
+      return {
+        type: 'mint.failed' as const,
+        error,
+        at: (context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs,
+        blame: 'issuer' as const,
+        retryAfterMs: null,
+        summary: summaryOf(readThrown(error)),
+      };
     }),
     scheduleRetry: assign({
       retryAt: ({ context, event }) => {
@@ -329,11 +321,7 @@ export const credentialMachine = setup({
           after: {
             untilCooldownEnds: {
               target: 'halfOpen',
-              actions: [
-                'announceCooldownEnded',
-                'endCooldown',
-                { type: 'emitBreakerChanged', params: { from: 'open', to: 'halfOpen' } },
-              ],
+              actions: ['announceCooldownEnded', 'endCooldown', { type: 'emitBreakerChanged', params: { from: 'open', to: 'halfOpen' } }],
             },
           },
           on: {
@@ -426,10 +414,6 @@ function isPhaseOfCurrentAttempt(context: CredentialContext, event: CredentialEv
 /** The running statechart's type, for `provider.actor` and typed tests. */
 export type CredentialMachine = typeof credentialMachine;
 
-function attemptStarted(
-  context: CredentialContext,
-  kind: AttemptKind,
-  at: number,
-): Pick<CredentialContext, 'attempt' | 'attemptKind' | 'attemptStartedAt' | 'attemptStep' | 'retryAt'> {
+function attemptStarted(context: CredentialContext, kind: AttemptKind, at: number): Pick<CredentialContext, 'attempt' | 'attemptKind' | 'attemptStartedAt' | 'attemptStep' | 'retryAt'> {
   return { attempt: context.attempt + 1, attemptKind: kind, attemptStartedAt: at, attemptStep: null, retryAt: null };
 }

@@ -58,12 +58,7 @@ export interface RefreshTiming {
  * refreshDueAt({ refreshAt: 0.8, refreshFloorMs: 30_000 }, 0, 20_000); // 0
  * ```
  */
-export function refreshDueAt(
-  policy: RefreshTiming,
-  issuedAt: number,
-  expiresAt: number | null,
-  jitter = 0,
-): number | null {
+export function refreshDueAt(policy: RefreshTiming, issuedAt: number, expiresAt: number | null, jitter = 0): number | null {
   if (expiresAt === null) return null;
   const fraction = clamp01(policy.refreshAt - clamp01(jitter));
   const atFraction = issuedAt + fraction * (expiresAt - issuedAt);
@@ -97,13 +92,7 @@ export function clamp01(value: number): number {
  * scheduledRefreshAt({ refreshAt: 0.8, refreshFloorMs: 30_000 }, 0, 20_000, 0); // 16_000, where refreshDueAt gives 0
  * ```
  */
-export function scheduledRefreshAt(
-  policy: Pick<RefreshPolicy, 'refreshAt' | 'refreshFloorMs'>,
-  issuedAt: number,
-  expiresAt: number | null,
-  jitter: number,
-  refreshAfter?: number,
-): number | null {
+export function scheduledRefreshAt(policy: Pick<RefreshPolicy, 'refreshAt' | 'refreshFloorMs'>, issuedAt: number, expiresAt: number | null, jitter: number, refreshAfter?: number): number | null {
   if (refreshAfter !== undefined) policy = { ...policy, refreshAt: hintedRefreshFraction(policy, issuedAt, expiresAt, refreshAfter) };
   const due = refreshDueAt(policy, issuedAt, expiresAt, jitter);
   // Mutation testing: dropping either null test, or joining them with `&&`, is an equivalent mutant:
@@ -127,12 +116,7 @@ export function scheduledRefreshAt(
  * hintedRefreshFraction({ refreshAt: 0.8 }, 0, 7_200_000, 7_000_000); // 0.8: never later than the policy
  * ```
  */
-export function hintedRefreshFraction(
-  policy: Pick<RefreshPolicy, 'refreshAt'>,
-  issuedAt: number,
-  expiresAt: number | null,
-  refreshAfter: number,
-): number {
+export function hintedRefreshFraction(policy: Pick<RefreshPolicy, 'refreshAt'>, issuedAt: number, expiresAt: number | null, refreshAfter: number): number {
   if (expiresAt === null || expiresAt <= issuedAt) return policy.refreshAt;
   const hinted = (refreshAfter - issuedAt) / (expiresAt - issuedAt);
   return Math.min(policy.refreshAt, Math.max(policy.refreshAt / 2, hinted));
@@ -203,10 +187,7 @@ export function breakerAdmitsAt(context: CredentialContext, now: number): boolea
  * ```
  */
 export function invalidationAllowedAt(context: CredentialContext, now: number): boolean {
-  return (
-    !isTokenUnusableAt(context, now) &&
-    (context.lastInvalidatedAt === null || now - context.lastInvalidatedAt >= context.policy.invalidateMinIntervalMs)
-  );
+  return !isTokenUnusableAt(context, now) && (context.lastInvalidatedAt === null || now - context.lastInvalidatedAt >= context.policy.invalidateMinIntervalMs);
 }
 
 /**
@@ -307,12 +288,7 @@ export function proactiveRetryDelayMs(policy: Pick<RefreshPolicy, 'breakerCooldo
  * proactiveRetryAt({ ...context, consecutiveFailures: 0 }, 1_000, 600_000, 'issuer'); // 601_000, not 2_000
  * ```
  */
-export function proactiveRetryAt(
-  context: Pick<CredentialContext, 'policy' | 'openUntil' | 'consecutiveFailures'>,
-  failedAt: number,
-  retryAfterMs: number | null,
-  blame: MintBlame,
-): number | null {
+export function proactiveRetryAt(context: Pick<CredentialContext, 'policy' | 'openUntil' | 'consecutiveFailures'>, failedAt: number, retryAfterMs: number | null, blame: MintBlame): number | null {
   const { policy } = context;
   if (policy.refresh !== 'proactive' || context.openUntil !== null) return null;
   const askAgainAfterMs = blame === 'nobody' ? (retryAfterMs ?? 0) : Math.min(retryAfterMs ?? 0, policy.maxRetryAfterMs);

@@ -118,5 +118,9 @@ export class Secret<T extends SecretValue<T> = string> {
 function canonical(value: unknown): string | null {
   if (typeof value === 'string') return value;
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
-  return JSON.stringify(Object.keys(value).sort().map((name) => [name, (value as Record<string, unknown>)[name]]));
+  return JSON.stringify(
+    Object.keys(value)
+      .sort()
+      .map((name) => [name, (value as Record<string, unknown>)[name]]),
+  );
 }

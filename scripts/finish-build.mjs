@@ -21,7 +21,9 @@ function filesUnder(dir, suffix) {
   });
 }
 
-const repository = String(packageJson.repository?.url ?? '').replace(/^git\+/, '').replace(/\.git$/, '');
+const repository = String(packageJson.repository?.url ?? '')
+  .replace(/^git\+/, '')
+  .replace(/\.git$/, '');
 let maps = 0;
 for (const dir of ['dist/src', 'dist/machines']) {
   for (const file of filesUnder(join(root, dir), '.js.map')) {

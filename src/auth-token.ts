@@ -29,8 +29,7 @@ export interface MintedToken<T extends SecretValue<T> = string> {
 /** 2001-01-01T00:00:00Z in epoch ms. An expiry before it, on a clock after it, was not given in ms. */
 const YEAR_2001_MS = 978_307_200_000;
 
-const HOW_TO_MAP =
-  'expiresAt is epoch milliseconds: for an OAuth expires_in (seconds from now) use Date.now() + expires_in * 1000, for a JWT exp (epoch seconds) use exp * 1000';
+const HOW_TO_MAP = 'expiresAt is epoch milliseconds: for an OAuth expires_in (seconds from now) use Date.now() + expires_in * 1000, for a JWT exp (epoch seconds) use exp * 1000';
 
 /**
  * Checks what a mint returned and turns it into a frozen {@link AuthToken}, or throws
@@ -53,8 +52,7 @@ export function toAuthToken<T extends SecretValue<T> = string>(minted: unknown, 
   if (secret === undefined && 'access_token' in minted) {
     throw new CredentialError(
       'INVALID_TOKEN',
-      'mint resolved with a raw OAuth token response: map access_token to secret and expires_in to expiresAt, ' +
-        'as { secret: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 }',
+      'mint resolved with a raw OAuth token response: map access_token to secret and expires_in to expiresAt, ' + 'as { secret: body.access_token, expiresAt: Date.now() + body.expires_in * 1000 }',
     );
   }
   const token: { -readonly [F in keyof AuthToken<T>]: AuthToken<T>[F] } = {

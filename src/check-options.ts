@@ -38,10 +38,7 @@ export function checkOptions(options: unknown, schema: OptionsSchema): void {
     const hint = schema.refused !== undefined && Object.hasOwn(schema.refused, key) ? schema.refused[key] : undefined;
     if (hint !== undefined) throw new CredentialError('INVALID_CONFIG', `${schema.owner}: option ${key} is not taken; ${hint}`);
     const closest = closestName(key, schema.known);
-    throw new CredentialError(
-      'INVALID_CONFIG',
-      `${schema.owner}: unknown option ${key}${closest === null ? `; the options are ${schema.known.join(', ')}` : `; did you mean ${closest}?`}`,
-    );
+    throw new CredentialError('INVALID_CONFIG', `${schema.owner}: unknown option ${key}${closest === null ? `; the options are ${schema.known.join(', ')}` : `; did you mean ${closest}?`}`);
   }
 }
 

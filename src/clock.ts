@@ -62,10 +62,7 @@ export interface TimerHandle {
 export function armTimer(clock: Clock, callback: () => void, ms: number): TimerHandle {
   const handle: TimerHandle = { current: undefined };
   const arm = (remainingMs: number): void => {
-    handle.current = clock.setTimeout(
-      () => (remainingMs > MAX_TIMER_DELAY_MS ? arm(remainingMs - MAX_TIMER_DELAY_MS) : callback()),
-      Math.max(0, Math.min(remainingMs, MAX_TIMER_DELAY_MS)),
-    );
+    handle.current = clock.setTimeout(() => (remainingMs > MAX_TIMER_DELAY_MS ? arm(remainingMs - MAX_TIMER_DELAY_MS) : callback()), Math.max(0, Math.min(remainingMs, MAX_TIMER_DELAY_MS)));
   };
   if (ms < Infinity) arm(ms);
   return handle;

@@ -46,26 +46,11 @@ export function resolveRefreshConfig(options: Partial<RefreshConfig>, realTime =
   requireThat('jitter', typeof config.jitter === 'function', 'must be a function', config.jitter);
   requireThat('refreshAt', isNumberIn(config.refreshAt, 0, 1), 'must be within [0, 1]', config.refreshAt);
   requireThat('refreshFloorMs', isFiniteAtLeast(config.refreshFloorMs, 0), 'must be a finite number >= 0', config.refreshFloorMs);
-  requireThat(
-    'breakerThreshold',
-    Number.isInteger(config.breakerThreshold) && config.breakerThreshold >= 1,
-    'must be an integer >= 1',
-    config.breakerThreshold,
-  );
+  requireThat('breakerThreshold', Number.isInteger(config.breakerThreshold) && config.breakerThreshold >= 1, 'must be an integer >= 1', config.breakerThreshold);
   requireThat('breakerCooldownMs', isFiniteAtLeast(config.breakerCooldownMs, 0), 'must be a finite number >= 0', config.breakerCooldownMs);
-  requireThat(
-    'mintTimeoutMs',
-    typeof config.mintTimeoutMs === 'number' && config.mintTimeoutMs > 0,
-    'must be a number > 0 (Infinity disables the timeout)',
-    config.mintTimeoutMs,
-  );
+  requireThat('mintTimeoutMs', typeof config.mintTimeoutMs === 'number' && config.mintTimeoutMs > 0, 'must be a number > 0 (Infinity disables the timeout)', config.mintTimeoutMs);
   requireThat('refresh', config.refresh === 'on-demand' || config.refresh === 'proactive', "must be 'on-demand' or 'proactive'", config.refresh);
-  requireThat(
-    'invalidateMinIntervalMs',
-    isFiniteAtLeast(config.invalidateMinIntervalMs, 0),
-    'must be a finite number >= 0',
-    config.invalidateMinIntervalMs,
-  );
+  requireThat('invalidateMinIntervalMs', isFiniteAtLeast(config.invalidateMinIntervalMs, 0), 'must be a finite number >= 0', config.invalidateMinIntervalMs);
   requireThat('maxRetryAfterMs', isFiniteAtLeast(config.maxRetryAfterMs, 0), 'must be a finite number >= 0', config.maxRetryAfterMs);
   if (realTime) for (const field of DURATIONS) refuseSecondsForMs(field, options[field]);
   return Object.freeze(config);

@@ -4,26 +4,12 @@
  * @module credential-actor
  */
 export { createCredentialProvider, CredentialProvider } from './provider.js';
-export type {
-  CredentialProviderOptions,
-  CredentialProviderState,
-  CredentialReporters,
-  CurrentTokenOptions,
-  InvalidateOptions,
-  TokenSource,
-} from './provider.js';
+export type { CredentialProviderOptions, CredentialProviderState, CredentialReporters, CurrentTokenOptions, InvalidateOptions, TokenSource } from './provider.js';
 export type { ExclusiveMint, Mint, MintContext } from './mint.js';
 export type { RefreshTokenGrant } from './refresh-token-grant.js';
 export type { RefreshTokenStore } from './refresh-token-store.js';
 export type { RefreshTokenMachine } from '../machines/refresh-token.machine.js';
-export type {
-  GrantInFlight,
-  GrantRefusal,
-  RefreshTokenContext,
-  RefreshTokenEvent,
-  RefreshTokenRecord,
-  RefreshTokenStatus,
-} from '../machines/refresh-token.types.js';
+export type { GrantInFlight, GrantRefusal, RefreshTokenContext, RefreshTokenEvent, RefreshTokenRecord, RefreshTokenStatus } from '../machines/refresh-token.types.js';
 export type { Coordination, SharedMintPolicy } from './coordination.js';
 export type { AuthToken, MintedToken, SecretValue } from './auth-token.js';
 export { Secret } from '../machines/secret.js';
@@ -47,12 +33,4 @@ export { systemClock, MAX_TIMER_DELAY_MS } from './clock.js';
 export type { Clock } from './clock.js';
 export { credentialMachine } from '../machines/credential.machine.js';
 export type { CredentialMachine } from '../machines/credential.machine.js';
-export type {
-  BreakerChangedEvent,
-  BreakerState,
-  CredentialContext,
-  CredentialEmittedEvent,
-  CredentialEvent,
-  RefreshFailedEvent,
-  RefreshSucceededEvent,
-} from '../machines/credential.types.js';
+export type { BreakerChangedEvent, BreakerState, CredentialContext, CredentialEmittedEvent, CredentialEvent, RefreshFailedEvent, RefreshSucceededEvent } from '../machines/credential.types.js';

@@ -71,7 +71,8 @@ export interface ExclusiveMint<T extends SecretValue<T> = string> extends Mint<T
 export function checkExclusiveMint(mint: Mint<SecretValue>): void {
   if (!isExclusiveMint(mint)) return;
   const { configuredRefreshToken, grantTimeoutMs, reuseIntervalMs, signIn } = mint as Partial<ExclusiveMint<SecretValue>>;
-  const complete = configuredRefreshToken instanceof Secret && typeof grantTimeoutMs === 'number' && grantTimeoutMs > 0 && typeof reuseIntervalMs === 'number' && reuseIntervalMs >= 0 && typeof signIn === 'function';
+  const complete =
+    configuredRefreshToken instanceof Secret && typeof grantTimeoutMs === 'number' && grantTimeoutMs > 0 && typeof reuseIntervalMs === 'number' && reuseIntervalMs >= 0 && typeof signIn === 'function';
   if (!complete) {
     throw new CredentialError(
       'INVALID_CONFIG',

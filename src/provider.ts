@@ -1,10 +1,7 @@
 import { createActor, type Actor, type InspectionEvent, type Observer, type SnapshotFrom } from 'xstate';
 import type { ObservedActor } from './observed-actor.js';
 import { credentialMachine, type CredentialMachine } from '../machines/credential.machine.js';
-import type {
-  CredentialContext,
-  CredentialEmittedEvent,
-} from '../machines/credential.types.js';
+import type { CredentialContext, CredentialEmittedEvent } from '../machines/credential.types.js';
 import type { MintBlame } from '../machines/mint-failure.js';
 import { invalidationAllowedAt, isTokenUnusableAt, quietUntil, type RefreshPolicy } from '../machines/policy.js';
 import { isAbortSignal, isLiveSignal } from './abort-signals.js';
@@ -161,10 +158,7 @@ export function createCredentialProvider<T extends SecretValue<T> = string>(opti
  * const provider = await createCredentialProviderWith(broken, { mint, clock });
  * ```
  */
-export async function createCredentialProviderWith<T extends SecretValue<T> = string>(
-  machine: CredentialMachine,
-  options: CredentialProviderOptions<T>,
-): Promise<CredentialProvider<T>> {
+export async function createCredentialProviderWith<T extends SecretValue<T> = string>(machine: CredentialMachine, options: CredentialProviderOptions<T>): Promise<CredentialProvider<T>> {
   if (typeof options !== 'object' || options === null || typeof options.mint !== 'function') {
     throw new CredentialError('UNCONFIGURED', 'mint is required: a function ({ signal }) => Promise<{ secret, expiresAt }>');
   }
@@ -497,9 +491,7 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     const { value, context } = this.#actor.getSnapshot();
     if (!isTokenUnusableAt(context, now)) return this.#served;
     if (value.flight === 'minting') return this.#flightFor(context).join(signal) as Promise<AuthToken<T>>;
-    return Promise.reject(
-      new BreakerOpenError({ scope: 'credential', openUntil: context.openUntil, reason: context.openReason ?? 'failures', now, lastFailure: context.lastFailure }),
-    );
+    return Promise.reject(new BreakerOpenError({ scope: 'credential', openUntil: context.openUntil, reason: context.openReason ?? 'failures', now, lastFailure: context.lastFailure }));
   }
 
   /** Runs `call` once the transition under way is over (a microtask later: transitions are synchronous). */

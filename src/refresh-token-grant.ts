@@ -373,10 +373,14 @@ function randomId(): string {
 function sleepUntil(clock: Clock, until: number, signal: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const timer = armTimer(clock, () => {
-      cancel();
-      resolve();
-    }, Math.max(0, until - clock.now()));
+    const timer = armTimer(
+      clock,
+      () => {
+        cancel();
+        resolve();
+      },
+      Math.max(0, until - clock.now()),
+    );
     const cancel = onAbort(signal, () => {
       disarmTimer(clock, timer);
       reject(signal.reason);

@@ -199,7 +199,10 @@ describe('assumeRoleMint', () => {
   ])('maps STS’s %s (HTTP %i) to an StsError with status %i', async (code, status, reported) => {
     sts.state.failWith = { status, code };
     const mint = assumeRoleMint({ roleArn: ROLE, roleSessionName: 'orders-api', client: stsClient(), externalId: 'ext-1' });
-    const error = await mint({ signal: new AbortController().signal }).then(() => null, (failure: unknown) => failure as StsError);
+    const error = await mint({ signal: new AbortController().signal }).then(
+      () => null,
+      (failure: unknown) => failure as StsError,
+    );
     expect(error).toBeInstanceOf(StsError);
     expect(error).toMatchObject({ code: 'STS_ERROR', stsCode: code, status: reported, requestId: expect.stringMatching(/^[0-9a-f]{16}$/) });
     expect(error!.message).not.toContain(BASE_KEYS.secretAccessKey);

@@ -83,9 +83,7 @@ const httpClient = createDefaultHttpClient();
 function burst(credential: TokenCredential, clients: number, perClient: number) {
   const pipelines = Array.from({ length: clients }, () => azurePipeline(credential));
   return Promise.allSettled(
-    pipelines.flatMap((pipeline) =>
-      Array.from({ length: perClient }, () => pipeline.sendRequest(httpClient, createPipelineRequest({ url: `${resource.url}/data`, method: 'GET' }))),
-    ),
+    pipelines.flatMap((pipeline) => Array.from({ length: perClient }, () => pipeline.sendRequest(httpClient, createPipelineRequest({ url: `${resource.url}/data`, method: 'GET' })))),
   );
 }
 
@@ -244,7 +242,9 @@ describe('toTokenCredential, directly', () => {
   it('an error of your own mint is MINT_FAILED, errorResponse.error its code or its name, never unknown_error (issue 26)', async () => {
     const provider = await createCredentialProvider({ mint: async () => Promise.reject(new TypeError('no network')), firstMint: 'lazy' });
     stops.push(() => provider.stop());
-    const error = (await toTokenCredential(provider, { scopes: [SCOPE] }).getToken(SCOPE).catch((reason: unknown) => reason)) as AzureAuthenticationError;
+    const error = (await toTokenCredential(provider, { scopes: [SCOPE] })
+      .getToken(SCOPE)
+      .catch((reason: unknown) => reason)) as AzureAuthenticationError;
     expect(error).toBeInstanceOf(CredentialError);
     expect(error).toMatchObject({ name: 'AuthenticationError', code: 'MINT_FAILED', errorResponse: { error: 'TypeError', errorDescription: 'no network' } });
   });
@@ -295,13 +295,17 @@ describe.concurrent('an Azure SDK client in a process of its own, idle past the 
       child.on('exit', (code) => resolve({ code, stdout, stderr }));
     });
 
-  it.each(['invalidate', 'stop'] as const)('after %s(): the requests fail at once, the dropped token is not sent again, the process lives and exits by itself', async (mode) => {
-    const { code, stdout, stderr } = await run(mode);
-    expect(stderr).not.toMatch(/AuthenticationError|unhandled/i);
-    expect(stdout).toMatch(/^first: 200$/m);
-    expect(stdout).toMatch(mode === 'invalidate' ? /^after: AuthenticationError OAUTH_ERROR$/m : /^after: CredentialUnavailableError STOPPED$/m);
-    expect(stdout).toMatch(/^invalidated token sent again: 0$/m);
-    expect(stdout).toMatch(/^alive after \d+$/m);
-    expect(code).toBe(0);
-  }, 60_000);
+  it.each(['invalidate', 'stop'] as const)(
+    'after %s(): the requests fail at once, the dropped token is not sent again, the process lives and exits by itself',
+    async (mode) => {
+      const { code, stdout, stderr } = await run(mode);
+      expect(stderr).not.toMatch(/AuthenticationError|unhandled/i);
+      expect(stdout).toMatch(/^first: 200$/m);
+      expect(stdout).toMatch(mode === 'invalidate' ? /^after: AuthenticationError OAUTH_ERROR$/m : /^after: CredentialUnavailableError STOPPED$/m);
+      expect(stdout).toMatch(/^invalidated token sent again: 0$/m);
+      expect(stdout).toMatch(/^alive after \d+$/m);
+      expect(code).toBe(0);
+    },
+    60_000,
+  );
 });

@@ -40,7 +40,12 @@ beforeAll(async () => {
   issuer.issuer.url = `http://127.0.0.1:${(issuer.address() as AddressInfo).port}`;
   // Entra ID's shape, as Azurite checks it: its issuer prefix, Storage's audience, a short life
   issuer.service.on('beforeTokenSigning', (token: { payload: Record<string, unknown> & { iat: number } }, request: { body: Record<string, string> }) => {
-    Object.assign(token.payload, { iss: 'https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/', aud: 'https://storage.azure.com', exp: token.payload.iat + LIFETIME_SECONDS, appid: request.body.client_id });
+    Object.assign(token.payload, {
+      iss: 'https://sts.windows.net/72f988bf-86f1-41af-91ab-2d7cd011db47/',
+      aud: 'https://storage.azure.com',
+      exp: token.payload.iat + LIFETIME_SECONDS,
+      appid: request.body.client_id,
+    });
   });
   issuer.service.on('beforeResponse', (response: { body: Record<string, unknown> }, request: { body: Record<string, string>; headers: Record<string, string | undefined> }) => {
     response.body.expires_in = LIFETIME_SECONDS;
@@ -50,10 +55,14 @@ beforeAll(async () => {
   });
 
   const args = ['--blobHost', '127.0.0.1', '--blobPort', '0', '--oauth', 'basic', '--cert', join(certificates, 'cert.pem'), '--key', join(certificates, 'key.pem')];
-  azurite = spawn(process.execPath, [resolve('node_modules/azurite/dist/src/blob/main.js'), ...args, '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--disableProductStyleUrl'], {
-    cwd: certificates,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  azurite = spawn(
+    process.execPath,
+    [resolve('node_modules/azurite/dist/src/blob/main.js'), ...args, '--inMemoryPersistence', '--disableTelemetry', '--skipApiVersionCheck', '--disableProductStyleUrl'],
+    {
+      cwd: certificates,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   blobEndpoint = await new Promise<string>((found, failed) => {
     let output = '';
     azurite!.stdout!.on('data', (chunk: Buffer) => {

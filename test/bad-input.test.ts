@@ -160,10 +160,27 @@ describe('a signal or options object that throws when read (issue 26)', () => {
   const boom = () => {
     throw new Error('getter');
   };
-  const throwingAborted = { get aborted(): boolean { return boom(); }, addEventListener() {}, removeEventListener() {} };
+  const throwingAborted = {
+    get aborted(): boolean {
+      return boom();
+    },
+    addEventListener() {},
+    removeEventListener() {},
+  };
   const throwingListener = { aborted: false, addEventListener: boom, removeEventListener() {} };
-  const throwingOptions = { get signal(): AbortSignal { return boom(); } };
-  const abortedWithThrowingReason = { aborted: true, get reason(): unknown { return boom(); }, addEventListener() {}, removeEventListener() {} };
+  const throwingOptions = {
+    get signal(): AbortSignal {
+      return boom();
+    },
+  };
+  const abortedWithThrowingReason = {
+    aborted: true,
+    get reason(): unknown {
+      return boom();
+    },
+    addEventListener() {},
+    removeEventListener() {},
+  };
 
   it.each([
     ['a signal whose aborted getter throws', { signal: throwingAborted }],

@@ -77,7 +77,15 @@ async function openTab(locks: OriginLocks, clock: ManualClock, mint: Mint, optio
   const tabLocks = locks.tab();
   const coordination = browserCoordination({ namespace: options.namespace ?? 'test', locks: tabLocks, adoptWaitMs: 50 });
   cleanups.push(() => coordination.close());
-  const constructing = createCredentialProvider({ mint, clock, coordination, sharedKey: 'orders', firstMint: 'lazy', mintTimeoutMs: 5_000, ...(options.refresh === undefined ? {} : { refresh: options.refresh }) });
+  const constructing = createCredentialProvider({
+    mint,
+    clock,
+    coordination,
+    sharedKey: 'orders',
+    firstMint: 'lazy',
+    mintTimeoutMs: 5_000,
+    ...(options.refresh === undefined ? {} : { refresh: options.refresh }),
+  });
   const provider = await constructing;
   cleanups.push(() => provider.stop());
   return { provider, coordination, crash: tabLocks.crash };

@@ -340,8 +340,22 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     teardown.push(() => context.close());
     const page = await context.newPage();
     await page.goto(/http:\/\/127\.0\.0\.1:\d+\//.exec(output)![0]);
-    const tokens = async () => Promise.all(page.frames().slice(1).map((frame) => frame.evaluate(() => document.getElementById('token')?.textContent ?? '')));
-    await expect.poll(async () => { const [left, right] = await tokens(); return /^[0-9a-f]{8}…/.test(left ?? '') && left === right; }, { timeout: 15_000, interval: 100 }).toBe(true);
+    const tokens = async () =>
+      Promise.all(
+        page
+          .frames()
+          .slice(1)
+          .map((frame) => frame.evaluate(() => document.getElementById('token')?.textContent ?? '')),
+      );
+    await expect
+      .poll(
+        async () => {
+          const [left, right] = await tokens();
+          return /^[0-9a-f]{8}…/.test(left ?? '') && left === right;
+        },
+        { timeout: 15_000, interval: 100 },
+      )
+      .toBe(true);
     // the page reads the count every 500 ms
     await expect.poll(async () => Number(await page.evaluate(() => document.getElementById('grants')!.textContent)), { timeout: 5_000, interval: 100 }).toBeGreaterThanOrEqual(1);
     expect(await exited).toBe(0);

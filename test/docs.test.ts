@@ -13,7 +13,12 @@ import { formatTable, withBenchTable } from '../bench/cases.js';
 import { credentialMachine } from '../machines/credential.machine.js';
 import { coverageLine, credentialScenarios, replayScenario, scenarioCoverage } from '../src/testing/index.js';
 
-const DOCS = ['README.md', ...readdirSync('docs').filter((name) => name.endsWith('.md')).map((name) => `docs/${name}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync('docs')
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`),
+];
 const text = (file: string) => readFileSync(file, 'utf8');
 const SNIPPETS_DIR = 'test/.generated/snippets';
 const TSC = 'node_modules/typescript/bin/tsc';
@@ -107,8 +112,14 @@ describe('the docs', () => {
   it('the README’s error table lists every code the library raises', () => {
     const declared = [...text('machines/credential-error.ts').matchAll(/^ {2}\| '([A-Z_]+)'/gm)].map((match) => match[1]!);
     expect(declared.length).toBeGreaterThan(10);
-    const rows = text('README.md').split('\n').filter((line) => line.startsWith('| `'));
-    for (const code of declared) expect(rows.some((row) => row.split('|')[1]!.includes(`\`${code}\``)), `${code} is not in the README's error table`).toBe(true);
+    const rows = text('README.md')
+      .split('\n')
+      .filter((line) => line.startsWith('| `'));
+    for (const code of declared)
+      expect(
+        rows.some((row) => row.split('|')[1]!.includes(`\`${code}\``)),
+        `${code} is not in the README's error table`,
+      ).toBe(true);
   });
 
   it('docs/promises.md names, for every promise, a test that exists in the file it names', () => {
@@ -165,7 +176,10 @@ describe('the README in the npm package (issue 26: its links to docs/ led nowher
         expect(existsSync(path), `${target}: no ${path} in the repository`).toBe(true);
       } else if (!/^https?:\/\//.test(target)) {
         const path = target.split('#')[0]!;
-        expect(shipped.some((entry) => path === entry || path.startsWith(`${entry}/`)), `${target} is not in the package: link it by its repository URL`).toBe(true);
+        expect(
+          shipped.some((entry) => path === entry || path.startsWith(`${entry}/`)),
+          `${target} is not in the package: link it by its repository URL`,
+        ).toBe(true);
       }
     }
   });

@@ -31,8 +31,7 @@ afterEach(async () => {
 const flushRedis = () => flush(redis.url);
 
 const FLEET_KEY = randomBytes(32).toString('hex');
-const settings = (overrides: Partial<WorkerSettings> = {}) =>
-  workerSettings({ redisUrl: redis.url, issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, encryptionKeyHex: FLEET_KEY }, overrides);
+const settings = (overrides: Partial<WorkerSettings> = {}) => workerSettings({ redisUrl: redis.url, issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, encryptionKeyHex: FLEET_KEY }, overrides);
 
 describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
   it('issues one token per refresh window for the whole fleet, and no process serves an expired token', async () => {
@@ -91,9 +90,7 @@ describe('a fleet of 8 processes on one Redis, against oidc-provider', () => {
     const pollMs = 200;
     const holder = startWorker(settings({ mintsHang: true, mintTimeoutMs: 1_000, leaseMs }));
     type Minting = { type: string; at: number; constructingAt: number };
-    const holderMinting = await new Promise<Minting>((resolve) =>
-      holder.child.on('message', (message: Minting) => message.type === 'minting' && resolve(message)),
-    );
+    const holderMinting = await new Promise<Minting>((resolve) => holder.child.on('message', (message: Minting) => message.type === 'minting' && resolve(message)));
     holder.child.kill('SIGKILL');
     const killedAt = Date.now();
     const before = issuer.issued;

@@ -39,10 +39,7 @@ export const HOUR = 3_600_000;
 export const SECRET = 'sekret-0f9b2c7e-do-not-leak';
 
 /** A provider on a ManualClock at t=0 whose construction mint returns a one-hour token. */
-export async function startProvider(
-  overrides: Partial<CredentialProviderOptions> = {},
-  firstToken: MintedToken = { secret: `${SECRET}-1`, expiresAt: HOUR },
-) {
+export async function startProvider(overrides: Partial<CredentialProviderOptions> = {}, firstToken: MintedToken = { secret: `${SECRET}-1`, expiresAt: HOUR }) {
   const clock = new ManualClock(0);
   const script = scriptedMint();
   const pending = createCredentialProvider({ mint: script.mint, clock, ...overrides });

@@ -57,7 +57,10 @@ describe('the Stately inspector over a WebSocket relay on loopback', () => {
     );
 
     const frames = () => recorder.frames.map((frame) => JSON.parse(frame) as Frame);
-    const credentialSessions = () => frames().filter((frame) => frame.type === '@xstate.actor' && frame.name === 'credential').map((frame) => frame.sessionId);
+    const credentialSessions = () =>
+      frames()
+        .filter((frame) => frame.type === '@xstate.actor' && frame.name === 'credential')
+        .map((frame) => frame.sessionId);
     const seen = () =>
       dedupe(
         frames()

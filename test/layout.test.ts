@@ -5,9 +5,7 @@ import { describe, expect, it } from 'vitest';
 
 /** Every TypeScript file under `dir`. */
 function sources(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
-    entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : [],
-  );
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => (entry.isDirectory() ? sources(join(dir, entry.name)) : entry.name.endsWith('.ts') ? [join(dir, entry.name)] : []));
 }
 
 describe('the layout', () => {
@@ -27,9 +25,12 @@ describe('the layout', () => {
   it('one copy of the MINT_TIMEOUT message and of the timeout race', () => {
     const all = [...sources('src'), ...sources('machines')].map((file) => [file, readFileSync(file, 'utf8')] as const);
     expect(all.filter(([, text]) => text.includes("'MINT_TIMEOUT',")).map(([file]) => file)).toEqual(['machines/credential-error.ts']);
-    expect(all.filter(([, text]) => /systemClock\.setTimeout|globalThis\.setTimeout\(/.test(text)).map(([file]) => file).sort()).toEqual(
-      ['src/clock.ts', 'src/testing/manual-clock.ts'].sort(),
-    );
+    expect(
+      all
+        .filter(([, text]) => /systemClock\.setTimeout|globalThis\.setTimeout\(/.test(text))
+        .map(([file]) => file)
+        .sort(),
+    ).toEqual(['src/clock.ts', 'src/testing/manual-clock.ts'].sort());
   });
 });
 

@@ -1,15 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { credentialMachine } from '../machines/credential.machine.js';
-import {
-  coverageJson,
-  coverageLine,
-  credentialScenarios,
-  replayScenario,
-  scenarioCoverage,
-  ScenarioMismatch,
-  type ReplayResult,
-} from '../src/testing/index.js';
+import { coverageJson, coverageLine, credentialScenarios, replayScenario, scenarioCoverage, ScenarioMismatch, type ReplayResult } from '../src/testing/index.js';
 
 /**
  * Our own model-based tests run on exactly what `credential-actor/testing` ships: if the public

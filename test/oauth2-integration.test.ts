@@ -134,7 +134,10 @@ describe('a proactive provider serving a protected API through token lifetimes a
       await runUntil(() => Date.now() - healthyFrom >= 4_500, 4_500);
       const healthyMs = Date.now() - healthyFrom;
       expect(outcomes.length).toBeGreaterThan(10);
-      expect(outcomes.filter(({ status }) => status !== 200), 'healthy phase: every request accepted').toEqual([]);
+      expect(
+        outcomes.filter(({ status }) => status !== 200),
+        'healthy phase: every request accepted',
+      ).toEqual([]);
       // one refresh per second of healthy running (the construction mint is not reported)
       expect(mints).toBeGreaterThanOrEqual(Math.floor(healthyMs / 1_000) - 1);
       expect(mints).toBeLessThanOrEqual(Math.ceil(healthyMs / 1_000) + 1);

@@ -101,7 +101,16 @@ describe('the OAuth mints against oauth2-mock-server (a second, independent issu
       await expect(provider.currentToken()).rejects.toMatchObject({ code: 'BREAKER_OPEN' });
       expect(asked).toBe(2);
       down = false;
-      await expect.poll(() => provider.currentToken().then(() => true, () => false), { timeout: 5_000, interval: 100 }).toBe(true);
+      await expect
+        .poll(
+          () =>
+            provider.currentToken().then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 5_000, interval: 100 },
+        )
+        .toBe(true);
       expect(asked).toBe(3); // one probe after the cooldown, and it closed the breaker
       expect(provider.toJSON().breaker).toBe('closed');
     } finally {

@@ -22,10 +22,22 @@ describe('one way to pass options', () => {
     ['clientCredentialsMint', () => clientCredentialsMint({ ...base, scopes: ['a'], audiance: 'x' } as never), /^clientCredentialsMint: unknown option audiance; did you mean audience\?$/],
     ['refreshTokenMint', () => refreshTokenMint({ ...base, refreshToken: 'r', clientSecrt: 'x' } as never), /^refreshTokenMint: unknown option clientSecrt; did you mean clientSecret\?$/],
     ['credentialKey', () => credentialKey({ issuer: 'i', clientId: 'c', tennant: 't' } as never), /^credentialKey: unknown option tennant; did you mean tenant\?$/],
-    ['redisCoordination', () => redisCoordination({ client: {}, subscriber: {}, encryptionKey: { id: 'k', key: Buffer.alloc(32) }, leasMs: 1 } as never), /^redisCoordination: unknown option leasMs; did you mean leaseMs\?$/],
+    [
+      'redisCoordination',
+      () => redisCoordination({ client: {}, subscriber: {}, encryptionKey: { id: 'k', key: Buffer.alloc(32) }, leasMs: 1 } as never),
+      /^redisCoordination: unknown option leasMs; did you mean leaseMs\?$/,
+    ],
     ['otelReporters', () => otelReporters({} as never, { nmae: 'x' } as never), /^otelReporters: unknown option nmae; did you mean name\?$/],
-    ['renderTimeline', () => renderTimeline({ startedAt: 0, endedAt: 1, tokens: [], mints: [], requests: [], breaker: [] } as never, { widht: 800 } as never), /^renderTimeline: unknown option widht; did you mean width\?$/],
-    ['createCredentialPool', () => createCredentialPool({ mint: async () => ({ secret: 'x', expiresAt: null }), maxKey: 3 } as never), /^createCredentialPool: unknown option maxKey; did you mean maxKeys\?$/],
+    [
+      'renderTimeline',
+      () => renderTimeline({ startedAt: 0, endedAt: 1, tokens: [], mints: [], requests: [], breaker: [] } as never, { widht: 800 } as never),
+      /^renderTimeline: unknown option widht; did you mean width\?$/,
+    ],
+    [
+      'createCredentialPool',
+      () => createCredentialPool({ mint: async () => ({ secret: 'x', expiresAt: null }), maxKey: 3 } as never),
+      /^createCredentialPool: unknown option maxKey; did you mean maxKeys\?$/,
+    ],
   ])('%s refuses an unknown option, naming the closest', (_owner, construct, message) => {
     expect(construct).toThrow(CredentialError);
     expect(construct).toThrowError(message);
@@ -39,9 +51,7 @@ describe('one way to pass options', () => {
   it('createCredentialProvider refuses an unknown option before it mints', async () => {
     let mints = 0;
     const mint = async () => ({ secret: `t${++mints}`, expiresAt: null });
-    await expect(createCredentialProvider({ mint, firstMnt: 'lazy' } as never)).rejects.toEqual(
-      invalidConfig(/^createCredentialProvider: unknown option firstMnt; did you mean firstMint\?$/),
-    );
+    await expect(createCredentialProvider({ mint, firstMnt: 'lazy' } as never)).rejects.toEqual(invalidConfig(/^createCredentialProvider: unknown option firstMnt; did you mean firstMint\?$/));
     expect(mints).toBe(0);
   });
 
@@ -95,9 +105,7 @@ describe('OAuth errors a caller can act on', () => {
     expect(error.status).toBe(404);
     expect(error.step).toBe('token request');
     expect(error.endpoint).toBe('https://login.example/wrong/path');
-    expect(error.message).toBe(
-      'token request to https://login.example/wrong/path failed: http_status: the response is not an OAuth error (text/html) (HTTP 404); is tokenEndpoint the right URL?',
-    );
+    expect(error.message).toBe('token request to https://login.example/wrong/path failed: http_status: the response is not an OAuth error (text/html) (HTTP 404); is tokenEndpoint the right URL?');
     expect(`${error.message} ${JSON.stringify(error)} ${inspect(error)}`).not.toMatch(/k1|server_error|content-type must be/);
   });
 
@@ -143,7 +151,9 @@ describe('OAuth errors a caller can act on', () => {
     expect(refused).toMatchObject({ error: 'invalid_client', errorDescription: 'client secret expired on 2026-11-30', status: 401 });
     const failing = clientCredentialsMint({
       ...base,
-      fetch: fetchAnswering(() => new Response(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'database failover' }), { status: 503, headers: { 'content-type': 'application/json' } })),
+      fetch: fetchAnswering(
+        () => new Response(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'database failover' }), { status: 503, headers: { 'content-type': 'application/json' } }),
+      ),
     });
     const down = (await failing({ signal: signal() }).catch((caught: unknown) => caught)) as OAuthError;
     expect(down).toMatchObject({ error: 'temporarily_unavailable', errorDescription: 'database failover', status: 503 });
@@ -262,9 +272,7 @@ describe('BREAKER_OPEN carries what a gateway needs', () => {
     const refusal = (await provider.currentToken().catch((caught: unknown) => caught)) as BreakerOpenError;
     expect(refusal).toBeInstanceOf(BreakerOpenError);
     expect(refusal).toMatchObject({ code: 'BREAKER_OPEN', scope: 'credential', reason: 'failures', openUntil: Date.UTC(2026, 10, 30, 12) + 31_000, retryAfterMs: 25_000 });
-    expect(refusal.message).toBe(
-      'the mint breaker is open until 2026-11-30T12:00:31.000Z (25000 ms), after consecutive failures; last failure: Error EISSUER',
-    );
+    expect(refusal.message).toBe('the mint breaker is open until 2026-11-30T12:00:31.000Z (25000 ms), after consecutive failures; last failure: Error EISSUER');
     expect(refusal.cause).toMatchObject({ name: 'Error', message: 'issuer down', code: 'EISSUER' });
     expect(refusal.cause).not.toBe(leakyFailure);
     const everything = `${JSON.stringify(refusal)} ${inspect(refusal, { depth: 10 })} ${JSON.stringify(structuredClone(refusal))}`;
@@ -316,7 +324,7 @@ describe("firstMint: 'lazy'", () => {
     await provider.stop();
   });
 
-  it("eager stays the default: the same blip rejects createCredentialProvider; a bad firstMint is INVALID_CONFIG", async () => {
+  it('eager stays the default: the same blip rejects createCredentialProvider; a bad firstMint is INVALID_CONFIG', async () => {
     let calls = 0;
     const mint = async () => {
       calls++;

@@ -45,11 +45,7 @@ afterAll(() => {
 
 describe('npm pack', () => {
   it('ships only what a user needs: the built library, its declarations (ESM and CJS) and maps, README, CHANGELOG, LICENSE', () => {
-    const unexpected = files.filter(
-      (path) =>
-        !/^dist\/(src|machines)\/.+\.(js|cjs|d\.ts|d\.cts|js\.map)$/.test(path) &&
-        !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(path),
-    );
+    const unexpected = files.filter((path) => !/^dist\/(src|machines)\/.+\.(js|cjs|d\.ts|d\.cts|js\.map)$/.test(path) && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(path));
     expect(unexpected).toEqual([]);
     expect(files).toContain('LICENSE');
     for (const [, { import: esm, require: cjs }] of CODE_EXPORTS) {
@@ -153,47 +149,51 @@ describe('the packed tarball installed in a scratch project', () => {
     ['node16, CommonJS', 'node16', 'node16', 'commonjs'],
     ['bundler', 'esnext', 'bundler', 'module'],
     ['node10 (module commonjs, e.g. NestJS)', 'commonjs', 'node10', 'commonjs'],
-  ])('type-checks for TypeScript %s, without Node types, lib ES2022 + DOM, skipLibCheck off', (label, module, moduleResolution, type) => {
-    const dir = join(project, `ts-${label.replace(/\W+/g, '-')}`);
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type }));
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        compilerOptions: { strict: true, module, moduleResolution, target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], noEmit: true, skipLibCheck: false, esModuleInterop: true },
-        files: ['app.ts'],
-      }),
-    );
-    writeFileSync(
-      join(dir, 'app.ts'),
-      [
-        "import { BreakerOpenError, createCredentialProvider, type AuthToken } from 'credential-actor';",
-        "import { clientCredentialsMint, OAuthError } from 'credential-actor/oauth2';",
-        "import { ManualClock } from 'credential-actor/testing';",
-        'export async function token(): Promise<AuthToken | string> {',
-        "  const mint = clientCredentialsMint({ tokenEndpoint: 'https://login.example/token', clientId: 'c', clientSecret: 's', scopes: ['a'] });",
-        '  const provider = await createCredentialProvider({ mint, clock: new ManualClock(0), firstMint: "lazy" });',
-        '  try {',
-        '    return await provider.currentToken();',
-        '  } catch (error) {',
-        '    if (error instanceof BreakerOpenError) return `retry in ${error.retryAfterMs} ms`;',
-        '    if (error instanceof OAuthError) return error.step;',
-        '    throw error;',
-        '  }',
-        '}',
-        '',
-      ].join('\n'),
-    );
-    // the package is in the project's node_modules, one level up: resolvers walk up to it
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    let output = '';
-    try {
-      execFileSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8' });
-    } catch (error) {
-      output = String((error as { stdout?: string }).stdout ?? error);
-    }
-    expect(output).toBe('');
-  }, 60_000);
+  ])(
+    'type-checks for TypeScript %s, without Node types, lib ES2022 + DOM, skipLibCheck off',
+    (label, module, moduleResolution, type) => {
+      const dir = join(project, `ts-${label.replace(/\W+/g, '-')}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type }));
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: { strict: true, module, moduleResolution, target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], noEmit: true, skipLibCheck: false, esModuleInterop: true },
+          files: ['app.ts'],
+        }),
+      );
+      writeFileSync(
+        join(dir, 'app.ts'),
+        [
+          "import { BreakerOpenError, createCredentialProvider, type AuthToken } from 'credential-actor';",
+          "import { clientCredentialsMint, OAuthError } from 'credential-actor/oauth2';",
+          "import { ManualClock } from 'credential-actor/testing';",
+          'export async function token(): Promise<AuthToken | string> {',
+          "  const mint = clientCredentialsMint({ tokenEndpoint: 'https://login.example/token', clientId: 'c', clientSecret: 's', scopes: ['a'] });",
+          '  const provider = await createCredentialProvider({ mint, clock: new ManualClock(0), firstMint: "lazy" });',
+          '  try {',
+          '    return await provider.currentToken();',
+          '  } catch (error) {',
+          '    if (error instanceof BreakerOpenError) return `retry in ${error.retryAfterMs} ms`;',
+          '    if (error instanceof OAuthError) return error.step;',
+          '    throw error;',
+          '  }',
+          '}',
+          '',
+        ].join('\n'),
+      );
+      // the package is in the project's node_modules, one level up: resolvers walk up to it
+      const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+      let output = '';
+      try {
+        execFileSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8' });
+      } catch (error) {
+        output = String((error as { stdout?: string }).stdout ?? error);
+      }
+      expect(output).toBe('');
+    },
+    60_000,
+  );
 
   it('can be require()d from CommonJS (Node >= 20.19 loads ES modules synchronously)', () => {
     const script = `const { createCredentialProvider, CredentialError } = require('credential-actor'); const { ManualClock } = require('credential-actor/testing'); console.log(typeof createCredentialProvider, typeof CredentialError, typeof ManualClock);`;
@@ -213,13 +213,13 @@ describe('the packed tarball installed in a scratch project', () => {
         '  const token = await provider.currentToken();',
         "  const response = await fetch('https://api.example', { headers: { authorization: `Bearer ${token.secret.reveal()}` } });",
         '  if (response.status !== 401 || !provider.invalidate(token)) return response.status;',
-        "  const retry = await provider.currentToken();",
+        '  const retry = await provider.currentToken();',
         "  return (await fetch('https://api.example', { headers: { authorization: `Bearer ${retry.secret.reveal()}` } })).status;",
         '}',
         '',
         'const scenarios = credentialScenarios();',
         'const results = [];',
-        'test.each(scenarios.map((s) => [s.name, s]))(\'%s\', async (_name, scenario) => {',
+        "test.each(scenarios.map((s) => [s.name, s]))('%s', async (_name, scenario) => {",
         '  const result = await replayScenario(scenario, { onRequest: callApi });',
         '  expect(result.requests.flatMap((r) => r.upstream).filter((call) => call.expired)).toEqual([]);',
         '  results.push(result);',
@@ -240,7 +240,10 @@ describe('the packed tarball installed in a scratch project', () => {
     mkdirSync(checked, { recursive: true });
     writeFileSync(
       join(checked, 'tsconfig.json'),
-      JSON.stringify({ compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], noEmit: true, skipLibCheck: false }, files: ['app.ts'] }),
+      JSON.stringify({
+        compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], noEmit: true, skipLibCheck: false },
+        files: ['app.ts'],
+      }),
     );
     // each @ts-expect-error must meet an error: a back door that type-checks leaves it unused (TS2578)
     writeFileSync(

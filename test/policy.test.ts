@@ -5,16 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CredentialContext } from '../machines/credential.types.js';
-import {
-  breakerAdmitsAt,
-  clamp01,
-  failureCountsHere,
-  isRefreshDueAt,
-  isTokenUnusableAt,
-  needsMintAt,
-  remainingSeconds,
-  type RefreshPolicy,
-} from '../machines/policy.js';
+import { breakerAdmitsAt, clamp01, failureCountsHere, isRefreshDueAt, isTokenUnusableAt, needsMintAt, remainingSeconds, type RefreshPolicy } from '../machines/policy.js';
 import { Secret } from '../machines/secret.js';
 import { defaultRefreshConfig, policyOf } from '../src/config.js';
 

@@ -32,7 +32,11 @@ function startGate(maxMintsInFlight = 4, breakerThreshold = 1) {
   const issuerFailure = () => new MintFailure(new Error('503'), clock.now(), { blame: 'issuer' });
   return { clock, actor, gate, enter, issuerFailure };
 }
-const refusalOf = async (entering: Promise<MintPass>) => (await entering.then(() => null, (error: unknown) => error)) as MintFailure | null;
+const refusalOf = async (entering: Promise<MintPass>) =>
+  (await entering.then(
+    () => null,
+    (error: unknown) => error,
+  )) as MintFailure | null;
 
 describe('the issuer gate', () => {
   it('counts attempts from entry to settlement, refused ones not at all', async () => {

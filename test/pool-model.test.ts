@@ -40,7 +40,10 @@ describe('the pool model-based tests can fail', () => {
     const tripping = paths.filter((path) => path.steps.some(({ world }) => world.took.includes(TRIP_ON_COUNT)));
     expect(tripping.length).toBeGreaterThan(0);
     for (const path of tripping) {
-      const onBroken = pathOf(path.steps.map(({ action }) => action), broken);
+      const onBroken = pathOf(
+        path.steps.map(({ action }) => action),
+        broken,
+      );
       await expect(replayPoolPath(onBroken)).rejects.toBeInstanceOf(PoolPathMismatch);
     }
   });

@@ -8,14 +8,7 @@
  * Reproducible: a fixed seed (POOL_SEED), and a CI-sized count (POOL_SCHEDULES for longer runs).
  */
 import { describe, expect, it } from 'vitest';
-import {
-  createCredentialPool,
-  createCredentialProvider,
-  type AuthToken,
-  type CredentialPool,
-  type CredentialProvider,
-  type MintedToken,
-} from '../src/index.js';
+import { createCredentialPool, createCredentialProvider, type AuthToken, type CredentialPool, type CredentialProvider, type MintedToken } from '../src/index.js';
 import { ManualClock } from '../src/testing/index.js';
 import { flush } from './helpers.js';
 
@@ -239,7 +232,15 @@ describe('the pool on seeded random schedules', () => {
         const settled = step.type === 'settle' ? driver.live()[0] : undefined;
         await driver.step(step, subject);
         steps++;
-        if (process.env.POOL_TRACE) console.log(steps, JSON.stringify(step), driver.clock.now() - START, JSON.stringify(pool.toJSON().issuer), [...pool.keys()].join(','), driver.calls.map((c) => `${c.key}@${c.at - START}${c.settled ? 's' : c.signal.aborted ? 'x' : '*'}`).join(' '));
+        if (process.env.POOL_TRACE)
+          console.log(
+            steps,
+            JSON.stringify(step),
+            driver.clock.now() - START,
+            JSON.stringify(pool.toJSON().issuer),
+            [...pool.keys()].join(','),
+            driver.calls.map((c) => `${c.key}@${c.at - START}${c.settled ? 's' : c.signal.aborted ? 'x' : '*'}`).join(' '),
+          );
         const where = `seed ${seed}, step ${steps}: ${JSON.stringify(step)}`;
         expect(broken, where).toEqual([]);
         const live = driver.live();
@@ -261,7 +262,10 @@ describe('the pool on seeded random schedules', () => {
       await flush();
       expect(driver.calls.length, `seed ${seed}: no mint after stop()`).toBe(callsBeforeStop);
       expect(broken, `seed ${seed}`).toEqual([]);
-      expect(driver.outcomes().filter((outcome) => outcome === 'pending'), `seed ${seed}: every caller settles`).toEqual([]);
+      expect(
+        driver.outcomes().filter((outcome) => outcome === 'pending'),
+        `seed ${seed}: every caller settles`,
+      ).toEqual([]);
       expect(driver.clock.pendingTimers, `seed ${seed}: no timer left`).toBe(0);
     }
     expect(steps).toBe(SCHEDULES * STEPS);
@@ -323,7 +327,10 @@ describe('the pool on seeded random schedules', () => {
       }
       const where = `seed ${seed} (${refresh})`;
       expect(viaPool.outcomes(), `${where}: what every caller got`).toEqual(viaProvider.outcomes());
-      expect(viaPool.calls.map((call) => call.at), `${where}: when the issuer was asked`).toEqual(viaProvider.calls.map((call) => call.at));
+      expect(
+        viaPool.calls.map((call) => call.at),
+        `${where}: when the issuer was asked`,
+      ).toEqual(viaProvider.calls.map((call) => call.at));
       await pool.stop();
       await (provider as CredentialProvider | null)?.stop();
       compared++;

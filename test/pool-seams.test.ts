@@ -3,22 +3,14 @@
  * Each failed on the code before the one mint path; the comment names what it saw then.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  createCredentialPool,
-  createCredentialProvider,
-  CredentialError,
-  type CredentialPoolOptions,
-  type KeyRemovedEvent,
-  type MintedToken,
-} from '../src/index.js';
+import { createCredentialPool, createCredentialProvider, CredentialError, type CredentialPoolOptions, type KeyRemovedEvent, type MintedToken } from '../src/index.js';
 import { ManualClock } from '../src/testing/index.js';
 import { flush, HOUR, outcome } from './helpers.js';
 
 function scriptedKeyMint() {
   const calls: { key: string; signal: AbortSignal; at: number; resolve(token: MintedToken): void; reject(error: unknown): void }[] = [];
   let clock: ManualClock | null = null;
-  const mint = (key: string, { signal }: { signal: AbortSignal }) =>
-    new Promise<MintedToken>((resolve, reject) => calls.push({ key, signal, at: clock?.now() ?? 0, resolve, reject }));
+  const mint = (key: string, { signal }: { signal: AbortSignal }) => new Promise<MintedToken>((resolve, reject) => calls.push({ key, signal, at: clock?.now() ?? 0, resolve, reject }));
   return { mint, calls, bind: (c: ManualClock) => (clock = c), live: () => calls.filter((call) => !call.signal.aborted) };
 }
 
@@ -31,7 +23,7 @@ function startPool(overrides: Partial<CredentialPoolOptions> = {}) {
 }
 
 const down = () => Object.assign(new Error('503 from the issuer'), { status: 503 });
-const codeOf = (result: { ok: boolean; error?: unknown }) => (result.ok ? 'ok' : (result.error as CredentialError).code ?? String(result.error));
+const codeOf = (result: { ok: boolean; error?: unknown }) => (result.ok ? 'ok' : ((result.error as CredentialError).code ?? String(result.error)));
 
 describe('the issuer breaker is asked when a mint starts, not only before it queued', () => {
   it('1,000 keys at cold start during an outage: the issuer sees the threshold, then one probe per cooldown', async () => {

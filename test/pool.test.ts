@@ -7,8 +7,7 @@ import { flush, HOUR, outcome } from './helpers.js';
 /** A key mint the test settles by hand, call by call, recording each call's key and signal. */
 function scriptedKeyMint() {
   const calls: { key: string; signal: AbortSignal; resolve(token: MintedToken): void; reject(error: unknown): void }[] = [];
-  const mint = (key: string, { signal }: { signal: AbortSignal }) =>
-    new Promise<MintedToken>((resolve, reject) => calls.push({ key, signal, resolve, reject }));
+  const mint = (key: string, { signal }: { signal: AbortSignal }) => new Promise<MintedToken>((resolve, reject) => calls.push({ key, signal, resolve, reject }));
   return { mint, calls, pending: () => calls.filter((call) => !call.signal.aborted) };
 }
 

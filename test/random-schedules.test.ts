@@ -198,36 +198,41 @@ const commands = fc.commands(
 describe('random schedules against a reference model', () => {
   it(`agree on every result (${RUNS} runs, seed ${SEED})`, { timeout: 120_000 }, async () => {
     await fc.assert(
-      fc.asyncProperty(policyArbitrary, lifetime.filter((ms) => ms !== 0), commands, async (policy, firstLifetime, schedule) => {
-        const clock = new ManualClock(START);
-        const script = scriptedMint();
-        const firstExpiry = firstLifetime === null ? null : START + firstLifetime;
-        const pending = createCredentialProvider({ mint: script.mint, clock, ...policy });
-        script.last.resolve({ secret: 'token-0', expiresAt: firstExpiry });
-        const provider = await pending;
-        const real: Real = {
-          clock,
-          script,
-          provider,
-          requests: new Map(),
-          reports: [],
-          settledMints: new Set([0]),
-          errors: [],
-          nextRequestId: 1,
-          nextTokenId: 1,
-        };
-        provider.on('refresh.succeeded', () => real.reports.push('succeeded'));
-        provider.on('refresh.failed', () => real.reports.push('failed'));
-        provider.on('breaker.changed', ({ from, to }) => real.reports.push(`breaker:${from}->${to}`));
-        const model = new PolicyModel(policy, START, firstExpiry);
-        try {
-          await fc.asyncModelRun(() => ({ model, real }), schedule);
-          await eventuallyServes(model, real);
-        } finally {
-          await provider.stop();
-        }
-        expect(clock.pendingTimers, 'a stopped provider leaves no timer').toBe(0);
-      }),
+      fc.asyncProperty(
+        policyArbitrary,
+        lifetime.filter((ms) => ms !== 0),
+        commands,
+        async (policy, firstLifetime, schedule) => {
+          const clock = new ManualClock(START);
+          const script = scriptedMint();
+          const firstExpiry = firstLifetime === null ? null : START + firstLifetime;
+          const pending = createCredentialProvider({ mint: script.mint, clock, ...policy });
+          script.last.resolve({ secret: 'token-0', expiresAt: firstExpiry });
+          const provider = await pending;
+          const real: Real = {
+            clock,
+            script,
+            provider,
+            requests: new Map(),
+            reports: [],
+            settledMints: new Set([0]),
+            errors: [],
+            nextRequestId: 1,
+            nextTokenId: 1,
+          };
+          provider.on('refresh.succeeded', () => real.reports.push('succeeded'));
+          provider.on('refresh.failed', () => real.reports.push('failed'));
+          provider.on('breaker.changed', ({ from, to }) => real.reports.push(`breaker:${from}->${to}`));
+          const model = new PolicyModel(policy, START, firstExpiry);
+          try {
+            await fc.asyncModelRun(() => ({ model, real }), schedule);
+            await eventuallyServes(model, real);
+          } finally {
+            await provider.stop();
+          }
+          expect(clock.pendingTimers, 'a stopped provider leaves no timer').toBe(0);
+        },
+      ),
       // Whatever happens, the property stops after 90 s (a healthy run takes seconds): a failure found
       // by then is reported with the counterexample shrunk so far, instead of timing the test out.
       { numRuns: RUNS, seed: SEED, interruptAfterTimeLimit: 90_000, markInterruptAsFailure: true },

@@ -274,7 +274,10 @@ describe('a fleet shares one token through Redis', () => {
       const { client, subscriber } = await connections();
       const coordination = redisCoordination({ client, subscriber, encryptionKey: key, prefix: 'test', pollMs: 100 });
       const pool = createCredentialPool({ mint: () => mint(), coordination });
-      cleanups.push(() => pool.stop(), () => coordination.close());
+      cleanups.push(
+        () => pool.stop(),
+        () => coordination.close(),
+      );
       pools.push(pool);
     }
     const tenants = ['t1', 't2', 't3'].map((tenant) => credentialKey({ issuer: 'https://issuer.test/token', clientId: 'orders', tenant }));
@@ -330,8 +333,9 @@ describe('bad coordination config fails at construction', () => {
     expect(() => redisCoordination({ client: queueing, subscriber, encryptionKey: key })).toThrow(/disableOfflineQueue: true/);
     expect(() => redisCoordination({ client, subscriber, encryptionKey: { id: 'short', key: randomBytes(16) } })).toThrow(/32 random bytes/);
     // issue 26: a TypeError before
-    expect(() => redisCoordination({ client, subscriber, encryptionKey: [undefined] as never })).toThrow(expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('must be { id, key }') }));
+    expect(() => redisCoordination({ client, subscriber, encryptionKey: [undefined] as never })).toThrow(
+      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringContaining('must be { id, key }') }),
+    );
     await coordination.close();
   });
 });
-

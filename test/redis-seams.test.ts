@@ -87,7 +87,13 @@ describe('the fleet at its seams', () => {
     try {
       await sleep(1_100); // the one-second token has expired
       const codes: string[] = [];
-      for (let attempt = 0; attempt < 4; attempt++) codes.push(await provider.currentToken().then(() => 'ok', (error: { code?: string }) => error.code ?? 'other'));
+      for (let attempt = 0; attempt < 4; attempt++)
+        codes.push(
+          await provider.currentToken().then(
+            () => 'ok',
+            (error: { code?: string }) => error.code ?? 'other',
+          ),
+        );
       expect(codes).toEqual(Array(4).fill('COORDINATION_UNAVAILABLE'));
       expect(grants.made).toBe(1);
     } finally {

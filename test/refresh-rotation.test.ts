@@ -136,9 +136,7 @@ describe('rotating refresh tokens across a fleet on Redis', () => {
     const forwarder = await startGrantForwarder(issuer.tokenEndpoint);
     const proxies = await Promise.all([0, 1, 2].map(() => startTcpProxy(redis.port)));
     try {
-      const fleet = proxies.map((proxy, index) =>
-        startWorker(fleetSettings(refreshToken, { redisUrl: proxy.url, tokenEndpoint: forwarder.tokenEndpoint, name: `w${index}` })),
-      );
+      const fleet = proxies.map((proxy, index) => startWorker(fleetSettings(refreshToken, { redisUrl: proxy.url, tokenEndpoint: forwarder.tokenEndpoint, name: `w${index}` })));
       await Promise.all(fleet.map(({ ready }) => ready));
       await sleep(2_000); // rotating
       forwarder.state.holdNext = true;
@@ -205,10 +203,22 @@ describe('rotating refresh tokens across a fleet on Redis', () => {
     const processA = redisCoordination({ ...first, encryptionKey: sealing, prefix: 'spent' });
     const processB = redisCoordination({ ...second, encryptionKey: sealing, prefix: 'spent' });
     try {
-      const lost = await processA.share(sharedKey, refreshTokenMint(mintOptions(initial, losingFetch)), policy)({ signal: signal() }).catch((caught: unknown) => caught);
+      const lost = await processA
+        .share(
+          sharedKey,
+          refreshTokenMint(mintOptions(initial, losingFetch)),
+          policy,
+        )({ signal: signal() })
+        .catch((caught: unknown) => caught);
       expect(lost).toMatchObject({ name: 'OAuthError', error: 'request_failed' });
       // another process, holding the same starting refresh token, must not send it either
-      const refused = await processB.share(sharedKey, refreshTokenMint(mintOptions(initial, counting)), policy)({ signal: signal() }).catch((caught: unknown) => caught);
+      const refused = await processB
+        .share(
+          sharedKey,
+          refreshTokenMint(mintOptions(initial, counting)),
+          policy,
+        )({ signal: signal() })
+        .catch((caught: unknown) => caught);
       expect(refused).toMatchObject({ code: 'REFRESH_TOKEN_UNUSABLE' });
       expect(sent).toBe(1);
     } finally {

@@ -76,7 +76,10 @@ describe('the refresh-token statechart, every transition through the grant runne
 
   it('granting --grant.kept--> usable: an issuer that does not rotate keeps the refresh token', async () => {
     const { script, calls, holder, runner, token, signal } = harness();
-    script.push(async () => token('at-1'), async () => token('at-2'));
+    script.push(
+      async () => token('at-1'),
+      async () => token('at-2'),
+    );
     await runner.step({ signal: signal(), held: null });
     took(holder, 'granting', 'grant.kept', 'usable');
     await runner.step({ signal: signal(), held: holder.record });
@@ -113,7 +116,10 @@ describe('the refresh-token statechart, every transition through the grant runne
   });
 
   it('inDoubt --grant.kept--> usable and inDoubt --grant.refused--> revoked: what a late answer says is final', async () => {
-    for (const [say, target] of [['kept', 'usable'], ['refused', 'revoked']] as const) {
+    for (const [say, target] of [
+      ['kept', 'usable'],
+      ['refused', 'revoked'],
+    ] as const) {
       const { script, holder, runner, signal } = harness();
       let late!: RefreshTokenGrant;
       const settle = { resolve: (_token: MintedToken) => {}, reject: (_error: unknown) => {} };

@@ -1,16 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { fetchWithToken } from '../examples/fetch-with-token.js';
 import type { AuthToken } from '../src/index.js';
-import {
-  coverageLine,
-  coverageSvg,
-  credentialScenarios,
-  replayScenario,
-  scenarioCoverage,
-  ScenarioMismatch,
-  type CredentialScenario,
-  type RequestContext,
-} from '../src/testing/index.js';
+import { coverageLine, coverageSvg, credentialScenarios, replayScenario, scenarioCoverage, ScenarioMismatch, type CredentialScenario, type RequestContext } from '../src/testing/index.js';
 
 const scenarios = credentialScenarios();
 
@@ -66,9 +57,7 @@ describe('credentialScenarios()', () => {
   });
 
   it('names the transitions each scenario was generated for, readably', () => {
-    expect(scenarios.flatMap((scenario) => scenario.covers)).toContain(
-      'credential.breaker.closed --mint.failed [failureReachesThreshold]--> credential.breaker.open',
-    );
+    expect(scenarios.flatMap((scenario) => scenario.covers)).toContain('credential.breaker.closed --mint.failed [failureReachesThreshold]--> credential.breaker.open');
   });
 });
 

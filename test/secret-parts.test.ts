@@ -148,8 +148,15 @@ describe('facts that travel with a token', () => {
     const bare = await createCredentialProvider({ mint: async () => ({ secret: 'x', expiresAt: null }) });
     expect(Object.keys(await bare.currentToken()).sort()).toEqual(['expiresAt', 'secret']);
     await bare.stop();
-    for (const [fact, value] of [['tokenType', ''], ['scope', 7], ['refreshAfter', 'soon'], ['refreshAfter', 1_700]] as const) {
-      const refused = await outcome(createCredentialProvider({ mint: async () => ({ secret: 'x', expiresAt: null, [fact]: value }) as never, clock: new ManualClock(Date.parse('2026-12-01T00:00:00Z')) }));
+    for (const [fact, value] of [
+      ['tokenType', ''],
+      ['scope', 7],
+      ['refreshAfter', 'soon'],
+      ['refreshAfter', 1_700],
+    ] as const) {
+      const refused = await outcome(
+        createCredentialProvider({ mint: async () => ({ secret: 'x', expiresAt: null, [fact]: value }) as never, clock: new ManualClock(Date.parse('2026-12-01T00:00:00Z')) }),
+      );
       expect((refused as { error: CredentialError }).error.message).toContain(`minted token ${fact}`);
     }
   });
@@ -244,7 +251,11 @@ describe('a claims challenge (Continuous Access Evaluation)', () => {
 describe('clientCredentialsMint fills the facts and sends the claims', () => {
   const NOW = Date.parse('2026-12-01T10:00:00Z');
   it.each([
-    ['Entra ID', { token_type: 'Bearer', expires_in: 7200, refresh_in: 3600, scope: 'https://vault.azure.net/.default' }, { tokenType: 'Bearer', scope: 'https://vault.azure.net/.default', refreshAfter: NOW + 3_600_000 }],
+    [
+      'Entra ID',
+      { token_type: 'Bearer', expires_in: 7200, refresh_in: 3600, scope: 'https://vault.azure.net/.default' },
+      { tokenType: 'Bearer', scope: 'https://vault.azure.net/.default', refreshAfter: NOW + 3_600_000 },
+    ],
     ['a DPoP issuer with refresh_in as a string', { token_type: 'DPoP', expires_in: 600, refresh_in: '300' }, { tokenType: 'DPoP', refreshAfter: NOW + 300_000 }],
     ['an issuer that says nothing more', { token_type: 'bearer', expires_in: 600, refresh_in: -5 }, { tokenType: 'Bearer' }],
   ])('from %s', async (_name, body, facts) => {

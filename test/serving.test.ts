@@ -112,9 +112,7 @@ describe('serving', () => {
     const { clock, script, provider } = await startProvider();
     clock.advance(2 * HOUR);
     const controller = new AbortController();
-    const callers = Array.from({ length: 10_000 }, (_, i) =>
-      provider.currentToken(i % 10 === 0 ? { signal: controller.signal } : undefined),
-    );
+    const callers = Array.from({ length: 10_000 }, (_, i) => provider.currentToken(i % 10 === 0 ? { signal: controller.signal } : undefined));
     expect(script.count).toBe(2);
     script.last.resolve({ secret: 'cohort', expiresAt: 3 * HOUR });
     const tokens = await Promise.all(callers);

@@ -56,7 +56,12 @@ export function assumeRoleMint(options: AssumeRoleMintOptions): Mint<AwsKeys> {
   const { roleArn, roleSessionName, durationSeconds, externalId, policy, webIdentityToken, client, region, endpoint } = options;
   requireThat('roleArn', typeof roleArn === 'string' && /^arn:[\w-]+:iam::\d{12}:role\/\S+$/.test(roleArn), 'must be a role ARN (arn:aws:iam::123456789012:role/name)', roleArn);
   requireThat('roleSessionName', typeof roleSessionName === 'string' && /^[\w+=,.@-]{2,64}$/.test(roleSessionName), 'must be 2 to 64 of letters, digits and +=,.@_-', roleSessionName);
-  requireThat('durationSeconds', durationSeconds === undefined || (Number.isInteger(durationSeconds) && durationSeconds >= 900 && durationSeconds <= 43_200), 'must be an integer from 900 to 43200', durationSeconds);
+  requireThat(
+    'durationSeconds',
+    durationSeconds === undefined || (Number.isInteger(durationSeconds) && durationSeconds >= 900 && durationSeconds <= 43_200),
+    'must be an integer from 900 to 43200',
+    durationSeconds,
+  );
   requireThat('webIdentityToken', webIdentityToken === undefined || typeof webIdentityToken === 'function', 'must be a function returning the current token', webIdentityToken);
   requireThat('externalId', externalId === undefined || (typeof externalId === 'string' && webIdentityToken === undefined), 'must be a string, and is not sent with webIdentityToken', externalId);
   requireThat('client', client === undefined || typeof (client as { send?: unknown }).send === 'function', 'must be an STSClient', client);
@@ -70,9 +75,7 @@ export function assumeRoleMint(options: AssumeRoleMintOptions): Mint<AwsKeys> {
     let output: unknown;
     try {
       const command =
-        webIdentityToken === undefined
-          ? new AssumeRoleCommand({ ...common, ExternalId: externalId })
-          : new AssumeRoleWithWebIdentityCommand({ ...common, WebIdentityToken: await webIdentityToken() });
+        webIdentityToken === undefined ? new AssumeRoleCommand({ ...common, ExternalId: externalId }) : new AssumeRoleWithWebIdentityCommand({ ...common, WebIdentityToken: await webIdentityToken() });
       output = await stsClient.send(command, { abortSignal: signal });
     } catch (error) {
       throw toStsError(error, signal);

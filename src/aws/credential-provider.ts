@@ -84,8 +84,7 @@ export function toAwsCredentialProvider(source: CredentialProvider<AwsKeys> | Cr
     if (invalidate(await currentToken())) await currentToken();
     return identityOf(currentToken());
   };
-  const provide = (request?: { readonly forceRefresh?: boolean }): Promise<AwsCredentialIdentity> =>
-    request?.forceRefresh === true ? forced() : identityOf(currentToken());
+  const provide = (request?: { readonly forceRefresh?: boolean }): Promise<AwsCredentialIdentity> => (request?.forceRefresh === true ? forced() : identityOf(currentToken()));
   return Object.assign(provide, { memoized: true as const });
 }
 
@@ -94,7 +93,5 @@ function toIdentity(token: AuthToken<AwsKeys>): AwsCredentialIdentity {
   if (typeof accessKeyId !== 'string' || typeof secretAccessKey !== 'string' || typeof sessionToken !== 'string') {
     throw new CredentialError('INVALID_TOKEN', 'the credential is not an AWS key triple: its secret needs the parts accessKeyId, secretAccessKey and sessionToken');
   }
-  return token.expiresAt === null
-    ? { accessKeyId, secretAccessKey, sessionToken }
-    : { accessKeyId, secretAccessKey, sessionToken, expiration: new Date(token.expiresAt) };
+  return token.expiresAt === null ? { accessKeyId, secretAccessKey, sessionToken } : { accessKeyId, secretAccessKey, sessionToken, expiration: new Date(token.expiresAt) };
 }

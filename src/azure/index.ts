@@ -4,13 +4,7 @@
  * @packageDocumentation
  */
 export { toTokenCredential } from './token-credential.js';
-export type {
-  AzureAccessToken,
-  AzureGetTokenOptions,
-  AzureTokenCredential,
-  PoolTokenCredentialOptions,
-  ProviderTokenCredentialOptions,
-} from './token-credential.js';
+export type { AzureAccessToken, AzureGetTokenOptions, AzureTokenCredential, PoolTokenCredentialOptions, ProviderTokenCredentialOptions } from './token-credential.js';
 export { azureKey, parseAzureKey } from './azure-key.js';
 export type { AzureTokenRequest } from './azure-key.js';
 export { AzureAuthenticationError } from './authentication-error.js';

@@ -86,10 +86,7 @@ export interface PoolTokenCredentialOptions {
 export function toTokenCredential(source: CredentialProvider, options: ProviderTokenCredentialOptions): AzureTokenCredential;
 /** With a pool: each request's tenant and scopes choose its key. */
 export function toTokenCredential(source: CredentialPool, options?: PoolTokenCredentialOptions): AzureTokenCredential;
-export function toTokenCredential(
-  source: CredentialProvider | CredentialPool,
-  options?: ProviderTokenCredentialOptions | PoolTokenCredentialOptions,
-): AzureTokenCredential {
+export function toTokenCredential(source: CredentialProvider | CredentialPool, options?: ProviderTokenCredentialOptions | PoolTokenCredentialOptions): AzureTokenCredential {
   const serve = source instanceof CredentialProvider ? providerSource(source, options) : poolSource(source as CredentialPool, options);
   /** The claims each token was minted to answer: a later challenge with the same claims does not replace it. */
   const answered = new WeakMap<AuthToken, string>();

@@ -461,8 +461,15 @@ export class BrowserCoordination implements Coordination {
         settle();
       };
       const wake = done(() => resolve(true));
-      const timer = armTimer(clock, done(() => resolve(false)), ms);
-      const cancel = onAbort(signal, done(() => reject(signal.reason)));
+      const timer = armTimer(
+        clock,
+        done(() => resolve(false)),
+        ms,
+      );
+      const cancel = onAbort(
+        signal,
+        done(() => reject(signal.reason)),
+      );
       wakers.add(wake);
     });
   }
@@ -609,7 +616,6 @@ function defaultStorage(): StorageLike | null {
     return null;
   }
 }
-
 
 /** Whether `token` is there and unexpired at `now`. */
 function isLive(token: SharedToken | null, now: number): boolean {

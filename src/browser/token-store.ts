@@ -150,5 +150,15 @@ function previousRecord(stored: Partial<PreviousFormat>): PlainRecord | null {
   const state = stored.state;
   if (state == null || typeof state.value !== 'string') return null;
   const doubtful = stored.granting === state.id || (stored.spent ?? []).includes(state.id);
-  return { status: doubtful ? 'inDoubt' : 'usable', signedInAt: 0, family: 'previous-format', generation: state.generation, seq: 0, value: state.value, grant: null, refusal: null, formerFamilies: [] };
+  return {
+    status: doubtful ? 'inDoubt' : 'usable',
+    signedInAt: 0,
+    family: 'previous-format',
+    generation: state.generation,
+    seq: 0,
+    value: state.value,
+    grant: null,
+    refusal: null,
+    formerFamilies: [],
+  };
 }

@@ -21,10 +21,7 @@ export function endpointOption(owner: string, name: string, value: unknown, opti
     throw new CredentialError('INVALID_CONFIG', `${owner}: ${name} carries a user name or password (user:password@); give the client's credentials as clientId and clientSecret`);
   }
   if (url.protocol !== 'https:' && options.allowInsecureRequests !== true) {
-    throw new CredentialError(
-      'INVALID_CONFIG',
-      `${owner}: ${name} is an ${url.protocol} URL; only https: is used unless allowInsecureRequests: true is set (for local development and tests)`,
-    );
+    throw new CredentialError('INVALID_CONFIG', `${owner}: ${name} is an ${url.protocol} URL; only https: is used unless allowInsecureRequests: true is set (for local development and tests)`);
   }
   return url;
 }

@@ -104,10 +104,7 @@ export function clientCredentialsMint(options: ClientCredentialsOptions): Mint {
       if (options.audience !== undefined) parameters.set('audience', options.audience);
       for (const resource of [options.resource ?? []].flat()) parameters.append('resource', resource);
       if (claims !== undefined) parameters.set('claims', claims);
-      const authentication =
-        options.clientAuthentication === 'client_secret_post'
-          ? oauth.ClientSecretPost(clientSecret.reveal())
-          : oauth.ClientSecretBasic(clientSecret.reveal());
+      const authentication = options.clientAuthentication === 'client_secret_post' ? oauth.ClientSecretPost(clientSecret.reveal()) : oauth.ClientSecretBasic(clientSecret.reveal());
       const sentAt = now();
       const response = await oauth.clientCredentialsGrantRequest(server, client, authentication, parameters, { ...http, signal });
       const result = await oauth.processClientCredentialsResponse(server, client, response);

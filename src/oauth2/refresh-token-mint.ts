@@ -125,7 +125,13 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
   requireOption(OWNER, 'checkReachable', typeof checkReachable === 'boolean', 'must be a boolean', checkReachable);
   if (options.store !== undefined) {
     const store = options.store as Partial<RefreshTokenStore> | null;
-    requireOption(OWNER, 'store', typeof store === 'object' && store !== null && typeof store.load === 'function' && typeof store.save === 'function', 'must have load() and save(sealed)', options.store);
+    requireOption(
+      OWNER,
+      'store',
+      typeof store === 'object' && store !== null && typeof store.load === 'function' && typeof store.save === 'function',
+      'must have load() and save(sealed)',
+      options.store,
+    );
     if (options.encryptionKey === undefined) throw new CredentialError('INVALID_CONFIG', `${OWNER}: store needs encryptionKey, { id, key } with 32 random bytes, to seal the refresh token`);
   } else if (options.encryptionKey !== undefined) {
     throw new CredentialError('INVALID_CONFIG', `${OWNER}: encryptionKey is only used with store`);
@@ -182,7 +188,12 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
       if (safe instanceof OAuthError && safe.error === 'invalid_grant') {
         const refusal = { error: safe.error, ...(safe.errorDescription === undefined ? {} : { description: safe.errorDescription }) };
         grant.refused(refusal);
-        throw Object.assign(new CredentialError('REFRESH_TOKEN_UNUSABLE', `the issuer refused the refresh token (invalid_grant${refusal.description === undefined ? '' : `: ${refusal.description}`}): sign in again`, { cause: safe }), { refusal });
+        throw Object.assign(
+          new CredentialError('REFRESH_TOKEN_UNUSABLE', `the issuer refused the refresh token (invalid_grant${refusal.description === undefined ? '' : `: ${refusal.description}`}): sign in again`, {
+            cause: safe,
+          }),
+          { refusal },
+        );
       }
       // an error answer (a 5xx, a 429, invalid_client) did not take the refresh token: it is sent again later
       if (response.status !== 200 && rotated === undefined) grant.unspent();
@@ -212,7 +223,12 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
   const holder = new LocalRecordHolder(
     options.store === undefined
       ? undefined
-      : { store: options.store, encryptionKey: options.encryptionKey!, name: `refresh-token:${displayEndpoint(tokenEndpoint)}:${clientId}`, failed: (error) => listeners.notify({ type: 'store.failed', error }) },
+      : {
+          store: options.store,
+          encryptionKey: options.encryptionKey!,
+          name: `refresh-token:${displayEndpoint(tokenEndpoint)}:${clientId}`,
+          failed: (error) => listeners.notify({ type: 'store.failed', error }),
+        },
   );
   const local = new GrantRunner({ mint: exclusive as ExclusiveMint<SecretValue>, holder, clock });
   return exclusive;

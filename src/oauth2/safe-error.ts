@@ -91,7 +91,9 @@ function notFoundHint(call: OAuthCall): string {
 
 function isIssuerMismatch(cause: unknown): cause is { expected: string; body: { issuer: unknown }; attribute: 'issuer' } {
   const candidate = cause as { expected?: unknown; body?: unknown; attribute?: unknown } | null;
-  return typeof candidate === 'object' && candidate !== null && candidate.attribute === 'issuer' && typeof candidate.expected === 'string' && typeof candidate.body === 'object' && candidate.body !== null;
+  return (
+    typeof candidate === 'object' && candidate !== null && candidate.attribute === 'issuer' && typeof candidate.expected === 'string' && typeof candidate.body === 'object' && candidate.body !== null
+  );
 }
 
 /** The response's body when it is an OAuth error (`{ error, error_description? }` as JSON), read from a clone; `undefined` otherwise. */

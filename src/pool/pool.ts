@@ -63,12 +63,7 @@ export interface KeyRemovedEvent {
 }
 
 /** What `pool.on()` can listen to. */
-export type PoolEmittedEvent =
-  | KeyedEvent<RefreshSucceededEvent>
-  | KeyedEvent<RefreshFailedEvent>
-  | KeyedEvent<BreakerChangedEvent>
-  | IssuerBreakerChangedEvent
-  | KeyRemovedEvent;
+export type PoolEmittedEvent = KeyedEvent<RefreshSucceededEvent> | KeyedEvent<RefreshFailedEvent> | KeyedEvent<BreakerChangedEvent> | IssuerBreakerChangedEvent | KeyRemovedEvent;
 
 /** A plain, secret-free summary of the pool. */
 export interface CredentialPoolState {
@@ -82,19 +77,7 @@ export interface CredentialPoolState {
 
 type EmittedOf<T extends PoolEmittedEvent['type']> = Extract<PoolEmittedEvent, { type: T }>;
 
-const POOL_OPTION_NAMES: readonly string[] = [
-  'mint',
-  'clock',
-  'inspect',
-  'reporters',
-  'maxKeys',
-  'idleTimeoutMs',
-  'maxMintsInFlight',
-  'classifyFailure',
-  'coordination',
-  ...POLICY_OPTION_NAMES,
-];
-
+const POOL_OPTION_NAMES: readonly string[] = ['mint', 'clock', 'inspect', 'reporters', 'maxKeys', 'idleTimeoutMs', 'maxMintsInFlight', 'classifyFailure', 'coordination', ...POLICY_OPTION_NAMES];
 
 /**
  * Creates a pool of credentials, one per key (a tenant, an audience, a scope), minted lazily on a
@@ -480,7 +463,10 @@ function sharedKeyMint<T extends SecretValue<T>>(mint: KeyMint<T>, coordination:
   coordination.check?.(policy);
   // a rotating refresh token is one session's: its record is shared under a provider's sharedKey, not per pool key
   if ((mint as { exclusive?: unknown }).exclusive === true) {
-    throw new CredentialError('INVALID_CONFIG', 'createCredentialPool: a rotating refresh-token grant cannot be a pool’s key mint under a coordination; give each session its own provider with refreshTokenMint');
+    throw new CredentialError(
+      'INVALID_CONFIG',
+      'createCredentialPool: a rotating refresh-token grant cannot be a pool’s key mint under a coordination; give each session its own provider with refreshTokenMint',
+    );
   }
   return (key, context) => coordination.share(key, (keyContext: MintContext) => mint(key, keyContext), policy)(context);
 }

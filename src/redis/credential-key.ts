@@ -34,12 +34,5 @@ export function credentialKey(parts: CredentialKeyParts): string {
   if (parts.scopes !== undefined && !(Array.isArray(parts.scopes) && parts.scopes.every((scope) => typeof scope === 'string'))) {
     throw new CredentialError('INVALID_CONFIG', 'credentialKey: scopes must be an array of strings');
   }
-  return JSON.stringify([
-    'v1',
-    parts.issuer,
-    parts.clientId,
-    parts.audience ?? null,
-    [...new Set(parts.scopes ?? [])].sort(),
-    parts.tenant ?? null,
-  ]);
+  return JSON.stringify(['v1', parts.issuer, parts.clientId, parts.audience ?? null, [...new Set(parts.scopes ?? [])].sort(), parts.tenant ?? null]);
 }

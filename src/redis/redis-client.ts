@@ -84,7 +84,10 @@ export function redisConnectionOf(client: unknown, subscriber: unknown): RedisCo
     throw new CredentialError('INVALID_CONFIG', 'subscriber must be a second connection (client.duplicate()), not the client itself: a connection that subscribes runs no other command');
   }
   const connection = connectionOf(client, subscriber);
-  for (const [name, candidate] of [['client', client], ['subscriber', subscriber]] as const) {
+  for (const [name, candidate] of [
+    ['client', client],
+    ['subscriber', subscriber],
+  ] as const) {
     if (neverConnected(candidate)) {
       throw new CredentialError(
         'INVALID_CONFIG',

@@ -174,7 +174,20 @@ export class RedisCoordination implements Coordination {
     // sharing a credential adopt each other's token rather than each taking the lease in turn
     const held: HeldToken = { id: '' };
     return async ({ signal, phase, claims, step }) =>
-      (await this.#obtain({ ...(await named), held, mint: mint as Mint<SecretValue>, claims, step, policy, clock, leaseMs, attemptTimeoutMs, signal, phase: phase ?? (() => {}), owner: `${this.#owner}/${++this.#attempts}` })) as MintedToken<T>;
+      (await this.#obtain({
+        ...(await named),
+        held,
+        mint: mint as Mint<SecretValue>,
+        claims,
+        step,
+        policy,
+        clock,
+        leaseMs,
+        attemptTimeoutMs,
+        signal,
+        phase: phase ?? (() => {}),
+        owner: `${this.#owner}/${++this.#attempts}`,
+      })) as MintedToken<T>;
   }
 
   /**
@@ -415,10 +428,14 @@ export class RedisCoordination implements Coordination {
     const attempt = new AbortController();
     const cancel = onAbort(signal, () => attempt.abort(signal.reason));
     let timedOut = false;
-    const timer = armTimer(clock, () => {
-      timedOut = true;
-      attempt.abort(mintTimeoutError(run.attemptTimeoutMs, 'the lease holder’s attempt'));
-    }, run.attemptTimeoutMs);
+    const timer = armTimer(
+      clock,
+      () => {
+        timedOut = true;
+        attempt.abort(mintTimeoutError(run.attemptTimeoutMs, 'the lease holder’s attempt'));
+      },
+      run.attemptTimeoutMs,
+    );
     let minted: MintedToken<SecretValue>;
     try {
       minted = await untilAborted(run.mint(alone({ ...run, signal: attempt.signal })), attempt.signal);
@@ -474,16 +491,21 @@ export class RedisCoordination implements Coordination {
   /** One more issuer failure for the fleet's breaker (its lease released in the same step). */
   async #recordFailure(run: SharedRun, ownerFence: string, retryAfterMs: number | null): Promise<void> {
     const { policy, keys, credential, clock } = run;
-    await this.#quietly(RECORD_FAILURE, keys, [
-      ownerFence,
-      String(policy.breakerThreshold),
-      String(policy.breakerCooldownMs),
-      // what the issuer asked (capped); the script makes it at least the cooldown when the failure reaches the threshold
-      String(retryAfterMs === null ? -1 : retryAfterCooldownMs(policy, retryAfterMs, false)),
-      String(2 * policy.breakerCooldownMs + policy.mintTimeoutMs),
-      this.#channel,
-      credential,
-    ], clock);
+    await this.#quietly(
+      RECORD_FAILURE,
+      keys,
+      [
+        ownerFence,
+        String(policy.breakerThreshold),
+        String(policy.breakerCooldownMs),
+        // what the issuer asked (capped); the script makes it at least the cooldown when the failure reaches the threshold
+        String(retryAfterMs === null ? -1 : retryAfterCooldownMs(policy, retryAfterMs, false)),
+        String(2 * policy.breakerCooldownMs + policy.mintTimeoutMs),
+        this.#channel,
+        credential,
+      ],
+      clock,
+    );
   }
 
   #blame(error: unknown): FailureBlame {

@@ -115,8 +115,7 @@ function unusable(message: string): CredentialError {
 
 /** A record that does not open is not guessed at (the refresh token it holds may be the only live one): nothing is sent. */
 function rejected(): CredentialError {
-  return Object.assign(
-    new CredentialError('SHARED_TOKEN_REJECTED', 'the fleet’s refresh-token record does not open with this process’s encryptionKey (or was tampered with): no grant is made'),
-    { issuerNotAsked: true as const },
-  );
+  return Object.assign(new CredentialError('SHARED_TOKEN_REJECTED', 'the fleet’s refresh-token record does not open with this process’s encryptionKey (or was tampered with): no grant is made'), {
+    issuerNotAsked: true as const,
+  });
 }

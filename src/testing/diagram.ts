@@ -37,15 +37,16 @@ function draw(source: AnyStateNode, transition: AnyTransitionDefinition): DrawnT
 /** `after untilRefreshDue`, `mint resolved [mintedTokenAlreadyExpired]`, `token.requested [requestAdmitsMint]`. */
 export function labelOf(transition: AnyTransitionDefinition): string {
   const type = transition.eventType;
-  const event = type === ''
-    ? 'always'
-    : type.startsWith('xstate.after.')
-      ? `after ${type.split('.')[2]}`
-      : type === 'xstate.done.actor.mint'
-        ? 'mint resolved'
-        : type === 'xstate.error.actor.mint'
-          ? 'mint rejected'
-          : type;
+  const event =
+    type === ''
+      ? 'always'
+      : type.startsWith('xstate.after.')
+        ? `after ${type.split('.')[2]}`
+        : type === 'xstate.done.actor.mint'
+          ? 'mint resolved'
+          : type === 'xstate.error.actor.mint'
+            ? 'mint rejected'
+            : type;
   const guard = transition.guard;
   const guardName = typeof guard === 'string' ? guard : typeof guard === 'object' && guard !== null && 'type' in guard ? String(guard.type) : null;
   return guardName === null ? event : `${event} [${guardName}]`;

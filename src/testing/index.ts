@@ -6,15 +6,7 @@
  */
 export { ManualClock } from './manual-clock.js';
 export { credentialScenarios, describeWorld } from './model/scenarios.js';
-export type {
-  CredentialScenario,
-  ProviderExpectation,
-  ScenarioModel,
-  ScenarioOptions,
-  ScenarioStep,
-  TokenCallOutcome,
-  WorldAction,
-} from './model/scenarios.js';
+export type { CredentialScenario, ProviderExpectation, ScenarioModel, ScenarioOptions, ScenarioStep, TokenCallOutcome, WorldAction } from './model/scenarios.js';
 export { replayScenario, ScenarioMismatch } from './model/replay.js';
 export type { ReplayedProvider, ReplayedRequest, ReplayOptions, ReplayResult, RequestContext, UpstreamCall } from './model/replay.js';
 export { coverageDot, coverageJson, coverageLine, coverageSvg, scenarioCoverage } from './model/coverage.js';

@@ -154,8 +154,7 @@ export function renderTimeline(recording: TimelineRecording, options: TimelineOp
   const lanes = { title: 26, summary: 46, tokens: 86, attempts: 150, breaker: 198, requests: 252, axis: 310 };
   const height = lanes.axis + 70;
   const parts: string[] = [];
-  const text = (px: number, py: number, content: string, attrs = '') =>
-    parts.push(`<text x="${px}" y="${py}" ${attrs}>${escapeXml(content)}</text>`);
+  const text = (px: number, py: number, content: string, attrs = '') => parts.push(`<text x="${px}" y="${py}" ${attrs}>${escapeXml(content)}</text>`);
 
   text(left, lanes.title, options.title ?? 'credential timeline', `font-size="17" font-weight="600" fill="${COLOURS.text}"`);
   const laneLabel = (py: number, label: string) => text(left - 12, py, label, `font-size="13" text-anchor="end" fill="${COLOURS.text}"`);
@@ -176,9 +175,7 @@ export function renderTimeline(recording: TimelineRecording, options: TimelineOp
   recording.tokens.forEach((token, index) => {
     const py = lanes.tokens - 14 + (index % 2) * 16;
     const end = token.expiresAt ?? endedAt;
-    parts.push(
-      `<rect x="${x(token.issuedAt)}" y="${py}" width="${Math.max(1, x(end) - x(token.issuedAt))}" height="12" rx="3" fill="${COLOURS.token}" fill-opacity="0.75"/>`,
-    );
+    parts.push(`<rect x="${x(token.issuedAt)}" y="${py}" width="${Math.max(1, x(end) - x(token.issuedAt))}" height="12" rx="3" fill="${COLOURS.token}" fill-opacity="0.75"/>`);
     if (token.refreshDueAt !== null && token.refreshDueAt <= endedAt) {
       parts.push(`<rect x="${x(token.refreshDueAt) - 1}" y="${py - 2}" width="2" height="16" fill="${COLOURS.tokenDue}"/>`);
     }
@@ -197,9 +194,7 @@ export function renderTimeline(recording: TimelineRecording, options: TimelineOp
   laneLabel(lanes.breaker + 4, 'breaker');
   recording.breaker.forEach((change, index) => {
     const until = recording.breaker[index + 1]?.at ?? endedAt;
-    parts.push(
-      `<rect x="${x(change.at)}" y="${lanes.breaker - 12}" width="${Math.max(1, x(until) - x(change.at))}" height="24" fill="${COLOURS[change.state]}"/>`,
-    );
+    parts.push(`<rect x="${x(change.at)}" y="${lanes.breaker - 12}" width="${Math.max(1, x(until) - x(change.at))}" height="24" fill="${COLOURS[change.state]}"/>`);
   });
 
   // requests per slot, as shares of that slot's requests: served above the midline, failed below

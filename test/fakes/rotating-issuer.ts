@@ -153,10 +153,14 @@ export function rotatingIssuer(options: RotatingIssuerOptions) {
           },
         };
         ledger.held.push(held);
-        signal?.addEventListener('abort', () => {
-          held.abandoned = true;
-          reject(signal.reason);
-        }, { once: true });
+        signal?.addEventListener(
+          'abort',
+          () => {
+            held.abandoned = true;
+            reject(signal.reason);
+          },
+          { once: true },
+        );
       });
     }
     return response;

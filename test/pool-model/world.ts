@@ -190,9 +190,7 @@ export function generatePoolPaths(model: PoolMachine = poolMachine): PoolPath[] 
   // A shortest path to every world, and to every step out of it: a self-loop (a failure counted,
   // a probe started) is on no shortest path to a state, but must be taken.
   const candidates: PoolPath[] = paths.flatMap((path) => {
-    const actions = path.steps
-      .map((step) => step.event as WorldAction | { type: 'xstate.init' })
-      .filter((action): action is WorldAction => action.type !== 'xstate.init');
+    const actions = path.steps.map((step) => step.event as WorldAction | { type: 'xstate.init' }).filter((action): action is WorldAction => action.type !== 'xstate.init');
     return [actions, ...offeredActions(path.state.context).map((next) => [...actions, next])].map((list) => pathOf(list, model));
   });
   const { transitions, states } = poolInventory(model);

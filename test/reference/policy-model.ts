@@ -71,8 +71,7 @@ export class PolicyModel {
   advanceTo(target: number): void {
     for (;;) {
       const next = this.#timers.reduce<Timer | null>(
-        (earliest, timer) =>
-          earliest === null || timer.dueAt < earliest.dueAt || (timer.dueAt === earliest.dueAt && timer.sequence < earliest.sequence) ? timer : earliest,
+        (earliest, timer) => (earliest === null || timer.dueAt < earliest.dueAt || (timer.dueAt === earliest.dueAt && timer.sequence < earliest.sequence) ? timer : earliest),
         null,
       );
       if (next === null || next.dueAt > target) break;
@@ -163,8 +162,7 @@ export class PolicyModel {
       this.#changeBreaker('open');
       this.#arm('cooldown', this.openUntil);
     }
-    this.retryAt =
-      this.policy.refresh === 'proactive' && this.breaker !== 'open' ? at + retryDelay(this.policy.breakerCooldownMs, this.failures) : null;
+    this.retryAt = this.policy.refresh === 'proactive' && this.breaker !== 'open' ? at + retryDelay(this.policy.breakerCooldownMs, this.failures) : null;
     if (this.retryAt !== null) this.#arm('retry', this.retryAt);
     this.reports.push('failed');
     this.#settleWaiters({ status: 'rejected', reason, ...(errorId === undefined ? {} : { errorId }) });

@@ -27,7 +27,9 @@ export async function startStsServer(lifetimeMs: number) {
     if (state.failWith !== null) {
       const { status, code } = state.failWith;
       response.writeHead(status, { 'content-type': 'text/xml', 'x-amzn-requestid': requestId });
-      response.end(`<ErrorResponse><Error><Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${code}</Code><Message>${code} for this test</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`);
+      response.end(
+        `<ErrorResponse><Error><Type>${status >= 500 ? 'Receiver' : 'Sender'}</Type><Code>${code}</Code><Message>${code} for this test</Message></Error><RequestId>${requestId}</RequestId></ErrorResponse>`,
+      );
       return;
     }
     const accessKeyId = `ASIA${randomBytes(8).toString('hex').toUpperCase()}`;

@@ -120,7 +120,10 @@ async function runSchedule(seed: number): Promise<{ grants: number; signOuts: nu
     const fetchVia: typeof fetch = (async (input: string | URL | Request, init?: RequestInit) => {
       if (TRACE_FILE !== undefined) trace(`${clock.now() % 100_000} ${process.name} ${init?.method} ${new URLSearchParams(String(init?.body ?? '')).get('refresh_token') ?? ''}`);
       const response = await issuer.fetch(input, init);
-      const body = (await response.clone().json().catch(() => null)) as { refresh_token?: unknown } | null;
+      const body = (await response
+        .clone()
+        .json()
+        .catch(() => null)) as { refresh_token?: unknown } | null;
       return new Promise<Response>((resolve) =>
         process.run(() => {
           if (typeof body?.refresh_token === 'string') process.received.set(body.refresh_token, clock.now());
@@ -128,7 +131,14 @@ async function runSchedule(seed: number): Promise<{ grants: number; signOuts: nu
         }),
       );
     }) as typeof fetch;
-    const mint = refreshTokenMint({ tokenEndpoint: 'https://login.example/oauth/token', clientId: 'service', refreshToken: signInToken, fetch: fetchVia, clock: process.clock, grantTimeoutMs: policy.grantTimeoutMs });
+    const mint = refreshTokenMint({
+      tokenEndpoint: 'https://login.example/oauth/token',
+      clientId: 'service',
+      refreshToken: signInToken,
+      fetch: fetchVia,
+      clock: process.clock,
+      grantTimeoutMs: policy.grantTimeoutMs,
+    });
     process.provider = await createCredentialProvider({
       mint,
       coordination: process.coordination,
@@ -258,13 +268,19 @@ async function runSchedule(seed: number): Promise<{ grants: number; signOuts: nu
         for (const process of processes) {
           if (settled(process) || asking.has(process)) continue;
           asking.add(process);
-          void process.provider.currentToken().then(
-            () => last.set(process, 'ok'),
-            (error: unknown) => {
-              if (TRACE_FILE !== undefined) trace(`${clock.now() % 100_000} ${process.name} healed got ${String((error as { code?: unknown }).code)}: ${(error as Error).message} / ${String(((error as Error).cause as Error | undefined)?.message)}`);
-              last.set(process, String((error as { code?: unknown }).code ?? error));
-            },
-          ).finally(() => asking.delete(process));
+          void process.provider
+            .currentToken()
+            .then(
+              () => last.set(process, 'ok'),
+              (error: unknown) => {
+                if (TRACE_FILE !== undefined)
+                  trace(
+                    `${clock.now() % 100_000} ${process.name} healed got ${String((error as { code?: unknown }).code)}: ${(error as Error).message} / ${String(((error as Error).cause as Error | undefined)?.message)}`,
+                  );
+                last.set(process, String((error as { code?: unknown }).code ?? error));
+              },
+            )
+            .finally(() => asking.delete(process));
         }
         if (processes.every(settled) || clock.now() - healedAt > bound) break;
         await advance(clock, 250);
@@ -276,7 +292,10 @@ async function runSchedule(seed: number): Promise<{ grants: number; signOuts: nu
       if (outcomes.every((result) => result === 'REFRESH_TOKEN_UNUSABLE' || result === 'ok')) {
         signInToken = issuer.signIn();
         let signedIn = false;
-        void processes[0]!.provider.signIn(signInToken).catch(() => {}).finally(() => (signedIn = true));
+        void processes[0]!.provider
+          .signIn(signInToken)
+          .catch(() => {})
+          .finally(() => (signedIn = true));
         for (let elapsed = 0; !signedIn && elapsed < bound; elapsed += 50) await advance(clock, 50);
         outcomes = await serveAll();
       }
@@ -312,6 +331,9 @@ describe('the fleet protocol, simulated (seeded schedules of kills, pauses, part
       }
     }
     console.log(`fleet simulation: ${SCHEDULES} schedules, ${grants} grants, ${late} Redis requests run after their caller gave up, ${signOuts} sign-outs (each explained)`);
-    expect(failures, failures.map((failure) => `${failure}\n  replay: SIM_SEED=${failure.match(/^seed (\d+)/)?.[1] ?? '?'} SIM_SCHEDULES=1 npx vitest run test/simulation/fleet.sim.test.ts`).join('\n\n')).toEqual([]);
+    expect(
+      failures,
+      failures.map((failure) => `${failure}\n  replay: SIM_SEED=${failure.match(/^seed (\d+)/)?.[1] ?? '?'} SIM_SCHEDULES=1 npx vitest run test/simulation/fleet.sim.test.ts`).join('\n\n'),
+    ).toEqual([]);
   });
 });

@@ -159,20 +159,23 @@ export class SimBrowser {
           const taken = this.#locks.has(name);
           if (!taken) this.#locks.set(name, tab);
           // the callback is a task of the tab, a moment later: a tab paused meanwhile holds the lock until it resumes
-          this.clock.setTimeout(() => {
-            tab.run(() => {
-              callback(taken ? null : { name }).then(
-                (value) => {
-                  if (!taken && this.#locks.get(name) === tab) this.#locks.delete(name);
-                  resolve(value);
-                },
-                (error: unknown) => {
-                  if (!taken && this.#locks.get(name) === tab) this.#locks.delete(name);
-                  reject(error);
-                },
-              );
-            });
-          }, Math.floor(this.random() * 3));
+          this.clock.setTimeout(
+            () => {
+              tab.run(() => {
+                callback(taken ? null : { name }).then(
+                  (value) => {
+                    if (!taken && this.#locks.get(name) === tab) this.#locks.delete(name);
+                    resolve(value);
+                  },
+                  (error: unknown) => {
+                    if (!taken && this.#locks.get(name) === tab) this.#locks.delete(name);
+                    reject(error);
+                  },
+                );
+              });
+            },
+            Math.floor(this.random() * 3),
+          );
         }),
     };
   }
@@ -187,7 +190,9 @@ export class SimBrowser {
     this.#observe(from.tab, message, true);
     const traced = message as { type?: string; record?: { status: string; value: string; generation: number; seq: number; family: string } };
     if (TRACE_FILE !== undefined && traced.type !== 'barrier' && traced.type !== undefined) {
-      trace(`${this.clock.now() % 100_000} ${from.tab.name} posts ${traced.type}${traced.record === undefined ? '' : ` ${traced.record.family.slice(0, 4)} g${traced.record.generation}.${traced.record.seq} ${traced.record.status} ${traced.record.value}`}`);
+      trace(
+        `${this.clock.now() % 100_000} ${from.tab.name} posts ${traced.type}${traced.record === undefined ? '' : ` ${traced.record.family.slice(0, 4)} g${traced.record.generation}.${traced.record.seq} ${traced.record.status} ${traced.record.value}`}`,
+      );
     }
     for (const to of this.#brokers.get(name) ?? []) {
       if (to === from) continue;

@@ -135,11 +135,7 @@ async function runSchedule(seed: number): Promise<{ signOuts: number; grants: nu
     if (knower !== undefined) violations.push(`${tab.sim.name} was told to sign in again at ${clock.now() - START} ms while ${knower.sim.name} knew a usable refresh token`);
     // an answer carrying the next refresh token, held on its way to a running tab whose grant has not given up on it (at its deadline)
     const coming = issuer.ledger.held.find(
-      (held) =>
-        !held.abandoned &&
-        !held.released &&
-        Number(held.refreshToken.split('-')[1]) === browser.newestFamilyPosted &&
-        running.some((candidate) => candidate.sim.name === held.from),
+      (held) => !held.abandoned && !held.released && Number(held.refreshToken.split('-')[1]) === browser.newestFamilyPosted && running.some((candidate) => candidate.sim.name === held.from),
     );
     if (coming !== undefined) violations.push(`${tab.sim.name} was told to sign in again at ${clock.now() - START} ms while an answer to ${coming.from} could still come`);
   };
@@ -233,10 +229,13 @@ async function runSchedule(seed: number): Promise<{ signOuts: number; grants: nu
           // served, or told to sign in again (final: the check above judged it): not asked again
           if (settled(tab) || asking.has(tab)) continue;
           asking.add(tab);
-          void tab.provider.currentToken().then(
-            () => last.set(tab, 'ok'),
-            (error: unknown) => last.set(tab, String((error as { code?: unknown }).code ?? error)),
-          ).finally(() => asking.delete(tab));
+          void tab.provider
+            .currentToken()
+            .then(
+              () => last.set(tab, 'ok'),
+              (error: unknown) => last.set(tab, String((error as { code?: unknown }).code ?? error)),
+            )
+            .finally(() => asking.delete(tab));
         }
         if (tabs.every(settled) || clock.now() - healedAt > bound) break;
         await advance(clock, 250);
@@ -282,6 +281,9 @@ describe('the tab protocol, simulated (seeded schedules of closes, reloads, paus
       }
     }
     console.log(`tabs simulation: ${SCHEDULES} schedules, ${grants} grants, ${dropped} messages lost to paused tabs, ${signOuts} sign-outs (each explained)`);
-    expect(failures, failures.map((failure) => `${failure}\n  replay: SIM_SEED=${failure.match(/^seed (\d+)/)?.[1] ?? '?'} SIM_SCHEDULES=1 npx vitest run test/simulation/tabs.sim.test.ts`).join('\n\n')).toEqual([]);
+    expect(
+      failures,
+      failures.map((failure) => `${failure}\n  replay: SIM_SEED=${failure.match(/^seed (\d+)/)?.[1] ?? '?'} SIM_SCHEDULES=1 npx vitest run test/simulation/tabs.sim.test.ts`).join('\n\n'),
+    ).toEqual([]);
   });
 });

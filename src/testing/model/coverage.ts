@@ -74,9 +74,7 @@ const SHARING_REGION = 'credential.sharing';
 export function coverageLine(report: CoverageReport): string {
   const { paths, steps, states, transitions } = report;
   return (
-    `paths ${paths}, steps ${steps}, ` +
-    `states ${states.total - states.uncovered.length}/${states.total}, ` +
-    `transitions ${transitions.total - transitions.uncovered.length}/${transitions.total}`
+    `paths ${paths}, steps ${steps}, ` + `states ${states.total - states.uncovered.length}/${states.total}, ` + `transitions ${transitions.total - transitions.uncovered.length}/${transitions.total}`
   );
 }
 

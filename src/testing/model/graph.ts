@@ -199,9 +199,7 @@ export function createModel(config: ModelConfig): Model {
     const next = timers[0];
     const second = timers[1];
     if (next !== undefined && second !== undefined && second.dueAt === next.dueAt && second.armedAt === next.armedAt) {
-      throw new Error(
-        `two timers armed together share the deadline ${next.dueAt}: ${next.type}, ${second.type}; choose other durations (lifetimeMs, settleMs, the policy's times)`,
-      );
+      throw new Error(`two timers armed together share the deadline ${next.dueAt}: ${next.type}, ${second.type}; choose other durations (lifetimeMs, settleMs, the policy's times)`);
     }
     const providerWouldAsk = (time: number) => value.flight === 'idle' && time >= quietUntil(context, false);
     if (providerWouldAsk(now)) offered.push(at({ type: 'token.requested', now }, now));
@@ -272,8 +270,7 @@ export function createModel(config: ModelConfig): Model {
       snapshotTime.set(snapshot, now);
       if (event !== undefined && eventKind.get(event) === 'refused') retryPending.add(snapshot);
       const before = previous === undefined ? undefined : regionEnteredAt.get(previous);
-      const enteredAt = (region: Region) =>
-        before === undefined || previous!.value[region] !== snapshot.value[region] ? now : before[region];
+      const enteredAt = (region: Region) => (before === undefined || previous!.value[region] !== snapshot.value[region] ? now : before[region]);
       regionEnteredAt.set(snapshot, {
         // a landed token re-enters `fresh` even when the value reads `fresh` before and after
         validity: event !== undefined && outcomeOfEvent(event) === 'token' ? now : enteredAt('validity'),
@@ -295,10 +292,7 @@ export function createModel(config: ModelConfig): Model {
       consecutiveFailures: Math.min(context.consecutiveFailures, context.policy.breakerThreshold),
       openUntil: until(context.openUntil),
       retryAt: until(context.retryAt),
-      attempt:
-        value.flight === 'minting'
-          ? { kind: context.attemptKind, timesOutIn: until((context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs) }
-          : null,
+      attempt: value.flight === 'minting' ? { kind: context.attemptKind, timesOutIn: until((context.attemptStartedAt ?? 0) + context.policy.mintTimeoutMs) } : null,
     });
   }
 
@@ -326,8 +320,7 @@ function traversalOptions(model: Model) {
 /** A readable label for a transition: `source --event [guard]--> target`. */
 export function describeTransition(transition: AnyTransitionDefinition): string {
   const { guard: configured } = transition;
-  const guardName =
-    typeof configured === 'string' ? configured : typeof configured === 'object' && configured !== null && 'type' in configured ? String(configured.type) : null;
+  const guardName = typeof configured === 'string' ? configured : typeof configured === 'object' && configured !== null && 'type' in configured ? String(configured.type) : null;
   const guard = guardName === null ? '' : ` [${guardName}]`;
   const target = transition.target?.map((node: AnyStateNode) => node.id).join(',') ?? '(no target)';
   return `${(transition.source as AnyStateNode).id} --${transition.eventType || 'always'}${guard}--> ${target}`;
@@ -372,7 +365,11 @@ export function inspectingScope(onTransitions: (transitions: AnyTransitionDefini
 /** The transitions one step takes, found by running it on the machine with an inspecting scope. */
 export function transitionsOf(machine: CredentialMachine, snapshot: ModelSnapshot, event: CredentialEvent): AnyTransitionDefinition[] {
   const taken: AnyTransitionDefinition[] = [];
-  machine.transition(snapshot, event, inspectingScope((transitions) => taken.push(...transitions)));
+  machine.transition(
+    snapshot,
+    event,
+    inspectingScope((transitions) => taken.push(...transitions)),
+  );
   return taken;
 }
 

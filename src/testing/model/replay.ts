@@ -311,7 +311,7 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
       }
       if (clock.now() !== expect.now) mismatch(`clock at ${clock.now()}, the scenario says ${expect.now}`);
       if (mints.length - 1 !== expect.mintsStarted) mismatch(`${mints.length - 1} mints started, the scenario says ${expect.mintsStarted}`);
-      if ((mints.length > before) !== expect.startsMint) mismatch(expect.startsMint ? 'no mint started' : 'a mint started');
+      if (mints.length > before !== expect.startsMint) mismatch(expect.startsMint ? 'no mint started' : 'a mint started');
       if (actual.context.token.expiresAt !== expect.cachedTokenExpiresAt) {
         mismatch(`cached token expires at ${actual.context.token.expiresAt}, the scenario says ${expect.cachedTokenExpiresAt}`);
       }

@@ -6,17 +6,7 @@ import type { RefreshMode, RefreshPolicy } from '../../config.js';
 import { CredentialError } from '../../../machines/credential-error.js';
 import { retryAfterOf } from '../../retry-after.js';
 import { checkOptions } from '../../check-options.js';
-import {
-  defaultModel,
-  generatePaths,
-  inventory,
-  outcomeOfEvent,
-  timeOfEvent,
-  timeOfSnapshot,
-  worldKindOfEvent,
-  type ModelConfig,
-  type ModelSnapshot,
-} from './graph.js';
+import { defaultModel, generatePaths, inventory, outcomeOfEvent, timeOfEvent, timeOfSnapshot, worldKindOfEvent, type ModelConfig, type ModelSnapshot } from './graph.js';
 
 /** What the world does at one step of a scenario. Times are the `ManualClock`'s readings (ms). */
 export type WorldAction =
@@ -126,8 +116,7 @@ export interface ScenarioOptions {
  */
 export function credentialScenarios(options: ScenarioOptions = {}): CredentialScenario[] {
   checkOptions(options, { owner: 'credentialScenarios', known: ['refresh', 'policy', 'timing', 'coordination', 'machine'] });
-  const modes: readonly RefreshMode[] =
-    options.refresh === undefined ? ['on-demand', 'proactive'] : typeof options.refresh === 'string' ? [options.refresh] : options.refresh;
+  const modes: readonly RefreshMode[] = options.refresh === undefined ? ['on-demand', 'proactive'] : typeof options.refresh === 'string' ? [options.refresh] : options.refresh;
   const scenarios: CredentialScenario[] = [];
   const machine = options.machine ?? credentialMachine;
   const labels = inventory(machine).transitions;
