@@ -18,7 +18,7 @@ console.log(formatTable(rows));
 console.log(`\n${machine}; ${((performance.now() - startedAt) / 1000).toFixed(1)} s`);
 if (!quick && only === undefined) {
   writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify({ machine, rows }, null, 2)}\n`);
-  // the docs show this run's table, never one typed by hand (test/docs.test.ts checks it)
+  // the docs show this run's table, never one typed by hand (test/package/docs.test.ts checks it)
   const page = new URL('../docs/performance.md', import.meta.url);
   writeFileSync(page, withBenchTable(readFileSync(page, 'utf8'), formatTable(rows), machine));
   console.log('wrote bench/results.json and the table in docs/performance.md');

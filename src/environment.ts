@@ -15,7 +15,7 @@ import { runMint, type MintAttemptSetup } from './mint.js';
  * once, serves every provider and every pool key; a per-provider `.provide()` would copy the whole
  * machine definition (about 30 KB) for each, and a pool of 10,000 keys would carry 300 MB of them.
  * This relies on XState handing an actor's `clock` to the children it invokes (the `mint` actor
- * finds the environment through `self.clock`); `test/xstate-contract.test.ts` pins that behaviour,
+ * finds the environment through `self.clock`); `test/package/layout.test.ts` ("the XState behaviour the provider relies on") pins it,
  * so an XState upgrade that changes it fails loudly there rather than quietly here.
  *
  * As XState's timer clock it arms through {@link armTimer}: nothing for an infinite delay, and a

@@ -1,5 +1,5 @@
 /**
- * One tab of a single-page app, as `test/browser-tabs.test.ts` opens several: a provider minting
+ * One tab of a single-page app, as `test/browser/browser-tabs.test.ts` opens several: a provider minting
  * with the rotating refresh-token grant (a public client), shared among the tabs by
  * `browserCoordination` unless `coordinated=0`, calling a protected API every 100 ms. What it saw is
  * in `window.tabStats` (token fingerprints, never a token). Settings come in the URL's hash.

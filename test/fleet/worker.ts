@@ -1,5 +1,5 @@
 /**
- * One process of a fleet, forked by `test/fleet.test.ts`: a provider sharing its credential through
+ * One process of a fleet, forked by `test/redis/fleet.test.ts`: a provider sharing its credential through
  * Redis, minting from the real oidc-provider issuer, serving `currentToken()` in a loop as an app
  * under load would, and reporting over IPC what it served. Its settings come as JSON in argv[2].
  */

@@ -1,5 +1,5 @@
 /**
- * One process of an AWS fleet, forked by `test/aws-fleet.test.ts`: a provider of AWS keys minted by
+ * One process of an AWS fleet, forked by `test/aws/aws-fleet.test.ts`: a provider of AWS keys minted by
  * `assumeRoleMint` (against the test's STS-shaped server) and shared through Redis, served to a real
  * `@aws-sdk/client-s3` client that reads an object in a loop from the test's S3-shaped server, which
  * verifies every signature. Its settings come as JSON in argv[2]; it reports over IPC.

@@ -4,7 +4,7 @@
  * `toTokenCredential` inside `@azure/identity`'s `ChainedTokenCredential`: several token lifetimes
  * of downloads, an `invalidate()`, `stop()` (the chain moves on to its next credential), both
  * stopped, then idle past the SDK's own refresh window. It must live through it and exit by itself.
- * Started by `test/azurite.test.ts` with `NODE_EXTRA_CA_CERTS` naming Azurite's certificate; prints
+ * Started by `test/azure/azurite.test.ts` with `NODE_EXTRA_CA_CERTS` naming Azurite's certificate; prints
  * `name: value` lines the test reads.
  *
  * Usage: `node --import tsx test/sdk/azurite-worker.ts <blob endpoint> <token endpoint> <seconds>`

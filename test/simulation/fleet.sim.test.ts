@@ -6,7 +6,7 @@
  * pub/sub messages lost), against an issuer with strict reuse detection (answers held, lost, 503s).
  * Processes are killed mid-grant, paused (their event loop stalled) and started; the user may sign in
  * again. (Redis losing its data is not scheduled: a process that never read the record cannot tell a
- * new Redis from one that lost the family's; `test/refresh-rotation.test.ts` covers the processes that did.)
+ * new Redis from one that lost the family's; `test/redis/refresh-rotation.test.ts` covers the processes that did.)
  *
  * After every step: no refresh token was ever sent twice; no caller got a token that had expired on
  * its way (a late publish); no process was told to sign in again while Redis held the live refresh

@@ -1,0 +1,321 @@
+/**
+ * The package as a user gets it: `npm pack`, the file list, and the tarball installed in a scratch
+ * directory, where every entry is imported (and `require`d), and the declarations compile in a
+ * browser-only TypeScript setup. Needs `npm run build` first (`npm test` runs it).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { credentialScenarios } from '../../src/testing/index.js';
+
+const root = fileURLToPath(new URL('../..', import.meta.url));
+type Conditions = { types: string; default: string };
+const packageJson = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+  exports: Record<string, { import: Conditions; require: Conditions } | string>;
+  engines: { node: string };
+  version: string;
+  repository?: unknown;
+  homepage?: unknown;
+  bugs?: unknown;
+};
+const CODE_EXPORTS = Object.entries(packageJson.exports).filter((entry): entry is [string, { import: Conditions; require: Conditions }] => typeof entry[1] !== 'string');
+const ENTRIES = CODE_EXPORTS.map(([subpath]) => `credential-actor${subpath.slice(1)}`);
+const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
+let scratch: string;
+let files: string[];
+let tarball: string;
+let unpackedSize: number;
+
+beforeAll(() => {
+  scratch = mkdtempSync(join(tmpdir(), 'credential-actor-pack-'));
+  const [packed] = JSON.parse(execFileSync(npm, ['pack', '--json', '--pack-destination', scratch], { cwd: root, encoding: 'utf8' })) as [
+    { filename: string; files: { path: string }[]; unpackedSize: number },
+  ];
+  files = packed.files.map((file) => file.path).sort();
+  unpackedSize = packed.unpackedSize;
+  tarball = join(scratch, packed.filename);
+}, 60_000);
+
+afterAll(() => {
+  if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+});
+
+describe('npm pack', () => {
+  it('ships only what a user needs: the built library, its declarations (ESM and CJS) and maps, README, CHANGELOG, LICENSE', () => {
+    const unexpected = files.filter((path) => !/^dist\/(src|machines)\/.+\.(js|cjs|d\.ts|d\.cts|js\.map)$/.test(path) && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(path));
+    expect(unexpected).toEqual([]);
+    expect(files).toContain('LICENSE');
+    for (const [, { import: esm, require: cjs }] of CODE_EXPORTS) {
+      for (const path of [esm.types, esm.default, cjs.types, cjs.default]) expect(files).toContain(path.slice(2));
+    }
+    expect(files.filter((path) => path.startsWith('test/') || path.startsWith('bench/') || path.startsWith('examples/'))).toEqual([]);
+  });
+
+  it('stays lean: its unpacked size, reported, with no source inlined in its maps', () => {
+    const sourceLines = ['src', 'machines']
+      .flatMap((folder) => readdirSync(join(root, folder), { recursive: true, encoding: 'utf8' }).map((path) => join(root, folder, path)))
+      .filter((path) => path.endsWith('.ts'))
+      .reduce((lines, path) => lines + readFileSync(path, 'utf8').split('\n').length, 0);
+    console.log(`npm pack: ${files.length} files, ${(unpackedSize / 1000).toFixed(0)} kB unpacked, ${(unpackedSize / sourceLines).toFixed(0)} bytes per line of source`);
+    // about 100 bytes per line of TypeScript (its JavaScript without comments, a map, and declarations
+    // for ESM and CJS): 742 kB for 7,600 lines, 1,090 kB for 11,300. Inlined sources or a second
+    // copy of the code would double it.
+    expect(unpackedSize / sourceLines).toBeLessThan(110);
+    const map = JSON.parse(readFileSync(join(root, 'dist/src/provider.js.map'), 'utf8')) as { sources: string[]; sourceRoot: string; sourcesContent?: string[] };
+    expect(map.sourcesContent).toBeUndefined();
+  });
+
+  it('has source maps that point at real sources: the repository at this version, path by path', () => {
+    const at = `https://github.com/credential-actor/credential-actor/blob/v${packageJson.version}/`;
+    const map = JSON.parse(readFileSync(join(root, 'dist/src/provider.js.map'), 'utf8')) as { sources: string[]; sourceRoot?: string };
+    expect(map.sources).toEqual([`${at}src/provider.ts`]);
+    expect(map.sourceRoot).toBeUndefined();
+    for (const file of files.filter((path) => path.endsWith('.js.map'))) {
+      const { sources } = JSON.parse(readFileSync(join(root, file), 'utf8')) as { sources: string[] };
+      for (const source of sources) {
+        expect(source.startsWith(at), `${file} points at ${source}`).toBe(true);
+        expect(existsSync(join(root, source.slice(at.length))), `${file} points at ${source}`).toBe(true);
+      }
+    }
+  });
+
+  it('gives stack traces that name the source in the repository, not a doubled path (issue 26)', () => {
+    const script = "import('./dist/src/testing/index.js').then((t) => t.replayScenario(null)).catch((error) => console.log(error.stack))";
+    const stack = execFileSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    expect(stack).toContain(`/blob/v${packageJson.version}/src/testing/model/replay.ts`);
+    expect(stack).not.toMatch(/src\/testing\/model\/src\/testing\/model/);
+  });
+
+  it('engines says what require() needs: Node ^20.19 or >= 22.12 (ES modules loaded synchronously)', () => {
+    expect(packageJson.engines.node).toBe('^20.19.0 || >=22.12.0');
+  });
+
+  it('@arethetypeswrong/cli and publint find no problem in the tarball', () => {
+    const attw = join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
+    const attwOut = execFileSync(process.execPath, [attw, tarball, '--format', 'json'], { encoding: 'utf8' });
+    const report = JSON.parse(attwOut) as { problems?: unknown[] | Record<string, unknown> };
+    expect(Object.keys(report.problems ?? {}).length, attwOut.slice(0, 2_000)).toBe(0);
+    const publint = join(root, 'node_modules', 'publint', 'src', 'cli.js');
+    const publintOut = execFileSync(process.execPath, [publint, '--strict'], { cwd: root, encoding: 'utf8' });
+    expect(publintOut).toMatch(/All good!/);
+  }, 120_000);
+
+  it('has no @internal member in its declarations', () => {
+    const declarations = readFileSync(join(root, 'dist/src/provider.d.ts'), 'utf8');
+    expect(declarations).not.toContain('@internal');
+    expect(declarations).not.toContain('createCredentialProviderWith');
+  });
+
+  it('has the metadata the registry page needs', () => {
+    expect(packageJson.repository).toBeDefined();
+    expect(packageJson.homepage).toBeDefined();
+    expect(packageJson.bugs).toBeDefined();
+  });
+});
+
+describe('the packed tarball installed in a scratch project', () => {
+  let project: string;
+  beforeAll(() => {
+    project = join(scratch, 'app');
+    execFileSync('mkdir', ['-p', project]);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'scratch-app', private: true, type: 'module' }));
+    // the optional peer that credential-actor/otel needs; everything else comes with the package
+    execFileSync(npm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball, '@opentelemetry/api@1.9.0'], {
+      cwd: project,
+      encoding: 'utf8',
+    });
+  }, 120_000);
+
+  it('imports every entry', () => {
+    const script = `for (const entry of ${JSON.stringify(ENTRIES)}) { const module = await import(entry); console.log(entry, Object.keys(module).length); }`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: project, encoding: 'utf8' });
+    for (const entry of ENTRIES) expect(out).toMatch(new RegExp(`^${entry} [1-9]`, 'm'));
+  });
+
+  it('require() and import give one module instance: one Secret class, one CredentialError (no dual-package hazard)', () => {
+    const script = `const required = require('credential-actor'); import('credential-actor').then((imported) => console.log(required.Secret === imported.Secret, required.CredentialError === imported.CredentialError, require('credential-actor/oauth2').OAuthError === require('credential-actor/oauth2').OAuthError));`;
+    const out = execFileSync(process.execPath, ['--no-warnings', '-e', script], { cwd: project, encoding: 'utf8' });
+    expect(out.trim()).toBe('true true true');
+  });
+
+  it.each([
+    // [label, module, moduleResolution, the consumer's package type]
+    ['nodenext, ESM', 'nodenext', 'nodenext', 'module'],
+    ['nodenext, CommonJS', 'nodenext', 'nodenext', 'commonjs'],
+    ['node16, ESM', 'node16', 'node16', 'module'],
+    ['node16, CommonJS', 'node16', 'node16', 'commonjs'],
+    ['bundler', 'esnext', 'bundler', 'module'],
+    ['node10 (module commonjs, e.g. NestJS)', 'commonjs', 'node10', 'commonjs'],
+  ])(
+    'type-checks for TypeScript %s, without Node types, lib ES2022 + DOM, skipLibCheck off',
+    (label, module, moduleResolution, type) => {
+      const dir = join(project, `ts-${label.replace(/\W+/g, '-')}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type }));
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: { strict: true, module, moduleResolution, target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], noEmit: true, skipLibCheck: false, esModuleInterop: true },
+          files: ['app.ts'],
+        }),
+      );
+      writeFileSync(
+        join(dir, 'app.ts'),
+        [
+          "import { BreakerOpenError, createCredentialProvider, type AuthToken } from 'credential-actor';",
+          "import { clientCredentialsMint, OAuthError } from 'credential-actor/oauth2';",
+          "import { ManualClock } from 'credential-actor/testing';",
+          'export async function token(): Promise<AuthToken | string> {',
+          "  const mint = clientCredentialsMint({ tokenEndpoint: 'https://login.example/token', clientId: 'c', clientSecret: 's', scopes: ['a'] });",
+          '  const provider = await createCredentialProvider({ mint, clock: new ManualClock(0), firstMint: "lazy" });',
+          '  try {',
+          '    return await provider.currentToken();',
+          '  } catch (error) {',
+          '    if (error instanceof BreakerOpenError) return `retry in ${error.retryAfterMs} ms`;',
+          '    if (error instanceof OAuthError) return error.step;',
+          '    throw error;',
+          '  }',
+          '}',
+          '',
+        ].join('\n'),
+      );
+      // the package is in the project's node_modules, one level up: resolvers walk up to it
+      const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+      let output = '';
+      try {
+        execFileSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8' });
+      } catch (error) {
+        output = String((error as { stdout?: string }).stdout ?? error);
+      }
+      expect(output).toBe('');
+    },
+    60_000,
+  );
+
+  it('can be require()d from CommonJS (Node >= 20.19 loads ES modules synchronously)', () => {
+    const script = `const { createCredentialProvider, CredentialError } = require('credential-actor'); const { ManualClock } = require('credential-actor/testing'); console.log(typeof createCredentialProvider, typeof CredentialError, typeof ManualClock);`;
+    const out = execFileSync(process.execPath, ['--no-warnings', '-e', script], { cwd: project, encoding: 'utf8' });
+    expect(out.trim()).toBe('function function function');
+  });
+
+  it('lets a user test their own wrapper on every generated scenario in a 20-line vitest file, with full coverage', () => {
+    writeFileSync(
+      join(project, 'wrapper.test.js'),
+      [
+        "import { expect, test } from 'vitest';",
+        "import { coverageLine, credentialScenarios, replayScenario, scenarioCoverage } from 'credential-actor/testing';",
+        '',
+        '// the code under test: a token, a request, and one retry after a 401',
+        'async function callApi({ provider, fetch }) {',
+        '  const token = await provider.currentToken();',
+        "  const response = await fetch('https://api.example', { headers: { authorization: `Bearer ${token.secret.reveal()}` } });",
+        '  if (response.status !== 401 || !provider.invalidate(token)) return response.status;',
+        '  const retry = await provider.currentToken();',
+        "  return (await fetch('https://api.example', { headers: { authorization: `Bearer ${retry.secret.reveal()}` } })).status;",
+        '}',
+        '',
+        'const scenarios = credentialScenarios();',
+        'const results = [];',
+        "test.each(scenarios.map((s) => [s.name, s]))('%s', async (_name, scenario) => {",
+        '  const result = await replayScenario(scenario, { onRequest: callApi });',
+        '  expect(result.requests.flatMap((r) => r.upstream).filter((call) => call.expired)).toEqual([]);',
+        '  results.push(result);',
+        '});',
+        "test('coverage', () => console.log(coverageLine(scenarioCoverage(scenarios, results))));",
+        '',
+      ].join('\n'),
+    );
+    const vitest = join(root, 'node_modules', 'vitest', 'vitest.mjs');
+    const out = execFileSync(process.execPath, [vitest, 'run', '--root', project, 'wrapper.test.js'], { cwd: project, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' } });
+    const total = credentialScenarios().length;
+    expect(out).toMatch(new RegExp(`paths ${total}, steps \\d+, states (\\d+)/\\1, transitions (\\d+)/\\2`));
+    expect(out).toMatch(new RegExp(`Tests +${total + 1} passed`));
+  }, 60_000);
+
+  it('offers no back door in its declarations: no constructor users cannot call, no send or stop on a provider’s or pool’s actor (issue 27)', () => {
+    const checked = join(project, 'back-doors');
+    mkdirSync(checked, { recursive: true });
+    writeFileSync(
+      join(checked, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], noEmit: true, skipLibCheck: false },
+        files: ['app.ts'],
+      }),
+    );
+    // each @ts-expect-error must meet an error: a back door that type-checks leaves it unused (TS2578)
+    writeFileSync(
+      join(checked, 'app.ts'),
+      [
+        "import { CredentialPool, CredentialProvider } from 'credential-actor';",
+        "import { RedisCoordination } from 'credential-actor/redis';",
+        "import { BrowserCoordination } from 'credential-actor/browser';",
+        'declare const provider: CredentialProvider;',
+        'declare const pool: CredentialPool;',
+        '// @ts-expect-error the constructor is not the way in: createCredentialProvider is',
+        'export const made = new CredentialProvider();',
+        '// @ts-expect-error createCredentialPool',
+        'export const pooled = new CredentialPool();',
+        '// @ts-expect-error redisCoordination',
+        'export const shared = new RedisCoordination();',
+        '// @ts-expect-error browserCoordination',
+        'export const tabs = new BrowserCoordination();',
+        '// @ts-expect-error the provider owns its statechart’s life',
+        'provider.actor.stop();',
+        '// @ts-expect-error and what it is told',
+        "provider.actor.send({ type: 'token.requested', now: 0 });",
+        '// @ts-expect-error the pool too',
+        'pool.actor.stop();',
+        '// what users may do: watch',
+        'export const value = provider.actor.getSnapshot().value.breaker;',
+        'provider.actor.subscribe(() => {}).unsubscribe();',
+        "pool.actor.on('issuer.breaker.changed', () => {}).unsubscribe();",
+        '',
+      ].join('\n'),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const result = (() => {
+      try {
+        return execFileSync(process.execPath, [tsc, '-p', checked], { cwd: checked, encoding: 'utf8' });
+      } catch (error) {
+        return String((error as { stdout?: string }).stdout ?? error);
+      }
+    })();
+    expect(result).toBe('');
+  });
+
+  it('type-checks in a browser-only TypeScript setup (no @types/node, lib ES2022 + DOM, skipLibCheck off)', () => {
+    writeFileSync(
+      join(project, 'tsconfig.json'),
+      JSON.stringify({
+        compilerOptions: { strict: true, module: 'NodeNext', moduleResolution: 'NodeNext', target: 'ES2022', lib: ['ES2022', 'DOM'], types: [], noEmit: true, skipLibCheck: false },
+        files: ['app.ts'],
+      }),
+    );
+    writeFileSync(
+      join(project, 'app.ts'),
+      [
+        "import { createCredentialProvider, type AuthToken } from 'credential-actor';",
+        "import { ManualClock } from 'credential-actor/testing';",
+        'export async function token(): Promise<AuthToken> {',
+        "  const provider = await createCredentialProvider({ mint: async () => ({ secret: 's', expiresAt: null }), clock: new ManualClock(0) });",
+        '  const token = await provider.currentToken();',
+        '  await provider[Symbol.asyncDispose]();',
+        '  return token;',
+        '}',
+        '',
+      ].join('\n'),
+    );
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const result = (() => {
+      try {
+        return execFileSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
+      } catch (error) {
+        return String((error as { stdout?: string }).stdout ?? error);
+      }
+    })();
+    expect(result).toBe('');
+  });
+});
