@@ -74,7 +74,6 @@ export function refreshDueAt(policy: RefreshTiming, issuedAt: number, expiresAt:
  * ```
  */
 export function clamp01(value: number): number {
-  // Mutation testing: `value >= 0` and `value <= 1` here are equivalent mutants (0 and 1 map to themselves either way).
   return value > 0 ? (value < 1 ? value : 1) : 0;
 }
 
@@ -95,8 +94,6 @@ export function clamp01(value: number): number {
 export function scheduledRefreshAt(policy: Pick<RefreshPolicy, 'refreshAt' | 'refreshFloorMs'>, issuedAt: number, expiresAt: number | null, jitter: number, refreshAfter?: number): number | null {
   if (refreshAfter !== undefined) policy = { ...policy, refreshAt: hintedRefreshFraction(policy, issuedAt, expiresAt, refreshAfter) };
   const due = refreshDueAt(policy, issuedAt, expiresAt, jitter);
-  // Mutation testing: dropping either null test, or joining them with `&&`, is an equivalent mutant:
-  // refreshDueAt returns null exactly when expiresAt is null, so each test alone decides the same.
   if (due === null || expiresAt === null || due > issuedAt) return due;
   return issuedAt + clamp01(policy.refreshAt - clamp01(jitter)) * (expiresAt - issuedAt);
 }
@@ -170,8 +167,6 @@ export function needsMintAt(context: CredentialContext, now: number): boolean {
  * ```
  */
 export function breakerAdmitsAt(context: CredentialContext, now: number): boolean {
-  // Mutation testing: dropping `openUntil === null` is an equivalent mutant for every clock reading
-  // >= 0 (`now >= null` is `now >= 0`), and a clock reads epoch milliseconds.
   return context.openUntil === null || now >= context.openUntil;
 }
 

@@ -38,8 +38,7 @@ export const poolMachine = setup({
      */
     retryAfterOutlastsCooldown: ({ context, event }) => {
       assertEvent(event, 'issuer.failed');
-      // `?? -Infinity` is never taken: this guard runs only in `open`, and every way into `open` sets
-      // `openUntil` (an equivalent mutant, `+Infinity`, survives there for that reason)
+      // `?? -Infinity` is never taken: this guard runs only in `open`, and every way into `open` sets `openUntil`
       return event.retryAfterMs !== null && event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs, false) > (context.openUntil ?? -Infinity);
     },
     /** A mint asks after the cooldown ended by the clock, before its (late) timer fired. */

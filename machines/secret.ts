@@ -69,9 +69,7 @@ export class Secret<T extends SecretValue<T> = string> {
     const theirs = canonical(other instanceof Secret ? other.#value : other);
     if (theirs === null) return false;
     const ours = canonical(this.#value) ?? '';
-    // Over the longer of the two, so the time taken does not tell which is shorter. (Mutation
-    // testing: `Math.min` here, or `i <= length` below, are equivalent mutants for the answer: a
-    // length difference is already in `difference`, and `charCodeAt` past the end reads as 0.)
+    // Over the longer of the two, so the time taken does not tell which is shorter.
     const length = Math.max(ours.length, theirs.length);
     let difference = ours.length ^ theirs.length;
     for (let i = 0; i < length; i++) {

@@ -156,8 +156,6 @@ export async function runMint(
   const deadline = run.startedAt + setup.mintTimeoutMs;
   if (pass !== null && clock.now() >= deadline) {
     // its deadline passed while it queued: the statechart is about to time it out, the issuer is not asked.
-    // (Mutation testing: its blame is unobservable, an equivalent mutant: only a pool key has a gate,
-    // and a pool key's breaker counts neither 'nobody' nor 'issuer'.)
     pass.settle('abandoned');
     throw new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'nobody' });
   }
@@ -173,8 +171,6 @@ export async function runMint(
     if (signal.aborted) {
       // Given up: the statechart timed the attempt out, or every caller left, or it was stopped.
       // Only the first is the issuer's doing; it is told apart by the deadline having passed.
-      // (Mutation testing: `pass.settle` for `pass?.settle`, or `{}` for `{ blame: 'issuer' }`, the
-      // default, are equivalent mutants: the first throws only into a stopped actor, which ignores it.)
       pass?.settle(clock.now() >= deadline ? new MintFailure(mintTimeoutError(setup.mintTimeoutMs), deadline, { blame: 'issuer' }) : 'abandoned');
       throw error;
     }
@@ -229,10 +225,7 @@ export function isIssuerNotAsked(error: unknown): boolean {
   return readThrown(error).issuerNotAsked;
 }
 
-/**
- * A classifier that throws, or answers anything but `'key'`, blames the issuer (the safer guess).
- * (Mutation testing: an empty `catch` is an equivalent mutant: `MintFailure` reads a missing blame as 'issuer'.)
- */
+/** A classifier that throws, or answers anything but `'key'`, blames the issuer (the safer guess). */
 function blameOf(classify: (error: unknown) => MintBlame, error: unknown): MintBlame {
   try {
     return classify(error) === 'key' ? 'key' : 'issuer';
@@ -243,7 +236,6 @@ function blameOf(classify: (error: unknown) => MintBlame, error: unknown): MintB
 
 /** A throwing or non-numeric jitter source counts as no jitter; out-of-range samples are clamped later. */
 function sampleJitter(jitter: () => number): number {
-  // Mutation testing: an empty catch (a sample of undefined) is an equivalent mutant: clamp01 reads it as 0.
   try {
     const sample = jitter();
     return typeof sample === 'number' ? sample : 0;

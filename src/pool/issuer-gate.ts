@@ -98,9 +98,6 @@ export class IssuerGate {
     }
     if (this.permits.inFlight >= this.permits.limit) this.#actor.send({ type: 'mints.saturated', now: this.#clock.now() });
     const pass = new KeyPass(this, key);
-    // (Mutation testing: making every pass the probe is an equivalent mutant: while a probe is out
-    // no other pass is admitted, and an older pass taken for one reports `probe.abandoned` only
-    // where no probe is out, which changes nothing.)
     if (probe) {
       this.#probe = pass;
       this.#probeStartedAt = this.#clock.now();
@@ -115,11 +112,8 @@ export class IssuerGate {
   #refuseUnlessAdmitted(starting: boolean): boolean {
     if (this.#closedBy !== null) throw new MintFailure(this.#closedBy, this.#clock.now(), { blame: 'nobody' });
     // the late-timer case: the cooldown may have ended by the clock before its timer fired.
-    // (Mutation testing: sending it in any state is an equivalent mutant: only `open` handles it.)
     if (this.#actor.getSnapshot().value.issuer === 'open') this.#actor.send({ type: 'mint.requested', now: this.#clock.now() });
     const { value, context } = this.#actor.getSnapshot();
-    // (Mutation testing: dropping `value.issuer === 'halfOpen'`, or `value.issuer === 'open' ?`
-    // below, are equivalent mutants: `probing` is false outside `halfOpen`, `openUntil` null.)
     if (value.issuer === 'open' || (value.issuer === 'halfOpen' && context.probing)) {
       const now = this.#clock.now();
       const openUntil = value.issuer === 'open' ? context.openUntil : null;
@@ -129,8 +123,6 @@ export class IssuerGate {
       const refusal = new BreakerOpenError({ scope: 'issuer', openUntil, reason: context.openReason ?? 'failures', now, lastFailure: this.#lastIssuerFailure, retryAfterMs: probeBoundMs });
       throw new MintFailure(refusal, now, { blame: 'nobody', retryAfterMs: refusal.retryAfterMs });
     }
-    // (Mutation testing: claiming the probe when closed, or from the check before the queue, are
-    // equivalent mutants: `probe.started` and `probe.abandoned` are handled in `halfOpen` only.)
     if (!starting || value.issuer !== 'halfOpen') return false;
     this.#actor.send({ type: 'probe.started', now: this.#clock.now() });
     return true;
@@ -140,8 +132,6 @@ export class IssuerGate {
   settle(pass: KeyPass, outcome: 'answered' | 'abandoned' | MintFailure): void {
     this.#attempts--;
     const wasProbe = this.#probe === pass;
-    // (Mutation testing: never clearing `#probe` is an equivalent mutant: a settled pass is never
-    // settled again; reporting to a closed gate's stopped statechart is one too, it ignores events.)
     if (wasProbe) this.#probe = null;
     try {
       this.#report(pass, wasProbe, outcome);
@@ -149,8 +139,6 @@ export class IssuerGate {
       // whatever the report met, the permit comes back: a lost permit would stall every key behind it
       this.permits.release();
     }
-    // (Mutation testing: dropping the first or the last condition is an equivalent mutant: a stopped
-    // statechart ignores events, and `belowCap` has no `mints.available` to take.)
     if (this.#closedBy === null && this.permits.inFlight < this.permits.limit && this.#actor.getSnapshot().value.mints === 'atCap') {
       this.#actor.send({ type: 'mints.available', now: this.#clock.now() });
     }
@@ -159,7 +147,7 @@ export class IssuerGate {
   /** Tells the issuer breaker what an attempt's outcome says of the issuer. */
   #report(pass: KeyPass, wasProbe: boolean, outcome: 'answered' | 'abandoned' | MintFailure): void {
     if (this.#closedBy === null) {
-      // (`outcome !== 'abandoned' &&` only narrows the type: dropping it is an equivalent mutant.)
+      // (`outcome !== 'abandoned' &&` only narrows the type)
       if (outcome === 'answered' || (outcome !== 'abandoned' && outcome.blame === 'key')) {
         this.#issuerAnswered(pass.key);
       } else if (outcome === 'abandoned' || outcome.blame === 'nobody') {
@@ -174,9 +162,7 @@ export class IssuerGate {
 
   /**
    * The issuer answered: news for its breaker only when it had counted failures or is not closed,
-   * which spares the statechart (and an inspector) an event per healthy mint. (Mutation testing:
-   * sending it always is therefore an equivalent mutant: closed with no failures, it changes nothing;
-   * so is testing the failures alone: `open` and `halfOpen` are only ever entered by a failure.)
+   * which spares the statechart (and an inspector) an event per healthy mint.
    */
   #issuerAnswered(key: string): void {
     const { value, context } = this.#actor.getSnapshot();
