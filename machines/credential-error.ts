@@ -24,6 +24,8 @@
  * - `STS_ERROR`: AWS STS refused, failed or could not be reached (`StsError`: STS's own code in `stsCode`).
  * - `MINT_FAILED`: a cloud SDK asked for a token and your mint threw (the SDK needs an error of its
  *   own kind: `AzureAuthenticationError`); your error is its `cause`, reduced to name, message and code.
+ * - `SCENARIO_MISMATCH`: in a test, `replayScenario` found the provider or your code doing other than a
+ *   generated scenario says (`ScenarioMismatch`).
  */
 export type CredentialErrorCode =
   | 'BREAKER_OPEN'
@@ -41,7 +43,8 @@ export type CredentialErrorCode =
   | 'TOKEN_REFUSED'
   | 'OAUTH_ERROR'
   | 'STS_ERROR'
-  | 'MINT_FAILED';
+  | 'MINT_FAILED'
+  | 'SCENARIO_MISMATCH';
 
 /**
  * The one error type the library raises itself. Errors thrown by your `mint` reach callers as they

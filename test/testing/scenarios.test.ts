@@ -81,6 +81,7 @@ describe('a deliberately wrong wrapper fails on a named scenario, its steps prin
         await replayScenario(scenario, { onRequest: retriesForever });
       } catch (error) {
         expect(error).toBeInstanceOf(ScenarioMismatch);
+        expect(error).toMatchObject({ code: 'SCENARIO_MISMATCH', name: 'ScenarioMismatch' });
         failures.push((error as Error).message);
       }
     }

@@ -5,7 +5,7 @@ import { describeShape } from '../../describe-shape.js';
 import type { InspectionEvent } from 'xstate';
 import { credentialMachine, type CredentialMachine } from '../../../machines/credential.machine.js';
 import type { AuthToken, MintedToken } from '../../auth-token.js';
-import { createCredentialProviderWith, type TokenSource } from '../../provider.js';
+import { createCredentialProviderWith, type CredentialProvider, type TokenSource } from '../../provider.js';
 import type { MintContext } from '../../mint.js';
 import { Secret } from '../../../machines/secret.js';
 import { ManualClock } from '../manual-clock.js';
@@ -82,9 +82,17 @@ export interface ReplayResult<T = unknown> {
   readonly states: ReadonlySet<string>;
 }
 
-/** The provider did not do what the scenario says (or your code made calls the scenario does not expect). */
-export class ScenarioMismatch extends Error {
+/**
+ * The provider did not do what the scenario says (or your code made calls the scenario does not
+ * expect): a `CredentialError` with code `SCENARIO_MISMATCH`, its message naming the scenario and step.
+ */
+export class ScenarioMismatch extends CredentialError {
   override name = 'ScenarioMismatch';
+
+  /** @internal Thrown by {@link replayScenario}. */
+  constructor(message: string) {
+    super('SCENARIO_MISMATCH', message);
+  }
 }
 
 /** A request's calls beyond this are a runaway loop: stopped and reported. */
@@ -124,49 +132,190 @@ interface TrackedRequest<T> {
  */
 export async function replayScenario<T = unknown>(scenario: CredentialScenario, options: ReplayOptions<T> = {}): Promise<ReplayResult<T>> {
   checkOptions(options, { owner: 'replayScenario', known: ['onRequest', 'machine'] });
-  const onRequest = options.onRequest ?? (defaultRequest as unknown as (context: RequestContext) => T | Promise<T>);
   if (typeof scenario !== 'object' || scenario === null || typeof scenario.model !== 'object' || !Array.isArray(scenario.steps)) {
     throw new CredentialError('INVALID_ARGUMENT', `replayScenario: scenario must be one of credentialScenarios(), got ${describeShape(scenario)}`);
   }
-  const { model } = scenario;
-  const transitions = new Set<string>();
-  const states = new Set<string>();
-  const inspect = (event: InspectionEvent) => {
-    if (event.type !== '@xstate.microstep') return;
-    for (const transition of event._transitions) transitions.add(transitionKey(transition));
-    const value = (event.snapshot as unknown as { value: Record<string, string> }).value;
-    for (const [region, child] of Object.entries(value)) states.add(`credential.${region}`).add(`credential.${region}.${child}`);
-  };
-  const clock = new ManualClock(model.startMs);
-  const mints: { resolve(token: MintedToken): void; reject(error: unknown): void; signal: AbortSignal; phase: MintContext['phase']; step: MintContext['step'] }[] = [];
-  const mint = ({ signal, phase, step }: MintContext) => new Promise<MintedToken>((resolve, reject) => mints.push({ resolve, reject, signal, phase, step }));
+  const replay = new Replay<T>(scenario, options.onRequest ?? (defaultRequest as unknown as (context: RequestContext) => T | Promise<T>));
+  const provider = await replay.startProvider(options.machine ?? credentialMachine);
+  try {
+    for (const [index, step] of scenario.steps.entries()) await replay.run(index, step);
+    await replay.stop();
+  } finally {
+    await provider.stop();
+  }
+  return replay.result();
+}
+
+/** A mint the replay started: settled by the scenario's steps. */
+interface ScriptedMint {
+  resolve(token: MintedToken): void;
+  reject(error: unknown): void;
+  readonly signal: AbortSignal;
+  readonly phase: MintContext['phase'];
+  readonly step: MintContext['step'];
+}
+
+/** One replay: the provider under test, its clock and mints, what the user's code did, and the checks after each step. */
+class Replay<T> {
+  readonly #scenario: CredentialScenario;
+  readonly #onRequest: (context: RequestContext) => T | Promise<T>;
+  readonly #clock: ManualClock;
+  readonly #mints: ScriptedMint[] = [];
   /** Every token minted, by secret, and the ones the upstream refuses. */
-  const minted = new Map<string, number | null>();
-  const refused = new Set<string>();
-  const reports = { succeeded: 0, failed: 0, breaker: [] as string[] };
-  const calls: TrackedCall[] = [];
-  const requests: TrackedRequest<T>[] = [];
-  const trail: string[] = [];
-  const mismatch = (message: string): never => {
-    throw new ScenarioMismatch(`${scenario.name}\n  at step ${trail.length} (${trail.at(-1) ?? 'start'}): ${message}\n  steps: ${trail.join(' → ')}`);
-  };
+  readonly #minted = new Map<string, number | null>();
+  readonly #refused = new Set<string>();
+  readonly #reports = { succeeded: 0, failed: 0, breaker: [] as string[] };
+  readonly #calls: TrackedCall[] = [];
+  readonly #requests: TrackedRequest<T>[] = [];
+  readonly #trail: string[] = [];
+  /** The outcome each call must come to, once decided; a call not yet decided must still be waiting. */
+  readonly #expectedCalls = new Map<number, TokenCallOutcome>();
+  readonly #transitions = new Set<string>();
+  readonly #states = new Set<string>();
+  #provider!: CredentialProvider;
 
-  const mintToken = (secret: string, expiresAt: number | null) => {
-    minted.set(secret, expiresAt);
-    mints.at(-1)!.resolve({ secret, expiresAt });
-  };
-  const { breakerCounts: _breakerCounts, ...policy } = model.policy;
-  const pending = createCredentialProviderWith(options.machine ?? credentialMachine, { mint, clock, inspect, ...policy });
-  mintToken('model-token-0', model.startMs + model.lifetimeMs);
-  const provider = await pending;
-  provider.on('refresh.succeeded', () => reports.succeeded++);
-  provider.on('refresh.failed', () => reports.failed++);
-  provider.on('breaker.changed', ({ from, to }) => reports.breaker.push(`${from}->${to}`));
+  constructor(scenario: CredentialScenario, onRequest: (context: RequestContext) => T | Promise<T>) {
+    this.#scenario = scenario;
+    this.#onRequest = onRequest;
+    this.#clock = new ManualClock(scenario.model.startMs);
+  }
 
-  const startRequest = (step: number) => {
+  /** The provider on the scenario's policy, its first token minted as the model says. */
+  async startProvider(machine: CredentialMachine): Promise<CredentialProvider> {
+    const { model } = this.#scenario;
+    const inspect = (event: InspectionEvent) => {
+      if (event.type !== '@xstate.microstep') return;
+      for (const transition of event._transitions) this.#transitions.add(transitionKey(transition));
+      const value = (event.snapshot as unknown as { value: Record<string, string> }).value;
+      for (const [region, child] of Object.entries(value)) this.#states.add(`credential.${region}`).add(`credential.${region}.${child}`);
+    };
+    const mint = ({ signal, phase, step }: MintContext) => new Promise<MintedToken>((resolve, reject) => this.#mints.push({ resolve, reject, signal, phase, step }));
+    const { breakerCounts: _breakerCounts, ...policy } = model.policy;
+    const pending = createCredentialProviderWith(machine, { mint, clock: this.#clock, inspect, ...policy });
+    this.#mintToken('model-token-0', model.startMs + model.lifetimeMs);
+    const provider = await pending;
+    provider.on('refresh.succeeded', () => this.#reports.succeeded++);
+    provider.on('refresh.failed', () => this.#reports.failed++);
+    provider.on('breaker.changed', ({ from, to }) => this.#reports.breaker.push(`${from}->${to}`));
+    this.#provider = provider;
+    return provider;
+  }
+
+  /** One step: what the world does, then every check of the provider's side against what the scenario expects. */
+  async run(index: number, { world, expect }: CredentialScenario['steps'][number]): Promise<void> {
+    this.#trail.push(describeWorld(world));
+    const before = this.#mints.length;
+    this.#apply(index, world);
+    await settle();
+    this.#checkRunaways();
+    for (const { call, outcome } of expect.tokenCalls) this.#expectedCalls.set(call, outcome);
+    const actual = this.#provider.actor.getSnapshot();
+    if (!isDeepStrictEqualish(actual.value, expect.state)) {
+      const hint = world.kind === 'upstreamRefuses' ? ' (after a 401, does your code invalidate(token) and retry once?)' : '';
+      this.#mismatch(`state ${JSON.stringify(actual.value)}, the scenario says ${JSON.stringify(expect.state)}${hint}`);
+    }
+    const clock = this.#clock;
+    if (clock.now() !== expect.now) this.#mismatch(`clock at ${clock.now()}, the scenario says ${expect.now}`);
+    if (this.#mints.length - 1 !== expect.mintsStarted) this.#mismatch(`${this.#mints.length - 1} mints started, the scenario says ${expect.mintsStarted}`);
+    if (this.#mints.length > before !== expect.startsMint) this.#mismatch(expect.startsMint ? 'no mint started' : 'a mint started');
+    if (actual.context.token.expiresAt !== expect.cachedTokenExpiresAt) {
+      this.#mismatch(`cached token expires at ${actual.context.token.expiresAt}, the scenario says ${expect.cachedTokenExpiresAt}`);
+    }
+    if (!isDeepStrictEqualish(this.#reports, expect.reports)) {
+      this.#mismatch(`reporters saw ${JSON.stringify(this.#reports)}, the scenario implies ${JSON.stringify(expect.reports)}`);
+    }
+    this.#checkCalls();
+  }
+
+  /** Every scenario ends with stop(): waiting calls are refused, the mint is aborted, no timer is left. */
+  async stop(): Promise<void> {
+    this.#trail.push('stop()');
+    const minting = this.#provider.actor.getSnapshot().value.flight === 'minting';
+    await this.#provider.stop();
+    await settle();
+    for (const [number, outcome] of this.#expectedCalls) if (outcome.status === 'waiting') this.#expectedCalls.set(number, { status: 'rejected', reason: 'STOPPED' });
+    this.#checkCalls();
+    if (this.#clock.pendingTimers !== 0) this.#mismatch(`${this.#clock.pendingTimers} timers left after stop()`);
+    if (minting && !this.#mints.at(-1)!.signal.aborted) this.#mismatch('the mint in flight was not aborted');
+  }
+
+  result(): ReplayResult<T> {
+    return {
+      scenario: this.#scenario.name,
+      requests: this.#requests.map(({ step, at, result, upstream, tokenCalls, invalidations }) => ({ step, at, result, upstream, tokenCalls, invalidations })),
+      transitions: this.#transitions,
+      states: this.#states,
+    };
+  }
+
+  /** What the world does at one step. */
+  #apply(index: number, world: CredentialScenario['steps'][number]['world']): void {
+    const clock = this.#clock;
+    switch (world.kind) {
+      case 'request':
+        if (world.at > clock.now()) clock.skip(world.at - clock.now());
+        this.#startRequest(index);
+        break;
+      case 'upstreamRefuses':
+        this.#refused.add(this.#cachedToken().secret.reveal());
+        this.#startRequest(index);
+        break;
+      case 'upstreamRefusesLate': {
+        const token = this.#cachedToken();
+        this.#refused.add(token.secret.reveal());
+        if (!this.#provider.invalidate(token)) this.#mismatch('invalidate() of the refused token returned false');
+        break;
+      }
+      case 'waitersGiveUp':
+        for (const request of this.#requests) request.controller.abort(ABORT_REASON);
+        break;
+      case 'mintResolves':
+      case 'mintLandsExpired':
+      case 'mintFails': {
+        const next = clock.nextTimerAt();
+        if (next !== null && next <= world.at) this.#mismatch(`a timer at ${next} would fire before the mint settles at ${world.at}`);
+        if (this.#mints.length === 0) this.#mismatch('no mint was started');
+        clock.advance(world.at - clock.now());
+        if (world.kind === 'mintResolves') this.#mintToken(`model-token@${world.at}#${this.#mints.length}`, world.expiresAt);
+        else if (world.kind === 'mintLandsExpired') this.#mintToken(`model-token@${world.at}#${this.#mints.length}`, world.at);
+        else this.#mints.at(-1)!.reject(Object.assign(new Error('model mint failure'), world.retryAfterMs === undefined ? {} : { retryAfterMs: world.retryAfterMs }));
+        break;
+      }
+      case 'timer':
+        if (!clock.runNext()) this.#mismatch(`no timer armed for ${world.timer}`);
+        break;
+      case 'mintPhase': {
+        const reporting = this.#mints.at(-1)?.phase ?? this.#mismatch('the mint in flight was given no phase callback');
+        reporting(world.phase);
+        break;
+      }
+      case 'mintStep': {
+        const saying = this.#mints.at(-1)?.step ?? this.#mismatch('the mint in flight was given no step callback');
+        saying(world.step);
+        break;
+      }
+    }
+  }
+
+  #cachedToken(): AuthToken {
+    return this.#provider.actor.getSnapshot().context.token as AuthToken;
+  }
+
+  #mintToken(secret: string, expiresAt: number | null): void {
+    this.#minted.set(secret, expiresAt);
+    this.#mints.at(-1)!.resolve({ secret, expiresAt });
+  }
+
+  #mismatch(message: string): never {
+    const trail = this.#trail;
+    throw new ScenarioMismatch(`${this.#scenario.name}\n  at step ${trail.length} (${trail.at(-1) ?? 'start'}): ${message}\n  steps: ${trail.join(' → ')}`);
+  }
+
+  /** A caller asks: the user's `onRequest` runs with a context that tracks what it does. */
+  #startRequest(step: number): void {
     const request: TrackedRequest<T> = {
       step,
-      at: clock.now(),
+      at: this.#clock.now(),
       controller: new AbortController(),
       upstream: [],
       tokenCalls: 0,
@@ -174,34 +323,48 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
       runaway: null,
       result: { status: 'pending' },
     };
-    requests.push(request);
+    this.#requests.push(request);
+    let returned: Promise<T>;
+    try {
+      returned = Promise.resolve(this.#onRequest(this.#contextFor(request)));
+    } catch (error) {
+      returned = Promise.reject(error);
+    }
+    returned.then(
+      (value) => (request.result = { status: 'fulfilled', value }),
+      (reason: unknown) => (request.result = { status: 'rejected', reason }),
+    );
+  }
+
+  /** What `onRequest` is handed for `request`: the provider, the upstream and its `fetch`, each call counted. */
+  #contextFor(request: TrackedRequest<T>): RequestContext {
     const runaway = (what: string): boolean => {
       if (request.tokenCalls + request.upstream.length <= MAX_CALLS_PER_REQUEST) return false;
-      request.runaway ??= `request #${requests.indexOf(request) + 1} made ${what} more than ${MAX_CALLS_PER_REQUEST} times: stopped as a runaway loop`;
+      request.runaway ??= `request #${this.#requests.indexOf(request) + 1} made ${what} more than ${MAX_CALLS_PER_REQUEST} times: stopped as a runaway loop`;
       return true;
     };
     const upstream: RequestContext['upstream'] = (token) => {
       const secret = typeof token === 'string' ? token : token instanceof Secret ? token.reveal() : token?.secret.reveal();
-      const now = clock.now();
-      const known = secret !== undefined && minted.has(secret);
-      const expiresAt = known ? minted.get(secret!)! : null;
+      const now = this.#clock.now();
+      const known = secret !== undefined && this.#minted.has(secret);
+      const expiresAt = known ? this.#minted.get(secret!)! : null;
       const expired = known && expiresAt !== null && now >= expiresAt;
-      const status = !known || expired || refused.has(secret!) ? 401 : 200;
+      const status = !known || expired || this.#refused.has(secret!) ? 401 : 200;
       request.upstream.push({ at: now, status, expired, unknownToken: !known });
       if (runaway('upstream requests')) return { status: 401 };
       return { status };
     };
-    const context: RequestContext = {
+    return {
       provider: {
         currentToken: (callOptions) => {
           request.tokenCalls++;
           if (callOptions?.rejected !== undefined) request.invalidations++;
           // A runaway loop is parked (never settles) rather than spun forever.
           if (runaway('currentToken() calls')) return new Promise<never>(() => {});
-          const call: TrackedCall = { number: calls.length + 1, settled: null };
-          calls.push(call);
+          const call: TrackedCall = { number: this.#calls.length + 1, settled: null };
+          this.#calls.push(call);
           const signal = callOptions?.signal === undefined ? request.controller.signal : AbortSignal.any([callOptions.signal, request.controller.signal]);
-          const promise = provider.currentToken({ ...callOptions, signal });
+          const promise = this.#provider.currentToken({ ...callOptions, signal });
           promise.then(
             (token) => (call.settled = { ok: true, token }),
             (error: unknown) => (call.settled = { ok: false, error }),
@@ -210,7 +373,7 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
         },
         invalidate: (token) => {
           request.invalidations++;
-          return provider.invalidate(token);
+          return this.#provider.invalidate(token);
         },
       },
       upstream,
@@ -220,127 +383,26 @@ export async function replayScenario<T = unknown>(scenario: CredentialScenario, 
         return new Response(null, { status });
       },
       signal: request.controller.signal,
-      now: () => clock.now(),
+      now: () => this.#clock.now(),
     };
-    let returned: Promise<T>;
-    try {
-      returned = Promise.resolve(onRequest(context));
-    } catch (error) {
-      returned = Promise.reject(error);
-    }
-    returned.then(
-      (value) => (request.result = { status: 'fulfilled', value }),
-      (reason: unknown) => (request.result = { status: 'rejected', reason }),
-    );
-  };
-
-  /** The outcome each call must come to, once decided; a call not yet decided must still be waiting. */
-  const expectedCalls = new Map<number, TokenCallOutcome>();
-  const checkRunaways = () => {
-    for (const request of requests) if (request.runaway !== null) mismatch(request.runaway);
-  };
-  const checkCalls = () => {
-    checkRunaways();
-    if (calls.length !== expectedCalls.size) {
-      mismatch(`${calls.length} currentToken() calls so far, the scenario expects ${expectedCalls.size} (does your code ask once per request, and retry once after a 401?)`);
-    }
-    for (const call of calls) {
-      const problem = disagreement(call, expectedCalls.get(call.number)!);
-      if (problem !== null) mismatch(`currentToken() call #${call.number}: ${problem}`);
-    }
-  };
-
-  try {
-    for (const [index, step] of scenario.steps.entries()) {
-      const { world, expect } = step;
-      trail.push(describeWorld(world));
-      const before = mints.length;
-      switch (world.kind) {
-        case 'request':
-          if (world.at > clock.now()) clock.skip(world.at - clock.now());
-          startRequest(index);
-          break;
-        case 'upstreamRefuses': {
-          const token = provider.actor.getSnapshot().context.token as AuthToken;
-          refused.add(token.secret.reveal());
-          startRequest(index);
-          break;
-        }
-        case 'upstreamRefusesLate': {
-          const token = provider.actor.getSnapshot().context.token as AuthToken;
-          refused.add(token.secret.reveal());
-          if (!provider.invalidate(token)) mismatch('invalidate() of the refused token returned false');
-          break;
-        }
-        case 'waitersGiveUp':
-          for (const request of requests) request.controller.abort(ABORT_REASON);
-          break;
-        case 'mintResolves':
-        case 'mintLandsExpired':
-        case 'mintFails': {
-          const next = clock.nextTimerAt();
-          if (next !== null && next <= world.at) mismatch(`a timer at ${next} would fire before the mint settles at ${world.at}`);
-          if (mints.length === 0) mismatch('no mint was started');
-          clock.advance(world.at - clock.now());
-          if (world.kind === 'mintResolves') mintToken(`model-token@${world.at}#${mints.length}`, world.expiresAt);
-          else if (world.kind === 'mintLandsExpired') mintToken(`model-token@${world.at}#${mints.length}`, world.at);
-          else mints.at(-1)!.reject(Object.assign(new Error('model mint failure'), world.retryAfterMs === undefined ? {} : { retryAfterMs: world.retryAfterMs }));
-          break;
-        }
-        case 'timer':
-          if (!clock.runNext()) mismatch(`no timer armed for ${world.timer}`);
-          break;
-        case 'mintPhase': {
-          const reporting = mints.at(-1)?.phase ?? mismatch('the mint in flight was given no phase callback');
-          reporting(world.phase);
-          break;
-        }
-        case 'mintStep': {
-          const saying = mints.at(-1)?.step ?? mismatch('the mint in flight was given no step callback');
-          saying(world.step);
-          break;
-        }
-      }
-      await settle();
-      checkRunaways();
-      for (const { call, outcome } of expect.tokenCalls) expectedCalls.set(call, outcome);
-      const actual = provider.actor.getSnapshot();
-      if (!isDeepStrictEqualish(actual.value, expect.state)) {
-        const hint = world.kind === 'upstreamRefuses' ? ' (after a 401, does your code invalidate(token) and retry once?)' : '';
-        mismatch(`state ${JSON.stringify(actual.value)}, the scenario says ${JSON.stringify(expect.state)}${hint}`);
-      }
-      if (clock.now() !== expect.now) mismatch(`clock at ${clock.now()}, the scenario says ${expect.now}`);
-      if (mints.length - 1 !== expect.mintsStarted) mismatch(`${mints.length - 1} mints started, the scenario says ${expect.mintsStarted}`);
-      if (mints.length > before !== expect.startsMint) mismatch(expect.startsMint ? 'no mint started' : 'a mint started');
-      if (actual.context.token.expiresAt !== expect.cachedTokenExpiresAt) {
-        mismatch(`cached token expires at ${actual.context.token.expiresAt}, the scenario says ${expect.cachedTokenExpiresAt}`);
-      }
-      if (!isDeepStrictEqualish(reports, expect.reports)) {
-        mismatch(`reporters saw ${JSON.stringify(reports)}, the scenario implies ${JSON.stringify(expect.reports)}`);
-      }
-      checkCalls();
-    }
-    // Every scenario ends with stop(): waiting calls are refused, the mint is aborted, no timer is left.
-    trail.push('stop()');
-    const minting = provider.actor.getSnapshot().value.flight === 'minting';
-    await provider.stop();
-    await settle();
-    for (const [number, outcome] of expectedCalls) if (outcome.status === 'waiting') expectedCalls.set(number, { status: 'rejected', reason: 'STOPPED' });
-    checkCalls();
-    if (clock.pendingTimers !== 0) mismatch(`${clock.pendingTimers} timers left after stop()`);
-    if (minting && !mints.at(-1)!.signal.aborted) mismatch('the mint in flight was not aborted');
-  } finally {
-    await provider.stop();
   }
-  return {
-    scenario: scenario.name,
-    requests: requests.map(({ step, at, result, upstream, tokenCalls, invalidations }) => ({ step, at, result, upstream, tokenCalls, invalidations })),
-    transitions,
-    states,
-  };
+
+  #checkRunaways(): void {
+    for (const request of this.#requests) if (request.runaway !== null) this.#mismatch(request.runaway);
+  }
+
+  #checkCalls(): void {
+    this.#checkRunaways();
+    if (this.#calls.length !== this.#expectedCalls.size) {
+      this.#mismatch(`${this.#calls.length} currentToken() calls so far, the scenario expects ${this.#expectedCalls.size} (does your code ask once per request, and retry once after a 401?)`);
+    }
+    for (const call of this.#calls) {
+      const problem = disagreement(call, this.#expectedCalls.get(call.number)!);
+      if (problem !== null) this.#mismatch(`currentToken() call #${call.number}: ${problem}`);
+    }
+  }
 }
 
-/** The default code under test: ask, send, and on a 401 ask for a newer token (`rejected`) and retry once. */
 async function defaultRequest({ provider, upstream }: RequestContext): Promise<{ status: 200 | 401 }> {
   const token = await provider.currentToken();
   const response = upstream(token);
