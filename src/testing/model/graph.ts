@@ -185,8 +185,7 @@ export function createModel(config: ModelConfig): Model {
    */
   function offeredEvents(snapshot: ModelSnapshot): CredentialEvent[] {
     const now = timeOfSnapshot(snapshot);
-    const offered: CredentialEvent[] = [];
-    const at = <T extends CredentialEvent>(event: T, time: number, kind?: EventKind): T => {
+    const at: Offer = (event, time, kind) => {
       eventOffset.set(event, time - now);
       eventTime.set(event, time);
       if (kind !== undefined) eventKind.set(event, kind);
@@ -194,68 +193,20 @@ export function createModel(config: ModelConfig): Model {
     };
     // The caller whose request was refused retries at once: nothing else can happen in between.
     if (retryPending.has(snapshot)) return [at({ type: 'token.requested', now }, now, 'retry')];
-    const { value, context } = snapshot;
     const timers = armedTimers(snapshot);
     const next = timers[0];
     const second = timers[1];
     if (next !== undefined && second !== undefined && second.dueAt === next.dueAt && second.armedAt === next.armedAt) {
       throw new Error(`two timers armed together share the deadline ${next.dueAt}: ${next.type}, ${second.type}; choose other durations (lifetimeMs, settleMs, the policy's times)`);
     }
-    const providerWouldAsk = (time: number) => value.flight === 'idle' && time >= quietUntil(context, false);
-    if (providerWouldAsk(now)) offered.push(at({ type: 'token.requested', now }, now));
-    // Callers whose clock already reads a later instant while the timers due by then are still
-    // overdue (a blocked event loop): at the next deadline, and at the token's expiry.
-    const lateInstants = new Set<number>();
-    if (next !== undefined && next.dueAt > now) lateInstants.add(next.dueAt);
-    const { expiresAt } = context.token;
-    if (expiresAt !== null && expiresAt > now) lateInstants.add(expiresAt);
-    for (const instant of lateInstants) {
-      if (providerWouldAsk(instant)) offered.push(at({ type: 'token.requested', now: instant }, instant));
-    }
-    if (next !== undefined) offered.push(at({ type: next.type } as CredentialEvent, Math.max(now, next.dueAt)));
-    const settledAt = now + config.settleMs;
-    if (value.flight === 'minting' && (next === undefined || next.dueAt > settledAt)) {
-      const landed = (expiry: number) => ({ token: { secret: new Secret(`model-token@${settledAt}`), expiresAt: expiry }, settledAt, jitter: 0 });
-      offered.push(
-        at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt + config.lifetimeMs) }, settledAt, 'token'),
-        at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt + config.shortLifetimeMs) }, settledAt, 'shortToken'),
-        at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt) }, settledAt, 'expiredToken'),
-        at({ type: 'xstate.error.actor.mint', actorId: 'mint', error: new MintFailure(new Error('model mint failure'), settledAt) }, settledAt, 'failure'),
-        at(
-          {
-            type: 'xstate.error.actor.mint',
-            actorId: 'mint',
-            error: new MintFailure(new Error('model mint failure'), settledAt, { retryAfterMs: config.retryAfterMs }),
-          },
-          settledAt,
-          'retryAfterFailure',
-        ),
-      );
-    }
-    if (value.flight === 'minting' && context.attemptKind === 'demand') {
-      offered.push(at({ type: 'mint.abandoned', attempt: context.attempt }, now));
-    }
-    // A mint says what it is doing (`MintContext.step`, for a MINT_TIMEOUT message): offered once,
-    // on the same narrow path as the phases, since it changes nothing the model keys states by.
-    if (value.flight === 'minting' && context.attemptKind === 'demand' && value.breaker === 'closed' && context.consecutiveFailures === 0 && context.attemptStep === null) {
-      offered.push(at({ type: 'mint.step', step: 'model step', attempt: context.attempt }, now));
-    }
-    // A mint shared across processes tells where it is (waiting on the lease holder, adopting,
-    // holding the lease); each phase it is not in yet can come next. Offered only for a caller's
-    // mint with the breaker closed and no failure counted: the phases change nothing else, so this
-    // covers them without multiplying every other minting state by four.
-    if (config.sharedMint && value.flight === 'minting' && context.attemptKind === 'demand' && value.breaker === 'closed' && context.consecutiveFailures === 0) {
-      for (const phase of SHARED_MINT_PHASES) {
-        if (value.sharing !== phase) offered.push(at({ type: 'mint.phase', phase, attempt: context.attempt }, now, phase));
-      }
-    }
-    if (!context.tokenRejected) {
-      // A token served now without telling the statechart can be sent, refused and retried; any
-      // other refusal is of a request sent earlier.
-      const servedSilently = (expiresAt === null || now < expiresAt) && (value.flight === 'minting' || now < quietUntil(context, false));
-      offered.push(at({ type: 'token.invalidated', now }, now, servedSilently ? 'refused' : 'refusedLate'));
-    }
-    return offered;
+    return [
+      ...callers(snapshot, now, next, at),
+      // the next timer only: the clock fires them in deadline order
+      ...(next === undefined ? [] : [at({ type: next.type } as CredentialEvent, Math.max(now, next.dueAt))]),
+      ...mintOutcomes(snapshot, now + config.settleMs, next, config, at),
+      ...mintReports(snapshot, now, config, at),
+      ...refusals(snapshot, now, at),
+    ];
   }
 
   /**
@@ -297,6 +248,76 @@ export function createModel(config: ModelConfig): Model {
   }
 
   return { config, offeredEvents, serializeState };
+}
+
+/** Offers `event` at `time` (of a kind the scenarios tell apart, if any). */
+type Offer = <T extends CredentialEvent>(event: T, time: number, kind?: EventKind) => T;
+
+/**
+ * A caller at the current time (when the provider would tell the statechart at all), and callers
+ * whose clock already reads a later instant while the timers due by then are still overdue (a
+ * blocked event loop): at the next deadline, and at the token's expiry.
+ */
+function callers(snapshot: ModelSnapshot, now: number, next: ArmedTimer | undefined, at: Offer): CredentialEvent[] {
+  const { value, context } = snapshot;
+  const providerWouldAsk = (time: number) => value.flight === 'idle' && time >= quietUntil(context, false);
+  const offered: CredentialEvent[] = [];
+  if (providerWouldAsk(now)) offered.push(at({ type: 'token.requested', now }, now));
+  const lateInstants = new Set<number>();
+  if (next !== undefined && next.dueAt > now) lateInstants.add(next.dueAt);
+  const { expiresAt } = context.token;
+  if (expiresAt !== null && expiresAt > now) lateInstants.add(expiresAt);
+  for (const instant of lateInstants) {
+    if (providerWouldAsk(instant)) offered.push(at({ type: 'token.requested', now: instant }, instant));
+  }
+  return offered;
+}
+
+/** The mint's outcomes, when one is in flight and no deadline falls before it settles at `settledAt`. */
+function mintOutcomes(snapshot: ModelSnapshot, settledAt: number, next: ArmedTimer | undefined, config: ModelConfig, at: Offer): CredentialEvent[] {
+  if (snapshot.value.flight !== 'minting' || (next !== undefined && next.dueAt <= settledAt)) return [];
+  const landed = (expiry: number) => ({ token: { secret: new Secret(`model-token@${settledAt}`), expiresAt: expiry }, settledAt, jitter: 0 });
+  const failed = (retryAfterMs?: number) => new MintFailure(new Error('model mint failure'), settledAt, retryAfterMs === undefined ? {} : { retryAfterMs });
+  return [
+    at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt + config.lifetimeMs) }, settledAt, 'token'),
+    at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt + config.shortLifetimeMs) }, settledAt, 'shortToken'),
+    at({ type: 'xstate.done.actor.mint', actorId: 'mint', output: landed(settledAt) }, settledAt, 'expiredToken'),
+    at({ type: 'xstate.error.actor.mint', actorId: 'mint', error: failed() }, settledAt, 'failure'),
+    at({ type: 'xstate.error.actor.mint', actorId: 'mint', error: failed(config.retryAfterMs) }, settledAt, 'retryAfterFailure'),
+  ];
+}
+
+/**
+ * What an on-demand mint in flight may report: every waiter giving up; its step (`MintContext.step`,
+ * for a MINT_TIMEOUT message), once; and, shared across processes, each phase it is not in yet
+ * (waiting on the lease holder, adopting, holding the lease). The step and the phases are offered
+ * only with the breaker closed and no failure counted: they change nothing else, so this covers them
+ * without multiplying every other minting state.
+ */
+function mintReports(snapshot: ModelSnapshot, now: number, config: ModelConfig, at: Offer): CredentialEvent[] {
+  const { value, context } = snapshot;
+  if (value.flight !== 'minting' || context.attemptKind !== 'demand') return [];
+  const offered: CredentialEvent[] = [at({ type: 'mint.abandoned', attempt: context.attempt }, now)];
+  if (value.breaker !== 'closed' || context.consecutiveFailures !== 0) return offered;
+  if (context.attemptStep === null) offered.push(at({ type: 'mint.step', step: 'model step', attempt: context.attempt }, now));
+  if (config.sharedMint) {
+    for (const phase of SHARED_MINT_PHASES) {
+      if (value.sharing !== phase) offered.push(at({ type: 'mint.phase', phase, attempt: context.attempt }, now, phase));
+    }
+  }
+  return offered;
+}
+
+/**
+ * The upstream refusing the token: a token served now without telling the statechart can be sent,
+ * refused and retried; any other refusal is of a request sent earlier.
+ */
+function refusals(snapshot: ModelSnapshot, now: number, at: Offer): CredentialEvent[] {
+  const { value, context } = snapshot;
+  if (context.tokenRejected) return [];
+  const { expiresAt } = context.token;
+  const servedSilently = (expiresAt === null || now < expiresAt) && (value.flight === 'minting' || now < quietUntil(context, false));
+  return [at({ type: 'token.invalidated', now }, now, servedSilently ? 'refused' : 'refusedLate')];
 }
 
 /** Traversal options shared by every graph query of one model run. */
