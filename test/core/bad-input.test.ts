@@ -60,40 +60,6 @@ describe('an expiry in the wrong unit is refused with how to convert it', () => 
   });
 });
 
-describe('options are checked by name', () => {
-  it.each([
-    ['refreshAtt', 'refreshAt'],
-    ['breakerTreshold', 'breakerThreshold'],
-    ['mintTimeout', 'mintTimeoutMs'],
-    ['reporter', 'reporters'],
-  ])('an unknown option %s fails with INVALID_CONFIG suggesting %s', async (typo, meant) => {
-    let minted = 0;
-    const error = await constructionError({ mint: async () => (minted++, { secret: 'x', expiresAt: null }), [typo]: 1 });
-    expect(error.code).toBe('INVALID_CONFIG');
-    expect(error.message).toContain(`unknown option ${typo}`);
-    expect(error.message).toContain(`did you mean ${meant}?`);
-    expect(minted).toBe(0);
-  });
-
-  it.each([
-    ['reporters that is not an object', 42, /^reporters must be an object/],
-    ['a reporter that is not a function', { refresh: { onRefreshSucceeded: 'log' } }, /^reporters\.refresh\.onRefreshSucceeded must be a function/],
-    ['a group that is not an object', { breaker: true }, /^reporters\.breaker must be an object/],
-    ['a misspelt reporter', { refresh: { onRefreshSucceded: () => {} } }, /reporters\.refresh\.onRefreshSucceded is not a reporter; did you mean onRefreshSucceeded\?/],
-    ['an unknown group', { breakers: {} }, /reporters\.breakers is not a reporter group; did you mean breaker\?/],
-  ])('%s fails with INVALID_CONFIG naming it', async (_name, reporters, message) => {
-    const error = await constructionError({ mint: async () => ({ secret: 'x', expiresAt: null }), reporters });
-    expect(error.code).toBe('INVALID_CONFIG');
-    expect(error.message).toMatch(message);
-  });
-
-  it('an inspect that is neither a function nor an observer fails with INVALID_CONFIG', async () => {
-    const error = await constructionError({ mint: async () => ({ secret: 'x', expiresAt: null }), inspect: 'stately' });
-    expect(error.code).toBe('INVALID_CONFIG');
-    expect(error.message).toMatch(/^inspect must be/);
-  });
-});
-
 describe('junk where a token is expected is simply not it', () => {
   it('invalidate(null | {} | 42 | a token-like object with a bad secret) returns false and drops nothing', async () => {
     const { provider } = await startProvider();

@@ -1,94 +1,14 @@
 import { createServer } from 'node:net';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { BreakerOpenError, createCredentialPool, createCredentialProvider, CredentialError } from '../../src/index.js';
-import { clientCredentialsMint, OAuthError, refreshTokenMint } from '../../src/oauth2/index.js';
-import { otelReporters } from '../../src/otel/index.js';
-import { credentialScenarios, replayScenario } from '../../src/testing/index.js';
-import { renderTimeline } from '../../src/timeline/index.js';
-import { credentialKey, FleetBreakerOpenError, redisCoordination } from '../../src/redis/index.js';
+import { createCredentialProvider, CredentialError } from '../../src/index.js';
+import { clientCredentialsMint, OAuthError } from '../../src/oauth2/index.js';
 import { ManualClock } from '../../src/testing/index.js';
-import { Secret } from '../../machines/secret.js';
 import { flush } from '../helpers.js';
 
 const CLIENT_SECRET = 'client-secret-3f9a-never-in-an-error';
 const base = { tokenEndpoint: 'https://login.example/oauth2/token', clientId: 'billing', clientSecret: CLIENT_SECRET };
 const signal = () => new AbortController().signal;
-const invalidConfig = (pattern: RegExp) => expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(pattern) });
-
-/** Every public options object is checked by the one helper: a typo fails at construction with a hint. */
-describe('one way to pass options', () => {
-  it.each([
-    ['clientCredentialsMint', () => clientCredentialsMint({ ...base, scopes: ['a'], audiance: 'x' } as never), /^clientCredentialsMint: unknown option audiance; did you mean audience\?$/],
-    ['refreshTokenMint', () => refreshTokenMint({ ...base, refreshToken: 'r', clientSecrt: 'x' } as never), /^refreshTokenMint: unknown option clientSecrt; did you mean clientSecret\?$/],
-    ['credentialKey', () => credentialKey({ issuer: 'i', clientId: 'c', tennant: 't' } as never), /^credentialKey: unknown option tennant; did you mean tenant\?$/],
-    [
-      'redisCoordination',
-      () => redisCoordination({ client: {}, subscriber: {}, encryptionKey: { id: 'k', key: Buffer.alloc(32) }, leasMs: 1 } as never),
-      /^redisCoordination: unknown option leasMs; did you mean leaseMs\?$/,
-    ],
-    ['otelReporters', () => otelReporters({} as never, { nmae: 'x' } as never), /^otelReporters: unknown option nmae; did you mean name\?$/],
-    [
-      'renderTimeline',
-      () => renderTimeline({ startedAt: 0, endedAt: 1, tokens: [], mints: [], requests: [], breaker: [] } as never, { widht: 800 } as never),
-      /^renderTimeline: unknown option widht; did you mean width\?$/,
-    ],
-    [
-      'createCredentialPool',
-      () => createCredentialPool({ mint: async () => ({ secret: 'x', expiresAt: null }), maxKey: 3 } as never),
-      /^createCredentialPool: unknown option maxKey; did you mean maxKeys\?$/,
-    ],
-  ])('%s refuses an unknown option, naming the closest', (_owner, construct, message) => {
-    expect(construct).toThrow(CredentialError);
-    expect(construct).toThrowError(message);
-  });
-
-  it('replayScenario refuses an unknown option, naming the closest', async () => {
-    const [scenario] = credentialScenarios({ refresh: 'on-demand' });
-    await expect(replayScenario(scenario!, { onReqest: () => {} } as never)).rejects.toThrow(/^replayScenario: unknown option onReqest; did you mean onRequest\?$/);
-  });
-
-  it('createCredentialProvider refuses an unknown option before it mints', async () => {
-    let mints = 0;
-    const mint = async () => ({ secret: `t${++mints}`, expiresAt: null });
-    await expect(createCredentialProvider({ mint, firstMnt: 'lazy' } as never)).rejects.toEqual(invalidConfig(/^createCredentialProvider: unknown option firstMnt; did you mean firstMint\?$/));
-    expect(mints).toBe(0);
-  });
-
-  it('scopes is one name and one shape: an array everywhere; scope is refused with a hint', () => {
-    expect(() => clientCredentialsMint({ ...base, scope: 'a b' } as never)).toThrowError(/clientCredentialsMint: option scope is not taken; use scopes, an array of strings/);
-    expect(() => refreshTokenMint({ ...base, refreshToken: 'r', scope: 'a' } as never)).toThrowError(/refreshTokenMint: option scope is not taken; use scopes/);
-    expect(() => credentialKey({ issuer: 'i', clientId: 'c', scope: 'a' } as never)).toThrowError(/credentialKey: option scope is not taken; use scopes/);
-    expect(() => clientCredentialsMint({ ...base, scopes: 'a b' } as never)).toThrowError(/scopes must be an array of non-empty strings/);
-    expect(() => clientCredentialsMint({ ...base, scopes: ['a b'] })).toThrowError(/without spaces/);
-  });
-
-  it('sends scopes space-separated as the scope parameter', async () => {
-    const bodies: string[] = [];
-    const fetch = (async (_url: string | URL | Request, init?: RequestInit) => {
-      bodies.push(String(init?.body));
-      return Response.json({ access_token: 'at', token_type: 'Bearer', expires_in: 60 });
-    }) as typeof globalThis.fetch;
-    await clientCredentialsMint({ ...base, scopes: ['invoices:read', 'invoices:write'], fetch })({ signal: signal() });
-    expect(new URLSearchParams(bodies[0]).get('scope')).toBe('invoices:read invoices:write');
-  });
-
-  it('a tokenEndpoint that is not a URL is INVALID_CONFIG naming the option, without echoing the value', () => {
-    const construct = () => clientCredentialsMint({ ...base, tokenEndpoint: 'login.example/token?key=hunter2' });
-    expect(construct).toThrow(CredentialError);
-    expect(construct).toThrowError(/^clientCredentialsMint: tokenEndpoint must be an absolute URL/);
-    expect(construct).not.toThrowError(/hunter2/);
-    expect(() => refreshTokenMint({ ...base, tokenEndpoint: 42 as never, refreshToken: 'r' })).toThrowError(/refreshTokenMint: tokenEndpoint must be an absolute URL.*got a number/);
-  });
-
-  it('an http: URL fails at construction with the allowInsecureRequests hint, and is taken with it', () => {
-    expect(() => clientCredentialsMint({ ...base, tokenEndpoint: 'http://127.0.0.1:8080/token' })).toThrowError(
-      /tokenEndpoint is an http: URL; only https: is used unless allowInsecureRequests: true/,
-    );
-    expect(() => clientCredentialsMint({ ...base, issuer: 'http://127.0.0.1:8080', tokenEndpoint: undefined })).toThrowError(/issuer is an http: URL/);
-    expect(() => clientCredentialsMint({ ...base, tokenEndpoint: 'http://127.0.0.1:8080/token', allowInsecureRequests: true })).not.toThrow();
-  });
-});
 
 describe('OAuth errors a caller can act on', () => {
   const fetchAnswering = (response: () => Response) => (async () => response()) as typeof fetch;
@@ -254,89 +174,6 @@ describe('OAuth errors a caller can act on', () => {
   });
 });
 
-describe('BREAKER_OPEN carries what a gateway needs', () => {
-  it('openUntil, retryAfterMs, the reason, an ISO time in the message, and the last failure as a redacted cause', async () => {
-    const clock = new ManualClock(Date.UTC(2026, 10, 30, 12));
-    let calls = 0;
-    const leakyFailure = Object.assign(new Error('issuer down'), { code: 'EISSUER', response: { headers: { authorization: `Basic ${CLIENT_SECRET}` } } });
-    const mint = async () => {
-      calls++;
-      if (calls === 1) return { secret: 'first', expiresAt: clock.now() + 1_000 };
-      throw leakyFailure;
-    };
-    const provider = await createCredentialProvider({ mint, clock, breakerThreshold: 1, breakerCooldownMs: 30_000, refreshFloorMs: 0 });
-    clock.advance(1_000);
-    await provider.currentToken().catch(() => {}); // the mint fails: the breaker opens
-    await flush();
-    clock.advance(5_000);
-    const refusal = (await provider.currentToken().catch((caught: unknown) => caught)) as BreakerOpenError;
-    expect(refusal).toBeInstanceOf(BreakerOpenError);
-    expect(refusal).toMatchObject({ code: 'BREAKER_OPEN', scope: 'credential', reason: 'failures', openUntil: Date.UTC(2026, 10, 30, 12) + 31_000, retryAfterMs: 25_000 });
-    expect(refusal.message).toBe('the mint breaker is open until 2026-11-30T12:00:31.000Z (25000 ms), after consecutive failures; last failure: Error EISSUER');
-    expect(refusal.cause).toMatchObject({ name: 'Error', message: 'issuer down', code: 'EISSUER' });
-    expect(refusal.cause).not.toBe(leakyFailure);
-    const everything = `${JSON.stringify(refusal)} ${inspect(refusal, { depth: 10 })} ${JSON.stringify(structuredClone(refusal))}`;
-    expect(everything).not.toContain(CLIENT_SECRET);
-    expect(refusal.toJSON()).toMatchObject({ scope: 'credential', retryAfterMs: 25_000, cause: { code: 'EISSUER' } });
-    await provider.stop();
-  });
-
-  it('the fleet’s breaker refusal is a BreakerOpenError too', () => {
-    const refusal = new FleetBreakerOpenError(4_000, Date.UTC(2026, 10, 30));
-    expect(refusal).toBeInstanceOf(BreakerOpenError);
-    expect(refusal).toMatchObject({ code: 'BREAKER_OPEN', scope: 'fleet', retryAfterMs: 4_000, openUntil: Date.UTC(2026, 10, 30) + 4_000 });
-    expect(refusal.message).toBe("the fleet's breaker for this credential is open until 2026-11-30T00:00:04.000Z (4000 ms)");
-  });
-
-  it('a pool key refused by the issuer breaker gets scope issuer and the issuer’s last failure', async () => {
-    const clock = new ManualClock(Date.UTC(2026, 10, 30));
-    const pool = createCredentialPool({
-      mint: async () => {
-        throw Object.assign(new Error('503 from issuer'), { status: 503 });
-      },
-      clock,
-      breakerThreshold: 1,
-      breakerCooldownMs: 10_000,
-    });
-    await pool.currentToken('a').catch(() => {});
-    const refusal = (await pool.currentToken('b').catch((caught: unknown) => caught)) as BreakerOpenError;
-    expect(refusal).toBeInstanceOf(BreakerOpenError);
-    expect(refusal).toMatchObject({ scope: 'issuer', reason: 'failures', retryAfterMs: 10_000 });
-    expect(refusal.cause).toMatchObject({ message: '503 from issuer' });
-    await pool.stop();
-  });
-});
-
-describe("firstMint: 'lazy'", () => {
-  it('resolves without minting, and the first currentToken() mints; an issuer blip at start-up does not fail the start', async () => {
-    const clock = new ManualClock(0);
-    let calls = 0;
-    const mint = async () => {
-      calls++;
-      if (calls === 1) throw new Error('issuer blip during the deploy');
-      return { secret: new Secret(`t${calls}`), expiresAt: 60_000 };
-    };
-    const provider = await createCredentialProvider({ mint, clock, firstMint: 'lazy' });
-    expect(calls).toBe(0);
-    await expect(provider.currentToken()).rejects.toThrow('issuer blip during the deploy');
-    expect((await provider.currentToken()).secret).toBeInstanceOf(Secret);
-    expect(calls).toBe(2);
-    await provider.stop();
-  });
-
-  it('eager stays the default: the same blip rejects createCredentialProvider; a bad firstMint is INVALID_CONFIG', async () => {
-    let calls = 0;
-    const mint = async () => {
-      calls++;
-      throw new Error('issuer blip during the deploy');
-    };
-    await expect(createCredentialProvider({ mint, clock: new ManualClock(0) })).rejects.toThrow('issuer blip');
-    expect(calls).toBe(1);
-    await expect(createCredentialProvider({ mint, firstMint: 'later' as never })).rejects.toEqual(invalidConfig(/firstMint must be 'eager' or 'lazy'/));
-  });
-});
-
-/** A loopback port nothing listens on: bound by the OS, then closed. */
 async function closedPort(): Promise<number> {
   const server = createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
