@@ -7,6 +7,7 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
+import { spawn } from 'node:child_process';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { BreakerOpenError, createCredentialPool, createCredentialProvider, type CredentialProvider } from '../../src/index.js';
@@ -219,4 +220,32 @@ describe('assumeRoleMint', () => {
     expect(() => assumeRoleMint({ roleArn: ROLE, roleSessionName: 'ok', durationSeconds: 60 })).toThrow(/durationSeconds must be an integer from 900 to 43200/);
     expect(() => assumeRoleMint({ roleArn: ROLE, roleSessionName: 'ok', rolearn: ROLE } as never)).toThrow(/did you mean roleArn/);
   });
+});
+
+describe.concurrent('an AWS SDK client in a process of its own, idle past the keys’ expiry after invalidate() in an outage or stop()', () => {
+  const run = (mode: 'invalidate' | 'stop') =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'test/sdk/aws-idle-worker.ts', mode, '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+
+  it.each(['invalidate', 'stop'] as const)(
+    'after %s(): the requests fail at once, the dropped keys are not sent again, the process lives and exits by itself',
+    async (mode) => {
+      const { code, stdout, stderr } = await run(mode);
+      expect(stdout).toMatch(/^first: 200$/m);
+      // invalidated during the outage: the one probe fails, then the breaker refuses; stopped: STOPPED
+      expect(stdout).toMatch(mode === 'invalidate' ? /^after: StsError STS_ERROR$/m : /^after: CredentialError STOPPED$/m);
+      expect(stdout).toMatch(mode === 'invalidate' ? /^again: BreakerOpenError BREAKER_OPEN$/m : /^again: CredentialError STOPPED$/m);
+      expect(stdout).toMatch(/^invalidated keys sent again: 0$/m);
+      expect(stdout).toMatch(/^alive after: \d+$/m);
+      expect(stderr).not.toMatch(/unhandled/i);
+      expect(code).toBe(0);
+    },
+    60_000,
+  );
 });
