@@ -1,0 +1,223 @@
+/**
+ * One table of breaker cases, run against every breaker the library keeps: a provider's (the
+ * credential statechart's `breaker` region), a pool's issuer breaker (the pool statechart's
+ * `issuer` region, through the gate), and the tabs' `TabBreaker`. Each case is a list of attempts
+ * (a failure, perhaps with `Retry-After`, or an answer) at given instants, and what the breaker must
+ * say at given instants after: whether it lets the next attempt through, and until when it is open.
+ *
+ * All three agree on every case below. The fleet's breaker (the Lua scripts in
+ * `src/redis/scripts.ts`) is not in the table yet. Where they still differ, by design or by drift,
+ * is not asserted here but listed, for the one breaker definition that is to replace them:
+ * - A failure reported while the breaker is open (an attempt that was already at the issuer when
+ *   it opened: a pool's other keys, another tab): the pool ignores it unless its `Retry-After` ends
+ *   later; `TabBreaker` counts it and, past the threshold, reopens from it, extending the cooldown.
+ *   A provider has one mint in flight and never meets the case.
+ * - `TabBreaker` (as the fleet's) forgets failures older than twice the cooldown plus `mintTimeoutMs`;
+ *   the statecharts count consecutive failures however far apart.
+ * - Half-open: the statecharts let one probe through and refuse the rest until it settles;
+ *   `TabBreaker` admits every attempt after the cooldown, the Web Lock making them one at a time.
+ */
+import { describe, expect, it } from 'vitest';
+import { CredentialError, createCredentialPool, createCredentialProvider, type MintContext, type MintedToken } from '../../src/index.js';
+import { TabBreaker } from '../../src/browser/tab-breaker.js';
+import { ManualClock } from '../../src/testing/index.js';
+import { flush } from '../helpers.js';
+
+const THRESHOLD = 3;
+const COOLDOWN = 10_000;
+const MAX_RETRY_AFTER = 60_000;
+const MINT_TIMEOUT = 5_000;
+const START = 1_000_000;
+
+type Attempt = { readonly at: number; readonly outcome: 'failure' | 'answer'; readonly retryAfterMs?: number };
+type Expectation = { readonly at: number; readonly admits: boolean; readonly openUntil?: number | null };
+interface BreakerCase {
+  readonly name: string;
+  readonly attempts: readonly Attempt[];
+  readonly then: readonly Expectation[];
+}
+
+const fail = (at: number, retryAfterMs?: number): Attempt => ({ at: START + at, outcome: 'failure', ...(retryAfterMs === undefined ? {} : { retryAfterMs }) });
+const answer = (at: number): Attempt => ({ at: START + at, outcome: 'answer' });
+const expectAt = (at: number, admits: boolean, openUntil?: number | null): Expectation => ({
+  at: START + at,
+  admits,
+  ...(openUntil === undefined ? {} : { openUntil: openUntil === null ? null : START + openUntil }),
+});
+
+const CASES: readonly BreakerCase[] = [
+  { name: 'below the threshold it stays closed', attempts: [fail(0), fail(100)], then: [expectAt(200, true, null)] },
+  {
+    name: 'the threshold opens it for the cooldown, counted from the failure that reached it',
+    attempts: [fail(0), fail(100), fail(200)],
+    then: [expectAt(300, false, 200 + COOLDOWN), expectAt(200 + COOLDOWN - 1, false), expectAt(200 + COOLDOWN, true)],
+  },
+  {
+    name: 'an answer resets the count',
+    attempts: [fail(0), fail(100), answer(200), fail(300), fail(400)],
+    then: [expectAt(500, true, null)],
+  },
+  {
+    name: 'after the cooldown, a failed probe opens it for another cooldown',
+    attempts: [fail(0), fail(100), fail(200), fail(200 + COOLDOWN)],
+    then: [expectAt(201 + COOLDOWN, false, 200 + 2 * COOLDOWN), expectAt(200 + 2 * COOLDOWN, true)],
+  },
+  {
+    name: 'after the cooldown, an answered probe closes it and clears the count',
+    attempts: [fail(0), fail(100), fail(200), answer(200 + COOLDOWN), fail(300 + COOLDOWN), fail(400 + COOLDOWN)],
+    then: [expectAt(500 + COOLDOWN, true, null)],
+  },
+  {
+    name: 'a lone Retry-After opens it for what the issuer asked, not the cooldown',
+    attempts: [fail(0, 7_000)],
+    then: [expectAt(1, false, 7_000), expectAt(6_999, false), expectAt(7_000, true)],
+  },
+  { name: 'a lone Retry-After is capped by maxRetryAfterMs', attempts: [fail(0, 120_000)], then: [expectAt(1, false, MAX_RETRY_AFTER), expectAt(MAX_RETRY_AFTER, true)] },
+  {
+    name: 'a Retry-After on the failure that reaches the threshold: the later end wins (the cooldown)',
+    attempts: [fail(0), fail(100), fail(200, 2_000)],
+    then: [expectAt(300, false, 200 + COOLDOWN), expectAt(200 + COOLDOWN, true)],
+  },
+  {
+    name: 'a Retry-After on the failure that reaches the threshold: the later end wins (the Retry-After)',
+    attempts: [fail(0), fail(100), fail(200, 30_000)],
+    then: [expectAt(300, false, 30_200), expectAt(30_199, false), expectAt(30_200, true)],
+  },
+];
+
+/** A breaker driven by attempts at instants, asked at instants after. */
+interface BreakerUnderTest {
+  attempt(attempt: Attempt): Promise<void>;
+  /** Whether an attempt at `at` would be let through, and until when the breaker is open (`null`: not open). */
+  ask(at: number): Promise<{ admits: boolean; openUntil: number | null }>;
+  stop(): Promise<void>;
+}
+
+const failure = (retryAfterMs?: number) => Object.assign(new Error('issuer down'), retryAfterMs === undefined ? {} : { retryAfterMs });
+
+/** A provider's breaker: each attempt is a caller of an expired token; the mint it starts fails or answers. */
+async function providerBreaker(): Promise<BreakerUnderTest> {
+  const clock = new ManualClock(START);
+  const pending: { resolve(token: MintedToken): void; reject(error: unknown): void }[] = [];
+  const provider = await createCredentialProvider({
+    mint: () => new Promise<MintedToken>((resolve, reject) => pending.push({ resolve, reject })),
+    clock,
+    firstMint: 'lazy',
+    breakerThreshold: THRESHOLD,
+    breakerCooldownMs: COOLDOWN,
+    maxRetryAfterMs: MAX_RETRY_AFTER,
+    mintTimeoutMs: MINT_TIMEOUT,
+  });
+  const moveTo = async (at: number) => {
+    if (at > clock.now()) await clock.advanceAsync(at - clock.now());
+    await flush();
+  };
+  return {
+    async attempt({ at, outcome, retryAfterMs }) {
+      await moveTo(at);
+      const before = pending.length;
+      const asked = provider.currentToken().catch(() => null);
+      await flush();
+      if (pending.length === before) throw new Error(`the attempt at ${at - START} was not let through`);
+      // a token that has expired by the next attempt, so that each attempt mints
+      if (outcome === 'answer') pending.at(-1)!.resolve({ secret: `token@${at}`, expiresAt: at + 1 });
+      else pending.at(-1)!.reject(failure(retryAfterMs));
+      await asked;
+      await flush();
+    },
+    async ask(at) {
+      await moveTo(at);
+      const { breaker, openUntil } = provider.toJSON();
+      // open until its cooldown's end: at that instant the next request is the probe
+      const open = breaker === 'open' && (openUntil === null || at < openUntil);
+      return { admits: !open, openUntil: open ? openUntil : null };
+    },
+    stop: () => provider.stop(),
+  };
+}
+
+/** A pool's issuer breaker: each attempt is a new key's first request; its mint fails or answers. */
+async function poolBreaker(): Promise<BreakerUnderTest> {
+  const clock = new ManualClock(START);
+  const pending: { resolve(token: MintedToken): void; reject(error: unknown): void }[] = [];
+  const pool = await createCredentialPool({
+    mint: (_key: string, _context: MintContext) => new Promise<MintedToken>((resolve, reject) => pending.push({ resolve, reject })),
+    clock,
+    breakerThreshold: THRESHOLD,
+    breakerCooldownMs: COOLDOWN,
+    maxRetryAfterMs: MAX_RETRY_AFTER,
+    mintTimeoutMs: MINT_TIMEOUT,
+  });
+  let keys = 0;
+  const moveTo = async (at: number) => {
+    if (at > clock.now()) await clock.advanceAsync(at - clock.now());
+    await flush();
+  };
+  return {
+    async attempt({ at, outcome, retryAfterMs }) {
+      await moveTo(at);
+      const before = pending.length;
+      const asked = pool.currentToken(`key-${++keys}`).catch(() => null);
+      await flush();
+      if (pending.length === before) throw new Error(`the attempt at ${at - START} was not let through`);
+      if (outcome === 'answer') pending.at(-1)!.resolve({ secret: `token@${at}`, expiresAt: at + 60 * 60_000 });
+      else pending.at(-1)!.reject(failure(retryAfterMs));
+      await asked;
+      await flush();
+    },
+    async ask(at) {
+      await moveTo(at);
+      const { breaker, openUntil } = pool.toJSON().issuer;
+      const open = breaker === 'open' && (openUntil === null || at < openUntil);
+      return { admits: !open, openUntil: open ? openUntil : null };
+    },
+    stop: () => pool.stop(),
+  };
+}
+
+/** The tabs' breaker, as each tab applies the failures and answers the tabs announce. */
+async function tabBreaker(): Promise<BreakerUnderTest> {
+  const breaker = new TabBreaker();
+  const policy = { breakerThreshold: THRESHOLD, breakerCooldownMs: COOLDOWN, maxRetryAfterMs: MAX_RETRY_AFTER, mintTimeoutMs: MINT_TIMEOUT, now: () => 0 };
+  let failures = 0;
+  const ask = async (at: number) => {
+    try {
+      breaker.refuseIfOpen(at);
+      return { admits: true, openUntil: null };
+    } catch (error) {
+      if (!(error instanceof CredentialError) || error.code !== 'BREAKER_OPEN') throw error;
+      return { admits: false, openUntil: (error as CredentialError & { openUntil: number | null }).openUntil };
+    }
+  };
+  return {
+    async attempt({ at, outcome, retryAfterMs }) {
+      if (!(await ask(at)).admits) throw new Error(`the attempt at ${at - START} was not let through`);
+      if (outcome === 'answer') breaker.answered();
+      else breaker.failed(`failure-${++failures}`, at, retryAfterMs ?? null, policy as never);
+    },
+    ask,
+    stop: async () => {},
+  };
+}
+
+const IMPLEMENTATIONS = [
+  ['a provider (credential statechart)', providerBreaker],
+  ['a pool’s issuer breaker (pool statechart)', poolBreaker],
+  ['the tabs’ breaker (TabBreaker)', tabBreaker],
+] as const;
+
+describe.each(IMPLEMENTATIONS)('the breaker table, against %s', (_name, make) => {
+  it.each(CASES.map((breakerCase) => [breakerCase.name, breakerCase] as const))('%s', async (_caseName, breakerCase) => {
+    const breaker = await make();
+    try {
+      for (const attempt of breakerCase.attempts) await breaker.attempt(attempt);
+      for (const expected of breakerCase.then) {
+        const said = await breaker.ask(expected.at);
+        expect(said.admits, `admits at ${expected.at - START}`).toBe(expected.admits);
+        if (expected.openUntil !== undefined) expect(said.openUntil, `open until, asked at ${expected.at - START}`).toBe(expected.openUntil);
+      }
+    } finally {
+      await breaker.stop();
+    }
+  });
+});
