@@ -1,18 +1,18 @@
 /**
  * One table of breaker cases, run against every breaker the library keeps: a provider's (the
  * credential statechart's `breaker` region), a pool's issuer breaker (the pool statechart's
- * `issuer` region, through the gate), and the tabs' `TabBreaker`. Each case is a list of attempts
+ * `issuer` region, through the gate), the tabs' `TabBreaker`, and the fleet's (the coordination's
+ * Lua scripts, `src/redis/scripts.ts`, run by the simulated Redis). Each case is a list of attempts
  * (a failure, perhaps with `Retry-After`, or an answer) at given instants, and what the breaker must
  * say at given instants after: whether it lets the next attempt through, and until when it is open.
  *
- * All three agree on every case below. The fleet's breaker (the Lua scripts in
- * `src/redis/scripts.ts`) is not in the table yet. Where they still differ, by design or by drift,
- * is not asserted here but listed, for the one breaker definition that is to replace them:
+ * All four agree on every case below. Where they still differ, by design or by drift, is not
+ * asserted here but listed, for the one breaker definition that is to replace them:
  * - A failure reported while the breaker is open (an attempt that was already at the issuer when
  *   it opened: a pool's other keys, another tab): the pool ignores it unless its `Retry-After` ends
  *   later; `TabBreaker` counts it and, past the threshold, reopens from it, extending the cooldown.
  *   A provider has one mint in flight and never meets the case.
- * - `TabBreaker` (as the fleet's) forgets failures older than twice the cooldown plus `mintTimeoutMs`;
+ * - `TabBreaker` and the fleet's forget failures older than twice the cooldown plus `mintTimeoutMs`;
  *   the statecharts count consecutive failures however far apart.
  * - Half-open: the statecharts let one probe through and refuse the rest until it settles;
  *   `TabBreaker` admits every attempt after the cooldown, the Web Lock making them one at a time.
@@ -21,6 +21,9 @@ import { describe, expect, it } from 'vitest';
 import { CredentialError, createCredentialPool, createCredentialProvider, type MintContext, type MintedToken } from '../../src/index.js';
 import { TabBreaker } from '../../src/browser/tab-breaker.js';
 import { ManualClock } from '../../src/testing/index.js';
+import { PUBLISH_TOKEN, RECORD_FAILURE } from '../../src/redis/scripts.js';
+import { retryAfterCooldownMs } from '../../machines/policy.js';
+import { SimRedis } from '../simulation/sim-redis.js';
 import { flush } from '../helpers.js';
 
 const THRESHOLD = 3;
@@ -200,10 +203,44 @@ async function tabBreaker(): Promise<BreakerUnderTest> {
   };
 }
 
+/**
+ * The fleet's breaker: the coordination's own Lua scripts, run by the simulated Redis (`fengari`)
+ * on a `ManualClock`, called as the lease holder calls them: `RECORD_FAILURE` for a failure (its
+ * `Retry-After` capped first, as the coordination does), `PUBLISH_TOKEN` for an answer; the breaker
+ * is open while its key lives.
+ */
+async function fleetBreaker(): Promise<BreakerUnderTest> {
+  const clock = new ManualClock(START);
+  const redis = new SimRedis(clock);
+  const keys = ['token', 'lease', 'fence', 'failures', 'open', 'record'];
+  const policy = { breakerThreshold: THRESHOLD, breakerCooldownMs: COOLDOWN, maxRetryAfterMs: MAX_RETRY_AFTER, mintTimeoutMs: MINT_TIMEOUT };
+  let fence = 0;
+  const ask = async (at: number) => {
+    if (at > clock.now()) clock.set(at);
+    const ttl = Number(redis.evaluate("return redis.call('PTTL', KEYS[5])", keys, []));
+    return ttl > 0 ? { admits: false, openUntil: at + ttl } : { admits: true, openUntil: null };
+  };
+  return {
+    async attempt({ at, outcome, retryAfterMs }) {
+      if (!(await ask(at)).admits) throw new Error(`the attempt at ${at - START} was not let through`);
+      const owner = `process/1:${++fence}`;
+      if (outcome === 'answer') {
+        redis.evaluate(PUBLISH_TOKEN, keys, [owner, String(fence), `${fence}:sealed`, '0', 'channel', 'credential', '', '']);
+      } else {
+        const openFor = retryAfterMs === undefined ? -1 : retryAfterCooldownMs(policy as never, retryAfterMs, false);
+        redis.evaluate(RECORD_FAILURE, keys, [owner, String(THRESHOLD), String(COOLDOWN), String(openFor), String(2 * COOLDOWN + MINT_TIMEOUT), 'channel', 'credential']);
+      }
+    },
+    ask,
+    stop: async () => {},
+  };
+}
+
 const IMPLEMENTATIONS = [
   ['a provider (credential statechart)', providerBreaker],
   ['a pool’s issuer breaker (pool statechart)', poolBreaker],
   ['the tabs’ breaker (TabBreaker)', tabBreaker],
+  ['the fleet’s breaker (the Lua scripts, on the simulated Redis)', fleetBreaker],
 ] as const;
 
 describe.each(IMPLEMENTATIONS)('the breaker table, against %s', (_name, make) => {
