@@ -10,7 +10,8 @@
  * asserted here but listed, for the one breaker definition that is to replace them:
  * - A failure reported while the breaker is open (an attempt that was already at the issuer when
  *   it opened: a pool's other keys, another tab): the pool ignores it unless its `Retry-After` ends
- *   later; `TabBreaker` counts it and, past the threshold, reopens from it, extending the cooldown.
+ *   later; `TabBreaker` and the fleet's count it and, past the threshold, reopen from it, extending
+ *   the cooldown.
  *   A provider has one mint in flight and never meets the case.
  * - `TabBreaker` and the fleet's forget failures older than twice the cooldown plus `mintTimeoutMs`;
  *   the statecharts count consecutive failures however far apart.
