@@ -35,10 +35,10 @@ export async function startTabsServer(issuer: TokenServer) {
   const state = {
     /**
      * Each refresh-token grant the tabs asked for: which tab, with which refresh token
-     * (fingerprint), when it arrived, and the life its access token had from then (to its JWT `exp`;
-     * `null` until answered or if refused).
+     * (fingerprint), when it arrived, when it was answered, and the life its access token had from
+     * then (to its JWT `exp`; `null` until answered or if refused).
      */
-    grants: [] as { tab: string; refreshToken: string; at: number; lifetimeMs: number | null }[],
+    grants: [] as { tab: string; refreshToken: string; at: number; answeredAt: number | null; lifetimeMs: number | null }[],
     apiAccepted: 0,
     /** API calls by tab (its x-tab header). */
     apiCallsByTab: new Map<string, number>(),
@@ -71,7 +71,7 @@ export async function startTabsServer(issuer: TokenServer) {
       return;
     }
     const refreshToken = new URLSearchParams(body).get('refresh_token');
-    const grant = refreshToken === null ? null : { tab, refreshToken: fingerprintOf(refreshToken), at: Date.now(), lifetimeMs: null as number | null };
+    const grant = refreshToken === null ? null : { tab, refreshToken: fingerprintOf(refreshToken), at: Date.now(), answeredAt: null as number | null, lifetimeMs: null as number | null };
     if (refreshToken !== null) {
       state.grants.push(grant!);
       state.lastRefreshToken = refreshToken;
@@ -98,16 +98,22 @@ export async function startTabsServer(issuer: TokenServer) {
     }
     const answer = await forward(body);
     const text = await answer.text();
-    if (grant !== null && answer.ok) grant.lifetimeMs = lifetimeOf(text, grant.at);
+    if (grant !== null && answer.ok) {
+      grant.answeredAt = Date.now();
+      grant.lifetimeMs = lifetimeOf(text, Number(request.headers['x-sent-at'] ?? grant.at), grant.answeredAt);
+    }
     response.writeHead(answer.status, { 'content-type': answer.headers.get('content-type') ?? 'application/json' }).end(text);
   }
 
-  /** The access token's life from `at` to its JWT `exp`, read from a token response. */
-  function lifetimeOf(text: string, at: number): number | null {
+  /**
+   * The access token's life from `answeredAt` to its expiry as the tab's mint reads it: the earlier
+   * of the JWT's `exp` and `expires_in` counted from when the request left the tab (`sentAt`).
+   */
+  function lifetimeOf(text: string, sentAt: number, answeredAt: number): number | null {
     try {
-      const { access_token: accessToken } = JSON.parse(text) as { access_token?: string };
+      const { access_token: accessToken, expires_in: expiresIn } = JSON.parse(text) as { access_token?: string; expires_in?: number };
       const { exp } = JSON.parse(Buffer.from(accessToken!.split('.')[1]!, 'base64url').toString('utf8')) as { exp: number };
-      return exp * 1_000 - at;
+      return Math.min(exp * 1_000, sentAt + (expiresIn ?? Infinity) * 1_000) - answeredAt;
     } catch {
       return null;
     }

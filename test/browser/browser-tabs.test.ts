@@ -98,13 +98,19 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     const seconds = (Date.now() - startedAt) / 1_000;
     const stats = await Promise.all(tabs.map(statsOf));
     await Promise.all(tabs.map((page) => page.evaluate(() => window.stopTab!())));
-    // refreshAt 0.4: a token's refresh window is 0.4 of the life it had when granted. The issuer
+    // refreshAt 0.4: a token's refresh window is 0.4 of the life it had when it landed. The issuer
     // writes `exp` from an issue time in whole seconds, so a 2 s token lives 1 to 2 s: the window is
-    // read from each grant's own token. A grant sooner than its predecessor's window is an extra one.
+    // read from each grant's own token (its expiry as the tab's mint reads it), from when the server
+    // answered it; the tab's token lands a little later, so its window ends later still, however
+    // slow the machine. A grant sooner than its predecessor's window is an extra one. The last grant
+    // may still be in flight as the tabs stop.
     const grants = server.state.grants;
-    const early = grants.slice(1).filter((grant, index) => grant.at - grants[index]!.at < 0.4 * (grants[index]!.lifetimeMs ?? 0) - 50);
+    const early = grants.slice(1).filter((grant, index) => {
+      const before = grants[index]!;
+      return before.answeredAt !== null && grant.at - before.answeredAt < 0.4 * before.lifetimeMs! - 50;
+    });
     console.log(`4 tabs, ${seconds.toFixed(1)} s: ${grants.length} grants, ${early.length} sooner than the window of the one before; ${stats.map((tab) => tab.sent).join(' + ')} API calls`);
-    expect(grants.every((grant) => grant.lifetimeMs !== null)).toBe(true);
+    expect(grants.slice(0, -1).every((grant) => grant.lifetimeMs !== null)).toBe(true);
     expect(early.length).toBeLessThanOrEqual(1);
     expect(server.state.grants.length).toBeGreaterThanOrEqual(Math.floor(seconds / 2)); // the family kept rotating all along
     for (const tab of stats) {
