@@ -6,7 +6,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { exportJWK, generateKeyPair, type JSONWebKeySet } from 'jose';
+import { decodeJwt, exportJWK, generateKeyPair, type JSONWebKeySet } from 'jose';
 import './quiet-oidc-warnings.js';
 import Provider from 'oidc-provider';
 
@@ -38,6 +38,11 @@ export interface TokenServer {
   readonly jwks: JSONWebKeySet;
   /** How many tokens it has issued. */
   readonly issued: number;
+  /**
+   * Each token it issued: when, when the access token expires (its JWT `exp`, in ms), and when the
+   * request left the client, if the client said so (an `x-sent-at` header, as the tests' clients do).
+   */
+  readonly grants: readonly { readonly at: number; readonly expiresAt: number | null; readonly sentAt: number | null }[];
   readonly running: boolean;
   /** Refresh-token grants refused with `invalid_grant`, and grants (token families) revoked. */
   readonly invalidGrants: number;
@@ -113,7 +118,21 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       },
     },
   });
-  provider.on('grant.success', () => issued++);
+  const grants: { at: number; expiresAt: number | null; sentAt: number | null }[] = [];
+  provider.on('grant.success', (ctx) => {
+    issued++;
+    // the access token's own `exp`, read from the answer about to be sent
+    const { access_token: accessToken } = (ctx.body ?? {}) as { access_token?: unknown };
+    let exp: number | undefined;
+    try {
+      exp = typeof accessToken === 'string' ? decodeJwt(accessToken).exp : undefined;
+    } catch {
+      exp = undefined; // an opaque access token: no expiry to read
+    }
+    const expiresAt = typeof exp === 'number' ? exp * 1_000 : null;
+    const sentAt = Number(ctx.get('x-sent-at'));
+    grants.push({ at: Date.now(), expiresAt, sentAt: Number.isFinite(sentAt) && sentAt > 0 ? sentAt : null });
+  });
   provider.on('grant.error', (_ctx, error: { error?: string }) => {
     if (error.error === 'invalid_grant') invalidGrants++;
   });
@@ -129,6 +148,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     get issued() {
       return issued;
     },
+    grants,
     get running() {
       return running;
     },

@@ -70,6 +70,12 @@ let issuerCalls = 0;
 let issuerCallsUnanswered = 0;
 let firstMintAt: number | null = null;
 let constructingAt = 0;
+/** The request's headers, and when it left (the test reads each token's refresh window from it). */
+const sentAtHeaders = (init: RequestInit | undefined): Headers => {
+  const headers = new Headers(init?.headers);
+  headers.set('x-sent-at', String(Date.now()));
+  return headers;
+};
 const issuerMint: Mint =
   settings.refreshToken === undefined
     ? clientCredentialsMint({
@@ -78,6 +84,7 @@ const issuerMint: Mint =
         clientSecret: new Secret(settings.clientSecret),
         resource: settings.audience,
         allowInsecureRequests: true,
+        fetch: (input, init) => fetch(input, { ...init, headers: sentAtHeaders(init) }),
       })
     : refreshTokenMint({
         tokenEndpoint: settings.tokenEndpoint,
@@ -86,7 +93,7 @@ const issuerMint: Mint =
         refreshToken: settings.refreshToken,
         allowInsecureRequests: true,
         fetch: (input, init) => {
-          const headers = new Headers(init?.headers);
+          const headers = sentAtHeaders(init);
           headers.set('x-worker', settings.name ?? '');
           return fetch(input, { ...init, headers });
         },
