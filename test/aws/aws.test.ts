@@ -7,12 +7,12 @@
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { spawn } from 'node:child_process';
 import { inspect } from 'node:util';
 import { afterAll, afterEach, beforeAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { BreakerOpenError, createCredentialPool, createCredentialProvider, type CredentialProvider } from '../../src/index.js';
 import { assumeRoleMint, StsError, toAwsCredentialProvider, type AwsKeys } from '../../src/aws/index.js';
 import { startS3Server, startStsServer } from '../sdk/aws-servers.js';
+import { runScript } from '../sdk/run-script.js';
 
 const ROLE = 'arn:aws:iam::123456789012:role/orders';
 const BASE_KEYS = { accessKeyId: 'AKIABASEKEYFORSTS000', secretAccessKey: 'base-secret-for-sts-calls' };
@@ -223,15 +223,7 @@ describe('assumeRoleMint', () => {
 });
 
 describe.concurrent('an AWS SDK client in a process of its own, idle past the keys’ expiry after invalidate() in an outage or stop()', () => {
-  const run = (mode: 'invalidate' | 'stop') =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/sdk/aws-idle-worker.ts', mode, '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
+  const run = (mode: 'invalidate' | 'stop') => runScript('test/sdk/aws-idle-worker.ts', [mode, '3']);
 
   it.each(['invalidate', 'stop'] as const)(
     'after %s(): the requests fail at once, the dropped keys are not sent again, the process lives and exits by itself',

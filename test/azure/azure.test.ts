@@ -3,7 +3,6 @@
  * `bearerTokenAuthenticationPolicy` (its token cycler, its CAE handling) in front of a local HTTPS
  * resource, with tokens from a local OAuth token endpoint through `clientCredentialsMint`.
  */
-import { spawn } from 'node:child_process';
 import type { TokenCredential } from '@azure/core-auth';
 import { bearerTokenAuthenticationPolicy, createDefaultHttpClient, createPipelineFromOptions, createPipelineRequest, type Pipeline } from '@azure/core-rest-pipeline';
 import { SecretClient } from '@azure/keyvault-secrets';
@@ -12,6 +11,7 @@ import { createCredentialPool, createCredentialProvider, CredentialError, type C
 import { AzureAuthenticationError, AzureCredentialUnavailableError, azureKey, parseAzureKey, toTokenCredential, type AzureTokenCredential } from '../../src/azure/index.js';
 import { clientCredentialsMint } from '../../src/oauth2/index.js';
 import { startHttpsServer, startTokenEndpoint, type LocalServer } from '../sdk/local-servers.js';
+import { runScript } from '../sdk/run-script.js';
 
 const SCOPE = 'https://resource.example/.default';
 const CLAIMS = '{"access_token":{"nbf":{"essential":true,"value":"1764547200"}}}';
@@ -285,15 +285,7 @@ describe('toTokenCredential, directly', () => {
 });
 
 describe.concurrent('an Azure SDK client in a process of its own, idle past the SDK’s refresh window (issue 26: the process crashed)', () => {
-  const run = (mode: 'invalidate' | 'stop') =>
-    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'test/sdk/azure-idle-worker.ts', mode, '3'], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
+  const run = (mode: 'invalidate' | 'stop') => runScript('test/sdk/azure-idle-worker.ts', [mode, '3']);
 
   it.each(['invalidate', 'stop'] as const)(
     'after %s(): the requests fail at once, the dropped token is not sent again, the process lives and exits by itself',

@@ -99,10 +99,53 @@ interface BreakerUnderTest {
 
 const failure = (retryAfterMs?: number) => Object.assign(new Error('issuer down'), retryAfterMs === undefined ? {} : { retryAfterMs });
 
+/** A mint the test settles: each attempt's outcome, said when the test says. */
+type PendingMint = { resolve(token: MintedToken): void; reject(error: unknown): void };
+
+/**
+ * A statechart's breaker, driven on a `ManualClock`: an attempt is a request (`ask`) that must start
+ * a mint, which then fails or answers with a token living `lifetimeMs`; its state is read from `state`.
+ */
+function statechartBreaker(setup: {
+  clock: ManualClock;
+  pending: PendingMint[];
+  request: () => Promise<unknown>;
+  lifetimeMs: number;
+  state: () => { breaker: 'closed' | 'open' | 'halfOpen'; openUntil: number | null };
+  stop: () => Promise<void>;
+}): BreakerUnderTest {
+  const { clock, pending } = setup;
+  const moveTo = async (at: number) => {
+    if (at > clock.now()) await clock.advanceAsync(at - clock.now());
+    await flush();
+  };
+  return {
+    async attempt({ at, outcome, retryAfterMs }) {
+      await moveTo(at);
+      const before = pending.length;
+      const asked = setup.request().catch(() => null);
+      await flush();
+      if (pending.length === before) throw new Error(`the attempt at ${at - START} was not let through`);
+      if (outcome === 'answer') pending.at(-1)!.resolve({ secret: `token@${at}`, expiresAt: at + setup.lifetimeMs });
+      else pending.at(-1)!.reject(failure(retryAfterMs));
+      await asked;
+      await flush();
+    },
+    async ask(at) {
+      await moveTo(at);
+      const { breaker, openUntil } = setup.state();
+      // open until its cooldown's end: at that instant the next request is the probe
+      const open = breaker === 'open' && (openUntil === null || at < openUntil);
+      return { admits: !open, openUntil: open ? openUntil : null };
+    },
+    stop: setup.stop,
+  };
+}
+
 /** A provider's breaker: each attempt is a caller of an expired token; the mint it starts fails or answers. */
 async function providerBreaker(): Promise<BreakerUnderTest> {
   const clock = new ManualClock(START);
-  const pending: { resolve(token: MintedToken): void; reject(error: unknown): void }[] = [];
+  const pending: PendingMint[] = [];
   const provider = await createCredentialProvider({
     mint: () => new Promise<MintedToken>((resolve, reject) => pending.push({ resolve, reject })),
     clock,
@@ -112,38 +155,14 @@ async function providerBreaker(): Promise<BreakerUnderTest> {
     maxRetryAfterMs: MAX_RETRY_AFTER,
     mintTimeoutMs: MINT_TIMEOUT,
   });
-  const moveTo = async (at: number) => {
-    if (at > clock.now()) await clock.advanceAsync(at - clock.now());
-    await flush();
-  };
-  return {
-    async attempt({ at, outcome, retryAfterMs }) {
-      await moveTo(at);
-      const before = pending.length;
-      const asked = provider.currentToken().catch(() => null);
-      await flush();
-      if (pending.length === before) throw new Error(`the attempt at ${at - START} was not let through`);
-      // a token that has expired by the next attempt, so that each attempt mints
-      if (outcome === 'answer') pending.at(-1)!.resolve({ secret: `token@${at}`, expiresAt: at + 1 });
-      else pending.at(-1)!.reject(failure(retryAfterMs));
-      await asked;
-      await flush();
-    },
-    async ask(at) {
-      await moveTo(at);
-      const { breaker, openUntil } = provider.toJSON();
-      // open until its cooldown's end: at that instant the next request is the probe
-      const open = breaker === 'open' && (openUntil === null || at < openUntil);
-      return { admits: !open, openUntil: open ? openUntil : null };
-    },
-    stop: () => provider.stop(),
-  };
+  // a token that has expired by the next attempt, so that each attempt mints
+  return statechartBreaker({ clock, pending, request: () => provider.currentToken(), lifetimeMs: 1, state: () => provider.toJSON(), stop: () => provider.stop() });
 }
 
 /** A pool's issuer breaker: each attempt is a new key's first request; its mint fails or answers. */
 async function poolBreaker(): Promise<BreakerUnderTest> {
   const clock = new ManualClock(START);
-  const pending: { resolve(token: MintedToken): void; reject(error: unknown): void }[] = [];
+  const pending: PendingMint[] = [];
   const pool = await createCredentialPool({
     mint: (_key: string, _context: MintContext) => new Promise<MintedToken>((resolve, reject) => pending.push({ resolve, reject })),
     clock,
@@ -153,30 +172,7 @@ async function poolBreaker(): Promise<BreakerUnderTest> {
     mintTimeoutMs: MINT_TIMEOUT,
   });
   let keys = 0;
-  const moveTo = async (at: number) => {
-    if (at > clock.now()) await clock.advanceAsync(at - clock.now());
-    await flush();
-  };
-  return {
-    async attempt({ at, outcome, retryAfterMs }) {
-      await moveTo(at);
-      const before = pending.length;
-      const asked = pool.currentToken(`key-${++keys}`).catch(() => null);
-      await flush();
-      if (pending.length === before) throw new Error(`the attempt at ${at - START} was not let through`);
-      if (outcome === 'answer') pending.at(-1)!.resolve({ secret: `token@${at}`, expiresAt: at + 60 * 60_000 });
-      else pending.at(-1)!.reject(failure(retryAfterMs));
-      await asked;
-      await flush();
-    },
-    async ask(at) {
-      await moveTo(at);
-      const { breaker, openUntil } = pool.toJSON().issuer;
-      const open = breaker === 'open' && (openUntil === null || at < openUntil);
-      return { admits: !open, openUntil: open ? openUntil : null };
-    },
-    stop: () => pool.stop(),
-  };
+  return statechartBreaker({ clock, pending, request: () => pool.currentToken(`key-${++keys}`), lifetimeMs: 60 * 60_000, state: () => pool.toJSON().issuer, stop: () => pool.stop() });
 }
 
 /** The tabs' breaker, as each tab applies the failures and answers the tabs announce. */
