@@ -1,21 +1,11 @@
 import { assertEvent, assign, emit, fromPromise, raise, setup, stateIn } from 'xstate';
 import { CredentialError, mintTimeoutError } from './credential-error.js';
 import type { AttemptKind, BreakerState, CredentialContext, CredentialEmittedEvent, CredentialEvent, CredentialInput, MintInput, MintOutput, SharedMintPhase } from './credential.types.js';
+import { breakerRegion, CLOSED_BREAKER, cooldownElapsedAt, countedFailure, openedByFailures, openedByRetryAfter, reachesThreshold } from './breaker.js';
 import { deadlineDelays } from './delays.js';
 import { MintFailure } from './mint-failure.js';
 import { readThrown, summaryOf } from './thrown.js';
-import {
-  breakerAdmitsAt,
-  invalidationAllowedAt,
-  isRefreshDueAt,
-  isTokenUnusableAt,
-  needsMintAt,
-  proactiveRetryAt,
-  failureCountsHere,
-  remainingSeconds,
-  retryAfterCooldownMs,
-  scheduledRefreshAt,
-} from './policy.js';
+import { breakerAdmitsAt, invalidationAllowedAt, isRefreshDueAt, isTokenUnusableAt, needsMintAt, proactiveRetryAt, failureCountsHere, remainingSeconds, scheduledRefreshAt } from './policy.js';
 
 /**
  * The credential's life as a parallel statechart.
@@ -74,7 +64,7 @@ export const credentialMachine = setup({
     /** A caller arrived after the cooldown ended but before its (late) timer fired. */
     requestFindsCooldownElapsed: ({ context, event }) => {
       assertEvent(event, 'token.requested');
-      return breakerAdmitsAt(context, event.now);
+      return cooldownElapsedAt(context, event.now);
     },
     /** A caller needs a new token and the breaker lets a mint through. */
     requestAdmitsMint: ({ context, event }) => {
@@ -99,7 +89,7 @@ export const credentialMachine = setup({
       const { token, settledAt } = event.output;
       return token.expiresAt !== null && settledAt >= token.expiresAt;
     },
-    /** This breaker counts this failure (a pool's key counts only its own; see `failureCountsAt`). */
+    /** This breaker counts this failure (a pool's key counts only its own; see `failureCountsHere`). */
     failureCounts: ({ context, event }) => {
       assertEvent(event, 'mint.failed');
       return failureCountsHere(context, event.blame);
@@ -112,7 +102,7 @@ export const credentialMachine = setup({
     /** A counted failure that is the one reaching the breaker's threshold. */
     failureReachesThreshold: ({ context, event }) => {
       assertEvent(event, 'mint.failed');
-      return failureCountsHere(context, event.blame) && context.consecutiveFailures + 1 >= context.policy.breakerThreshold;
+      return failureCountsHere(context, event.blame) && reachesThreshold(context, context.policy);
     },
     /** Every caller of the current on-demand attempt gave up (a background refresh is never abandoned). */
     abandonsCurrentAttempt: ({ context, event }) => {
@@ -160,26 +150,14 @@ export const credentialMachine = setup({
       at: Math.min(context.refreshDueAt ?? Infinity, context.token.expiresAt ?? Infinity),
     })),
     announceExpiry: raise(({ context }) => ({ type: 'refresh.due' as const, at: context.token.expiresAt ?? Infinity })),
-    countFailure: assign({ consecutiveFailures: ({ context }) => context.consecutiveFailures + 1 }),
+    countFailure: assign(({ context }) => countedFailure(context)),
     openBreaker: assign(({ context, event }) => {
       assertEvent(event, 'mint.failed');
-      return {
-        consecutiveFailures: context.consecutiveFailures + 1,
-        openUntil: event.at + context.policy.breakerCooldownMs,
-        openReason: 'failures' as const,
-        retryAt: null,
-      };
+      return openedByFailures(context, context.policy, event);
     }),
-    openBreakerForRetryAfter: assign(({ context, event }) => {
+    openBreakerForRetryAfter: assign(({ context, event }, { from }: { from: 'closed' | 'halfOpen' }) => {
       assertEvent(event, 'mint.failed');
-      // a failure that also reaches the threshold opens it for the cooldown too: the later end wins
-      const reachesThreshold = context.consecutiveFailures + 1 >= context.policy.breakerThreshold;
-      return {
-        consecutiveFailures: context.consecutiveFailures + 1,
-        openUntil: event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs ?? 0, reachesThreshold),
-        openReason: 'retry-after' as const,
-        retryAt: null,
-      };
+      return openedByRetryAfter(context, context.policy, event, from);
     }),
     announceCooldownEnded: raise(({ context }) => ({ type: 'breaker.cooledDown' as const, at: context.openUntil ?? 0 })),
     endCooldown: assign({ openUntil: null, openReason: null }),
@@ -257,9 +235,7 @@ export const credentialMachine = setup({
     // a pool's key starts with no token: its placeholder counts as refused, so it is never served
     tokenRejected: input.unminted === true,
     lastInvalidatedAt: null,
-    consecutiveFailures: 0,
-    openUntil: null,
-    openReason: null,
+    ...CLOSED_BREAKER,
     attempt: 0,
     attemptKind: null,
     attemptStartedAt: null,
@@ -296,64 +272,15 @@ export const credentialMachine = setup({
         expired: {},
       },
     },
-    breaker: {
-      initial: 'closed',
-      states: {
-        closed: {
-          on: {
-            'mint.failed': [
-              {
-                guard: 'failureSetsRetryAfter',
-                target: 'open',
-                actions: ['openBreakerForRetryAfter', { type: 'emitBreakerChanged', params: { from: 'closed', to: 'open' } }],
-              },
-              {
-                guard: 'failureReachesThreshold',
-                target: 'open',
-                actions: ['openBreaker', { type: 'emitBreakerChanged', params: { from: 'closed', to: 'open' } }],
-              },
-              { guard: 'failureCounts', actions: 'countFailure' },
-            ],
-            'mint.succeeded': { actions: 'resetFailures' },
-          },
-        },
-        open: {
-          after: {
-            untilCooldownEnds: {
-              target: 'halfOpen',
-              actions: ['announceCooldownEnded', 'endCooldown', { type: 'emitBreakerChanged', params: { from: 'open', to: 'halfOpen' } }],
-            },
-          },
-          on: {
-            'token.requested': {
-              guard: 'requestFindsCooldownElapsed',
-              target: 'halfOpen',
-              actions: ['endCooldown', { type: 'emitBreakerChanged', params: { from: 'open', to: 'halfOpen' } }],
-            },
-          },
-        },
-        halfOpen: {
-          on: {
-            'mint.succeeded': {
-              target: 'closed',
-              actions: ['resetFailures', { type: 'emitBreakerChanged', params: { from: 'halfOpen', to: 'closed' } }],
-            },
-            'mint.failed': [
-              {
-                guard: 'failureSetsRetryAfter',
-                target: 'open',
-                actions: ['openBreakerForRetryAfter', { type: 'emitBreakerChanged', params: { from: 'halfOpen', to: 'open' } }],
-              },
-              {
-                guard: 'failureCounts',
-                target: 'open',
-                actions: ['openBreaker', { type: 'emitBreakerChanged', params: { from: 'halfOpen', to: 'open' } }],
-              },
-            ],
-          },
-        },
-      },
-    },
+    breaker: breakerRegion({
+      failed: 'mint.failed',
+      answered: 'mint.succeeded',
+      requested: 'token.requested',
+      // one mint in flight: no failure is ever heard while open
+      heardWhileOpen: false,
+      // the cooldown's end starts a proactive mint as the probe
+      onCooldownEnded: ['announceCooldownEnded'],
+    }),
     flight: {
       initial: 'idle',
       states: {

@@ -1,5 +1,15 @@
 import { assertEvent, assign, emit, setup } from 'xstate';
-import { retryAfterCooldownMs } from './policy.js';
+import {
+  breakerRegion,
+  CLOSED_BREAKER,
+  cooldownElapsedAt,
+  countedFailure,
+  lengthenedByRetryAfter,
+  openedByFailures,
+  openedByRetryAfter,
+  reachesThreshold,
+  retryAfterOutlastsOpening,
+} from './breaker.js';
 import { poolDeadlineDelays } from './delays.js';
 import type { BreakerState } from './credential.types.js';
 import type { PoolContext, PoolEmittedEvent, PoolEvent, PoolPolicy } from './pool.types.js';
@@ -25,53 +35,50 @@ import type { PoolContext, PoolEmittedEvent, PoolEvent, PoolPolicy } from './poo
 export const poolMachine = setup({
   types: {} as { context: PoolContext; events: PoolEvent; input: { policy: PoolPolicy }; emitted: PoolEmittedEvent },
   guards: {
+    /** Every issuer failure counts (a key's own refusal is an answer, `issuer.answered`). */
+    failureCounts: () => true,
     /** An issuer failure that says when to come back. */
     failureSetsRetryAfter: ({ event }) => {
       assertEvent(event, 'issuer.failed');
       return event.retryAfterMs !== null;
     },
     /** This issuer failure is the one that reaches the threshold. */
-    failureReachesThreshold: ({ context }) => context.consecutiveFailures + 1 >= context.policy.breakerThreshold,
+    failureReachesThreshold: ({ context }) => reachesThreshold(context, context.policy),
     /**
      * A failure of a mint that was already at the issuer when the breaker opened, saying to come back
      * later than the breaker's cooldown ends: the later, longer instruction wins.
      */
     retryAfterOutlastsCooldown: ({ context, event }) => {
       assertEvent(event, 'issuer.failed');
-      // `?? -Infinity` is never taken: this guard runs only in `open`, and every way into `open` sets `openUntil`
-      return event.retryAfterMs !== null && event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs, false) > (context.openUntil ?? -Infinity);
+      return retryAfterOutlastsOpening(context, context.policy, event);
     },
     /** A mint asks after the cooldown ended by the clock, before its (late) timer fired. */
     requestFindsCooldownElapsed: ({ context, event }) => {
       assertEvent(event, 'mint.requested');
-      return context.openUntil !== null && event.now >= context.openUntil;
+      return cooldownElapsedAt(context, event.now);
     },
   },
   // Replaced by the pool facade (it reads the pool's clock); these read `Date.now`.
   delays: poolDeadlineDelays(() => Date.now()),
   actions: {
-    countFailure: assign({ consecutiveFailures: ({ context }) => context.consecutiveFailures + 1 }),
+    countFailure: assign(({ context }) => countedFailure(context)),
     resetFailures: assign({ consecutiveFailures: 0, probing: false }),
     openBreaker: assign(({ context, event }) => {
       assertEvent(event, 'issuer.failed');
-      return { consecutiveFailures: context.consecutiveFailures + 1, openUntil: event.at + context.policy.breakerCooldownMs, openReason: 'failures' as const, probing: false };
+      return { ...openedByFailures(context, context.policy, event), probing: false };
     }),
-    openBreakerForRetryAfter: assign(({ context, event }) => {
+    openBreakerForRetryAfter: assign(({ context, event }, { from }: { from: 'closed' | 'halfOpen' }) => {
       assertEvent(event, 'issuer.failed');
-      return {
-        consecutiveFailures: context.consecutiveFailures + 1,
-        openUntil: Math.max(
-          event.at + retryAfterCooldownMs(context.policy, event.retryAfterMs ?? 0, context.consecutiveFailures + 1 >= context.policy.breakerThreshold),
-          context.openUntil ?? -Infinity,
-        ),
-        openReason: 'retry-after' as const,
-        probing: false,
-      };
+      return { ...openedByRetryAfter(context, context.policy, event, from), probing: false };
+    }),
+    lengthenOpening: assign(({ context, event }) => {
+      assertEvent(event, 'issuer.failed');
+      return lengthenedByRetryAfter(context, context.policy, event);
     }),
     endCooldown: assign({ openUntil: null, openReason: null }),
     markProbing: assign({ probing: true }),
     unmarkProbing: assign({ probing: false }),
-    emitIssuerBreakerChanged: emit(({ context, event }, change: { from: BreakerState; to: BreakerState }) => {
+    emitBreakerChanged: emit(({ context, event }, change: { from: BreakerState; to: BreakerState }) => {
       const key = 'key' in event ? event.key : null;
       // `openUntil` is set exactly when the change is to `open`: every opening action sets it before
       // this emits, and every other change clears it first (`endCooldown`), so it alone decides
@@ -83,69 +90,17 @@ export const poolMachine = setup({
 }).createMachine({
   id: 'pool',
   type: 'parallel',
-  context: ({ input }) => ({ policy: input.policy, consecutiveFailures: 0, openUntil: null, openReason: null, probing: false }),
+  context: ({ input }) => ({ policy: input.policy, ...CLOSED_BREAKER, probing: false }),
   states: {
-    issuer: {
-      initial: 'closed',
-      states: {
-        closed: {
-          on: {
-            'issuer.failed': [
-              {
-                guard: 'failureSetsRetryAfter',
-                target: 'open',
-                actions: ['openBreakerForRetryAfter', { type: 'emitIssuerBreakerChanged', params: { from: 'closed', to: 'open' } }],
-              },
-              {
-                guard: 'failureReachesThreshold',
-                target: 'open',
-                actions: ['openBreaker', { type: 'emitIssuerBreakerChanged', params: { from: 'closed', to: 'open' } }],
-              },
-              { actions: 'countFailure' },
-            ],
-            'issuer.answered': { actions: 'resetFailures' },
-          },
-        },
-        open: {
-          after: {
-            untilCooldownEnds: {
-              target: 'halfOpen',
-              actions: ['endCooldown', { type: 'emitIssuerBreakerChanged', params: { from: 'open', to: 'halfOpen' } }],
-            },
-          },
-          on: {
-            // re-entered, so that the cooldown's timer is armed anew for the later end
-            'issuer.failed': { guard: 'retryAfterOutlastsCooldown', target: 'open', reenter: true, actions: 'openBreakerForRetryAfter' },
-            'mint.requested': {
-              guard: 'requestFindsCooldownElapsed',
-              target: 'halfOpen',
-              actions: ['endCooldown', { type: 'emitIssuerBreakerChanged', params: { from: 'open', to: 'halfOpen' } }],
-            },
-          },
-        },
-        halfOpen: {
-          on: {
-            'probe.started': { actions: 'markProbing' },
-            'probe.abandoned': { actions: 'unmarkProbing' },
-            'issuer.answered': {
-              target: 'closed',
-              actions: ['resetFailures', { type: 'emitIssuerBreakerChanged', params: { from: 'halfOpen', to: 'closed' } }],
-            },
-            'issuer.failed': [
-              {
-                guard: 'failureSetsRetryAfter',
-                target: 'open',
-                actions: ['openBreakerForRetryAfter', { type: 'emitIssuerBreakerChanged', params: { from: 'halfOpen', to: 'open' } }],
-              },
-              {
-                target: 'open',
-                actions: ['openBreaker', { type: 'emitIssuerBreakerChanged', params: { from: 'halfOpen', to: 'open' } }],
-              },
-            ],
-          },
-        },
-      },
-    },
+    issuer: breakerRegion({
+      failed: 'issuer.failed',
+      answered: 'issuer.answered',
+      requested: 'mint.requested',
+      // many keys' mints: one that was at the issuer when it opened fails later
+      heardWhileOpen: true,
+      // one probe for the whole pool: the gate marks it
+      halfOpen: { 'probe.started': { actions: 'markProbing' }, 'probe.abandoned': { actions: 'unmarkProbing' } } as const,
+    }),
     mints: {
       initial: 'belowCap',
       states: {

@@ -350,7 +350,7 @@ export class BrowserCoordination implements Coordination {
       entry.token = token;
       entry.held = token.id;
     }
-    entry.breaker.answered();
+    entry.breaker.answered(policy?.now() ?? 0);
     await this.#publish({ type: 'token', key, token, record: entry.record ?? undefined }, NEVER);
     this.#post({ type: 'answered', key });
     await this.#persist(key, entry);
@@ -534,7 +534,8 @@ export class BrowserCoordination implements Coordination {
         if (this.#policy !== null) target.breaker.failed(data.id, data.at, data.retryAfterMs, this.#policy);
         break;
       case 'answered':
-        target.breaker.answered();
+        // before a policy is known no failure was applied: the breaker is closed whatever the instant
+        target.breaker.answered(this.#policy?.now() ?? 0);
         break;
     }
     this.#wake(data.key);

@@ -1,14 +1,14 @@
-import type { BreakerOpenReason } from '../../machines/credential.types.js';
-import { retryAfterCooldownMs } from '../../machines/policy.js';
+import { breakerAfterAnswer, breakerAfterFailure, CLOSED_BREAKER, cooldownElapsedAt, type BreakerFields, type BreakerPolicy } from '../../machines/breaker.js';
+import type { BreakerState } from '../../machines/credential.types.js';
 import { BreakerOpenError } from '../breaker-open-error.js';
-import type { SharedMintPolicy } from '../coordination.js';
 
 /**
  * One breaker for a credential across the tabs of an origin, as the fleet's is across processes:
- * every tab applies the failures and answers the tabs announce, so about `breakerThreshold`
- * attempts reach a failing issuer from all tabs together, then one probe per cooldown (the lock lets
- * one tab at a time mint, and a failed probe reopens the breaker for every tab before it is let go).
- * Failures older than the window (twice the cooldown plus a mint's bound, as the fleet's) are forgotten.
+ * every tab applies the failures and answers the tabs announce, by the library's one set of breaker
+ * rules (`machines/breaker.ts`), so about `breakerThreshold` attempts reach a failing issuer from all
+ * tabs together, then one probe per cooldown (the Web Lock lets one tab at a time mint, and a failed
+ * probe reopens the breaker for every tab before it is let go). There is no timer: the clock read at
+ * each question decides when an opening has ended.
  *
  * @example
  * ```ts
@@ -17,37 +17,38 @@ import type { SharedMintPolicy } from '../coordination.js';
  * ```
  */
 export class TabBreaker {
-  #failures = 0;
-  #lastFailureAt = -Infinity;
-  #openUntil: number | null = null;
-  #reason: BreakerOpenReason = 'failures';
+  #state: BreakerState = 'closed';
+  #fields: BreakerFields = CLOSED_BREAKER;
   /** The latest failures' ids (a failure is posted again when its echo was lost). */
   readonly #heard: string[] = [];
 
   /** A mint failed at the issuer at `at` (perhaps saying when to come back); a failure heard twice (`id`) counts once. */
-  failed(id: string, at: number, retryAfterMs: number | null, policy: SharedMintPolicy): void {
+  failed(id: string, at: number, retryAfterMs: number | null, policy: BreakerPolicy): void {
     if (this.#heard.includes(id)) return;
     this.#heard.push(id);
     if (this.#heard.length > 16) this.#heard.shift();
-    if (at - this.#lastFailureAt > 2 * policy.breakerCooldownMs + policy.mintTimeoutMs) this.#failures = 0;
-    this.#failures++;
-    this.#lastFailureAt = at;
-    const reachesThreshold = this.#failures >= policy.breakerThreshold;
-    const opensUntil = retryAfterMs !== null ? at + retryAfterCooldownMs(policy, retryAfterMs, reachesThreshold) : reachesThreshold ? at + policy.breakerCooldownMs : null;
-    if (opensUntil !== null && opensUntil > (this.#openUntil ?? -Infinity)) {
-      this.#openUntil = opensUntil;
-      this.#reason = retryAfterMs !== null ? 'retry-after' : 'failures';
-    }
+    this.#apply(breakerAfterFailure(this.#stateAt(at), this.#fields, policy, { at, retryAfterMs }));
   }
 
-  /** A mint was answered: closed, the count cleared. */
-  answered(): void {
-    this.#failures = 0;
-    this.#openUntil = null;
+  /** A mint was answered, heard at `now`: closed, the count cleared (unless open: the answer is older news). */
+  answered(now: number): void {
+    this.#apply(breakerAfterAnswer(this.#stateAt(now), this.#fields));
   }
 
   /** Throws the refusal while the breaker is open at `now` (it carries `retryAfterMs`, so the provider's own breaker waits as long). */
   refuseIfOpen(now: number): void {
-    if (this.#openUntil !== null && now < this.#openUntil) throw new BreakerOpenError({ scope: 'tabs', openUntil: this.#openUntil, reason: this.#reason, now });
+    const { openUntil, openReason } = this.#fields;
+    if (this.#stateAt(now) === 'open' && openUntil !== null) throw new BreakerOpenError({ scope: 'tabs', openUntil, reason: openReason ?? 'failures', now });
+  }
+
+  /** The state at `now`: an opening whose end has come by the clock is half-open. */
+  #stateAt(now: number): BreakerState {
+    if (this.#state === 'open' && cooldownElapsedAt(this.#fields, now)) this.#apply({ state: 'halfOpen', fields: { ...this.#fields, openUntil: null, openReason: null } });
+    return this.#state;
+  }
+
+  #apply(next: { state: BreakerState; fields: BreakerFields }): void {
+    this.#state = next.state;
+    this.#fields = next.fields;
   }
 }

@@ -46,7 +46,8 @@ export class IssuerGate {
     this.#actor = actor;
     this.#clock = clock;
     this.#mintTimeoutMs = mintTimeoutMs;
-    this.permits = new MintPermits(maxMintsInFlight);
+    // the statechart's `mints` region is a picture of the permits, derived from them here alone
+    this.permits = new MintPermits(maxMintsInFlight, (saturated) => actor.send({ type: saturated ? 'mints.saturated' : 'mints.available', now: clock.now() }));
   }
 
   /** Keys whose mint attempt is under way (queued or at the issuer). */
@@ -96,7 +97,6 @@ export class IssuerGate {
       this.#attempts--;
       throw reason;
     }
-    if (this.permits.inFlight >= this.permits.limit) this.#actor.send({ type: 'mints.saturated', now: this.#clock.now() });
     const pass = new KeyPass(this, key);
     if (probe) {
       this.#probe = pass;
@@ -138,9 +138,6 @@ export class IssuerGate {
     } finally {
       // whatever the report met, the permit comes back: a lost permit would stall every key behind it
       this.permits.release();
-    }
-    if (this.#closedBy === null && this.permits.inFlight < this.permits.limit && this.#actor.getSnapshot().value.mints === 'atCap') {
-      this.#actor.send({ type: 'mints.available', now: this.#clock.now() });
     }
   }
 

@@ -21,8 +21,16 @@ export class MintPermits {
   /** Set by {@link MintPermits.close}: why no permit will be granted again. */
   #closedBy: { reason: unknown } | null = null;
 
-  /** @param limit how many permits there are (>= 1). */
-  constructor(readonly limit: number) {}
+  /**
+   * @param limit how many permits there are (>= 1).
+   * @param onSaturated told whenever every permit becomes taken (`true`) or one becomes free again
+   *   (`false`), until the permits are closed: the one place a picture of them (the pool statechart's
+   *   `mints` region) is derived from.
+   */
+  constructor(
+    readonly limit: number,
+    readonly onSaturated: (saturated: boolean) => void = () => {},
+  ) {}
 
   /** Permits taken now. */
   get inFlight(): number {
@@ -47,6 +55,7 @@ export class MintPermits {
     if (signal.aborted) return Promise.reject(signal.reason);
     if (this.#inFlight < this.limit) {
       this.#inFlight++;
+      if (this.#inFlight === this.limit) this.onSaturated(true);
       return Promise.resolve();
     }
     return new Promise<void>((resolve, reject) => {
@@ -93,7 +102,10 @@ export class MintPermits {
       return;
     }
     this.#compact();
-    this.#inFlight = Math.max(0, this.#inFlight - 1);
+    if (this.#inFlight === 0) return;
+    this.#inFlight--;
+    // a permit handed to a waiter above leaves every permit taken: only this one frees one
+    if (this.#closedBy === null && this.#inFlight === this.limit - 1) this.onSaturated(false);
   }
 
   /**

@@ -500,7 +500,6 @@ export class RedisCoordination implements Coordination {
         String(policy.breakerCooldownMs),
         // what the issuer asked (capped); the script makes it at least the cooldown when the failure reaches the threshold
         String(retryAfterMs === null ? -1 : retryAfterCooldownMs(policy, retryAfterMs, false)),
-        String(2 * policy.breakerCooldownMs + policy.mintTimeoutMs),
         this.#channel,
         credential,
       ],

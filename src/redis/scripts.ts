@@ -44,7 +44,7 @@ return {'lease', fence, redis.call('GET', KEYS[6]) or ''}
 /**
  * The lease holder shares its token: written only if its fence is newer than the stored token's (a
  * holder whose lease lapsed while a newer token was written cannot overwrite it), with the token's
- * remaining life as its TTL; the fleet's failures are cleared, the lease released, and the
+ * remaining life as its TTL; the fleet's failures are cleared (unless its breaker is open), the lease released, and the
  * credential's hash published. Returns 1 if written, 0 if a newer token was there.
  * ARGV: owner:fence, fence, sealed value, ttl ms (0: no expiry), channel, message, (unused),
  * the IV of a stored value this process could not authenticate ('' for none): such a value is
@@ -66,7 +66,8 @@ if tonumber(ARGV[4]) > 0 then
 else
   redis.call('SET', KEYS[1], ARGV[3])
 end
-redis.call('DEL', KEYS[4], KEYS[5])
+-- an answer closes the breaker, unless it is open (the answer is to an attempt sent before it opened)
+if redis.call('PTTL', KEYS[5]) <= 0 then redis.call('DEL', KEYS[4]) end
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return 1
@@ -99,22 +100,36 @@ return redis.call('GET', KEYS[6]) or ''
 `;
 
 /**
- * The lease holder's mint failed at the issuer: one more failure for the fleet (kept for `window`
- * ms); on a `Retry-After` the fleet's breaker opens for what the issuer asked, at the threshold for
- * the cooldown, and for the later of the two when both apply (never shortening an opening already
- * there). The lease is released and waiters woken (they find the breaker open, or take the lease
- * themselves). Returns `{failures, openForMs}`.
- * ARGV: owner:fence, threshold, cooldown ms, retry-after ms (-1: none; capped by maxRetryAfterMs), window ms, channel, message.
+ * The lease holder's mint failed at the issuer: the library's breaker rules (`machines/breaker.ts`)
+ * written for Redis, the opening kept as the open key's TTL.
+ * - Open (an attempt sent before it opened): nothing counts, but a `Retry-After` ending later lengthens it.
+ * - Otherwise one more failure: on a `Retry-After` it opens for what the issuer asked; at the threshold,
+ *   or when it has opened since the last answer (half-open: this failure was the probe), for the
+ *   cooldown; for the later of the two when both apply.
+ * The count lives until an answer clears it (consecutive failures, however far apart); a count at or
+ * past the threshold is how the fleet remembers that its breaker opened (an opening below it, by a
+ * lone `Retry-After`, raises it there). The lease is released and waiters woken (they find the
+ * breaker open, or take the lease themselves). Returns `{failures, openForMs}` (`-1`: not opened).
+ * ARGV: owner:fence, threshold, cooldown ms, retry-after ms (-1: none; capped by maxRetryAfterMs), channel, message.
  */
 export const RECORD_FAILURE = `
 if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-local failures = redis.call('INCR', KEYS[4])
-redis.call('PEXPIRE', KEYS[4], ARGV[5])
+local threshold = tonumber(ARGV[2])
+local cooldown = tonumber(ARGV[3])
+local retryAfter = tonumber(ARGV[4])
 local openFor = -1
-if tonumber(ARGV[4]) >= 0 then openFor = tonumber(ARGV[4]) end
-if failures >= tonumber(ARGV[2]) and tonumber(ARGV[3]) > openFor then openFor = tonumber(ARGV[3]) end
-if openFor > 0 and openFor > redis.call('PTTL', KEYS[5]) then redis.call('SET', KEYS[5], 'open', 'PX', openFor) end
-redis.call('PUBLISH', ARGV[6], ARGV[7])
+local failures = tonumber(redis.call('GET', KEYS[4]) or '0')
+local open = redis.call('PTTL', KEYS[5])
+if open > 0 then
+  if retryAfter > open then openFor = retryAfter end
+else
+  failures = redis.call('INCR', KEYS[4])
+  if failures >= threshold then openFor = cooldown end
+  if retryAfter >= 0 and retryAfter > openFor then openFor = retryAfter end
+  if openFor >= 0 and failures < threshold then redis.call('SET', KEYS[4], ARGV[2]) end
+end
+if openFor > 0 then redis.call('SET', KEYS[5], 'open', 'PX', openFor) end
+redis.call('PUBLISH', ARGV[5], ARGV[6])
 return {failures, openFor}
 `;
 

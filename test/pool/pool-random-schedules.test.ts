@@ -246,6 +246,8 @@ describe('the pool on seeded random schedules', () => {
         const live = driver.live();
         expect(live.length, `${where}: at most maxMintsInFlight mints in flight`).toBeLessThanOrEqual(MAX_MINTS_IN_FLIGHT);
         expect(new Set(live.map((call) => call.key)).size, `${where}: at most one mint in flight per key`).toBe(live.length);
+        const { mintsInFlight } = pool.toJSON();
+        expect(pool.actor.getSnapshot().value.mints, `${where}: the mints region pictures the permits`).toBe(mintsInFlight >= MAX_MINTS_IN_FLIGHT ? 'atCap' : 'belowCap');
         if (settled !== undefined && step.type === 'settle' && step.outcome === 'keyFailure' && issuerBefore.breaker === 'closed') {
           expect(pool.toJSON().issuer, `${where}: a key's own failure never counts against the issuer`).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
         }
