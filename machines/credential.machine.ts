@@ -19,7 +19,8 @@ import { breakerAdmitsAt, invalidationAllowedAt, isRefreshDueAt, isTokenUnusable
  * Time enters as data: every event a caller sends carries its clock reading, the mint actor
  * stamps its outcome, and each timer's transition knows its own deadline. So every guard and
  * action is a pure function of context and event; only the delays read a clock (`Date.now` here),
- * and the provider swaps them and the `mint` actor in with `.provide()` (see `src/environment.ts`).
+ * and the provider swaps them and the `mint` actor in with `.provide()`, once for every provider
+ * (see `src/environment.ts`).
  *
  * @example
  * ```ts

@@ -1,131 +1,139 @@
-import { fromPromise } from 'xstate';
+import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import type { CredentialMachine } from '../machines/credential.machine.js';
-import type { MintInput, MintOutput, SharedMintPhase } from '../machines/credential.types.js';
+import type { CredentialInput, MintInput, MintOutput, SharedMintPhase } from '../machines/credential.types.js';
 import { deadlineDelays, poolDeadlineDelays } from '../machines/delays.js';
 import type { PoolMachine } from '../machines/pool.machine.js';
+import type { PoolPolicy } from '../machines/pool.types.js';
 import { armTimer, disarmTimer, type Clock, type TimerClock, type TimerHandle } from './clock.js';
 import { runMint, type MintAttemptSetup } from './mint.js';
 
 /**
- * An actor's environment: what its statechart needs from outside (its clock, and for a credential
- * the setup of its mint attempts), in the one object XState already hands to the root actor and to
- * every child it invokes: the timer clock the actor was created with (`actor.clock`).
+ * How a statechart reaches what it needs from outside.
+ * - Time: XState's own `clock` option, an {@link ActorClock} on the provider's or pool's clock. XState
+ *   arms the statechart's timers on it, and hands it to the delays as `self.clock` (the public
+ *   `Actor.clock`), where they read the time.
+ * - A credential's mints: the setup every attempt runs with (see {@link runMint}) is registered with
+ *   its actor in {@link attemptSetups} when the actor is created, and the `mint` actor looks it up
+ *   by the actor it was invoked from (its `parent`).
  *
- * Why ride in XState's `clock` option rather than `.provide()` per provider: one machine, provided
- * once, serves every provider and every pool key; a per-provider `.provide()` would copy the whole
- * machine definition (about 30 KB) for each, and a pool of 10,000 keys would carry 300 MB of them.
- * This relies on XState handing an actor's `clock` to the children it invokes (the `mint` actor
- * finds the environment through `self.clock`); `test/package/layout.test.ts` ("the XState behaviour the provider relies on") pins it,
- * so an XState upgrade that changes it fails loudly there rather than quietly here.
- *
- * As XState's timer clock it arms through {@link armTimer}: nothing for an infinite delay, and a
- * delay beyond 2^31-1 ms in chunks.
+ * Why not `.provide()` per provider: one machine, provided once, serves every provider and every
+ * pool key; a per-provider `.provide()` would copy the whole machine definition (about 30 KB) for
+ * each, and a pool of 10,000 keys would carry 300 MB of them.
+ */
+
+/** Every credential actor's mint attempt setup, by actor (an actor that is dropped takes its entry with it). */
+const attemptSetups = new WeakMap<object, MintAttemptSetup>();
+
+/**
+ * XState's clock for an actor: the time its delays read, and its timers, armed through
+ * {@link armTimer} (nothing for an infinite delay, a delay beyond 2^31-1 ms in chunks, unref'd).
  *
  * @example
  * ```ts
- * const environment = new ProviderEnvironment(clock, { mint, clock, jitter, classify, mintTimeoutMs });
- * createActor(runnable(credentialMachine), { input, clock: environment }).start();
+ * createActor(machine, { clock: new ActorClock(clock) });
  * ```
- *
- * The base carries only the clock (the pool statechart needs no more).
  */
-export class ClockEnvironment implements TimerClock {
+export class ActorClock implements TimerClock {
   /** @param clock where the actor reads time and arms timers. */
   constructor(readonly clock: Clock) {}
 
-  /** Arms `callback` after `ms` on the environment's clock, as {@link armTimer} does. */
+  /** The clock's reading. */
+  now(): number {
+    return this.clock.now();
+  }
+
+  /** Arms `callback` after `ms` on the clock, as {@link armTimer} does. */
   setTimeout(callback: () => void, ms: number): TimerHandle {
     return armTimer(this.clock, callback, ms);
   }
 
-  /** Cancels a timer armed by {@link ClockEnvironment.setTimeout}. */
+  /** Cancels a timer armed by {@link ActorClock.setTimeout}. */
   clearTimeout(handle: TimerHandle): void {
     disarmTimer(this.clock, handle);
   }
 }
 
-/** The environment of a credential actor (a provider, or a pool's key): its clock and its mint attempts' setup. */
-export class ProviderEnvironment extends ClockEnvironment {
-  /**
-   * @param clock where the actor reads time and arms timers.
-   * @param attempt what every mint attempt of this actor runs with (see {@link runMint}).
-   */
-  constructor(
-    clock: Clock,
-    readonly attempt: MintAttemptSetup,
-  ) {
-    super(clock);
-  }
-}
-
-function environmentOf(actor: object): ProviderEnvironment {
-  const environment = (actor as { clock?: unknown }).clock;
-  if (!(environment instanceof ProviderEnvironment)) throw new Error('credential-actor: the actor does not run on a provider environment');
-  return environment;
+/** The time as the actor running a delay reads it. */
+function nowOf(actor: object): number {
+  const clock = (actor as { clock?: unknown }).clock;
+  if (!(clock instanceof ActorClock)) throw new Error('credential-actor: the actor was not created with an ActorClock');
+  return clock.now();
 }
 
 /**
- * `machine` (the pool statechart) with its delay reading the clock of the {@link ClockEnvironment}
- * its actor runs on; built once per machine and shared.
+ * Creates (not starts) a credential actor: the credential statechart with its delays reading
+ * `clock` and its mints running with `attempt`.
  *
  * @example
  * ```ts
- * createActor(runnablePool(poolMachine), { input, clock: new ClockEnvironment(clock) });
+ * const actor = createCredentialActor(credentialMachine, { input, clock, attempt });
+ * actor.start();
  * ```
  */
-export function runnablePool(machine: PoolMachine): PoolMachine {
+export function createCredentialActor(
+  machine: CredentialMachine,
+  options: { readonly input: CredentialInput; readonly clock: Clock; readonly attempt: MintAttemptSetup; readonly inspect?: Observer<InspectionEvent> },
+): Actor<CredentialMachine> {
+  const { input, clock, attempt, inspect } = options;
+  const actor = createActor(runnable(machine), { input, clock: new ActorClock(clock), ...(inspect === undefined ? {} : { inspect }) });
+  // before it starts: no mint is invoked while the actor is created, only once it runs
+  attemptSetups.set(actor, attempt);
+  return actor;
+}
+
+/**
+ * Creates (not starts) a pool's actor: the pool statechart with its delay reading `clock`.
+ *
+ * @example
+ * ```ts
+ * const actor = createPoolActor(poolMachine, { policy, clock });
+ * actor.start();
+ * ```
+ */
+export function createPoolActor(machine: PoolMachine, options: { readonly policy: PoolPolicy; readonly clock: Clock; readonly inspect?: Observer<InspectionEvent> }): Actor<PoolMachine> {
+  const { policy, inspect } = options;
+  return createActor(runnablePool(machine), { input: { policy }, clock: new ActorClock(options.clock), ...(inspect === undefined ? {} : { inspect }) });
+}
+
+const runnablePools = new WeakMap<PoolMachine, PoolMachine>();
+
+/** `machine` (the pool statechart) with its delay reading its actor's clock; built once per machine and shared. */
+function runnablePool(machine: PoolMachine): PoolMachine {
   let provided = runnablePools.get(machine);
   if (provided === undefined) {
-    provided = machine.provide({
-      delays: poolDeadlineDelays((actor) => {
-        const environment = (actor as { clock?: unknown }).clock;
-        if (!(environment instanceof ClockEnvironment)) throw new Error('credential-actor: the actor does not run on a clock environment');
-        return environment.clock.now();
-      }),
-    });
+    provided = machine.provide({ delays: poolDeadlineDelays(nowOf) });
     runnablePools.set(machine, provided);
   }
   return provided;
 }
 
-const runnablePools = new WeakMap<PoolMachine, PoolMachine>();
-
 const runnableMachines = new WeakMap<CredentialMachine, CredentialMachine>();
 
 /**
- * `machine` with its clock-reading delays and its `mint` actor implemented against the
- * {@link ProviderEnvironment} of whichever actor runs it; built once per machine and shared.
- *
- * @example
- * ```ts
- * createActor(runnable(credentialMachine), { input, clock: new ProviderEnvironment(clock, attemptSetup) });
- * ```
+ * `machine` with its clock-reading delays and its `mint` actor running with the attempt setup of
+ * whichever actor invoked it; built once per machine and shared.
  */
-export function runnable(machine: CredentialMachine): CredentialMachine {
+function runnable(machine: CredentialMachine): CredentialMachine {
   let provided = runnableMachines.get(machine);
   if (provided === undefined) {
     provided = machine.provide({
       actors: {
-        mint: fromPromise<MintOutput, MintInput>(({ signal, self, input }) => {
+        mint: fromPromise<MintOutput, MintInput>(({ signal, input }) => {
           const { parent, attempt, startedAt } = input;
-          const phase =
-            parent === undefined
-              ? undefined
-              : (reached: SharedMintPhase) => {
-                  // a shared mint may report after its attempt was given up or the provider stopped (a tab
-                  // closed mid-grant): nobody is listening for this attempt any more
-                  if (!signal.aborted) parent.send({ type: 'mint.phase', phase: reached, attempt });
-                };
-          const step =
-            parent === undefined
-              ? undefined
-              : (doing: string) => {
-                  if (!signal.aborted) parent.send({ type: 'mint.step', step: String(doing), attempt });
-                };
-          return runMint(environmentOf(self).attempt, { signal, startedAt, phase, step });
+          const setup = parent === undefined ? undefined : attemptSetups.get(parent);
+          if (setup === undefined) throw new Error('credential-actor: the actor was not created by createCredentialActor');
+          // a shared mint may report after its attempt was given up or the provider stopped (a tab
+          // closed mid-grant): nobody is listening for this attempt any more
+          const phase = (reached: SharedMintPhase) => {
+            if (!signal.aborted) parent?.send({ type: 'mint.phase', phase: reached, attempt });
+          };
+          const step = (doing: string) => {
+            if (!signal.aborted) parent?.send({ type: 'mint.step', step: String(doing), attempt });
+          };
+          return runMint(setup, { signal, startedAt, phase, step });
         }),
       },
-      delays: deadlineDelays((actor) => environmentOf(actor).clock.now()),
+      delays: deadlineDelays(nowOf),
     });
     runnableMachines.set(machine, provided);
   }

@@ -17,7 +17,7 @@ import { redactedInspection, type InspectionObserver } from './inspection.js';
 import { Listeners } from './listeners.js';
 import { reporterListeners, validateReporters, type CredentialReporters } from './reporters.js';
 import { describeShape } from './describe-shape.js';
-import { ProviderEnvironment, runnable } from './environment.js';
+import { createCredentialActor } from './environment.js';
 import { checkExclusiveMint, isExclusiveMint, type ExclusiveMint, type Mint, type MintGate } from './mint.js';
 import { Secret, type SecretValue } from '../machines/secret.js';
 import { isCoordination, type Coordination, type SharedMintPolicy } from './coordination.js';
@@ -271,24 +271,24 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     const { clock, config } = setup;
     this.#clock = clock;
     this.#signIn = setup.signIn ?? null;
-    const environment = new ProviderEnvironment(clock, {
-      mint: setup.mint,
-      clock,
-      jitter: config.jitter,
-      classify: setup.classify ?? defaultClassifyFailure,
-      mintTimeoutMs: config.mintTimeoutMs,
-      claims: {
-        pending: () => this.#claims,
-        met: (claims) => {
-          if (this.#claims === claims) this.#claims = undefined;
-        },
-      },
-      ...(setup.gate === undefined ? {} : { gate: setup.gate }),
-    });
-    this.#actor = createActor(runnable(setup.machine), {
+    this.#actor = createCredentialActor(setup.machine, {
       // no token yet: the placeholder counts as refused, is never served, and the first request mints
       input: { policy: policyOf(config, setup.breakerCounts), token: UNMINTED, issuedAt: clock.now(), jitter: 0, unminted: true },
-      clock: environment,
+      clock,
+      attempt: {
+        mint: setup.mint,
+        clock,
+        jitter: config.jitter,
+        classify: setup.classify ?? defaultClassifyFailure,
+        mintTimeoutMs: config.mintTimeoutMs,
+        claims: {
+          pending: () => this.#claims,
+          met: (claims) => {
+            if (this.#claims === claims) this.#claims = undefined;
+          },
+        },
+        ...(setup.gate === undefined ? {} : { gate: setup.gate }),
+      },
       ...(setup.inspect === undefined ? {} : { inspect: this.#observeMidTransition(redactedInspection(setup.inspect)) }),
     });
     if (setup.reportFromSecondMint === true) this.#pendingReporters = setup.reporters;

@@ -13,7 +13,7 @@ import { checkOptions } from '../check-options.js';
 import { POLICY_OPTION_NAMES, resolveRefreshConfig, type RefreshConfig } from '../config.js';
 import { CredentialError } from '../../machines/credential-error.js';
 import { describeShape } from '../describe-shape.js';
-import { ClockEnvironment, runnablePool } from '../environment.js';
+import { createPoolActor } from '../environment.js';
 import { redactedInspection, type InspectionObserver } from '../inspection.js';
 import { Listeners } from '../listeners.js';
 import { refusedSignal, sharedMintPolicy, unreadableOptions, validateInspect, type CurrentTokenOptions, type InvalidateOptions } from '../provider.js';
@@ -184,9 +184,9 @@ export class CredentialPool<T extends SecretValue<T> = string> {
       maxRetryAfterMs: setup.config.maxRetryAfterMs,
       maxMintsInFlight: setup.maxMintsInFlight,
     };
-    this.#actor = createActor(runnablePool(poolMachine), {
-      input: { policy },
-      clock: new ClockEnvironment(setup.clock),
+    this.#actor = createPoolActor(poolMachine, {
+      policy,
+      clock: setup.clock,
       ...(setup.inspect === undefined ? {} : { inspect: redactedInspection(setup.inspect) }),
     });
     this.#actor.subscribe({ error: () => void this.stop() });

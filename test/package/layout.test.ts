@@ -35,32 +35,49 @@ describe('the layout', () => {
 });
 
 describe('the XState behaviour the provider relies on', () => {
-  it('an invoked child actor sees its parent’s `clock` option as `self.clock` (the environment rides there)', async () => {
-    // src/environment.ts: the mint actor finds its provider's environment through `self.clock`.
-    // If an XState upgrade stops handing the root's clock to invoked children, this fails first.
-    const environment = {
+  // src/environment.ts: the delays read the time from `self.clock` (the actor's `clock` option), and
+  // the `mint` actor finds its attempt setup by the actor it was invoked from (the `self` its input
+  // mapper is given), registered under the actor `createActor` returned. If an XState upgrade changes
+  // either, this fails first.
+  it('delays see the actor as `self`, its `clock` option as `self.clock`; an invoke’s input sees the actor as `self`', async () => {
+    const clock = {
       setTimeout: (callback: () => void, ms: number) => setTimeout(callback, ms),
       clearTimeout: (handle: unknown) => clearTimeout(handle as NodeJS.Timeout),
-      marker: 'the provider environment',
     };
-    let seen: unknown;
-    const machine = createMachine({
-      initial: 'running',
-      states: {
-        running: {
-          invoke: {
-            src: fromPromise(async ({ self }) => {
-              seen = (self as unknown as { clock?: unknown }).clock;
-            }),
-            onDone: 'done',
+    const seenByDelay: unknown[] = [];
+    let seenByInput: unknown;
+    const machine = createMachine(
+      {
+        initial: 'waiting',
+        states: {
+          waiting: { after: { soon: 'running' } },
+          running: {
+            invoke: {
+              src: fromPromise(async ({ input }: { input: { parent: unknown } }) => {
+                seenByInput = input.parent;
+              }),
+              input: ({ self }) => ({ parent: self }),
+              onDone: 'done',
+            },
+          },
+          done: { type: 'final' },
+        },
+      },
+      {
+        delays: {
+          soon: ({ self }) => {
+            seenByDelay.push(self, (self as unknown as { clock?: unknown }).clock);
+            return 1;
           },
         },
-        done: { type: 'final' },
       },
-    });
-    const actor = createActor(machine, { clock: environment }).start();
-    await new Promise((resolve) => setTimeout(resolve, 0));
-    expect(seen).toBe(environment);
+    );
+    const actor = createActor(machine, { clock });
+    actor.start();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(seenByDelay[0]).toBe(actor);
+    expect(seenByDelay[1]).toBe(clock);
+    expect(seenByInput).toBe(actor);
     expect(actor.getSnapshot().status).toBe('done');
   });
 });
