@@ -232,10 +232,10 @@ export const credentialMachine = setup({
     policy: input.policy,
     token: input.token,
     issuedAt: input.issuedAt,
-    refreshDueAt: scheduledRefreshAt(input.policy, input.issuedAt, input.token.expiresAt, input.jitter, input.token.refreshAfter),
+    refreshDueAt: input.resumed === undefined ? scheduledRefreshAt(input.policy, input.issuedAt, input.token.expiresAt, input.jitter, input.token.refreshAfter) : input.resumed.refreshDueAt,
     // a pool's key starts with no token: its placeholder counts as refused, so it is never served
     tokenRejected: input.unminted === true,
-    lastInvalidatedAt: null,
+    lastInvalidatedAt: input.resumed?.lastInvalidatedAt ?? null,
     ...CLOSED_BREAKER,
     attempt: 0,
     attemptKind: null,

@@ -82,6 +82,12 @@ export interface CredentialInput {
   readonly jitter: number;
   /** No token yet (a pool's key before its first mint): `token` is a placeholder, never served. */
   readonly unminted?: boolean;
+  /**
+   * A pool's key waking from rest (see `src/pool/pool-key.ts`): its token's refresh instant as it was
+   * scheduled when the token landed (the jitter sample in it), and its last accepted invalidation.
+   * Without it, both are computed as for a token that has just landed.
+   */
+  readonly resumed?: { readonly refreshDueAt: number | null; readonly lastInvalidatedAt: number | null };
 }
 
 /** What the mint actor is given. */

@@ -215,6 +215,8 @@ export interface CredentialActorSetup {
   gate?: MintGate;
   /** How a new sign-in's refresh token replaces the old (an exclusive mint only). */
   signIn?: (refreshToken: Secret) => Promise<void>;
+  /** A pool's key waking from rest: it starts with the token it rested with (see {@link CredentialProvider.restState}). */
+  resume?: KeyRest;
   /**
    * The reporters hear nothing of the first mint (`createCredentialProvider`'s eager one, which
    * seeds the cache): they observe refreshes, as the original's do, and a failed first mint fails
@@ -273,7 +275,10 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     this.#signIn = setup.signIn ?? null;
     this.#actor = createCredentialActor(setup.machine, {
       // no token yet: the placeholder counts as refused, is never served, and the first request mints
-      input: { policy: policyOf(config, setup.breakerCounts), token: UNMINTED, issuedAt: clock.now(), jitter: 0, unminted: true },
+      input:
+        setup.resume === undefined
+          ? { policy: policyOf(config, setup.breakerCounts), token: UNMINTED, issuedAt: clock.now(), jitter: 0, unminted: true }
+          : { policy: policyOf(config, setup.breakerCounts), token: setup.resume.token, issuedAt: setup.resume.issuedAt, jitter: 0, resumed: setup.resume },
       clock,
       attempt: {
         mint: setup.mint,
@@ -301,6 +306,8 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     this.#actor.start();
     this.actor = this.#actor;
     this.#mirror(this.#actor.getSnapshot());
+    // a woken key serves the very promise it served before it rested
+    if (setup.resume !== undefined && this.#token === setup.resume.token) this.#served = setup.resume.served as Promise<AuthToken<T>>;
   }
 
   /**
@@ -461,6 +468,29 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     return `CredentialProvider ${JSON.stringify(this.toJSON())}`;
   }
 
+  /**
+   * @internal A pool's key may rest (its actor stopped, its state kept as this record) when nothing
+   * is happening and nothing is due: a fresh token before its refresh instant, the breaker closed with
+   * no failure, no mint, no retry, no waiter, no claims challenge. `null` otherwise. Its listeners and reporters are not in
+   * the record: the pool attaches them again when the key wakes.
+   */
+  restState(): KeyRest | null {
+    if (this.#stoppedBy !== null || this.#flight !== null || this.#claims !== undefined || this.#midTransition > 0 || this.#pendingReporters !== undefined) return null;
+    const { value, context } = this.#snapshot();
+    if (value.validity !== 'fresh' || value.breaker !== 'closed' || value.flight !== 'idle') return null;
+    if (context.consecutiveFailures !== 0 || context.tokenRejected || context.retryAt !== null || context.lastFailure !== null) return null;
+    // nothing due: a key woken at its refresh instant stays awake for the refresh its timer is about to start
+    if (this.#clock.now() >= this.#servingUntil) return null;
+    return {
+      token: context.token,
+      served: this.#served as Promise<AuthToken<SecretValue>>,
+      servingUntil: this.#servingUntil,
+      issuedAt: context.issuedAt,
+      refreshDueAt: context.refreshDueAt,
+      lastInvalidatedAt: context.lastInvalidatedAt,
+    };
+  }
+
   /** `currentToken({ rejected })`: a token newer than `rejected`, with one mint for every caller that brings it. */
   #replacing(rejected: AuthToken<T> | Secret<T> | T, options: CurrentTokenOptions<T>, signal: AbortSignal | undefined): Promise<AuthToken<T>> {
     let claims: string | undefined;
@@ -610,6 +640,21 @@ export class CredentialProvider<T extends SecretValue<T> = string> implements To
     this.#settleFlight((flight) => flight.reject(stopped));
     this.#listeners.clear();
   }
+}
+
+/**
+ * What a resting pool key keeps of its credential actor (see {@link CredentialProvider.restState}):
+ * the token as it is served, and what the statechart needs to resume exactly where it was.
+ */
+export interface KeyRest {
+  readonly token: AuthToken<SecretValue>;
+  /** The promise every caller of this token gets. */
+  readonly served: Promise<AuthToken<SecretValue>>;
+  /** Before this instant a request changes nothing (`quietUntil`): the token is served from the record. */
+  readonly servingUntil: number;
+  readonly issuedAt: number;
+  readonly refreshDueAt: number | null;
+  readonly lastInvalidatedAt: number | null;
 }
 
 /** Every option `createCredentialProvider` knows; any other key is a typo, refused at construction. */

@@ -1,4 +1,4 @@
-import { createActor, type Actor } from 'xstate';
+import type { Actor } from 'xstate';
 import type { ObservedActor } from '../observed-actor.js';
 import { credentialMachine } from '../../machines/credential.machine.js';
 import type { BreakerChangedEvent, RefreshFailedEvent, RefreshSucceededEvent } from '../../machines/credential.types.js';
@@ -16,12 +16,13 @@ import { describeShape } from '../describe-shape.js';
 import { createPoolActor } from '../environment.js';
 import { redactedInspection, type InspectionObserver } from '../inspection.js';
 import { Listeners } from '../listeners.js';
-import { refusedSignal, sharedMintPolicy, unreadableOptions, validateInspect, type CurrentTokenOptions, type InvalidateOptions } from '../provider.js';
+import { refusedSignal, sharedMintPolicy, unreadableOptions, validateInspect, type CredentialProvider, type CurrentTokenOptions, type InvalidateOptions, type KeyRest } from '../provider.js';
 import { isCoordination, type Coordination, type SharedMintPolicy } from '../coordination.js';
 import { validateReporters, type CredentialReporters } from '../reporters.js';
 import type { Secret, SecretValue } from '../../machines/secret.js';
 import { IssuerGate } from './issuer-gate.js';
-import { startPoolKey, type PoolKey } from './pool-key.js';
+import { PoolKey, poolStopped, startKeyProvider, type KeyHost } from './pool-key.js';
+import { WakeQueue } from './wake-queue.js';
 
 /** Fetches a new token for one key. `signal` aborts when the pool gives up on this attempt. */
 export type KeyMint<T extends SecretValue<T> = string> = (key: string, context: MintContext) => Promise<MintedToken<T>>;
@@ -68,6 +69,8 @@ export type PoolEmittedEvent = KeyedEvent<RefreshSucceededEvent> | KeyedEvent<Re
 /** A plain, secret-free summary of the pool. */
 export interface CredentialPoolState {
   keys: number;
+  /** Keys resting as a small record, with no actor (nothing happening, nothing due). */
+  resting: number;
   maxKeys: number;
   issuer: { breaker: 'closed' | 'open' | 'halfOpen'; openUntil: number | null; openReason: 'failures' | 'retry-after' | null; consecutiveFailures: number };
   mintsInFlight: number;
@@ -153,6 +156,10 @@ export class CredentialPool<T extends SecretValue<T> = string> {
   readonly #inspect: InspectionObserver | undefined;
   readonly #reporters: CredentialReporters | ((key: string) => CredentialReporters) | undefined;
   readonly #gate: IssuerGate;
+  /** How each key starts its actor and goes to rest. */
+  readonly #host: KeyHost;
+  /** The one timer that wakes resting proactive keys when their refresh falls due. */
+  readonly #wakes: WakeQueue;
   readonly #listeners = new Listeners<PoolEmittedEvent>();
   #listening = false;
   #uses = 0;
@@ -194,6 +201,8 @@ export class CredentialPool<T extends SecretValue<T> = string> {
     this.#actor.start();
     this.actor = this.#actor;
     this.#gate = new IssuerGate(this.#actor, setup.clock, setup.maxMintsInFlight, setup.config.mintTimeoutMs);
+    this.#host = { clock: setup.clock, start: (entry, resume) => this.#startKey(entry, resume), rested: (entry, rest) => this.#keyRested(entry, rest) };
+    this.#wakes = new WakeQueue(setup.clock);
   }
 
   /**
@@ -209,10 +218,10 @@ export class CredentialPool<T extends SecretValue<T> = string> {
    * ```
    */
   currentToken(key: string, options?: CurrentTokenOptions<T>): Promise<AuthToken<T>> {
-    const provider = this.#keys.get(key);
-    if (provider === undefined) return this.#firstRequest(key, options);
-    provider.lastUse = ++this.#uses;
-    return provider.currentToken(options) as Promise<AuthToken<T>>;
+    const entry = this.#keys.get(key);
+    if (entry === undefined) return this.#firstRequest(key, options);
+    entry.lastUse = ++this.#uses;
+    return entry.currentToken(options as CurrentTokenOptions<SecretValue> | undefined) as Promise<AuthToken<T>>;
   }
 
   /**
@@ -224,7 +233,7 @@ export class CredentialPool<T extends SecretValue<T> = string> {
    * ```
    */
   invalidate(key: string, token?: AuthToken<T> | Secret<T> | T, options?: InvalidateOptions): boolean {
-    return this.#keys.get(key)?.invalidate(token, options) ?? false;
+    return this.#keys.get(key)?.invalidate(token as AuthToken<SecretValue> | Secret<SecretValue> | SecretValue | undefined, options) ?? false;
   }
 
   /**
@@ -270,7 +279,7 @@ export class CredentialPool<T extends SecretValue<T> = string> {
   on<T extends PoolEmittedEvent['type']>(type: T, listener: (event: EmittedOf<T>) => void): () => void {
     if (!this.#listening) {
       this.#listening = true;
-      for (const [key, provider] of this.#keys) this.#forward(key, provider);
+      for (const [key, entry] of this.#keys) if (entry.provider !== null) this.#forward(key, entry.provider);
     }
     return this.#listeners.add(type, listener as (event: PoolEmittedEvent) => void);
   }
@@ -296,9 +305,10 @@ export class CredentialPool<T extends SecretValue<T> = string> {
     this.#gate.close(poolStopped());
     if (this.#sweep !== null) disarmTimer(this.#clock, this.#sweep);
     this.#sweep = null;
-    const providers = [...this.#keys.values()];
+    this.#wakes.stop();
+    const keys = [...this.#keys.values()];
     this.#keys.clear();
-    await Promise.all(providers.map((provider) => provider.stop()));
+    await Promise.all(keys.map((entry) => entry.stop()));
     this.#actor.stop();
     this.#listeners.clear();
   }
@@ -327,6 +337,7 @@ export class CredentialPool<T extends SecretValue<T> = string> {
     const { value, context } = this.#actor.getSnapshot();
     return {
       keys: this.#keys.size,
+      resting: this.#resting(),
       maxKeys: this.#maxKeys,
       issuer: { breaker: value.issuer, openUntil: context.openUntil, openReason: context.openReason, consecutiveFailures: context.consecutiveFailures },
       mintsInFlight: this.#gate.permits.inFlight,
@@ -359,27 +370,39 @@ export class CredentialPool<T extends SecretValue<T> = string> {
 
   /** A new key: a credential actor with no token yet, so its first request mints, through the issuer gate. */
   #admit(key: string): PoolKey {
-    const reporters = typeof this.#reporters === 'function' ? this.#keyReporters(key) : this.#reporters;
-    const mint = this.#mint;
-    const provider = startPoolKey(
-      {
-        machine: credentialMachine,
-        mint: (context) => mint(key, context),
-        clock: this.#clock,
-        // the statechart's mintTimeoutMs runs from the attempt's start: time queued for a permit counts against it
-        config: this.#config,
-        ...(this.#inspect === undefined ? {} : { inspect: this.#inspect }),
-        ...(reporters === undefined ? {} : { reporters }),
-        classify: this.#classify,
-        gate: this.#gate.forKey(key),
-      },
-      ++this.#uses,
-    );
-    this.#keys.set(key, provider);
-    if (this.#listening) this.#forward(key, provider);
-    if (this.#keys.size > this.#maxKeys) this.#evict(provider);
+    const entry = new PoolKey(key, this.#host, ++this.#uses);
+    this.#keys.set(key, entry);
+    if (this.#keys.size > this.#maxKeys) this.#evict(entry);
     if (this.#sweep === null && Number.isFinite(this.#idleTimeoutMs)) this.#armSweep();
+    return entry;
+  }
+
+  /** A key's credential actor, started the first time and each time the key wakes from rest. */
+  #startKey(entry: PoolKey, resume: KeyRest | undefined): CredentialProvider<SecretValue> {
+    const { key } = entry;
+    // a reporters factory is asked once per key, not once per waking
+    if (entry.reporters === null) entry.reporters = typeof this.#reporters === 'function' ? this.#keyReporters(key) : this.#reporters;
+    const reporters = entry.reporters;
+    const mint = this.#mint;
+    const provider = startKeyProvider({
+      machine: credentialMachine,
+      mint: (context) => mint(key, context),
+      clock: this.#clock,
+      // the statechart's mintTimeoutMs runs from the attempt's start: time queued for a permit counts against it
+      config: this.#config,
+      ...(this.#inspect === undefined ? {} : { inspect: this.#inspect }),
+      ...(reporters === undefined ? {} : { reporters }),
+      classify: this.#classify,
+      gate: this.#gate.forKey(key),
+      ...(resume === undefined ? {} : { resume }),
+    });
+    if (this.#listening) this.#forward(key, provider);
     return provider;
+  }
+
+  /** A key went to rest: one that refreshes by itself is woken when its refresh falls due; on demand, its next request wakes it. */
+  #keyRested(entry: PoolKey, rest: KeyRest): void {
+    if (this.#config.refresh === 'proactive' && Number.isFinite(rest.servingUntil)) this.#wakes.add(rest.servingUntil, () => entry.wake(rest));
   }
 
   #keyReporters(key: string): CredentialReporters | undefined {
@@ -392,7 +415,7 @@ export class CredentialPool<T extends SecretValue<T> = string> {
     }
   }
 
-  #forward(key: string, provider: PoolKey): void {
+  #forward(key: string, provider: CredentialProvider<SecretValue>): void {
     provider.on('refresh.succeeded', (event) => this.#listeners.notify({ ...event, key }));
     provider.on('refresh.failed', (event) => this.#listeners.notify({ ...event, key }));
     provider.on('breaker.changed', (event) => this.#listeners.notify({ ...event, key }));
@@ -421,6 +444,12 @@ export class CredentialPool<T extends SecretValue<T> = string> {
     }
     idle.sort((a, b) => a[0] - b[0]);
     for (const [, key] of idle.slice(0, excess)) this.#remove(key, 'evicted');
+  }
+
+  #resting(): number {
+    let resting = 0;
+    for (const entry of this.#keys.values()) if (entry.resting) resting++;
+    return resting;
   }
 
   #armSweep(): void {
@@ -471,13 +500,9 @@ function sharedKeyMint<T extends SecretValue<T>>(mint: KeyMint<T>, coordination:
   return (key, context) => coordination.share(key, (keyContext: MintContext) => mint(key, keyContext), policy)(context);
 }
 
-function poolStopped(): CredentialError {
-  return new CredentialError('STOPPED', 'the credential pool was stopped');
-}
-
 /** A key with a mint in flight (and so, perhaps, callers waiting on it) is never evicted. */
-function isBusy(provider: PoolKey): boolean {
-  return provider.actor.getSnapshot().value.flight === 'minting';
+function isBusy(entry: PoolKey): boolean {
+  return entry.busy;
 }
 
 function requireThat(field: string, ok: boolean, rule: string, value: unknown): void {

@@ -24,11 +24,12 @@ describe('the core bundles for browsers', () => {
     expect(code).not.toMatch(/require\(["'](node:)?(util|crypto|timers|events)["']\)/);
   });
 
-  it('core + credential-actor/browser, minified and gzipped, stay under 29 kB (reported)', async () => {
+  it('core + credential-actor/browser, minified and gzipped, stay under 30 kB (reported)', async () => {
     // what a single-page app ships: the provider and the tabs' coordination, bundled as an app would
     // (25 kB until the tabs got one breaker, the refresh-token record and its version marker; 28 kB
-    // until thrown values were read defensively and currentToken({ rejected }); the grant runner and
-    // the refresh-token statechart load with the first refresh-token grant)
+    // until thrown values were read defensively and currentToken({ rejected }); 29 kB until every
+    // breaker followed one definition, `machines/breaker.ts`; the grant runner and the refresh-token
+    // statechart load with the first refresh-token grant)
     // code splitting on, as app bundlers do by default: opt-in persistence is a chunk of its own,
     // loaded only by a coordination that persists
     const sizesOf = async (contents: string) => {
@@ -63,6 +64,6 @@ describe('the core bundles for browsers', () => {
     expect(core.lazy).toBe(0);
     expect(withBrowser.lazy).toBeGreaterThan(1_000);
     expect(withBrowser.entry).toBeGreaterThan(core.entry);
-    expect(withBrowser.entry).toBeLessThan(29_000);
+    expect(withBrowser.entry).toBeLessThan(30_000);
   });
 });

@@ -273,8 +273,10 @@ describe('the pool on seeded random schedules', () => {
     expect(steps).toBe(SCHEDULES * STEPS);
   });
 
-  it(`a pool key and a provider agree on ${SCHEDULES} schedules when the issuer breaker is not involved`, async () => {
+  it(`a pool key and a provider agree on ${SCHEDULES} schedules when the issuer breaker is not involved (the key resting and waking, the provider never)`, async () => {
     let compared = 0;
+    // how often the key woke from rest, by refresh mode: the comparison is of a key that rests against one that never does
+    const wokenFromRest = { 'on-demand': 0, proactive: 0 };
     for (let run = 0; run < SCHEDULES; run++) {
       const seed = SEED + 100_000 + run;
       const rng = random(seed ^ 0x27d4eb2f);
@@ -298,8 +300,10 @@ describe('the pool on seeded random schedules', () => {
       // never made (a pool key is): the first mint lands at once
       steps.splice(1, 0, { type: 'settle', outcome: 'token', lifetimeMs: 4_000 });
 
+      // a jitter sample in every token's refresh instant: a key woken from rest must keep it, not compute it again
+      const jitter = rng.pick([0.15, 0.35]);
       const viaPool = new Driver();
-      const pool = createCredentialPool({ mint: viaPool.mint, clock: viaPool.clock, idleTimeoutMs: Infinity, ...options });
+      const pool = createCredentialPool({ mint: viaPool.mint, clock: viaPool.clock, idleTimeoutMs: Infinity, jitter: () => jitter, ...options });
       const poolSubject = {
         ask: (key: string, signal: AbortSignal | undefined) => pool.currentToken(key, signal === undefined ? undefined : { signal }),
         invalidate: (key: string) => void pool.invalidate(key),
@@ -313,7 +317,12 @@ describe('the pool on seeded random schedules', () => {
         ask: (_key: string, signal: AbortSignal | undefined) => {
           if (provider !== null) return provider.currentToken(signal === undefined ? undefined : { signal });
           // a provider's first request is its construction; requests meanwhile wait for it
-          starting ??= createCredentialProvider({ mint: (context) => viaProvider.mint('k', context), clock: viaProvider.clock, ...providerOptions }).then((made) => (provider = made));
+          starting ??= createCredentialProvider({
+            mint: (context) => viaProvider.mint('k', context),
+            clock: viaProvider.clock,
+            jitter: () => jitter,
+            ...providerOptions,
+          }).then((made) => (provider = made));
           return starting.then((made) => made.currentToken());
         },
         invalidate: () => void provider?.invalidate(),
@@ -324,8 +333,10 @@ describe('the pool on seeded random schedules', () => {
         // while the provider is being constructed there is nothing to abort or invalidate, and no signal to pass
         if (constructing && (step.type === 'abort' || step.type === 'invalidate')) continue;
         const shared: Step = step.type === 'request' && constructing ? { ...step, abortable: false } : step;
+        const restedBefore = pool.toJSON().resting;
         await viaPool.step(shared, poolSubject);
         await viaProvider.step(shared, providerSubject);
+        if (restedBefore > pool.toJSON().resting) wokenFromRest[refresh]++;
       }
       const where = `seed ${seed} (${refresh})`;
       expect(viaPool.outcomes(), `${where}: what every caller got`).toEqual(viaProvider.outcomes());
@@ -338,5 +349,7 @@ describe('the pool on seeded random schedules', () => {
       compared++;
     }
     expect(compared).toBe(SCHEDULES);
+    expect(wokenFromRest['on-demand'], 'on-demand keys woke from rest').toBeGreaterThan(SCHEDULES / 4);
+    expect(wokenFromRest.proactive, 'proactive keys woke from rest').toBeGreaterThan(SCHEDULES / 4);
   });
 });
