@@ -1,4 +1,4 @@
-// npm run mutate:machines: the two statecharts, each mutant run against the suites that drive them.
+// npm run mutate:machines: the statecharts and their one breaker, each mutant run against the suites that drive them.
 // A machine is declared once, when its module loads, so nearly all of its mutants are "static";
 // with per-test coverage Stryker ran such a mutant only against the one test that happened to
 // import the module inside a test body (and reported 105 survivors that no test had really faced).
@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 const base = JSON.parse(readFileSync(new URL('./stryker.config.json', import.meta.url), 'utf8'));
 export default {
   ...base,
-  mutate: ['machines/credential.machine.ts', 'machines/pool.machine.ts'],
+  mutate: ['machines/credential.machine.ts', 'machines/pool.machine.ts', 'machines/breaker.ts', 'machines/refresh-token.machine.ts'],
   coverageAnalysis: 'all',
   ignoreStatic: false,
   incrementalFile: 'reports/mutation/machines-incremental.json',

@@ -8,7 +8,7 @@ import { SOURCE_ALIASES } from './test/source-aliases.js';
  * the OS, and their bounds are derived from what they observed, so they hold with four busy loops on
  * the two cores as well (checked before every change of this list). The rest run in parallel.
  */
-const REAL_PROCESSES = [
+export const REAL_PROCESSES = [
   'test/redis/fleet.test.ts',
   'test/redis/refresh-rotation.test.ts',
   'test/redis/redis-coordination.test.ts',

@@ -1,5 +1,6 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 import { SOURCE_ALIASES } from './test/source-aliases.js';
+import { REAL_PROCESSES } from './vitest.config.js';
 
 /**
  * The suite `npm run mutate` (StrykerJS) kills mutants with: the deterministic tests that run the
@@ -12,11 +13,13 @@ import { SOURCE_ALIASES } from './test/source-aliases.js';
  * (its model-based coverage check asserts what the replays saw together, which a per-test analysis
  * never runs against a mutant: see `npm run mutate:gate`).
  */
-const POOL_SUITES = ['test/pool*.test.ts'];
-/** `MUTATE_SUITE=machines`: the suites that drive the two statecharts, for `npm run mutate:machines`. */
+const POOL_SUITES = ['test/pool/*.test.ts'];
+/** `MUTATE_SUITE=machines`: the suites that drive the statecharts (the credential's, the pool's, the refresh token's, their one breaker). */
 const MACHINE_SUITES = [
   ...POOL_SUITES,
-  'test/{machine-defaults,model-based,breaker,serving,proactive,retry-after,invalidate,inspection,construction,stop,cancellation,short-tokens,random-schedules,scenarios}.test.ts',
+  'test/core/{machine-defaults,breaker,breaker-table,serving,proactive,retry-after,invalidate,inspection,construction,stop,cancellation,short-tokens,random-schedules,refresh-token-machine}.test.ts',
+  'test/testing/{model-based,scenarios}.test.ts',
+  'test/oauth2/refresh-token-mint.test.ts',
 ];
 const SUITES: Record<string, string[]> = { pool: POOL_SUITES, machines: MACHINE_SUITES };
 
@@ -27,19 +30,17 @@ export default defineConfig({
     include: SUITES[process.env.MUTATE_SUITE ?? ''] ?? ['test/**/*.test.ts', 'examples/**/*.test.ts'],
     exclude: [
       ...configDefaults.exclude,
+      // what runs the built dist/, which a mutant of the sources never reaches
       'test/package/bench-smoke.test.ts',
       'test/package/bundle.test.ts',
       'test/browser/browser-inspector.test.ts',
       'test/package/visualizations.test.ts',
       'test/package/layout.test.ts',
       'test/package/docs.test.ts',
-      'test/redis/fleet.test.ts',
-      'test/redis/refresh-rotation.test.ts',
-      'test/redis-*.test.ts',
-      'test/demo/readme-redis.test.ts',
-      'test/demo*.test.ts',
-      'test/package/package.test.ts',
-      'test/oauth2/oauth2-integration.test.ts',
+      // every real-process test, as `npm test` lists them (one owner of that list: vitest.config.ts)
+      ...REAL_PROCESSES,
+      // the seeded simulations of the fleet and the tabs: 30 s each, per mutant
+      'test/simulation/*.sim.test.ts',
     ],
   },
 });
