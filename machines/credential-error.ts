@@ -26,6 +26,9 @@
  *   own kind: `AzureAuthenticationError`); your error is its `cause`, reduced to name, message and code.
  * - `SCENARIO_MISMATCH`: in a test, `replayScenario` found the provider or your code doing other than a
  *   generated scenario says (`ScenarioMismatch`).
+ * - `REQUEST_NOT_REPLAYABLE`: the upstream refused the token of a request made through
+ *   `credential-actor/fetch` whose body was a stream, so it could not be sent again with a newer
+ *   token (`RequestNotReplayableError`, with the refusal as `response`); the token was invalidated.
  */
 export type CredentialErrorCode =
   | 'BREAKER_OPEN'
@@ -44,7 +47,8 @@ export type CredentialErrorCode =
   | 'OAUTH_ERROR'
   | 'STS_ERROR'
   | 'MINT_FAILED'
-  | 'SCENARIO_MISMATCH';
+  | 'SCENARIO_MISMATCH'
+  | 'REQUEST_NOT_REPLAYABLE';
 
 /**
  * The one error type the library raises itself. Errors thrown by your `mint` reach callers as they

@@ -9,5 +9,5 @@ import { fileURLToPath } from 'node:url';
 const src = fileURLToPath(new URL('../src/', import.meta.url));
 export const SOURCE_ALIASES = [
   { find: /^credential-actor$/, replacement: `${src}index.ts` },
-  { find: /^credential-actor\/(oauth2|redis|otel|timeline|testing|azure|aws|browser)$/, replacement: `${src}$1/index.ts` },
+  { find: /^credential-actor\/(oauth2|redis|otel|timeline|testing|azure|aws|browser|fetch)$/, replacement: `${src}$1/index.ts` },
 ];

@@ -1,4 +1,7 @@
 import { CredentialError } from '../../machines/credential-error.js';
+import { displayEndpoint } from '../display-endpoint.js';
+
+export { displayEndpoint };
 
 /**
  * Which step of talking to the issuer failed: reading its metadata (`issuer` given, the token
@@ -103,19 +106,6 @@ export class OAuthError extends CredentialError {
       ...(this.endpoint === undefined ? {} : { endpoint: this.endpoint }),
     };
   }
-}
-
-/**
- * A URL as an error may show it: no user, password, query or fragment (any of which can hold a
- * credential).
- *
- * @example
- * ```ts
- * displayEndpoint(new URL('https://user:pw@login.example/token?key=1')); // 'https://login.example/token'
- * ```
- */
-export function displayEndpoint(url: URL): string {
-  return `${url.origin}${url.pathname}`;
 }
 
 /**

@@ -16,7 +16,17 @@ import { describeShape } from '../describe-shape.js';
 import { createPoolActor } from '../environment.js';
 import { redactedInspection, type InspectionObserver } from '../inspection.js';
 import { Listeners } from '../listeners.js';
-import { refusedSignal, sharedMintPolicy, unreadableOptions, validateInspect, type CredentialProvider, type CurrentTokenOptions, type InvalidateOptions, type KeyRest } from '../provider.js';
+import {
+  refusedSignal,
+  sharedMintPolicy,
+  unreadableOptions,
+  validateInspect,
+  type CredentialProvider,
+  type CurrentTokenOptions,
+  type InvalidateOptions,
+  type KeyRest,
+  type TokenSource,
+} from '../provider.js';
 import { isCoordination, type Coordination, type SharedMintPolicy } from '../coordination.js';
 import { validateReporters, type CredentialReporters } from '../reporters.js';
 import type { Secret, SecretValue } from '../../machines/secret.js';
@@ -234,6 +244,22 @@ export class CredentialPool<T extends SecretValue<T> = string> {
    */
   invalidate(key: string, token?: AuthToken<T> | Secret<T> | T, options?: InvalidateOptions): boolean {
     return this.#keys.get(key)?.invalidate(token as AuthToken<SecretValue> | Secret<SecretValue> | SecretValue | undefined, options) ?? false;
+  }
+
+  /**
+   * `key`'s credential as a token source (`currentToken` and `invalidate` of that key), for what
+   * takes one: `authorizedFetch`, the SDK adapters. Cheap: make one per request if the key varies.
+   *
+   * @example
+   * ```ts
+   * const api = authorizedFetch((request) => pool.source(new URL(request.url).hostname));
+   * ```
+   */
+  source(key: string): TokenSource<T> {
+    return {
+      currentToken: (options) => this.currentToken(key, options),
+      invalidate: (token, options) => this.invalidate(key, token, options),
+    };
   }
 
   /**

@@ -21,6 +21,7 @@ describe('npm run bench (smoke)', () => {
       'AWS SDK credentials',
       'Azure getToken',
       'Azure request auth',
+      'request',
     ]);
     for (const row of rows) expect(Number.isFinite(row.value)).toBe(true);
     expect(rows.find((row) => row.subject === 'pending timers per idle provider')?.value).toBe(1);

@@ -1,0 +1,9 @@
+/**
+ * `credential-actor/fetch`: requests made with the credential, the header added and the upstream's
+ * refusals read for you. See `docs/requests.md`.
+ *
+ * @packageDocumentation
+ */
+export { authorizedFetch, type AuthorizedFetch, type AuthorizedFetchOptions, type TokenSourceFor } from './authorized-fetch.js';
+export { parseChallenges, type AuthChallenge } from './bearer-challenge.js';
+export { RequestNotReplayableError } from './request-not-replayable-error.js';
