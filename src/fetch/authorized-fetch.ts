@@ -1,7 +1,6 @@
 import { CredentialError } from '../../machines/credential-error.js';
 import type { AuthToken } from '../../machines/credential.types.js';
 import { describeShape } from '../describe-shape.js';
-import { displayEndpoint } from '../display-endpoint.js';
 import type { TokenSource } from '../provider.js';
 import { parseChallenges } from './bearer-challenge.js';
 import { RequestNotReplayableError } from './request-not-replayable-error.js';
@@ -72,7 +71,7 @@ export function authorizedFetch(source: TokenSourceFor, options: AuthorizedFetch
     if (refusal === null) return response;
     if (!replayable) {
       tokens.invalidate(token, refusal.claims === undefined ? undefined : { claims: refusal.claims });
-      throw new RequestNotReplayableError(response, request.method, displayEndpoint(new URL(request.url)));
+      throw new RequestNotReplayableError(response, request);
     }
     let newer: AuthToken<string>;
     try {

@@ -1,4 +1,5 @@
 import { CredentialError } from '../../machines/credential-error.js';
+import { displayEndpoint } from '../display-endpoint.js';
 
 /**
  * The upstream refused the token a request carried, and the request cannot be sent again with a
@@ -18,11 +19,19 @@ export class RequestNotReplayableError extends CredentialError {
   /** The upstream's refusal (a 401), its body unread. */
   readonly response: Response;
 
-  /** @internal Raised by `authorizedFetch` only. */
-  constructor(response: Response, method: string, url: string) {
+  /**
+   * @param response the upstream's refusal.
+   * @param request what was refused: its method and URL are named (the URL without its query, user
+   *   or fragment, any of which can hold a credential).
+   * @example
+   * ```ts
+   * throw new RequestNotReplayableError(response, request);
+   * ```
+   */
+  constructor(response: Response, request: Pick<Request, 'method' | 'url'>) {
     super(
       'REQUEST_NOT_REPLAYABLE',
-      `the upstream refused the token (${response.status}) of ${method} ${url}, whose body is a stream and cannot be sent again: the token was invalidated, so send the request again with a new body`,
+      `the upstream refused the token (${response.status}) of ${request.method} ${displayEndpoint(new URL(request.url))}, whose body is a stream and cannot be sent again: the token was invalidated, so send the request again with a new body`,
     );
     this.name = 'RequestNotReplayableError';
     this.response = response;
