@@ -18,7 +18,7 @@ export interface AuthorizedFetchOptions {
 export type TokenSourceFor = TokenSource<string> | ((request: Request) => TokenSource<string>);
 
 /** What the upstream's refusal asks for: a newer token, perhaps minted with a claims challenge. */
-type Refusal = { readonly claims?: string };
+export type Refusal = { readonly claims?: string };
 
 /**
  * A `fetch` that adds the credential from `source` to every request, in the scheme the token names
@@ -88,15 +88,20 @@ export function authorizedFetch(source: TokenSourceFor, options: AuthorizedFetch
 
 /** `request` with `token` in its `Authorization` header, in the scheme the token names. */
 function withToken(request: Request, token: AuthToken<string>): Request {
-  const secret: unknown = token.secret.reveal();
-  if (typeof secret !== 'string') throw new CredentialError('INVALID_ARGUMENT', `authorizedFetch needs a token whose secret is a string, got ${describeShape(secret)}`);
   const headers = new Headers(request.headers);
-  headers.set('authorization', `${schemeOf(token)} ${secret}`);
+  headers.set('authorization', authorizationOf(token));
   return new Request(request, { headers });
 }
 
+/** The `Authorization` header's value for `token`: its scheme and its secret. */
+export function authorizationOf(token: AuthToken<string>): string {
+  const secret: unknown = token.secret.reveal();
+  if (typeof secret !== 'string') throw new CredentialError('INVALID_ARGUMENT', `a request needs a token whose secret is a string, got ${describeShape(secret)}`);
+  return `${schemeOf(token)} ${secret}`;
+}
+
 /** `Bearer` for a bearer token (or one that names no type); a DPoP-bound token needs proofs this entry point does not make yet. */
-function schemeOf(token: AuthToken<string>): string {
+export function schemeOf(token: AuthToken<string>): string {
   const type = token.tokenType;
   if (type === undefined || /^bearer$/i.test(type)) return 'Bearer';
   if (/^dpop$/i.test(type)) {
@@ -107,9 +112,16 @@ function schemeOf(token: AuthToken<string>): string {
 
 /** What a 401 asks for, or `null` for a response that is no refusal of the token. */
 function refusalOf(response: Response): Refusal | null {
-  if (response.status !== 401) return null;
-  const header = response.headers.get('www-authenticate');
-  const bearer = header === null ? undefined : parseChallenges(header).find((challenge) => challenge.scheme === 'bearer');
+  return refusalFrom(response.status, response.headers.get('www-authenticate'));
+}
+
+/**
+ * What an answer of `status` with this `WWW-Authenticate` asks for (RFC 6750): a newer token (perhaps
+ * minted with a claims challenge), or `null` when it is no refusal of the token.
+ */
+export function refusalFrom(status: number, wwwAuthenticate: string | null): Refusal | null {
+  if (status !== 401) return null;
+  const bearer = wwwAuthenticate === null ? undefined : parseChallenges(wwwAuthenticate).find((challenge) => challenge.scheme === 'bearer');
   const error = bearer?.params.error;
   if (error === undefined || error === 'invalid_token') return {};
   if (error === 'insufficient_claims') {

@@ -7,3 +7,4 @@
 export { authorizedFetch, type AuthorizedFetch, type AuthorizedFetchOptions, type TokenSourceFor } from './authorized-fetch.js';
 export { parseChallenges, type AuthChallenge } from './bearer-challenge.js';
 export { RequestNotReplayableError } from './request-not-replayable-error.js';
+export { authorizeAxios, type AxiosInstanceLike, type AxiosRequestConfigLike, type AxiosResponseLike, type AxiosTokenSourceFor } from './authorize-axios.js';

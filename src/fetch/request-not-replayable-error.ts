@@ -15,9 +15,9 @@ import { displayEndpoint } from '../display-endpoint.js';
  * }
  * ```
  */
-export class RequestNotReplayableError extends CredentialError {
-  /** The upstream's refusal (a 401), its body unread. */
-  readonly response: Response;
+export class RequestNotReplayableError<R extends { readonly status: number } = Response> extends CredentialError {
+  /** The upstream's refusal (a 401), its body unread: a `Response` from `authorizedFetch`, an axios response from `authorizeAxios`. */
+  readonly response: R;
 
   /**
    * @param response the upstream's refusal.
@@ -28,7 +28,7 @@ export class RequestNotReplayableError extends CredentialError {
    * throw new RequestNotReplayableError(response, request);
    * ```
    */
-  constructor(response: Response, request: Pick<Request, 'method' | 'url'>) {
+  constructor(response: R, request: { readonly method: string; readonly url: string }) {
     super(
       'REQUEST_NOT_REPLAYABLE',
       `the upstream refused the token (${response.status}) of ${request.method} ${displayEndpoint(new URL(request.url))}, whose body is a stream and cannot be sent again: the token was invalidated, so send the request again with a new body`,
