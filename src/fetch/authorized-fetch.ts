@@ -10,11 +10,11 @@ export type AuthorizedFetch = (input: RequestInfo | URL, init?: RequestInit) => 
 
 /** Options of {@link authorizedFetch}. */
 export interface AuthorizedFetchOptions {
-  /** What sends the request (default: the platform's `fetch`, read at each call). */
-  readonly fetch?: (request: Request) => Promise<Response>;
+  /** What sends the request, with `fetch`'s own arguments (default: the platform's `fetch`, read at each call). */
+  readonly fetch?: (input: RequestInfo | URL, init: RequestInit) => Promise<Response>;
 }
 
-/** Where a request's token comes from: one source, or one chosen per request (a pool's key: `pool.source(key)`). */
+/** Where a request's token comes from: one source, or one chosen per request from its URL, method and headers (a pool's key: `pool.source(key)`). */
 export type TokenSourceFor = TokenSource<string> | ((request: Request) => TokenSource<string>);
 
 /** What the upstream's refusal asks for: a newer token, perhaps minted with a claims challenge. */
@@ -58,39 +58,39 @@ export function authorizedFetch(source: TokenSourceFor, options: AuthorizedFetch
   }
   const send = options.fetch;
   if (send !== undefined && typeof send !== 'function') throw new CredentialError('INVALID_CONFIG', `authorizedFetch: fetch must be a function, got ${describeShape(send)}`);
-  return async (input, init) => {
-    const request = new Request(input, init);
-    const tokens = sourceIsFunction ? source(request) : source;
-    const signal = request.signal;
-    // a body read as it is sent (a stream the caller made) cannot be sent again
-    const replayable = request.body === null || !isStreamBody(init);
-    const transport = send ?? ((request: Request) => fetch(request));
-    const token = await tokens.currentToken({ signal });
-    const response = await transport(withToken(replayable ? request.clone() : request, token));
+  return async (input, init = {}) => {
+    const given = input instanceof Request ? input : null;
+    // the function choosing the source sees the request's URL, method and headers, never its body (a stream is read once)
+    const tokens = sourceIsFunction ? source(new Request(given?.url ?? input, { method: init.method ?? given?.method ?? 'GET', headers: init.headers ?? given?.headers ?? {} })) : source;
+    const signal = init.signal ?? given?.signal ?? undefined;
+    // a body read as it is sent (a stream the caller made) cannot be sent again; a Request's own body is kept by a clone
+    const replayable = !isStreamBody(init);
+    const transport = send ?? ((input: RequestInfo | URL, init: RequestInit) => fetch(input, init));
+    const headersOf = (token: AuthToken<string>) => {
+      const headers = new Headers(init.headers ?? given?.headers);
+      headers.set('authorization', authorizationOf(token));
+      return headers;
+    };
+    const token = await tokens.currentToken(signal === undefined ? undefined : { signal });
+    const first = replayable && given !== null && given.body !== null && init.body === undefined ? given.clone() : input;
+    const response = await transport(first, { ...init, headers: headersOf(token) });
     const refusal = refusalOf(response);
     if (refusal === null) return response;
     if (!replayable) {
       tokens.invalidate(token, refusal.claims === undefined ? undefined : { claims: refusal.claims });
-      throw new RequestNotReplayableError(response, request);
+      throw new RequestNotReplayableError(response, { method: init.method ?? given?.method ?? 'GET', url: given?.url ?? String(input) });
     }
     let newer: AuthToken<string>;
     try {
-      newer = await tokens.currentToken({ signal, rejected: token, ...(refusal.claims === undefined ? {} : { claims: refusal.claims }) });
+      newer = await tokens.currentToken({ ...(signal === undefined ? {} : { signal }), rejected: token, ...(refusal.claims === undefined ? {} : { claims: refusal.claims }) });
     } catch (error) {
       // the upstream refuses what the issuer mints: the refusal is the answer, not a loop of mints
       if (error instanceof CredentialError && error.code === 'TOKEN_REFUSED') return response;
       throw error;
     }
     await response.body?.cancel();
-    return transport(withToken(request, newer));
+    return transport(input, { ...init, headers: headersOf(newer) });
   };
-}
-
-/** `request` with `token` in its `Authorization` header, in the scheme the token names. */
-function withToken(request: Request, token: AuthToken<string>): Request {
-  const headers = new Headers(request.headers);
-  headers.set('authorization', authorizationOf(token));
-  return new Request(request, { headers });
 }
 
 /** The `Authorization` header's value for `token`: its scheme and its secret. */

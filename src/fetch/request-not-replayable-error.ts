@@ -31,9 +31,18 @@ export class RequestNotReplayableError<R extends { readonly status: number } = R
   constructor(response: R, request: { readonly method: string; readonly url: string }) {
     super(
       'REQUEST_NOT_REPLAYABLE',
-      `the upstream refused the token (${response.status}) of ${request.method} ${displayEndpoint(new URL(request.url))}, whose body is a stream and cannot be sent again: the token was invalidated, so send the request again with a new body`,
+      `the upstream refused the token (${response.status}) of ${request.method.toUpperCase()} ${shownUrl(request.url)}, whose body is a stream and cannot be sent again: the token was invalidated, so send the request again with a new body`,
     );
     this.name = 'RequestNotReplayableError';
     this.response = response;
+  }
+}
+
+/** The URL without what can hold a credential; a URL that does not parse (a relative one) is not shown. */
+function shownUrl(url: string): string {
+  try {
+    return displayEndpoint(new URL(url));
+  } catch {
+    return '(a relative URL)';
   }
 }
