@@ -143,10 +143,9 @@ function decodeClaims(encoded: string | undefined): string | undefined {
   }
 }
 
-/** The caller gave the body as a stream (a `ReadableStream`, or a `Request` built from one). */
-function isStreamBody(init: RequestInit | undefined): boolean {
-  const body = init?.body;
-  if (body !== undefined && body !== null) return typeof ReadableStream !== 'undefined' && body instanceof ReadableStream;
-  // a Request's body is always a stream by now: whether it was made from one cannot be told, so it is kept whole (cloned)
-  return false;
+/** The caller gave the body as a stream: a `ReadableStream`, or an async iterable (a Node `Readable`), read once as it is sent. */
+function isStreamBody(init: RequestInit): boolean {
+  const body: unknown = init.body;
+  if (typeof body !== 'object' || body === null) return false;
+  return (typeof ReadableStream !== 'undefined' && body instanceof ReadableStream) || typeof (body as { [Symbol.asyncIterator]?: unknown })[Symbol.asyncIterator] === 'function';
 }

@@ -5,6 +5,7 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, CredentialError, type MintContext, type MintedToken } from '../../src/index.js';
 import { authorizedFetch, parseChallenges, RequestNotReplayableError } from '../../src/fetch/index.js';
@@ -147,6 +148,17 @@ describe('authorizedFetch', () => {
     // the next request gets a newer token
     expect((await api(url)).status).toBe(200);
     expect(seen.at(-1)!.token).toBe('t2');
+    await provider.stop();
+  });
+
+  it('a Node stream as the body (an async iterable) is not sent again either', async () => {
+    const { url, seen } = await upstream((token) => (token === 't1' ? { challenge: 'Bearer error="invalid_token"' } : undefined));
+    const { provider } = await scriptedProvider();
+    const refused = await authorizedFetch(provider)(url, { method: 'POST', body: Readable.from([Buffer.from('chunk')]) as unknown as BodyInit, duplex: 'half' } as RequestInit).catch(
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(RequestNotReplayableError);
+    expect(seen.map(({ token, body }) => [token, body])).toEqual([['t1', 'chunk']]);
     await provider.stop();
   });
 
