@@ -1,4 +1,5 @@
 import type { RefreshTokenStore } from '../refresh-token-store.js';
+import { nodeFs } from './node-fs.js';
 
 /**
  * A {@link RefreshTokenStore} in one file (Node): what `refreshTokenMint` saves there is already
@@ -35,17 +36,4 @@ export function fileStore(path: string): RefreshTokenStore {
       await fs.rename(temporary, path);
     },
   };
-}
-
-/** The part of `node:fs/promises` used here (typed here: the published types compile without Node's). */
-interface NodeFs {
-  readFile(path: string, encoding: 'utf8'): Promise<string>;
-  open(path: string, flags: 'w', mode: number): Promise<{ writeFile(data: string, encoding: 'utf8'): Promise<void>; sync(): Promise<void>; close(): Promise<void> }>;
-  rename(from: string, to: string): Promise<void>;
-}
-
-/** `node:fs/promises`, loaded on first use through a variable specifier: a browser bundle of this entry never resolves it. */
-async function nodeFs(): Promise<NodeFs> {
-  const name = 'node:fs/promises';
-  return (await import(name)) as NodeFs;
 }

@@ -12,14 +12,21 @@ import { toSafeError } from './safe-error.js';
 import { checkOptions, requireOption } from '../check-options.js';
 import { defaultLifetimeOption, endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption, tokenExpiry, tokenFacts } from './endpoint.js';
 import { OAuthError } from './oauth-error.js';
+import { clientAuthenticatorOption, type ClientAuthenticationOption } from './client-authentication.js';
 import { displayEndpoint } from './oauth-error.js';
 
 /** Options of {@link refreshTokenMint}. */
 export interface RefreshTokenOptions {
   tokenEndpoint: string | URL;
   clientId: string;
-  /** Absent for a public client. */
+  /** The client secret, for the `client_secret_*` methods; absent for a public client. */
   clientSecret?: string | Secret;
+  /**
+   * How the client authenticates: `'client_secret_basic'` (the default with a `clientSecret`),
+   * `'client_secret_post'`, `'client_secret_jwt'`, `privateKeyJwt(…)`, `clientAssertion(…)`, or
+   * `'none'` (a public client, the default without a `clientSecret`).
+   */
+  clientAuthentication?: ClientAuthenticationOption;
   /**
    * The refresh token to start from (a sign-in's). A newer one, where a holder knows it (the store,
    * the fleet's Redis, a live tab), wins; this one is used again only if that family is dead.
@@ -116,7 +123,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
   if (options.tokenEndpoint === undefined) throw new CredentialError('INVALID_CONFIG', `${OWNER}: tokenEndpoint is required`);
   const tokenEndpoint = endpointOption(OWNER, 'tokenEndpoint', options.tokenEndpoint, options);
   const configuredRefreshToken = secretOption(OWNER, 'refreshToken', options.refreshToken);
-  const clientSecret = options.clientSecret === undefined ? undefined : secretOption(OWNER, 'clientSecret', options.clientSecret);
+  const authenticator = clientAuthenticatorOption(OWNER, options, false);
   const scope = scopeParameter(OWNER, options.scopes);
   const defaultLifetime = defaultLifetimeOption(OWNER, options.defaultLifetimeMs);
   const { grantTimeoutMs = 60_000, reuseIntervalMs = 0, checkReachable = !isNode() } = options;
@@ -149,7 +156,6 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
     const parameters = new URLSearchParams();
     if (scope !== undefined) parameters.set('scope', scope);
     for (const resource of [options.resource ?? []].flat()) parameters.append('resource', resource);
-    const authentication = clientSecret === undefined ? oauth.None() : oauth.ClientSecretBasic(clientSecret.reveal());
     const unsent = (error: unknown): never => {
       grant.unspent();
       throw error;
@@ -166,6 +172,8 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
         unsent(await toSafeError(error, signal, now(), call));
       }
     }
+    // a client assertion that cannot be read fails before anything is sent: the refresh token is not spent
+    const authentication = await authenticator({ tokenEndpoint, issuer: server.issuer, signal }).catch(unsent);
     const sentAt = now();
     let response: Response;
     try {
@@ -240,6 +248,7 @@ const REFRESH_TOKEN_OPTION_NAMES: readonly string[] = [
   'tokenEndpoint',
   'clientId',
   'clientSecret',
+  'clientAuthentication',
   'refreshToken',
   'scopes',
   'resource',
