@@ -12,7 +12,8 @@ import { toSafeError } from './safe-error.js';
 import { checkOptions, requireOption } from '../check-options.js';
 import { defaultLifetimeOption, endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, secretOption, tokenExpiry, tokenFacts } from './endpoint.js';
 import { OAuthError } from './oauth-error.js';
-import { clientAuthenticatorOption, type ClientAuthenticationOption } from './client-authentication.js';
+import type { ClientAuthenticationOption } from './client-authentication.js';
+import { clientAuthenticatorOption } from './client-authenticator.js';
 import { displayEndpoint } from './oauth-error.js';
 
 /** Options of {@link refreshTokenMint}. */

@@ -7,7 +7,8 @@ import { Secret } from '../../machines/secret.js';
 import { checkOptions } from '../check-options.js';
 import { toSafeError } from './safe-error.js';
 import { displayEndpoint } from './oauth-error.js';
-import { clientAuthenticatorOption, type ClientAuthenticationOption } from './client-authentication.js';
+import type { ClientAuthenticationOption } from './client-authentication.js';
+import { clientAuthenticatorOption } from './client-authenticator.js';
 import { defaultLifetimeOption, endpointOption, httpOptions, SCOPE_REFUSED, scopeParameter, tokenExpiry, tokenFacts } from './endpoint.js';
 
 /** What every token-endpoint mint takes: where the endpoint is, who the client is, what to ask for. */
