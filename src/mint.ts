@@ -43,6 +43,20 @@ export interface MintContext {
 }
 
 /**
+ * A mint whose tokens are bound to a key only this process (or tab) holds: a DPoP key, made
+ * non-extractable. Another process could not use such a token, so a provider refuses to share it
+ * through a coordination: each process mints its own.
+ */
+export interface KeyBoundMint<T extends SecretValue<T> = string> extends Mint<T> {
+  readonly keyBound: true;
+}
+
+/** Whether `mint` makes tokens bound to a key of this process (a DPoP mint). */
+export function isKeyBoundMint<T extends SecretValue<T>>(mint: Mint<T>): mint is KeyBoundMint<T> {
+  return (mint as { keyBound?: unknown }).keyBound === true;
+}
+
+/**
  * A mint that must never run twice with the same refresh token (a rotating refresh-token grant, as
  * `refreshTokenMint` builds): whoever holds the refresh token's record (a process alone, a fleet's
  * lease holder, the tab holding the lock) hands it a {@link RefreshTokenGrant}, marks the record

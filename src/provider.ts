@@ -18,7 +18,7 @@ import { Listeners } from './listeners.js';
 import { reporterListeners, validateReporters, type CredentialReporters } from './reporters.js';
 import { describeShape } from './describe-shape.js';
 import { createCredentialActor } from './environment.js';
-import { checkExclusiveMint, isExclusiveMint, type ExclusiveMint, type Mint, type MintGate } from './mint.js';
+import { checkExclusiveMint, isExclusiveMint, isKeyBoundMint, type ExclusiveMint, type Mint, type MintGate } from './mint.js';
 import { Secret, type SecretValue } from '../machines/secret.js';
 import { isCoordination, type Coordination, type SharedMintPolicy } from './coordination.js';
 
@@ -689,6 +689,13 @@ function sharedMint<T extends SecretValue<T>>(options: CredentialProviderOptions
     return options.mint;
   }
   if (!isCoordination(coordination)) throw new CredentialError('INVALID_CONFIG', `coordination must have share(), got ${describeShape(coordination)}`);
+  if (isKeyBoundMint(options.mint)) {
+    // its tokens are bound to a key that never leaves this process: another process could not use them
+    throw new CredentialError(
+      'INVALID_CONFIG',
+      'the mint makes DPoP-bound tokens, bound to a key only this process holds; they cannot be shared: give each process (or tab) its own provider without coordination',
+    );
+  }
   if (typeof sharedKey !== 'string' || sharedKey.length === 0) {
     throw new CredentialError('INVALID_CONFIG', `coordination needs sharedKey, a non-empty string naming this credential across the fleet, got ${describeShape(sharedKey)}`);
   }

@@ -4,6 +4,7 @@ import { describeShape } from '../describe-shape.js';
 import type { TokenSource } from '../provider.js';
 import { parseChallenges } from './bearer-challenge.js';
 import { RequestNotReplayableError } from './request-not-replayable-error.js';
+import { dpopProof, isDPoPKey, rememberDPoPNonce, type DPoPKey } from '../dpop.js';
 
 /** A `fetch` with the credential added: the same arguments and result as the platform's. */
 export type AuthorizedFetch = (input: RequestInfo | URL, init?: RequestInit) => Promise<Response>;
@@ -12,13 +13,22 @@ export type AuthorizedFetch = (input: RequestInfo | URL, init?: RequestInit) => 
 export interface AuthorizedFetchOptions {
   /** What sends the request, with `fetch`'s own arguments (default: the platform's `fetch`, read at each call). */
   readonly fetch?: (input: RequestInfo | URL, init: RequestInit) => Promise<Response>;
+  /**
+   * The DPoP key the mint binds its tokens to (`dpopKey()`, given to the mint as `dpop`): a token of
+   * type `DPoP` is sent as `Authorization: DPoP <token>` with a proof of this key for each request
+   * (`htm`, `htu`, `ath`, the server's nonce). Without it, a DPoP-bound token is refused with `UNCONFIGURED`.
+   */
+  readonly dpop?: DPoPKey;
 }
 
 /** Where a request's token comes from: one source, or one chosen per request from its URL, method and headers (a pool's key: `pool.source(key)`). */
 export type TokenSourceFor = TokenSource<string> | ((request: Request) => TokenSource<string>);
 
-/** What the upstream's refusal asks for: a newer token, perhaps minted with a claims challenge. */
-export type Refusal = { readonly claims?: string };
+/**
+ * What the upstream's refusal asks for: a newer token, perhaps minted with a claims challenge; or,
+ * for a DPoP-bound token, the same token with a proof carrying the nonce the server just gave.
+ */
+export type Refusal = { readonly claims?: string; readonly useNonce?: true };
 
 /**
  * A `fetch` that adds the credential from `source` to every request, in the scheme the token names
@@ -58,6 +68,8 @@ export function authorizedFetch(source: TokenSourceFor, options: AuthorizedFetch
   }
   const send = options.fetch;
   if (send !== undefined && typeof send !== 'function') throw new CredentialError('INVALID_CONFIG', `authorizedFetch: fetch must be a function, got ${describeShape(send)}`);
+  const { dpop } = options;
+  if (dpop !== undefined && !isDPoPKey(dpop)) throw new CredentialError('INVALID_CONFIG', `authorizedFetch: dpop must be a key made by dpopKey(), got ${describeShape(dpop)}`);
   return async (input, init = {}) => {
     const given = input instanceof Request ? input : null;
     // the function choosing the source sees the request's URL, method and headers, never its body (a stream is read once)
@@ -66,19 +78,39 @@ export function authorizedFetch(source: TokenSourceFor, options: AuthorizedFetch
     // a body read as it is sent (a stream the caller made) cannot be sent again; a Request's own body is kept by a clone
     const replayable = !isStreamBody(init);
     const transport = send ?? ((input: RequestInfo | URL, init: RequestInit) => fetch(input, init));
-    const headersOf = (token: AuthToken<string>) => {
+    const method = init.method ?? given?.method ?? 'GET';
+    const url = given?.url ?? String(input);
+    const headersOf = async (token: AuthToken<string>): Promise<Headers> => {
       const headers = new Headers(init.headers ?? given?.headers);
-      headers.set('authorization', authorizationOf(token));
+      if (dpop !== undefined && isDPoPBound(token)) {
+        const secret = secretOf(token);
+        headers.set('authorization', `DPoP ${secret}`);
+        headers.set('dpop', await dpopProof(dpop, { method, url, accessToken: secret }));
+      } else {
+        headers.set('authorization', authorizationOf(token));
+      }
       return headers;
+    };
+    /** Sends once; a DPoP server's nonce (`DPoP-Nonce`, on any answer) is kept for the next proofs. */
+    const sendWith = async (request: RequestInfo | URL, token: AuthToken<string>) => {
+      const response = await transport(request, { ...init, headers: await headersOf(token) });
+      const freshNonce = dpop !== undefined && isDPoPBound(token) && rememberDPoPNonce(dpop, url, response);
+      return { response, freshNonce };
     };
     const token = await tokens.currentToken(signal === undefined ? undefined : { signal });
     const first = replayable && given !== null && given.body !== null && init.body === undefined ? given.clone() : input;
-    const response = await transport(first, { ...init, headers: headersOf(token) });
-    const refusal = refusalOf(response);
+    const { response, freshNonce } = await sendWith(first, token);
+    const refusal = refusalFrom(response.status, response.headers.get('www-authenticate'), isDPoPBound(token) ? 'dpop' : 'bearer');
     if (refusal === null) return response;
+    if (refusal.useNonce === true) {
+      // the token is good; the proof lacked the nonce the server just gave: once more with it, if it is new and the body can be sent again
+      if (!freshNonce || !replayable) return response;
+      await response.body?.cancel();
+      return (await sendWith(input, token)).response;
+    }
     if (!replayable) {
       tokens.invalidate(token, refusal.claims === undefined ? undefined : { claims: refusal.claims });
-      throw new RequestNotReplayableError(response, { method: init.method ?? given?.method ?? 'GET', url: given?.url ?? String(input) });
+      throw new RequestNotReplayableError(response, { method, url });
     }
     let newer: AuthToken<string>;
     try {
@@ -89,43 +121,52 @@ export function authorizedFetch(source: TokenSourceFor, options: AuthorizedFetch
       throw error;
     }
     await response.body?.cancel();
-    return transport(input, { ...init, headers: headersOf(newer) });
+    return (await sendWith(input, newer)).response;
   };
 }
 
 /** The `Authorization` header's value for `token`: its scheme and its secret. */
 export function authorizationOf(token: AuthToken<string>): string {
-  const secret: unknown = token.secret.reveal();
-  if (typeof secret !== 'string') throw new CredentialError('INVALID_ARGUMENT', `a request needs a token whose secret is a string, got ${describeShape(secret)}`);
-  return `${schemeOf(token)} ${secret}`;
+  return `${schemeOf(token)} ${secretOf(token)}`;
 }
 
-/** `Bearer` for a bearer token (or one that names no type); a DPoP-bound token needs proofs this entry point does not make yet. */
+/** The token's secret, which must be a string to travel in a header. */
+function secretOf(token: AuthToken<string>): string {
+  const secret: unknown = token.secret.reveal();
+  if (typeof secret !== 'string') throw new CredentialError('INVALID_ARGUMENT', `a request needs a token whose secret is a string, got ${describeShape(secret)}`);
+  return secret;
+}
+
+/** Whether the issuer bound the token to a DPoP key (`token_type: DPoP`). */
+function isDPoPBound(token: AuthToken<string>): boolean {
+  return token.tokenType !== undefined && /^dpop$/i.test(token.tokenType);
+}
+
+/** `Bearer` for a bearer token (or one that names no type); a DPoP-bound token is sent only with a proof, by `authorizedFetch` given the key. */
 export function schemeOf(token: AuthToken<string>): string {
   const type = token.tokenType;
   if (type === undefined || /^bearer$/i.test(type)) return 'Bearer';
-  if (/^dpop$/i.test(type)) {
-    throw new CredentialError('UNCONFIGURED', 'the token is DPoP-bound (token_type DPoP): credential-actor/fetch sends it only with a DPoP proof, which it does not make yet; nothing was sent');
+  if (isDPoPBound(token)) {
+    throw new CredentialError(
+      'UNCONFIGURED',
+      'the token is DPoP-bound (token_type DPoP): it is sent only with a proof of its key; give the key the mint uses as authorizedFetch(source, { dpop }); nothing was sent',
+    );
   }
   return type;
-}
-
-/** What a 401 asks for, or `null` for a response that is no refusal of the token. */
-function refusalOf(response: Response): Refusal | null {
-  return refusalFrom(response.status, response.headers.get('www-authenticate'));
 }
 
 /**
  * What an answer of `status` with this `WWW-Authenticate` asks for (RFC 6750): a newer token (perhaps
  * minted with a claims challenge), or `null` when it is no refusal of the token.
  */
-export function refusalFrom(status: number, wwwAuthenticate: string | null): Refusal | null {
+export function refusalFrom(status: number, wwwAuthenticate: string | null, scheme: 'bearer' | 'dpop' = 'bearer'): Refusal | null {
   if (status !== 401) return null;
-  const bearer = wwwAuthenticate === null ? undefined : parseChallenges(wwwAuthenticate).find((challenge) => challenge.scheme === 'bearer');
-  const error = bearer?.params.error;
+  const challenge = wwwAuthenticate === null ? undefined : parseChallenges(wwwAuthenticate).find((each) => each.scheme === scheme);
+  const error = challenge?.params.error;
   if (error === undefined || error === 'invalid_token') return {};
+  if (error === 'use_dpop_nonce' && scheme === 'dpop') return { useNonce: true };
   if (error === 'insufficient_claims') {
-    const claims = decodeClaims(bearer?.params.claims);
+    const claims = decodeClaims(challenge?.params.claims);
     return claims === undefined ? {} : { claims };
   }
   return null;

@@ -7,4 +7,5 @@
 export { authorizedFetch, type AuthorizedFetch, type AuthorizedFetchOptions, type TokenSourceFor } from './authorized-fetch.js';
 export { parseChallenges, type AuthChallenge } from './bearer-challenge.js';
 export { RequestNotReplayableError } from './request-not-replayable-error.js';
+export type { DPoPKey } from '../dpop.js';
 export { authorizeAxios, type AxiosInstanceLike, type AxiosRequestConfigLike, type AxiosResponseLike, type AxiosTokenSourceFor } from './authorize-axios.js';

@@ -13,6 +13,8 @@ export { privateKeyJwt, clientAssertion } from './client-authentication.js';
 export type { ClientAuthentication, ClientAuthenticationOption, PrivateKeyJwtOptions, ClientAssertionOptions, AssertionAudience } from './client-authentication.js';
 export type { PrivateKeyInput, SigningAlgorithm } from './signing-key.js';
 export type { TokenInput } from './token-input.js';
+export { dpopKey } from '../dpop.js';
+export type { DPoPKey, DPoPKeyOptions } from '../dpop.js';
 export { OAuthError } from './oauth-error.js';
 export type { OAuthErrorDetails, OAuthStep } from './oauth-error.js';
 

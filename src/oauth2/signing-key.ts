@@ -1,5 +1,6 @@
 import { CredentialError } from '../../machines/credential-error.js';
 import { describeShape } from '../describe-shape.js';
+import { base64url } from '../base64url.js';
 
 /** A private key as users hold it: a `CryptoKey`, a private JWK, or PEM text (PKCS#8; in Node also PKCS#1 and SEC1). */
 export type PrivateKeyInput = CryptoKey | JsonWebKey | string;
@@ -62,13 +63,6 @@ export async function certificateThumbprint(certificate: string): Promise<string
   if (pem === null) throw new CredentialError('INVALID_CONFIG', 'certificate must be PEM text (-----BEGIN CERTIFICATE-----)');
   const digest = await crypto.subtle.digest('SHA-256', base64Bytes(pem[1]!));
   return base64url(new Uint8Array(digest));
-}
-
-/** base64url of bytes, without padding. */
-export function base64url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
 const PEM_PRIVATE_LABELS: readonly string[] = ['PRIVATE KEY', 'RSA PRIVATE KEY', 'EC PRIVATE KEY'];

@@ -2,7 +2,9 @@ import * as oauth from 'oauth4webapi';
 import type { MintedToken } from '../auth-token.js';
 import type { Clock } from '../clock.js';
 import { CredentialError } from '../../machines/credential-error.js';
-import type { Mint, MintContext } from '../mint.js';
+import type { KeyBoundMint, Mint, MintContext } from '../mint.js';
+import { dpopProof, isDPoPKey, rememberDPoPNonce, type DPoPKey } from '../dpop.js';
+import { describeShape } from '../describe-shape.js';
 import { Secret } from '../../machines/secret.js';
 import { checkOptions } from '../check-options.js';
 import { toSafeError } from './safe-error.js';
@@ -44,6 +46,12 @@ export interface TokenRequestOptions {
    * token is refreshed rather than served for ever; `'never'` to cache it until it is refused.
    */
   defaultLifetimeMs?: number | 'never';
+  /**
+   * A DPoP key (`dpopKey()`): each token request carries a proof of it, and the issuer binds the
+   * token to it (`token_type: DPoP`). Give the same key to `authorizedFetch`. Its tokens are not
+   * shared through a coordination: each process mints its own.
+   */
+  dpop?: DPoPKey;
 }
 
 /** The option names of {@link TokenRequestOptions}, for each mint's option check. */
@@ -60,6 +68,7 @@ export const TOKEN_REQUEST_OPTION_NAMES: readonly string[] = [
   'clock',
   'allowInsecureRequests',
   'defaultLifetimeMs',
+  'dpop',
 ];
 
 /** One grant on the shared path: its `grant_type`, and the parameters it adds at each mint. */
@@ -83,7 +92,7 @@ export interface GrantDefinition {
  * `MintedToken` (expiry, `token_type`, scope, `refresh_in`); every failure an `OAuthError` that
  * names the step and never carries a secret.
  */
-export function tokenGrantMint(options: TokenRequestOptions, grant: GrantDefinition): Mint {
+export function tokenGrantMint(options: TokenRequestOptions, grant: GrantDefinition): Mint | KeyBoundMint {
   const owner = grant.owner;
   checkOptions(options, { owner, known: [...TOKEN_REQUEST_OPTION_NAMES, ...grant.ownOptions], refused: SCOPE_REFUSED });
   const { clientId } = options;
@@ -97,6 +106,8 @@ export function tokenGrantMint(options: TokenRequestOptions, grant: GrantDefinit
   const now = options.clock === undefined ? () => Date.now() : () => options.clock!.now();
   const client: oauth.Client = { client_id: clientId };
   const http = httpOptions(options);
+  const { dpop } = options;
+  if (dpop !== undefined && !isDPoPKey(dpop)) throw new CredentialError('INVALID_CONFIG', `${owner}: dpop must be a key made by dpopKey(), got ${describeShape(dpop)}`);
   const recognizedTokenTypes = Object.fromEntries((grant.otherTokenTypes ?? []).map((type) => [type, () => {}]));
   let server: oauth.AuthorizationServer | undefined =
     tokenEndpoint === undefined ? undefined : { issuer: options.issuer === undefined ? tokenEndpoint.origin : String(options.issuer), token_endpoint: tokenEndpoint.href };
@@ -108,7 +119,13 @@ export function tokenGrantMint(options: TokenRequestOptions, grant: GrantDefinit
       throw await toSafeError(error, signal, now(), { step: 'discovery', endpoint: issuerUrl });
     }
   };
-  return async ({ signal, claims, step }: MintContext): Promise<MintedToken> => {
+  /** One token request; with DPoP, a proof on it and the nonce the answer gives kept (`fresh`: a new one). */
+  const request = async (server: oauth.AuthorizationServer, endpoint: URL, authentication: oauth.ClientAuth, parameters: URLSearchParams, signal: AbortSignal) => {
+    const headers = dpop === undefined ? undefined : { dpop: await dpopProof(dpop, { method: 'POST', url: endpoint }) };
+    const response = await oauth.genericTokenEndpointRequest(server, client, authentication, grant.grantType, parameters, { ...http, signal, ...(headers === undefined ? {} : { headers }) });
+    return { response, fresh: dpop !== undefined && rememberDPoPNonce(dpop, endpoint, response) };
+  };
+  const mint = async ({ signal, claims, step }: MintContext): Promise<MintedToken> => {
     if (server === undefined) {
       step?.(`discovery request to ${displayEndpoint(issuer!)}`);
       server = await discover(issuer!, signal);
@@ -125,7 +142,9 @@ export function tokenGrantMint(options: TokenRequestOptions, grant: GrantDefinit
       for (const resource of [options.resource ?? []].flat()) parameters.append('resource', resource);
       if (claims !== undefined) parameters.set('claims', claims);
       const sentAt = now();
-      const response = await oauth.genericTokenEndpointRequest(server, client, authentication, grant.grantType, parameters, { ...http, signal });
+      let { response, fresh } = await request(server, endpoint, authentication, parameters, signal);
+      // RFC 9449 section 8: a server that wants a nonce refuses with use_dpop_nonce and gives one; one more send with it
+      if (fresh && response.status === 400 && (await oauthErrorCode(response)) === 'use_dpop_nonce') ({ response } = await request(server, endpoint, authentication, parameters, signal));
       const result = await oauth.processGenericTokenEndpointResponse(server, client, response, { recognizedTokenTypes });
       return {
         secret: new Secret(result.access_token),
@@ -136,4 +155,15 @@ export function tokenGrantMint(options: TokenRequestOptions, grant: GrantDefinit
       throw await toSafeError(error, signal, now(), { step: 'token request', endpoint });
     }
   };
+  return dpop === undefined ? mint : Object.assign(mint, { keyBound: true as const });
+}
+
+/** The `error` of an OAuth error response, read from a copy (the response is read again after). */
+async function oauthErrorCode(response: Response): Promise<string | undefined> {
+  try {
+    const body = (await response.clone().json()) as { error?: unknown } | null;
+    return typeof body?.error === 'string' ? body.error : undefined;
+  } catch {
+    return undefined;
+  }
 }

@@ -523,7 +523,22 @@ function sharedKeyMint<T extends SecretValue<T>>(mint: KeyMint<T>, coordination:
       'createCredentialPool: a rotating refresh-token grant cannot be a pool’s key mint under a coordination; give each session its own provider with refreshTokenMint',
     );
   }
-  return (key, context) => coordination.share(key, (keyContext: MintContext) => mint(key, keyContext), policy)(context);
+  return (key, context) => coordination.share(key, (keyContext: MintContext) => mint(key, keyContext).then(refuseKeyBound), policy)(context);
+}
+
+/**
+ * A token bound to a key only this process holds (`token_type: DPoP`) is never handed to a
+ * coordination: another process could not use it. A pool's key mint is known only by what it
+ * returns, so the refusal comes at the mint, as its failure.
+ */
+function refuseKeyBound<T extends SecretValue<T>>(minted: MintedToken<T>): MintedToken<T> {
+  if (minted.tokenType !== undefined && /^dpop$/i.test(minted.tokenType)) {
+    throw new CredentialError(
+      'INVALID_CONFIG',
+      'createCredentialPool: the key mint returned a DPoP-bound token, bound to a key only this process holds; it cannot be shared through coordination: give the pool no coordination',
+    );
+  }
+  return minted;
 }
 
 /** A key with a mint in flight (and so, perhaps, callers waiting on it) is never evicted. */
