@@ -24,6 +24,7 @@ export const REAL_PROCESSES = [
   'test/oauth2/oauth2-second-issuer.test.ts',
   'test/oauth2/client-authentication.test.ts',
   'test/fetch/dpop.test.ts',
+  'test/fetch/mutual-tls.test.ts',
   'test/fetch/fetch-second-issuer.test.ts',
   'test/azure/azurite.test.ts',
   'test/azure/azure.test.ts',

@@ -8,4 +8,5 @@ export { authorizedFetch, type AuthorizedFetch, type AuthorizedFetchOptions, typ
 export { parseChallenges, type AuthChallenge } from './bearer-challenge.js';
 export { RequestNotReplayableError } from './request-not-replayable-error.js';
 export type { DPoPKey } from '../dpop.js';
+export { mutualTlsFetch, type MutualTlsFetch, type MutualTlsOptions } from './mutual-tls-fetch.js';
 export { authorizeAxios, type AxiosInstanceLike, type AxiosRequestConfigLike, type AxiosResponseLike, type AxiosTokenSourceFor } from './authorize-axios.js';

@@ -18,8 +18,12 @@ export interface ClientAuthentication {
   readonly keyId?: string;
 }
 
-/** The methods a mint's `clientAuthentication` takes by name (they use `clientSecret`), or a {@link ClientAuthentication}. */
-export type ClientAuthenticationOption = 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'none' | ClientAuthentication;
+/**
+ * The methods a mint's `clientAuthentication` takes by name (the `client_secret_*` ones use
+ * `clientSecret`; the TLS ones, RFC 8705, the certificate the mint's `fetch` presents), or a
+ * {@link ClientAuthentication}.
+ */
+export type ClientAuthenticationOption = 'client_secret_basic' | 'client_secret_post' | 'client_secret_jwt' | 'tls_client_auth' | 'self_signed_tls_client_auth' | 'none' | ClientAuthentication;
 
 /** Who a client assertion is addressed to (`aud`). */
 export type AssertionAudience = 'tokenEndpoint' | 'issuer' | (string & {});

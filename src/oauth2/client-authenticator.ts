@@ -21,7 +21,11 @@ export type ClientAuthenticator = (context: AuthenticationContext) => Promise<oa
  * client with a secret and no method uses; `secretRequired` refuses a client with neither (a
  * confidential-only grant).
  */
-export function clientAuthenticatorOption(owner: string, options: { readonly clientSecret?: unknown; readonly clientAuthentication?: unknown }, secretRequired: boolean): ClientAuthenticator {
+export function clientAuthenticatorOption(
+  owner: string,
+  options: { readonly clientSecret?: unknown; readonly clientAuthentication?: unknown; readonly fetch?: unknown },
+  secretRequired: boolean,
+): ClientAuthenticator {
   const method = options.clientAuthentication;
   if (typeof method === 'object' && method !== null && authenticators.has(method as ClientAuthentication)) {
     if (options.clientSecret !== undefined) throw new CredentialError('INVALID_CONFIG', `${owner}: give clientSecret or a ${(method as ClientAuthentication).method} clientAuthentication, not both`);
@@ -32,6 +36,15 @@ export function clientAuthenticatorOption(owner: string, options: { readonly cli
       'INVALID_CONFIG',
       `${owner}: clientAuthentication must be ${SECRET_METHODS.map((name) => `'${name}'`).join(', ')}, privateKeyJwt(…) or clientAssertion(…), got ${describeShape(method)}`,
     );
+  }
+  if (method === 'tls_client_auth' || method === 'self_signed_tls_client_auth') {
+    // the certificate the connection presents is the proof: a fetch that presents one is needed
+    if (options.clientSecret !== undefined)
+      throw new CredentialError('INVALID_CONFIG', `${owner}: clientAuthentication '${method}' proves the client by its TLS certificate; it sends no clientSecret`);
+    if (typeof options.fetch !== 'function') {
+      throw new CredentialError('INVALID_CONFIG', `${owner}: clientAuthentication '${method}' needs fetch, one that presents the client certificate (mutualTlsFetch from credential-actor/fetch)`);
+    }
+    return () => Promise.resolve(oauth.TlsClientAuth());
   }
   if (method === 'none') {
     if (options.clientSecret !== undefined) throw new CredentialError('INVALID_CONFIG', `${owner}: clientAuthentication 'none' is for a public client; it sends no clientSecret`);
@@ -51,7 +64,7 @@ export function clientAuthenticatorOption(owner: string, options: { readonly cli
   return () => Promise.resolve(oauth.ClientSecretBasic(secret.reveal()));
 }
 
-const SECRET_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'none'];
+const SECRET_METHODS: readonly string[] = ['client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'tls_client_auth', 'self_signed_tls_client_auth', 'none'];
 
 /** Each {@link ClientAuthentication} made by `privateKeyJwt` or `clientAssertion`, and how it authenticates: the only way in, so no look-alike object is taken. */
 const authenticators = new WeakMap<ClientAuthentication, ClientAuthenticator>();

@@ -22,6 +22,7 @@ describe('npm run bench (smoke)', () => {
       'Azure getToken',
       'Azure request auth',
       'request',
+      'DPoP proof',
     ]);
     for (const row of rows) expect(Number.isFinite(row.value)).toBe(true);
     expect(rows.find((row) => row.subject === 'pending timers per idle provider')?.value).toBe(1);
