@@ -30,6 +30,7 @@ export const REAL_PROCESSES = [
   'test/azure/azure.test.ts',
   'test/aws/aws.test.ts',
   'test/aws/aws-fleet.test.ts',
+  'test/sdk/sdk-source-fleet.test.ts',
   'test/browser/browser-tabs.test.ts',
 ];
 
