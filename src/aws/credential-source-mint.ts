@@ -28,7 +28,7 @@ export type AwsCredentialSource = (options?: { readonly forceRefresh?: boolean }
  *
  * @example
  * ```ts
- * import { fromContainerMetadata } from '@aws-sdk/credential-providers';
+ * // fromContainerMetadata() is @aws-sdk/credential-providers' own
  * const keys = await createCredentialProvider({ mint: awsCredentialMint(fromContainerMetadata()), coordination, sharedKey: 'aws:task-role' });
  * const s3 = new S3Client({ credentials: toAwsCredentialProvider(keys) });
  * ```
