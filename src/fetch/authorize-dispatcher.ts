@@ -14,11 +14,14 @@ export interface DispatchOptionsLike {
   readonly [option: string]: unknown;
 }
 
-/** undici's dispatch function: `(options, handler) => boolean`. */
-export type DispatchLike = (options: DispatchOptionsLike, handler: object) => boolean;
+/** undici's dispatch function: `(options, handler) => boolean`, of undici's own option and handler types. */
+export type DispatchLike<Options extends object = DispatchOptionsLike, Handler extends object = object> = (options: Options, handler: Handler) => boolean;
 
-/** An undici interceptor: give it to `dispatcher.compose()`. */
-export type DispatcherInterceptor = (dispatch: DispatchLike) => DispatchLike;
+/**
+ * An undici interceptor: give it to `dispatcher.compose()`. Generic over undici's own option and
+ * handler types, so it fits the undici the app uses without this package depending on it.
+ */
+export type DispatcherInterceptor = <Options extends object, Handler extends object>(dispatch: DispatchLike<Options, Handler>) => DispatchLike<Options, Handler>;
 
 /** Where a request's token comes from: one source, or one chosen per request from its origin, path and method (a pool's key: `pool.source(key)`). */
 export type DispatcherTokenSourceFor = TokenSource<string> | ((request: { readonly origin: string; readonly path: string; readonly method: string }) => TokenSource<string>);
@@ -50,16 +53,19 @@ export function authorizeDispatcher(source: DispatcherTokenSourceFor): Dispatche
       `authorizeDispatcher: source must be a provider (currentToken and invalidate), a pool's source(key), or a function of the request giving one, got ${describeShape(source)}`,
     );
   }
-  return (dispatch) => (options, handler) => {
-    const origin = String(options.origin ?? '');
-    const tokens = sourceIsFunction ? source({ origin, path: options.path, method: options.method }) : source;
-    const controller = new ControllerProxy();
-    void loadDecorator().then(
-      (Decorator) => authorize(dispatch, options, new Decorator(handler), tokens, controller),
-      (error: unknown) => fail(handler as NewApiHandler, controller, error),
-    );
-    return true;
-  };
+  return <Options extends object, Handler extends object>(dispatch: DispatchLike<Options, Handler>) =>
+    (given: Options, handler: Handler) => {
+      const options = given as unknown as DispatchOptionsLike;
+      const origin = String(options.origin ?? '');
+      const tokens = sourceIsFunction ? source({ origin, path: options.path, method: options.method }) : source;
+      const controller = new ControllerProxy();
+      const send = (withHeaders: DispatchOptionsLike, attempt: NewApiHandler) => dispatch(withHeaders as unknown as Options, attempt as unknown as Handler);
+      void loadDecorator().then(
+        (Decorator) => authorize(send, options, new Decorator(handler), tokens, controller),
+        (error: unknown) => fail(handler as NewApiHandler, controller, error),
+      );
+      return true;
+    };
 }
 
 /** The new undici handler API (`onRequestStart`, `onResponseStart`, ...), which `DecoratorHandler` gives every handler. */
@@ -129,7 +135,13 @@ interface HeldRefusal {
   readonly chunks: Uint8Array[];
 }
 
-async function authorize(dispatch: DispatchLike, options: DispatchOptionsLike, downstream: NewApiHandler, tokens: TokenSource<string>, controller: ControllerProxy): Promise<void> {
+async function authorize(
+  dispatch: (options: DispatchOptionsLike, handler: NewApiHandler) => boolean,
+  options: DispatchOptionsLike,
+  downstream: NewApiHandler,
+  tokens: TokenSource<string>,
+  controller: ControllerProxy,
+): Promise<void> {
   downstream.onRequestStart?.(controller, {});
   let token: AuthToken<string>;
   try {

@@ -59,7 +59,7 @@ async function scriptedProvider(options: { failing?: boolean; invalidateMinInter
 const composed = (interceptor: ReturnType<typeof authorizeDispatcher>) => {
   const agent = new Agent();
   agents.push(agent);
-  return agent.compose(interceptor as never);
+  return agent.compose(interceptor);
 };
 
 describe('authorizeDispatcher (undici)', () => {
