@@ -1,3 +1,4 @@
+import type { WakeUp } from './wake-queue.js';
 import type { AuthToken } from '../../machines/credential.types.js';
 import type { SecretValue } from '../../machines/secret.js';
 import type { Secret } from '../../machines/secret.js';
@@ -42,6 +43,8 @@ export interface KeyHost {
 export class PoolKey {
   /** @internal The pool's use counter at this key's last request (the pool's to write). */
   lastUse: number;
+  /** @internal The pool's wake-up of this resting key, to cancel when the key is removed (the pool's to write). */
+  pendingWake: WakeUp | null = null;
   /** @internal The key's reporters, asked of the pool's factory once (`null`: not yet asked). */
   reporters: CredentialReporters | undefined | null = null;
   #provider: CredentialProvider<SecretValue> | null = null;

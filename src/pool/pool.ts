@@ -428,7 +428,12 @@ export class CredentialPool<T extends SecretValue<T> = string> {
 
   /** A key went to rest: one that refreshes by itself is woken when its refresh falls due; on demand, its next request wakes it. */
   #keyRested(entry: PoolKey, rest: KeyRest): void {
-    if (this.#config.refresh === 'proactive' && Number.isFinite(rest.servingUntil)) this.#wakes.add(rest.servingUntil, () => entry.wake(rest));
+    if (this.#config.refresh !== 'proactive' || !Number.isFinite(rest.servingUntil)) return;
+    entry.pendingWake?.cancel();
+    entry.pendingWake = this.#wakes.add(rest.servingUntil, () => {
+      entry.pendingWake = null;
+      entry.wake(rest);
+    });
   }
 
   #keyReporters(key: string): CredentialReporters | undefined {
@@ -505,6 +510,9 @@ export class CredentialPool<T extends SecretValue<T> = string> {
     const provider = this.#keys.get(key);
     if (provider === undefined) return false;
     this.#keys.delete(key);
+    // its wake-up would hold the key, and its token, until its refresh instant
+    provider.pendingWake?.cancel();
+    provider.pendingWake = null;
     void provider.stop();
     if (this.#listening) this.#listeners.notify({ type: 'key.removed', key, reason });
     return true;

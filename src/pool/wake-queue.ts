@@ -12,11 +12,23 @@ import { armTimer, disarmTimer, type Clock, type TimerHandle } from '../clock.js
  * wakes.add(rest.servingUntil, () => key.wake(rest));
  * ```
  */
+/** A wake-up in the queue; `cancel()` drops its call at once (and what the call holds: a removed key, its token). */
+export interface WakeUp {
+  cancel(): void;
+}
+
+/** One queued wake-up: its instant, and its call (`null` once cancelled). */
+interface Entry extends WakeUp {
+  readonly at: number;
+  call: (() => void) | null;
+}
+
 export class WakeQueue {
   readonly #clock: Clock;
-  /** A binary min-heap: `#at[i]` is the instant of `#calls[i]`. */
-  #at: number[] = [];
-  #calls: (() => void)[] = [];
+  /** A binary min-heap by instant. */
+  #heap: Entry[] = [];
+  /** Cancelled entries still in the heap: past half of it, the heap is rebuilt without them. */
+  #cancelled = 0;
   #timer: TimerHandle | null = null;
   /** The instant the timer is armed for. */
   #armedFor = Infinity;
@@ -26,32 +38,55 @@ export class WakeQueue {
     this.#clock = clock;
   }
 
-  /** Calls `call` at `at` (at once, on the timer, if `at` has passed). */
-  add(at: number, call: () => void): void {
-    if (this.#stopped) return;
-    let index = this.#at.length;
-    this.#at.push(at);
-    this.#calls.push(call);
-    while (index > 0) {
-      const parent = (index - 1) >> 1;
-      if (this.#at[parent]! <= at) break;
-      this.#swap(index, parent);
-      index = parent;
+  /** Calls `call` at `at` (at once, on the timer, if `at` has passed), unless cancelled first. */
+  add(at: number, call: () => void): WakeUp {
+    const queue = this;
+    const entry: Entry = {
+      at,
+      call,
+      cancel() {
+        if (this.call === null) return;
+        this.call = null;
+        queue.#dropped();
+      },
+    };
+    if (this.#stopped) {
+      entry.call = null;
+      return entry;
     }
+    this.#heap.push(entry);
+    this.#up(this.#heap.length - 1);
     if (at < this.#armedFor) this.#arm();
+    return entry;
+  }
+
+  /** How many wake-ups are queued (cancelled ones not yet dropped included). */
+  get size(): number {
+    return this.#heap.length;
   }
 
   /** Drops every wake-up and the timer. */
   stop(): void {
     this.#stopped = true;
-    this.#at = [];
-    this.#calls = [];
+    for (const entry of this.#heap) entry.call = null;
+    this.#heap = [];
+    this.#cancelled = 0;
     this.#disarm();
+  }
+
+  /** A queued wake-up was cancelled: past half the heap, cancelled ones are dropped, so removed keys cost nothing until their time. */
+  #dropped(): void {
+    this.#cancelled++;
+    if (this.#cancelled * 2 <= this.#heap.length) return;
+    this.#heap = this.#heap.filter((entry) => entry.call !== null);
+    this.#cancelled = 0;
+    for (let index = (this.#heap.length >> 1) - 1; index >= 0; index--) this.#down(index);
+    this.#arm();
   }
 
   #arm(): void {
     this.#disarm();
-    const next = this.#at[0];
+    const next = this.#heap[0]?.at;
     if (next === undefined) return;
     this.#armedFor = next;
     this.#timer = armTimer(this.#clock, () => this.#fire(), Math.max(0, next - this.#clock.now()));
@@ -67,34 +102,50 @@ export class WakeQueue {
     this.#timer = null;
     this.#armedFor = Infinity;
     const now = this.#clock.now();
-    while (!this.#stopped && this.#at.length > 0 && this.#at[0]! <= now) this.#pop()();
+    while (!this.#stopped && this.#heap.length > 0 && this.#heap[0]!.at <= now) {
+      const entry = this.#pop();
+      const call = entry.call;
+      if (call === null) {
+        this.#cancelled--;
+        continue;
+      }
+      entry.call = null;
+      call();
+    }
     if (!this.#stopped) this.#arm();
   }
 
-  #pop(): () => void {
-    const call = this.#calls[0]!;
-    const lastAt = this.#at.pop()!;
-    const lastCall = this.#calls.pop()!;
-    if (this.#at.length > 0) {
-      this.#at[0] = lastAt;
-      this.#calls[0] = lastCall;
-      let index = 0;
-      for (;;) {
-        const left = 2 * index + 1;
-        const right = left + 1;
-        let least = index;
-        if (left < this.#at.length && this.#at[left]! < this.#at[least]!) least = left;
-        if (right < this.#at.length && this.#at[right]! < this.#at[least]!) least = right;
-        if (least === index) break;
-        this.#swap(index, least);
-        index = least;
-      }
+  #pop(): Entry {
+    const first = this.#heap[0]!;
+    const last = this.#heap.pop()!;
+    if (this.#heap.length > 0) {
+      this.#heap[0] = last;
+      this.#down(0);
     }
-    return call;
+    return first;
   }
 
-  #swap(one: number, other: number): void {
-    [this.#at[one], this.#at[other]] = [this.#at[other]!, this.#at[one]!];
-    [this.#calls[one], this.#calls[other]] = [this.#calls[other]!, this.#calls[one]!];
+  #up(index: number): void {
+    const heap = this.#heap;
+    while (index > 0) {
+      const parent = (index - 1) >> 1;
+      if (heap[parent]!.at <= heap[index]!.at) break;
+      [heap[parent], heap[index]] = [heap[index]!, heap[parent]!];
+      index = parent;
+    }
+  }
+
+  #down(index: number): void {
+    const heap = this.#heap;
+    for (;;) {
+      const left = 2 * index + 1;
+      const right = left + 1;
+      let least = index;
+      if (left < heap.length && heap[left]!.at < heap[least]!.at) least = left;
+      if (right < heap.length && heap[right]!.at < heap[least]!.at) least = right;
+      if (least === index) return;
+      [heap[least], heap[index]] = [heap[index]!, heap[least]!];
+      index = least;
+    }
   }
 }
