@@ -260,7 +260,10 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     const tabs = new Map(await Promise.all(['a', 'b', 'c'].map(async (tab) => [tab, await open(tab)] as const)));
     await Promise.all([...tabs.values()].map(firstToken));
     await sleep(1_000);
-    // freeze a tab that is not the one minting (a frozen holder mid-grant is the case above)
+    // freeze a tab that is not the one minting (a frozen holder mid-grant is the case above): right
+    // after a grant is answered, so that the next grant (a window later) cannot have started yet
+    const grantsBefore = server.state.grants.length;
+    await expect.poll(() => server.state.grants.filter((grant) => grant.answeredAt !== null).length, { timeout: 10_000, interval: 5 }).toBeGreaterThan(grantsBefore);
     const minting = server.state.grants.at(-1)!.tab;
     const [frozenName, frozen] = [...tabs].find(([name]) => name !== minting)!;
     // paused in the debugger: its script runs no more, as in a frozen tab or one whose main thread hangs
@@ -274,7 +277,10 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     const frozenCalls = server.state.apiCallsByTab.get(frozenName);
     await sleep(4_000);
     expect(server.state.apiCallsByTab.get(frozenName)).toBe(frozenCalls); // it was frozen: it sent nothing
-    expect(server.state.grants.length - grantsAtFreeze).toBeGreaterThanOrEqual(3); // about one a 0.8 s window
+    const sinceFreeze = server.state.grants.slice(grantsAtFreeze).map(({ tab, at, answeredAt }) => ({ tab, at, answeredAt }));
+    // about one a 0.8 s window; the message says who granted, so a failure says whether the frozen tab held the lock
+    expect(sinceFreeze.length, JSON.stringify({ frozenName, minting, grantsAtFreeze: server.state.grants.slice(Math.max(0, grantsAtFreeze - 2), grantsAtFreeze), sinceFreeze })).toBeGreaterThanOrEqual(3);
+    expect(sinceFreeze.every(({ tab }) => tab !== frozenName)).toBe(true);
     const liveStats = await Promise.all(live.map(statsOf));
     liveStats.forEach((tab, index) => {
       expect(tab.failures).toEqual([]);
