@@ -14,6 +14,9 @@ import { defaultLifetimeOption, endpointOption, httpOptions, SCOPE_REFUSED, scop
 import { OAuthError } from './oauth-error.js';
 import type { ClientAuthenticationOption } from './client-authentication.js';
 import { clientAuthenticatorOption } from './client-authenticator.js';
+import { dpopProof, isDPoPKey, rememberDPoPNonce, type DPoPKey } from '../dpop.js';
+import { describeShape } from '../describe-shape.js';
+import { oauthErrorCode } from './token-grant.js';
 import { displayEndpoint } from './oauth-error.js';
 
 /** Options of {@link refreshTokenMint}. */
@@ -67,6 +70,12 @@ export interface RefreshTokenOptions {
   checkReachable?: boolean;
   /** The lifetime assumed for an access token whose response gives none (see `clientCredentialsMint`): default 300 000 ms; `'never'` to cache it until refused. */
   defaultLifetimeMs?: number | 'never';
+  /**
+   * A DPoP key (`dpopKey()`): each grant carries a proof of it, and the issuer binds the access token
+   * (and a public client's refresh token) to it. Its tokens are not shared through a coordination:
+   * the key never leaves this process.
+   */
+  dpop?: DPoPKey;
 }
 
 /** What a refresh-token mint tells its listeners. */
@@ -125,6 +134,8 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
   const tokenEndpoint = endpointOption(OWNER, 'tokenEndpoint', options.tokenEndpoint, options);
   const configuredRefreshToken = secretOption(OWNER, 'refreshToken', options.refreshToken);
   const authenticator = clientAuthenticatorOption(OWNER, options, false);
+  const { dpop } = options;
+  if (dpop !== undefined && !isDPoPKey(dpop)) throw new CredentialError('INVALID_CONFIG', `${OWNER}: dpop must be a key made by dpopKey(), got ${describeShape(dpop)}`);
   const scope = scopeParameter(OWNER, options.scopes);
   const defaultLifetime = defaultLifetimeOption(OWNER, options.defaultLifetimeMs);
   const { grantTimeoutMs = 60_000, reuseIntervalMs = 0, checkReachable = !isNode() } = options;
@@ -178,7 +189,21 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
     const sentAt = now();
     let response: Response;
     try {
-      response = await oauth.refreshTokenGrantRequest(server, client, authentication, grant.refreshToken.reveal(), { ...http, signal, additionalParameters: parameters });
+      const send = async () => {
+        const headers = dpop === undefined ? undefined : { dpop: await dpopProof(dpop, { method: 'POST', url: tokenEndpoint }) };
+        const answer = await oauth.refreshTokenGrantRequest(server, client, authentication, grant.refreshToken.reveal(), {
+          ...http,
+          signal,
+          additionalParameters: parameters,
+          ...(headers === undefined ? {} : { headers }),
+        });
+        return { answer, freshNonce: dpop !== undefined && rememberDPoPNonce(dpop, tokenEndpoint, answer) };
+      };
+      const first = await send();
+      response = first.answer;
+      // RFC 9449 section 8: the issuer refuses a proof without its nonce before it reads the grant, so
+      // the refresh token was not taken: sent once more, with the nonce, in this same grant
+      if (first.freshNonce && response.status === 400 && (await oauthErrorCode(response)) === 'use_dpop_nonce') response = (await send()).answer;
     } catch (error) {
       if (wasNeverSent(error)) grant.unspent();
       throw await toSafeError(error, signal, now(), call);
@@ -222,6 +247,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
     return (await local.mintAlone(claims === undefined ? { signal } : { signal, claims })) as MintedToken;
   };
   const exclusive: RefreshTokenMint = Object.assign(mint, {
+    ...(dpop === undefined ? {} : { keyBound: true as const }),
     exclusive: true as const,
     configuredRefreshToken,
     grantTimeoutMs,
@@ -262,6 +288,7 @@ const REFRESH_TOKEN_OPTION_NAMES: readonly string[] = [
   'reuseIntervalMs',
   'checkReachable',
   'defaultLifetimeMs',
+  'dpop',
 ];
 
 /** A connection refused (or a name that did not resolve): the request never left, the refresh token is unspent. */

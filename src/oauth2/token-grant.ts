@@ -159,7 +159,7 @@ export function tokenGrantMint(options: TokenRequestOptions, grant: GrantDefinit
 }
 
 /** The `error` of an OAuth error response, read from a copy (the response is read again after). */
-async function oauthErrorCode(response: Response): Promise<string | undefined> {
+export async function oauthErrorCode(response: Response): Promise<string | undefined> {
   try {
     const body = (await response.clone().json()) as { error?: unknown } | null;
     return typeof body?.error === 'string' ? body.error : undefined;

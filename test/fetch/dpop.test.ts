@@ -9,7 +9,7 @@ import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, CredentialError, type Coordination, type Mint, type MintContext, type SecretValue } from '../../src/index.js';
 import { authorizedFetch } from '../../src/fetch/index.js';
-import { clientCredentialsMint, dpopKey } from '../../src/oauth2/index.js';
+import { clientCredentialsMint, dpopKey, refreshTokenMint } from '../../src/oauth2/index.js';
 
 /**
  * DPoP (RFC 9449) end to end: oidc-provider requires DPoP of the client and a nonce on every
@@ -18,10 +18,11 @@ import { clientCredentialsMint, dpopKey } from '../../src/oauth2/index.js';
  * `ath`, a fresh `jti`, its own nonce) and that the key is the one the token is bound to.
  */
 const CLIENT_ID = 'dpop-worker';
+const SESSION_CLIENT_ID = 'dpop-single-page-app';
 const CLIENT_SECRET = 'dpop-worker-secret-5b0e1c';
 const AUDIENCE = 'urn:credential-actor:dpop-api';
 
-let issuer: { url: string; tokenEndpoint: string; jwks: JSONWebKeySet; close(): Promise<void> };
+let issuer: Awaited<ReturnType<typeof startDPoPIssuer>>;
 let api: ResourceServer;
 
 beforeAll(async () => {
@@ -104,6 +105,42 @@ describe('DPoP', () => {
     }
   });
 
+  it('a rotating refresh-token grant carries a proof too: the nonce taken in the same grant, the token bound, the rotated refresh token used next', async () => {
+    const dpop = dpopKey();
+    const statuses: number[] = [];
+    const sentRefreshTokens: (string | null)[] = [];
+    const recording: typeof fetch = async (input, init) => {
+      sentRefreshTokens.push(new URLSearchParams(init?.body as URLSearchParams).get('refresh_token'));
+      const response = await fetch(input, init);
+      statuses.push(response.status);
+      return response;
+    };
+    const mint = refreshTokenMint({
+      tokenEndpoint: issuer.tokenEndpoint,
+      clientId: SESSION_CLIENT_ID,
+      refreshToken: await issuer.issueRefreshToken(),
+      allowInsecureRequests: true,
+      fetch: recording,
+      dpop,
+    });
+    const provider = await createCredentialProvider({ mint });
+    try {
+      const token = await provider.currentToken();
+      expect(token.tokenType).toBe('DPoP');
+      // refused for its nonce and sent again with the same refresh token, in the same grant: it was not taken
+      expect(statuses).toEqual([400, 200]);
+      expect(sentRefreshTokens[1]).toBe(sentRefreshTokens[0]);
+      api.reset();
+      expect((await authorizedFetch(provider, { dpop })(`${api.url}/orders`)).status).toBe(200);
+      provider.invalidate(token);
+      await provider.currentToken();
+      expect(statuses).toEqual([400, 200, 200]); // the nonce kept: no refusal this time
+      expect(sentRefreshTokens[2]).not.toBe(sentRefreshTokens[1]); // the rotated one
+    } finally {
+      await provider.stop();
+    }
+  });
+
   it('a client the issuer requires DPoP of gets no token without a proof', async () => {
     await expect(clientCredentialsMint(mintOptions())({ signal: new AbortController().signal })).rejects.toMatchObject({ error: 'invalid_grant', status: 400 });
   });
@@ -151,6 +188,15 @@ async function startDPoPIssuer() {
   const provider = new Provider(url, {
     clients: [
       {
+        client_id: SESSION_CLIENT_ID,
+        token_endpoint_auth_method: 'none',
+        grant_types: ['refresh_token', 'authorization_code'],
+        redirect_uris: ['https://client.example/callback'],
+        response_types: ['code'],
+        id_token_signed_response_alg: 'ES256',
+        dpop_bound_access_tokens: true,
+      },
+      {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
         grant_types: ['client_credentials'],
@@ -161,6 +207,9 @@ async function startDPoPIssuer() {
       },
     ],
     jwks: { keys: [{ ...(await exportJWK(privateKey)), kid: 'dpop-issuer', alg: 'ES256', use: 'sig' }] },
+    rotateRefreshToken: true,
+    scopes: ['offline_access'],
+    findAccount: (_ctx, accountId) => ({ accountId, claims: () => ({ sub: accountId }) }),
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -178,6 +227,25 @@ async function startDPoPIssuer() {
   return {
     url,
     tokenEndpoint: `${url}/token`,
+    /** A refresh token of a new sign-in to the public client, as the code exchange would give. */
+    async issueRefreshToken() {
+      const client = await provider.Client.find(SESSION_CLIENT_ID);
+      const grant = new provider.Grant({ accountId: 'user-1', clientId: SESSION_CLIENT_ID });
+      grant.addOIDCScope('offline_access');
+      grant.addResourceScope(AUDIENCE, '');
+      const grantId = await grant.save();
+      const refreshToken = new provider.RefreshToken({
+        accountId: 'user-1',
+        client: client!,
+        grantId,
+        scope: 'offline_access',
+        resource: AUDIENCE,
+        gty: 'authorization_code',
+        iiat: Math.floor(Date.now() / 1000),
+        rotations: 0,
+      });
+      return refreshToken.save();
+    },
     jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'dpop-issuer', alg: 'ES256' }] },
     async close() {
       server.closeAllConnections();
