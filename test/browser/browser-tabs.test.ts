@@ -279,7 +279,9 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expect(server.state.apiCallsByTab.get(frozenName)).toBe(frozenCalls); // it was frozen: it sent nothing
     const sinceFreeze = server.state.grants.slice(grantsAtFreeze).map(({ tab, at, answeredAt }) => ({ tab, at, answeredAt }));
     // about one a 0.8 s window; the message says who granted, so a failure says whether the frozen tab held the lock
-    expect(sinceFreeze.length, JSON.stringify({ frozenName, minting, grantsAtFreeze: server.state.grants.slice(Math.max(0, grantsAtFreeze - 2), grantsAtFreeze), sinceFreeze })).toBeGreaterThanOrEqual(3);
+    expect(sinceFreeze.length, JSON.stringify({ frozenName, minting, grantsAtFreeze: server.state.grants.slice(Math.max(0, grantsAtFreeze - 2), grantsAtFreeze), sinceFreeze })).toBeGreaterThanOrEqual(
+      3,
+    );
     expect(sinceFreeze.every(({ tab }) => tab !== frozenName)).toBe(true);
     const liveStats = await Promise.all(live.map(statsOf));
     liveStats.forEach((tab, index) => {
