@@ -45,7 +45,7 @@ export interface BenchOptions {
   /** Tiny sizes and sample counts: checks the bench code runs, measures nothing meaningful. */
   quick: boolean;
   /** `'pool'`: only the pool's cases; `'sdk'`: only the SDK adapters'. */
-  only?: 'pool' | 'sdk' | 'dpop';
+  only?: 'pool' | 'sdk' | 'dpop' | 'requests';
 }
 
 const HOUR = 3_600_000;
@@ -549,6 +549,7 @@ export async function runBenchmarks(options: BenchOptions): Promise<BenchRow[]> 
   if (options.only === 'pool') return pools(options.quick, true);
   if (options.only === 'sdk') return sdkAdapters(options.quick);
   if (options.only === 'dpop') return dpopProofs(options.quick);
+  if (options.only === 'requests') return requests(options.quick);
   return [
     ...(await serving(options.quick)),
     ...(await cohort(options.quick)),

@@ -11,7 +11,15 @@ if (!quick && typeof (globalThis as { gc?: unknown }).gc !== 'function') {
   console.warn('note: run with --expose-gc (npm run bench does) for exact heap figures');
 }
 const startedAt = performance.now();
-const only = process.argv.includes('--pool') ? ('pool' as const) : process.argv.includes('--sdk') ? ('sdk' as const) : process.argv.includes('--dpop') ? ('dpop' as const) : undefined;
+const only = process.argv.includes('--pool')
+  ? ('pool' as const)
+  : process.argv.includes('--sdk')
+    ? ('sdk' as const)
+    : process.argv.includes('--dpop')
+      ? ('dpop' as const)
+      : process.argv.includes('--requests')
+        ? ('requests' as const)
+        : undefined;
 const rows = await runBenchmarks({ quick, ...(only === undefined ? {} : { only }) });
 const machine = `${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
 console.log(formatTable(rows));

@@ -80,33 +80,39 @@ export function authorizedFetch(source: TokenSourceFor, options: AuthorizedFetch
     const transport = send ?? ((input: RequestInfo | URL, init: RequestInit) => fetch(input, init));
     const method = init.method ?? given?.method ?? 'GET';
     const url = given?.url ?? String(input);
-    const headersOf = async (token: AuthToken<string>): Promise<Headers> => {
+    /** The request's headers with the token: a bearer token at once; a DPoP-bound one with its proof (signed: a promise). */
+    const headersOf = (token: AuthToken<string>): Headers | Promise<Headers> => {
       const headers = new Headers(init.headers ?? given?.headers);
-      if (dpop !== undefined && isDPoPBound(token)) {
-        const secret = secretOf(token);
-        headers.set('authorization', `DPoP ${secret}`);
-        headers.set('dpop', await dpopProof(dpop, { method, url, accessToken: secret }));
-      } else {
+      if (dpop === undefined || !isDPoPBound(token)) {
         headers.set('authorization', authorizationOf(token));
+        return headers;
       }
-      return headers;
+      const secret = secretOf(token);
+      headers.set('authorization', `DPoP ${secret}`);
+      return dpopProof(dpop, { method, url, accessToken: secret }).then((proof) => {
+        headers.set('dpop', proof);
+        return headers;
+      });
     };
-    /** Sends once; a DPoP server's nonce (`DPoP-Nonce`, on any answer) is kept for the next proofs. */
-    const sendWith = async (request: RequestInfo | URL, token: AuthToken<string>) => {
-      const response = await transport(request, { ...init, headers: await headersOf(token) });
-      const freshNonce = dpop !== undefined && isDPoPBound(token) && rememberDPoPNonce(dpop, url, response);
-      return { response, freshNonce };
+    /** Sends once; a DPoP server's nonce (`DPoP-Nonce`, on any answer) is kept for the next proofs (`true`: a new one). */
+    const sendWith = async (request: RequestInfo | URL, token: AuthToken<string>): Promise<[Response, boolean]> => {
+      const headers = headersOf(token);
+      const response = await transport(request, { ...init, headers: headers instanceof Headers ? headers : await headers });
+      return [response, dpop !== undefined && isDPoPBound(token) && rememberDPoPNonce(dpop, url, response)];
     };
     const token = await tokens.currentToken(signal === undefined ? undefined : { signal });
     const first = replayable && given !== null && given.body !== null && init.body === undefined ? given.clone() : input;
-    const { response, freshNonce } = await sendWith(first, token);
+    // the first send inline, not through sendWith: one promise less on every request (the bench's 1.05x)
+    const firstHeaders = headersOf(token);
+    const response = await transport(first, { ...init, headers: firstHeaders instanceof Headers ? firstHeaders : await firstHeaders });
+    const freshNonce = dpop !== undefined && isDPoPBound(token) && rememberDPoPNonce(dpop, url, response);
     const refusal = refusalFrom(response.status, response.headers.get('www-authenticate'), isDPoPBound(token) ? 'dpop' : 'bearer');
     if (refusal === null) return response;
     if (refusal.useNonce === true) {
       // the token is good; the proof lacked the nonce the server just gave: once more with it, if it is new and the body can be sent again
       if (!freshNonce || !replayable) return response;
       await response.body?.cancel();
-      return (await sendWith(input, token)).response;
+      return (await sendWith(input, token))[0];
     }
     if (!replayable) {
       tokens.invalidate(token, refusal.claims === undefined ? undefined : { claims: refusal.claims });
@@ -121,7 +127,7 @@ export function authorizedFetch(source: TokenSourceFor, options: AuthorizedFetch
       throw error;
     }
     await response.body?.cancel();
-    return (await sendWith(input, newer)).response;
+    return (await sendWith(input, newer))[0];
   };
 }
 

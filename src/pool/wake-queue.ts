@@ -17,10 +17,19 @@ export interface WakeUp {
   cancel(): void;
 }
 
-/** One queued wake-up: its instant, and its call (`null` once cancelled). */
-interface Entry extends WakeUp {
-  readonly at: number;
-  call: (() => void) | null;
+/** One queued wake-up: its instant, and its call (`null` once cancelled). A class: its `cancel` is shared, not one closure a key. */
+class Entry implements WakeUp {
+  constructor(
+    readonly at: number,
+    public call: (() => void) | null,
+    readonly queue: WakeQueue | null,
+  ) {}
+
+  cancel(): void {
+    if (this.call === null) return;
+    this.call = null;
+    this.queue?.cancelled();
+  }
 }
 
 export class WakeQueue {
@@ -40,20 +49,8 @@ export class WakeQueue {
 
   /** Calls `call` at `at` (at once, on the timer, if `at` has passed), unless cancelled first. */
   add(at: number, call: () => void): WakeUp {
-    const queue = this;
-    const entry: Entry = {
-      at,
-      call,
-      cancel() {
-        if (this.call === null) return;
-        this.call = null;
-        queue.#dropped();
-      },
-    };
-    if (this.#stopped) {
-      entry.call = null;
-      return entry;
-    }
+    if (this.#stopped) return new Entry(at, null, null);
+    const entry = new Entry(at, call, this);
     this.#heap.push(entry);
     this.#up(this.#heap.length - 1);
     if (at < this.#armedFor) this.#arm();
@@ -74,8 +71,8 @@ export class WakeQueue {
     this.#disarm();
   }
 
-  /** A queued wake-up was cancelled: past half the heap, cancelled ones are dropped, so removed keys cost nothing until their time. */
-  #dropped(): void {
+  /** A queued wake-up was cancelled (its `cancel()` says so): past half the heap, cancelled ones are dropped, so removed keys cost nothing until their time. */
+  cancelled(): void {
     this.#cancelled++;
     if (this.#cancelled * 2 <= this.#heap.length) return;
     this.#heap = this.#heap.filter((entry) => entry.call !== null);
