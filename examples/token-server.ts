@@ -160,22 +160,7 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
     },
     async issueRefreshToken(clientId = options.clientId) {
       if (options.refreshTokens !== true) throw new Error('startTokenServer({ refreshTokens: true }) issues refresh tokens');
-      const client = await provider.Client.find(clientId);
-      const grant = new provider.Grant({ accountId: 'user-1', clientId });
-      grant.addOIDCScope('offline_access'); // no openid: a machine's refresh token, no ID token in the responses
-      grant.addResourceScope(audience, 'api:read');
-      const grantId = await grant.save();
-      const refreshToken = new provider.RefreshToken({
-        accountId: 'user-1',
-        client: client!,
-        grantId,
-        scope: 'offline_access',
-        resource: audience,
-        gty: 'authorization_code',
-        iiat: Math.floor(Date.now() / 1000),
-        rotations: 0,
-      });
-      return refreshToken.save();
+      return issueRefreshToken(provider, { clientId, audience, resourceScope: 'api:read' });
     },
     async stop() {
       if (!running) return;
@@ -191,4 +176,27 @@ export async function startTokenServer(options: TokenServerOptions): Promise<Tok
       running = true;
     },
   };
+}
+
+/**
+ * A refresh token of a new grant in an oidc-provider, as if a user had just signed in to `clientId`
+ * (`offline_access`, no `openid`: a machine's refresh token, no ID token in the responses).
+ */
+export async function issueRefreshToken(provider: Provider, grant: { clientId: string; audience: string; resourceScope: string }): Promise<string> {
+  const client = await provider.Client.find(grant.clientId);
+  const saved = new provider.Grant({ accountId: 'user-1', clientId: grant.clientId });
+  saved.addOIDCScope('offline_access');
+  saved.addResourceScope(grant.audience, grant.resourceScope);
+  const grantId = await saved.save();
+  const refreshToken = new provider.RefreshToken({
+    accountId: 'user-1',
+    client: client!,
+    grantId,
+    scope: 'offline_access',
+    resource: grant.audience,
+    gty: 'authorization_code',
+    iiat: Math.floor(Date.now() / 1000),
+    rotations: 0,
+  });
+  return refreshToken.save();
 }

@@ -4,12 +4,12 @@
  * the whole fleet. The STS- and S3-shaped servers run here on loopback; the S3 one verifies every
  * signature. Real time, bounded: 8 s of 2-second keys.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../examples/redis-server.js';
-import { flushRedis, sleep } from '../fleet/harness.js';
+import { flushRedis, forkWorker, killWorkers, sleep, stopWorker as stopForkedWorker } from '../fleet/harness.js';
 import type { AwsWorkerReport, AwsWorkerSettings } from '../sdk/aws-fleet-worker.js';
 import { startS3Server, startStsServer } from '../sdk/aws-servers.js';
 
@@ -18,7 +18,6 @@ const ROLE = 'arn:aws:iam::123456789012:role/fleet';
 let redis: RedisServer;
 let sts: Awaited<ReturnType<typeof startStsServer>>;
 let s3: Awaited<ReturnType<typeof startS3Server>>;
-const running: ChildProcess[] = [];
 
 beforeAll(async () => {
   redis = await startRedisServer();
@@ -29,31 +28,12 @@ afterAll(async () => {
   await Promise.all([sts?.close(), s3?.close(), redis?.stop()]);
 });
 afterEach(() => {
-  for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killWorkers();
   sts.state.calls.length = 0;
 });
 
-function startWorker(settings: AwsWorkerSettings): { child: ChildProcess; ready: Promise<void> } {
-  const child = fork(WORKER, [JSON.stringify(settings)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  running.push(child);
-  const ready = new Promise<void>((resolve, reject) => {
-    child.on('message', (message: { type: string }) => message.type === 'ready' && resolve());
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
-  });
-  return { child, ready };
-}
-
-function stopWorker(child: ChildProcess): Promise<AwsWorkerReport> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('worker did not stop')), 10_000);
-    child.on('message', (message: AwsWorkerReport) => {
-      if (message.type !== 'report') return;
-      clearTimeout(timer);
-      resolve(message);
-    });
-    child.send({ type: 'stop' });
-  });
-}
+const startWorker = (settings: AwsWorkerSettings) => forkWorker(WORKER, settings);
+const stopWorker = (child: ChildProcess) => stopForkedWorker<AwsWorkerReport>(child);
 
 const settings = (overrides: Partial<AwsWorkerSettings> = {}): AwsWorkerSettings => ({
   redisUrl: redis.url,

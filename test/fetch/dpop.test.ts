@@ -5,6 +5,8 @@ import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { calculateJwkThumbprint, createLocalJWKSet, decodeJwt, decodeProtectedHeader, EmbeddedJWK, exportJWK, generateKeyPair, jwtVerify, type JSONWebKeySet } from 'jose';
 import '../../examples/quiet-oidc-warnings.js';
+import { issueRefreshToken } from '../../examples/token-server.js';
+import { jwtAccessTokensFor } from './jwt-access-tokens.js';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, CredentialError, type Coordination, type Mint, type MintContext, type SecretValue } from '../../src/index.js';
@@ -214,12 +216,7 @@ async function startDPoPIssuer() {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       dPoP: { enabled: true, nonceSecret: randomBytes(32), requireNonce: () => true },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => AUDIENCE,
-        useGrantedResource: () => true,
-        getResourceServerInfo: () => ({ scope: '', audience: AUDIENCE, accessTokenTTL: 60, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
-      },
+      resourceIndicators: jwtAccessTokensFor(AUDIENCE),
     },
   });
   const handle = provider.callback();
@@ -228,24 +225,7 @@ async function startDPoPIssuer() {
     url,
     tokenEndpoint: `${url}/token`,
     /** A refresh token of a new sign-in to the public client, as the code exchange would give. */
-    async issueRefreshToken() {
-      const client = await provider.Client.find(SESSION_CLIENT_ID);
-      const grant = new provider.Grant({ accountId: 'user-1', clientId: SESSION_CLIENT_ID });
-      grant.addOIDCScope('offline_access');
-      grant.addResourceScope(AUDIENCE, '');
-      const grantId = await grant.save();
-      const refreshToken = new provider.RefreshToken({
-        accountId: 'user-1',
-        client: client!,
-        grantId,
-        scope: 'offline_access',
-        resource: AUDIENCE,
-        gty: 'authorization_code',
-        iiat: Math.floor(Date.now() / 1000),
-        rotations: 0,
-      });
-      return refreshToken.save();
-    },
+    issueRefreshToken: () => issueRefreshToken(provider, { clientId: SESSION_CLIENT_ID, audience: AUDIENCE, resourceScope: '' }),
     jwks: { keys: [{ ...(await exportJWK(publicKey)), kid: 'dpop-issuer', alg: 'ES256' }] },
     async close() {
       server.closeAllConnections();

@@ -6,6 +6,7 @@ import type { TLSSocket } from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { createLocalJWKSet, decodeJwt, exportJWK, generateKeyPair, jwtVerify, type JSONWebKeySet } from 'jose';
 import '../../examples/quiet-oidc-warnings.js';
+import { jwtAccessTokensFor } from './jwt-access-tokens.js';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialProvider, type Secret } from '../../src/index.js';
@@ -134,12 +135,7 @@ async function startMtlsIssuer() {
         certificateAuthorized: (ctx) => (ctx.socket as TLSSocket).authorized,
         certificateSubjectMatches: (ctx, property, expected) => property === 'tls_client_auth_subject_dn' && `CN=${(ctx.socket as TLSSocket).getPeerCertificate().subject?.CN}` === expected,
       },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => AUDIENCE,
-        useGrantedResource: () => true,
-        getResourceServerInfo: () => ({ scope: '', audience: AUDIENCE, accessTokenTTL: 60, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
-      },
+      resourceIndicators: jwtAccessTokensFor(AUDIENCE),
     },
   });
   const handle = provider.callback();

@@ -12,7 +12,16 @@ const running: ChildProcess[] = [];
 
 /** Forks a worker; `ready` resolves once its provider is up (or failed to start). */
 export function startWorker(settings: WorkerSettings): { child: ChildProcess; ready: Promise<void> } {
-  const child = fork(WORKER, [JSON.stringify(settings)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  return forkWorker(WORKER, settings);
+}
+
+/**
+ * Forks any of the tests' worker scripts (TypeScript, through tsx) with its settings as JSON in
+ * argv[2], and the environment given (the parent's by default); `ready` resolves at its `ready`
+ * message. `killWorkers()` kills it if it is still running.
+ */
+export function forkWorker(script: string, settings: object, env?: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<void> } {
+  const child = fork(script, [JSON.stringify(settings)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(env === undefined ? {} : { env }) });
   running.push(child);
   const ready = new Promise<void>((resolve, reject) => {
     child.on('message', (message: { type: string }) => {
@@ -37,11 +46,11 @@ export function askReport(child: ChildProcess): Promise<WorkerReport> {
   });
 }
 
-/** Stops a worker and returns its last report. */
-export function stopWorker(child: ChildProcess): Promise<WorkerReport> {
+/** Stops a worker and returns its last report (any worker script's: each answers `stop` with its `report`). */
+export function stopWorker<Report extends { readonly type: string } = WorkerReport>(child: ChildProcess): Promise<Report> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('worker did not stop')), 10_000);
-    child.on('message', (message: WorkerReport) => {
+    child.on('message', (message: Report) => {
       if (message.type === 'report') {
         clearTimeout(timer);
         resolve(message);

@@ -43,6 +43,19 @@ afterAll(() => {
   if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
 });
 
+/** A strict consumer without Node's types: the package's declarations checked (skipLibCheck off), TypeScript's own lib files not (skipDefaultLibCheck: not ours, a third of each run). */
+const STRICT_CONSUMER = {
+  strict: true,
+  module: 'NodeNext',
+  moduleResolution: 'NodeNext',
+  target: 'ES2022',
+  lib: ['ES2022', 'DOM'],
+  types: [],
+  noEmit: true,
+  skipLibCheck: false,
+  skipDefaultLibCheck: true,
+};
+
 describe('npm pack', () => {
   it('ships only what a user needs: the built library, its declarations (ESM and CJS) and maps, README, CHANGELOG, LICENSE', () => {
     const unexpected = files.filter((path) => !/^dist\/(src|machines)\/.+\.(js|cjs|d\.ts|d\.cts|js\.map)$/.test(path) && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(path));
@@ -254,17 +267,7 @@ describe('the packed tarball installed in a scratch project', () => {
     writeFileSync(
       join(checked, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          lib: ['ES2022', 'DOM'],
-          types: [],
-          noEmit: true,
-          skipLibCheck: false,
-          skipDefaultLibCheck: true,
-        },
+        compilerOptions: STRICT_CONSUMER,
         files: ['app.ts'],
       }),
     );
@@ -313,17 +316,7 @@ describe('the packed tarball installed in a scratch project', () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
-        compilerOptions: {
-          strict: true,
-          module: 'NodeNext',
-          moduleResolution: 'NodeNext',
-          target: 'ES2022',
-          lib: ['ES2022', 'DOM'],
-          types: [],
-          noEmit: true,
-          skipLibCheck: false,
-          skipDefaultLibCheck: true,
-        },
+        compilerOptions: STRICT_CONSUMER,
         files: ['app.ts'],
       }),
     );

@@ -7,14 +7,14 @@
  * breaker while the valid token is served. Across four forked processes on a real redis-server:
  * one call to the endpoint per refresh window for the whole host. Real time, a few seconds each.
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../examples/redis-server.js';
-import { flushRedis, sleep } from '../fleet/harness.js';
+import { flushRedis, forkWorker, killWorkers, sleep, stopWorker as stopForkedWorker } from '../fleet/harness.js';
 import { createCredentialProvider, CredentialError, type AuthToken } from '../../src/index.js';
 import { awsCredentialMint, type AwsKeys } from '../../src/aws/index.js';
 import { tokenCredentialMint } from '../../src/azure/index.js';
@@ -31,7 +31,6 @@ let redis: RedisServer;
 let container: Awaited<ReturnType<typeof startContainerCredentialsServer>>;
 let identity: Awaited<ReturnType<typeof startAppServiceIdentityServer>>;
 let s3: Awaited<ReturnType<typeof startS3Server>>;
-const running: ChildProcess[] = [];
 const savedEnvironment = { ...process.env };
 
 beforeAll(async () => {
@@ -45,7 +44,7 @@ afterAll(async () => {
   await Promise.all([container?.close(), identity?.close(), s3?.close(), redis?.stop()]);
 });
 afterEach(() => {
-  for (const child of running.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  killWorkers();
   container.state.calls.length = 0;
   identity.state.calls.length = 0;
   container.state.failing = false;
@@ -134,27 +133,8 @@ describe('the SDKs’ credential sources as mints, in one process', () => {
   });
 });
 
-function startWorker(settings: SdkSourceWorkerSettings): { child: ChildProcess; ready: Promise<void> } {
-  const child = fork(WORKER, [JSON.stringify(settings)], { execArgv: ['--import', 'tsx'], env: environment(), stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  running.push(child);
-  const ready = new Promise<void>((resolve, reject) => {
-    child.on('message', (message: { type: string }) => message.type === 'ready' && resolve());
-    child.once('exit', (code) => reject(new Error(`worker exited (${code}) before it was ready`)));
-  });
-  return { child, ready };
-}
-
-function stopWorker(child: ChildProcess): Promise<SdkSourceWorkerReport> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error('worker did not stop')), 10_000);
-    child.on('message', (message: SdkSourceWorkerReport) => {
-      if (message.type !== 'report') return;
-      clearTimeout(timer);
-      resolve(message);
-    });
-    child.send({ type: 'stop' });
-  });
-}
+const startWorker = (settings: SdkSourceWorkerSettings) => forkWorker(WORKER, settings, environment());
+const stopWorker = (child: ChildProcess) => stopForkedWorker<SdkSourceWorkerReport>(child);
 
 describe('four processes on one host share the SDK source through Redis', () => {
   it.each([
