@@ -85,8 +85,12 @@ export async function dpopProof(key: DPoPKey, request: DPoPProofFor): Promise<st
  * whether it is new (a refusal with `use_dpop_nonce` is worth one more send only then).
  */
 export function rememberDPoPNonce(key: DPoPKey, url: string | URL, response: Response): boolean {
-  const nonce = response.headers.get('dpop-nonce');
-  if (nonce === null || nonce.length === 0 || nonce.length > 1_024) return false;
+  return rememberNonce(key, url, response.headers.get('dpop-nonce'));
+}
+
+/** {@link rememberDPoPNonce} for a `DPoP-Nonce` header read by the caller (an axios or undici response). */
+export function rememberNonce(key: DPoPKey, url: string | URL, nonce: string | null | undefined): boolean {
+  if (nonce === null || nonce === undefined || nonce.length === 0 || nonce.length > 1_024) return false;
   const { nonces } = stateOf(key);
   const origin = new URL(url).origin;
   if (nonces.get(origin) === nonce) return false;

@@ -2,7 +2,8 @@ import { CredentialError } from '../../machines/credential-error.js';
 import type { AuthToken } from '../../machines/credential.types.js';
 import { describeShape } from '../describe-shape.js';
 import type { TokenSource } from '../provider.js';
-import { authorizationOf, refusalFrom } from './authorized-fetch.js';
+import { credentialHeaders, isDPoPBound, refusalFrom } from './authorized-fetch.js';
+import { isDPoPKey, rememberNonce, type DPoPKey } from '../dpop.js';
 import { RequestNotReplayableError } from './request-not-replayable-error.js';
 
 /** What `authorizeAxios` reads and writes of an axios request config (axios 1.x). */
@@ -36,6 +37,12 @@ export interface AxiosInstanceLike<C extends AxiosRequestConfigLike = AxiosReque
 /** Where an axios request's token comes from: one source, or one chosen per request (`pool.source(key)`). */
 export type AxiosTokenSourceFor<C extends AxiosRequestConfigLike = AxiosRequestConfigLike> = TokenSource<string> | ((config: C) => TokenSource<string>);
 
+/** Options of {@link authorizeAxios}. */
+export interface AuthorizeAxiosOptions {
+  /** The DPoP key the mint binds its tokens to (`dpopKey()`): a DPoP-bound token is sent with a proof of it per request. */
+  readonly dpop?: DPoPKey;
+}
+
 /** What a request sent through the interceptors was sent with: its source and its token. */
 type Sent = { readonly tokens: TokenSource<string>; readonly token: AuthToken<string> };
 /**
@@ -53,7 +60,9 @@ type Tracked = AxiosRequestConfigLike & { [RETRIED]?: boolean };
  * mint however many requests were refused with it) and sends the request once more with
  * `instance.request`. A request whose `data` is a stream is not sent again: its token is invalidated
  * and the call rejects with `RequestNotReplayableError` (the axios response in `response`). Returns
- * the function that takes both interceptors off.
+ * the function that takes both interceptors off. With `{ dpop }`, a DPoP-bound token is sent as
+ * `Authorization: DPoP` with a proof per request, and a `use_dpop_nonce` refusal sends the request
+ * once more with the server's new nonce.
  *
  * @example
  * ```ts
@@ -62,7 +71,11 @@ type Tracked = AxiosRequestConfigLike & { [RETRIED]?: boolean };
  * await api.get('/orders', { signal: AbortSignal.timeout(5_000) });
  * ```
  */
-export function authorizeAxios<C extends AxiosRequestConfigLike, R extends AxiosResponseLike>(instance: AxiosInstanceLike<C, R>, source: AxiosTokenSourceFor<C>): () => void {
+export function authorizeAxios<C extends AxiosRequestConfigLike, R extends AxiosResponseLike>(
+  instance: AxiosInstanceLike<C, R>,
+  source: AxiosTokenSourceFor<C>,
+  options: AuthorizeAxiosOptions = {},
+): () => void {
   const sourceIsFunction = typeof source === 'function';
   if (!sourceIsFunction && (typeof source !== 'object' || source === null || typeof source.currentToken !== 'function' || typeof source.invalidate !== 'function')) {
     throw new CredentialError(
@@ -73,6 +86,8 @@ export function authorizeAxios<C extends AxiosRequestConfigLike, R extends Axios
   if (typeof instance?.interceptors?.request?.use !== 'function' || typeof instance.request !== 'function') {
     throw new CredentialError('INVALID_CONFIG', `authorizeAxios: instance must be an axios instance (interceptors and request), got ${describeShape(instance)}`);
   }
+  const { dpop } = options ?? {};
+  if (dpop !== undefined && !isDPoPKey(dpop)) throw new CredentialError('INVALID_CONFIG', `authorizeAxios: dpop must be a key made by dpopKey(), got ${describeShape(dpop)}`);
   // the config object axios hands the request interceptor is the one its error carries back
   const sentWith = new WeakMap<object, Sent>();
   const onRequest = async (config: C): Promise<C> => {
@@ -81,15 +96,23 @@ export function authorizeAxios<C extends AxiosRequestConfigLike, R extends Axios
     // the one more send asks as any request does: it gets the token that replaced the refused one
     const token = await tokens.currentToken(signal === undefined ? undefined : { signal });
     sentWith.set(config, { tokens, token });
-    setHeader(config, 'Authorization', authorizationOf(token));
+    for (const [name, value] of Object.entries(await credentialHeaders(token, dpop, (config.method ?? 'get').toUpperCase(), absoluteUrl(config)))) setHeader(config, name, value);
     return config;
   };
   const onRefused = async (error: unknown): Promise<unknown> => {
     const { config, response } = (error ?? {}) as { config?: C & Tracked; response?: AxiosResponseLike };
     const sent = config === undefined ? undefined : sentWith.get(config);
     if (config === undefined || response === undefined || sent === undefined || config[RETRIED] === true) throw error;
-    const refusal = refusalFrom(response.status, headerOf(response.headers, 'www-authenticate'));
+    const bound = dpop !== undefined && isDPoPBound(sent.token);
+    const freshNonce = bound && rememberNonce(dpop, absoluteUrl(config), headerOf(response.headers, 'dpop-nonce'));
+    const refusal = refusalFrom(response.status, headerOf(response.headers, 'www-authenticate'), bound ? 'dpop' : 'bearer');
     if (refusal === null) throw error;
+    if (refusal.useNonce === true) {
+      // the token is good; the proof lacked the server's new nonce: once more, with a proof that carries it
+      if (!freshNonce || isStream(config.data)) throw error;
+      config[RETRIED] = true;
+      return instance.request(config);
+    }
     const claims = refusal.claims === undefined ? {} : { claims: refusal.claims };
     if (isStream(config.data)) {
       sent.tokens.invalidate(sent.token, refusal.claims === undefined ? undefined : claims);
@@ -107,7 +130,14 @@ export function authorizeAxios<C extends AxiosRequestConfigLike, R extends Axios
     return instance.request(config);
   };
   const requestId = instance.interceptors.request.use(onRequest);
-  const responseId = instance.interceptors.response.use((response) => response, onRefused);
+  const onAnswered = (response: R): R => {
+    // a DPoP server may give a new nonce on any answer: kept for the next proofs to its origin
+    const config = (response as { config?: C }).config;
+    const sent = config === undefined ? undefined : sentWith.get(config);
+    if (dpop !== undefined && config !== undefined && sent !== undefined && isDPoPBound(sent.token)) rememberNonce(dpop, absoluteUrl(config), headerOf(response.headers, 'dpop-nonce'));
+    return response;
+  };
+  const responseId = instance.interceptors.response.use(onAnswered, onRefused);
   return () => {
     instance.interceptors.request.eject(requestId);
     instance.interceptors.response.eject(responseId);

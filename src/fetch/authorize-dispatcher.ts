@@ -2,7 +2,8 @@ import { CredentialError } from '../../machines/credential-error.js';
 import type { AuthToken } from '../../machines/credential.types.js';
 import { describeShape } from '../describe-shape.js';
 import type { TokenSource } from '../provider.js';
-import { authorizationOf, refusalFrom, type Refusal } from './authorized-fetch.js';
+import { credentialHeaders, isDPoPBound, refusalFrom, type Refusal } from './authorized-fetch.js';
+import { isDPoPKey, rememberNonce, type DPoPKey } from '../dpop.js';
 
 /** What undici hands an interceptor: the request's options (the part read here). */
 export interface DispatchOptionsLike {
@@ -26,6 +27,12 @@ export type DispatcherInterceptor = <Options extends object, Handler extends obj
 /** Where a request's token comes from: one source, or one chosen per request from its origin, path and method (a pool's key: `pool.source(key)`). */
 export type DispatcherTokenSourceFor = TokenSource<string> | ((request: { readonly origin: string; readonly path: string; readonly method: string }) => TokenSource<string>);
 
+/** Options of {@link authorizeDispatcher}. */
+export interface AuthorizeDispatcherOptions {
+  /** The DPoP key the mint binds its tokens to (`dpopKey()`): a DPoP-bound token is sent with a proof of it per request. */
+  readonly dpop?: DPoPKey;
+}
+
 /**
  * An interceptor for undici's dispatcher (`agent.compose(authorizeDispatcher(provider))`), with
  * `authorizedFetch`'s rules inside undici's own request life cycle: the header added from
@@ -36,7 +43,9 @@ export type DispatcherTokenSourceFor = TokenSource<string> | ((request: { readon
  * it came. A body undici reads as it sends (a stream, an async iterable: what undici's `fetch`
  * hands the dispatcher for any body) is not sent again: the refusal reaches the caller and the
  * token is invalidated. A source that cannot give a token fails the request with its
- * `CredentialError`, nothing sent. Needs undici 7 or later (an optional peer dependency).
+ * `CredentialError`, nothing sent. With `{ dpop }`, a DPoP-bound token is sent as `Authorization:
+ * DPoP` with a proof per send, and a `use_dpop_nonce` refusal is sent once more with the server's
+ * new nonce. Needs undici 7 or later (an optional peer dependency).
  *
  * @example
  * ```ts
@@ -45,7 +54,7 @@ export type DispatcherTokenSourceFor = TokenSource<string> | ((request: { readon
  * const { statusCode, body } = await request('https://api.example/orders', { dispatcher: agent });
  * ```
  */
-export function authorizeDispatcher(source: DispatcherTokenSourceFor): DispatcherInterceptor {
+export function authorizeDispatcher(source: DispatcherTokenSourceFor, options: AuthorizeDispatcherOptions = {}): DispatcherInterceptor {
   const sourceIsFunction = typeof source === 'function';
   if (!sourceIsFunction && (typeof source !== 'object' || source === null || typeof source.currentToken !== 'function' || typeof source.invalidate !== 'function')) {
     throw new CredentialError(
@@ -53,6 +62,8 @@ export function authorizeDispatcher(source: DispatcherTokenSourceFor): Dispatche
       `authorizeDispatcher: source must be a provider (currentToken and invalidate), a pool's source(key), or a function of the request giving one, got ${describeShape(source)}`,
     );
   }
+  const { dpop } = options ?? {};
+  if (dpop !== undefined && !isDPoPKey(dpop)) throw new CredentialError('INVALID_CONFIG', `authorizeDispatcher: dpop must be a key made by dpopKey(), got ${describeShape(dpop)}`);
   return <Options extends object, Handler extends object>(dispatch: DispatchLike<Options, Handler>) =>
     (given: Options, handler: Handler) => {
       const options = given as unknown as DispatchOptionsLike;
@@ -61,7 +72,7 @@ export function authorizeDispatcher(source: DispatcherTokenSourceFor): Dispatche
       const controller = new ControllerProxy();
       const send = (withHeaders: DispatchOptionsLike, attempt: NewApiHandler) => dispatch(withHeaders as unknown as Options, attempt as unknown as Handler);
       void loadDecorator().then(
-        (Decorator) => authorize(send, options, new Decorator(handler), tokens, controller),
+        (Decorator) => authorize(send, options, new Decorator(handler), tokens, controller, dpop),
         (error: unknown) => fail(handler as NewApiHandler, controller, error),
       );
       return true;
@@ -129,6 +140,8 @@ class ControllerProxy implements ControllerLike {
 /** A refusal held back from the caller: its answer, to hand over whole if it is not sent again. */
 interface HeldRefusal {
   readonly refusal: Refusal;
+  /** The refusal carried a nonce this key had not had from that origin. */
+  readonly freshNonce: boolean;
   readonly statusCode: number;
   readonly headers: Record<string, string | string[] | undefined>;
   readonly statusMessage: string | undefined;
@@ -141,6 +154,7 @@ async function authorize(
   downstream: NewApiHandler,
   tokens: TokenSource<string>,
   controller: ControllerProxy,
+  dpop: DPoPKey | undefined,
 ): Promise<void> {
   downstream.onRequestStart?.(controller, {});
   let token: AuthToken<string>;
@@ -152,23 +166,32 @@ async function authorize(
   }
   if (controller.aborted) return fail(downstream, controller, controller.reason);
   const replayable = isReplayable(options.body);
-  const send = (with_: AuthToken<string>, onRefusal: ((held: HeldRefusal) => void) | null) => {
+  const url = new URL(options.path, String(options.origin ?? 'http://invalid.invalid')).href;
+  const send = async (with_: AuthToken<string>, onRefusal: ((held: HeldRefusal) => void) | null) => {
     let headers: Record<string, string | string[] | undefined>;
     try {
-      headers = { ...headersObject(options.headers), authorization: authorizationOf(with_) };
+      headers = { ...headersObject(options.headers), ...(await credentialHeaders(with_, dpop, options.method, url)) };
     } catch (error) {
       fail(downstream, controller, error);
       return;
     }
-    dispatch({ ...options, headers }, attemptHandler(downstream, controller, onRefusal));
+    if (controller.aborted) return fail(downstream, controller, controller.reason);
+    const bound = dpop !== undefined && isDPoPBound(with_);
+    const nonceOf = bound ? (answer: Record<string, string | string[] | undefined>) => rememberNonce(dpop, url, [answer['dpop-nonce'] ?? []].flat()[0]) : null;
+    dispatch({ ...options, headers }, attemptHandler(downstream, controller, onRefusal, bound ? 'dpop' : 'bearer', nonceOf));
   };
-  send(token, (held) => {
+  void send(token, (held) => {
+    if (held.refusal.useNonce === true) {
+      // the token is good; the proof lacked the server's new nonce: once more with it, if new and the body can be sent again
+      if (!held.freshNonce || !replayable) return deliver(downstream, controller, held);
+      return void send(token, null);
+    }
     if (!replayable) {
       tokens.invalidate(token, held.refusal.claims === undefined ? undefined : { claims: held.refusal.claims });
       return deliver(downstream, controller, held);
     }
     tokens.currentToken({ rejected: token, ...(held.refusal.claims === undefined ? {} : { claims: held.refusal.claims }) }).then(
-      (newer) => (controller.aborted ? fail(downstream, controller, controller.reason) : send(newer, null)),
+      (newer) => (controller.aborted ? fail(downstream, controller, controller.reason) : void send(newer, null)),
       (error: unknown) => {
         // the upstream refuses what the issuer mints: its refusal is the answer, not a loop of mints
         if (error instanceof CredentialError && error.code === 'TOKEN_REFUSED') deliver(downstream, controller, held);
@@ -179,7 +202,13 @@ async function authorize(
 }
 
 /** One send's handler: passes everything to the caller's, except a refusal it is told to hold (`onRefusal`). */
-function attemptHandler(downstream: NewApiHandler, controller: ControllerProxy, onRefusal: ((held: HeldRefusal) => void) | null): NewApiHandler {
+function attemptHandler(
+  downstream: NewApiHandler,
+  controller: ControllerProxy,
+  onRefusal: ((held: HeldRefusal) => void) | null,
+  scheme: 'bearer' | 'dpop',
+  nonceOf: ((headers: Record<string, string | string[] | undefined>) => boolean) | null,
+): NewApiHandler {
   let held: HeldRefusal | null = null;
   return {
     onRequestStart: (connection) => {
@@ -187,9 +216,10 @@ function attemptHandler(downstream: NewApiHandler, controller: ControllerProxy, 
     },
     onRequestUpgrade: (_connection, statusCode, headers, socket) => downstream.onRequestUpgrade?.(controller, statusCode, headers, socket),
     onResponseStart: (_connection, statusCode, headers, statusMessage) => {
+      const freshNonce = nonceOf?.(headers) ?? false;
       const challenge = headers['www-authenticate'];
-      const refusal = onRefusal === null ? null : refusalFrom(statusCode, challenge === undefined ? null : [challenge].flat().join(', '));
-      if (refusal !== null) held = { refusal, statusCode, headers, statusMessage, chunks: [] };
+      const refusal = onRefusal === null ? null : refusalFrom(statusCode, challenge === undefined ? null : [challenge].flat().join(', '), scheme);
+      if (refusal !== null) held = { refusal, freshNonce, statusCode, headers, statusMessage, chunks: [] };
       else downstream.onResponseStart?.(controller, statusCode, headers, statusMessage);
     },
     onResponseData: (_connection, chunk) => {

@@ -9,5 +9,12 @@ export { parseChallenges, type AuthChallenge } from './bearer-challenge.js';
 export { RequestNotReplayableError } from './request-not-replayable-error.js';
 export type { DPoPKey } from '../dpop.js';
 export { mutualTlsFetch, type MutualTlsFetch, type MutualTlsOptions } from './mutual-tls-fetch.js';
-export { authorizeDispatcher, type DispatcherInterceptor, type DispatcherTokenSourceFor, type DispatchLike, type DispatchOptionsLike } from './authorize-dispatcher.js';
-export { authorizeAxios, type AxiosInstanceLike, type AxiosRequestConfigLike, type AxiosResponseLike, type AxiosTokenSourceFor } from './authorize-axios.js';
+export {
+  authorizeDispatcher,
+  type AuthorizeDispatcherOptions,
+  type DispatcherInterceptor,
+  type DispatcherTokenSourceFor,
+  type DispatchLike,
+  type DispatchOptionsLike,
+} from './authorize-dispatcher.js';
+export { authorizeAxios, type AuthorizeAxiosOptions, type AxiosInstanceLike, type AxiosRequestConfigLike, type AxiosResponseLike, type AxiosTokenSourceFor } from './authorize-axios.js';

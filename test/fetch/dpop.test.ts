@@ -10,7 +10,9 @@ import { jwtAccessTokensFor } from './jwt-access-tokens.js';
 import Provider from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, CredentialError, type Coordination, type Mint, type MintContext, type SecretValue } from '../../src/index.js';
-import { authorizedFetch } from '../../src/fetch/index.js';
+import axios from 'axios';
+import { Agent, request } from 'undici';
+import { authorizeAxios, authorizeDispatcher, authorizedFetch } from '../../src/fetch/index.js';
 import { clientCredentialsMint, dpopKey, refreshTokenMint } from '../../src/oauth2/index.js';
 
 /**
@@ -78,6 +80,34 @@ describe('DPoP', () => {
       expect(api.log.map(({ outcome }) => outcome)).toEqual(['use_dpop_nonce', 'accepted', 'accepted']);
       expect(api.bodies).toEqual(['{"item":1}', '{"item":1}', '']);
     } finally {
+      await provider.stop();
+    }
+  });
+
+  it('through axios and undici’s dispatcher too: the same proofs, the nonce taken and the request sent once more', async () => {
+    const dpop = dpopKey();
+    const provider = await createCredentialProvider({ mint: clientCredentialsMint({ ...mintOptions(), dpop }) });
+    const agent = new Agent();
+    try {
+      api.reset();
+      const instance = axios.create();
+      authorizeAxios(instance, provider, { dpop });
+      expect((await instance.post(`${api.url}/orders?via=axios`, 'order-2')).status).toBe(200);
+      expect(api.log.map(({ outcome }) => outcome)).toEqual(['use_dpop_nonce', 'accepted']);
+      expect(api.log[1]).toMatchObject({ htm: 'POST', htu: `${api.url}/orders` });
+      api.reset();
+      const dispatcher = agent.compose(authorizeDispatcher(provider, { dpop }));
+      const answer = await request(`${api.url}/orders`, { method: 'PUT', body: 'order-3', dispatcher });
+      expect(answer.statusCode).toBe(200);
+      await answer.body.text();
+      expect(api.log.map(({ outcome }) => outcome)).toEqual(['use_dpop_nonce', 'accepted']);
+      expect(api.bodies).toEqual(['order-3', 'order-3']);
+      // the nonce kept from that answer: the next request is accepted at once
+      const next = await request(`${api.url}/orders`, { dispatcher });
+      await next.body.text();
+      expect(api.log.map(({ outcome }) => outcome)).toEqual(['use_dpop_nonce', 'accepted', 'accepted']);
+    } finally {
+      await agent.close();
       await provider.stop();
     }
   });
