@@ -100,7 +100,7 @@ describe('toTokenCredential under bearerTokenAuthenticationPolicy', () => {
     expect(results.filter((result) => result.status === 'fulfilled' && result.value.status === 200)).toHaveLength(1_000);
     expect(tokenEndpoint.state.requests - before).toBe(1);
     expect(new Set(seen.map(({ token }) => token)).size).toBe(1);
-  }, 30_000);
+  }, 90_000); // 1,000 HTTPS requests through the SDK's pipeline: 14 s alone, past 30 s with four busy loops on the two cores
 
   it('the control: a credential that mints on every getToken costs one mint per client, as the SDK caches per client', async () => {
     const mint = clientCredentialsMint({ tokenEndpoint: tokenEndpoint.tokenEndpoint, clientId: 'app', clientSecret: 'app-secret', allowInsecureRequests: true });
