@@ -14,6 +14,7 @@ import { join, resolve } from 'node:path';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { compiledScript } from '../compiled-script.js';
 
 const LIFETIME_SECONDS = 4;
 const STEADY_SECONDS = 9;
@@ -84,7 +85,7 @@ afterAll(async () => {
 /** Runs the worker to its end: its `name: value` lines, its exit code and stderr. */
 function runWorker(): Promise<{ code: number | null; said: Map<string, string>; stderr: string }> {
   return new Promise((done) => {
-    const worker = spawn(process.execPath, ['--import', 'tsx', 'test/sdk/azurite-worker.ts', blobEndpoint, `${issuer.issuer.url}/token`, String(STEADY_SECONDS)], {
+    const worker = spawn(process.execPath, [compiledScript('test/sdk/azurite-worker.ts'), blobEndpoint, `${issuer.issuer.url}/token`, String(STEADY_SECONDS)], {
       env: { ...process.env, NODE_EXTRA_CA_CERTS: join(certificates, 'cert.pem') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

@@ -5,10 +5,11 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { startLoopbackInspector } from '../../examples/inspector-server.js';
+import { compiledScript } from '../compiled-script.js';
 
 function run(url: string, mode: 'stop-inspector' | 'keep-inspector', lingerMs: number) {
   return new Promise<{ exited: boolean; code: number | null; output: string }>((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/inspector/websocket-inspector-app.ts', url, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [compiledScript('test/inspector/websocket-inspector-app.ts'), url, mode], { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -5,6 +5,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
+import { compiledScript } from '../compiled-script.js';
 import type { WorkerReport, WorkerSettings } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -16,12 +17,12 @@ export function startWorker(settings: WorkerSettings): { child: ChildProcess; re
 }
 
 /**
- * Forks any of the tests' worker scripts (TypeScript, through tsx) with its settings as JSON in
+ * Forks any of the tests' worker scripts (TypeScript, compiled once: `compiledScript`) with its settings as JSON in
  * argv[2], and the environment given (the parent's by default); `ready` resolves at its `ready`
  * message. `killWorkers()` kills it if it is still running.
  */
 export function forkWorker(script: string, settings: object, env?: NodeJS.ProcessEnv): { child: ChildProcess; ready: Promise<void> } {
-  const child = fork(script, [JSON.stringify(settings)], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(env === undefined ? {} : { env }) });
+  const child = fork(compiledScript(script), [JSON.stringify(settings)], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'], ...(env === undefined ? {} : { env }) });
   running.push(child);
   const ready = new Promise<void>((resolve, reject) => {
     child.on('message', (message: { type: string }) => {

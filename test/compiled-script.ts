@@ -1,0 +1,52 @@
+/**
+ * The tests' own TypeScript scripts (fleet workers, idle SDK processes, the inspector's app), compiled
+ * once into one ES module each, for the processes the real-process tests start. Started through tsx,
+ * each process paid about a second of CPU before its first line (the loader resolving and
+ * transforming every import): eight workers at once kept the two cores busy for seconds of every
+ * fleet test. Compiled here, a worker starts on plain Node. Only our sources are bundled (packages
+ * stay imports, resolved from `node_modules` as an app's would be); tsx compiles with the same
+ * esbuild, so the code that runs is the same.
+ */
+import { buildSync } from 'esbuild';
+import { mkdirSync } from 'node:fs';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** Inside `node_modules`, so that the bundles resolve the packages they import as the sources do; emptied by the suite's global setup. */
+export const COMPILED_SCRIPTS = join(ROOT, 'node_modules', '.cache', 'credential-actor-tests');
+/** Per process: two test files may compile the same script at once. */
+const OUT = join(COMPILED_SCRIPTS, String(process.pid));
+const compiled = new Map<string, string>();
+
+/**
+ * The path of `script` (a `.ts` file of this repository, absolute or relative to its root) compiled
+ * into one ES module, compiled at the first call of this process.
+ *
+ * @example
+ * ```ts
+ * spawn(process.execPath, [compiledScript('test/sdk/aws-idle-worker.ts'), 'stop']);
+ * ```
+ */
+export function compiledScript(script: string): string {
+  const source = resolve(ROOT, script);
+  let out = compiled.get(source);
+  if (out === undefined) {
+    out = join(OUT, relative(ROOT, source).replaceAll(/[\\/]/g, '_').replace(/\.ts$/, '.mjs'));
+    mkdirSync(OUT, { recursive: true });
+    buildSync({
+      entryPoints: [source],
+      outfile: out,
+      bundle: true,
+      packages: 'external',
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      // no source map: Node reads an inline one at every start with --enable-source-maps (a tenth of a
+      // second each); the bundle is plain, unminified JavaScript that names each source file in comments
+      logLevel: 'error',
+    });
+    compiled.set(source, out);
+  }
+  return out;
+}
