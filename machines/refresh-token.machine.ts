@@ -4,6 +4,9 @@ import type { RefreshTokenContext, RefreshTokenEvent } from './refresh-token.typ
 /** How many replaced families a record remembers. */
 export const FORMER_FAMILIES_KEPT = 8;
 
+/** What a grant's answer can say: each names the grant it answers. */
+const ANSWERS = ['grant.rotated', 'grant.kept', 'grant.unspent', 'grant.refused', 'grant.lost'] satisfies RefreshTokenEvent['type'][];
+
 /**
  * A rotating refresh token's life, the one set of rules every holder applies (a process alone, the
  * lease holder of a fleet, the tab holding the lock): a refresh token is spent from the moment a
@@ -25,10 +28,19 @@ export const FORMER_FAMILIES_KEPT = 8;
 export const refreshTokenMachine = /* @__PURE__ */ setup({
   types: {} as { context: RefreshTokenContext; events: RefreshTokenEvent; input: RefreshTokenContext },
   guards: {
-    /** The event is about the grant the record holds (a late answer to an older grant changes nothing). */
-    isCurrentGrant: ({ context, event }) => 'grantId' in event && event.type !== 'grant.sent' && context.grant?.id === event.grantId,
+    /**
+     * The answer is about the grant the record holds (a late answer to an older grant changes nothing;
+     * a record in doubt may hold none: an earlier release's, or a tab's marker).
+     */
+    isCurrentGrant: ({ context, event }) => {
+      assertEvent(event, ANSWERS);
+      return context.grant?.id === event.grantId;
+    },
     /** As `isCurrentGrant`, and the grant was this refresh token's first: nothing else ever sent it. */
-    isCurrentFirstGrant: ({ context, event }) => event.type === 'grant.unspent' && context.grant?.id === event.grantId && context.grant.firstSentAt === context.grant.sentAt,
+    isCurrentFirstGrant: ({ context, event }) => {
+      assertEvent(event, 'grant.unspent');
+      return context.grant?.id === event.grantId && context.grant.firstSentAt === context.grant.sentAt;
+    },
     /**
      * Another grant's deadline has passed without an answer (it is in doubt), and the issuer's reuse
      * interval, counted from the first time this refresh token was sent, still allows sending it again.
@@ -79,7 +91,8 @@ export const refreshTokenMachine = /* @__PURE__ */ setup({
         value: event.refreshToken,
         grant: null,
         refusal: null,
-        formerFamilies: [context.family, ...context.formerFamilies.filter((family) => family !== event.family)].slice(0, FORMER_FAMILIES_KEPT),
+        // the new family is in neither (isNewFamily): it is never listed twice
+        formerFamilies: [context.family, ...context.formerFamilies].slice(0, FORMER_FAMILIES_KEPT),
       };
     }),
   },
@@ -106,7 +119,7 @@ export const refreshTokenMachine = /* @__PURE__ */ setup({
         ],
         'grant.refused': { guard: 'isCurrentGrant', target: 'revoked', actions: 'revoke' },
         'grant.lost': { guard: 'isCurrentGrant', target: 'inDoubt', actions: 'markLost' },
-        'grant.sent': { guard: 'earlierGrantGivenUpWithinReuseInterval', target: 'granting', reenter: true, actions: 'recordGrant' },
+        'grant.sent': { guard: 'earlierGrantGivenUpWithinReuseInterval', target: 'granting', actions: 'recordGrant' },
       },
     },
     inDoubt: {

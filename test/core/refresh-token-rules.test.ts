@@ -10,7 +10,8 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { FORMER_FAMILIES_KEPT } from '../../machines/refresh-token.machine.js';
+import { createActor } from 'xstate';
+import { FORMER_FAMILIES_KEPT, refreshTokenMachine } from '../../machines/refresh-token.machine.js';
 import { familyRecord, grantDecision, nextRecord } from '../../machines/refresh-token.js';
 import type { RefreshTokenEvent, RefreshTokenRecord } from '../../machines/refresh-token.types.js';
 import { Secret } from '../../machines/secret.js';
@@ -132,6 +133,31 @@ describe('the refresh-token record, edge by edge', () => {
     expect(grantDecision(inDoubt, 5_100, 10_000)).toEqual({ kind: 'unusable', why: 'inDoubt', refusal: null });
   });
 
+  it('a send is judged on the reading it carries: a clock behind the first send is no reuse interval, and none is set', () => {
+    // another process's clock may be behind the one that sent first
+    const inDoubt = run(start(), sent('g1', 5_000), { type: 'grant.lost', grantId: 'g1' }).record;
+    expect(nextRecord(inDoubt, sent('g2', 4_000, 6_000, 0))).toBeNull();
+    expect(nextRecord(inDoubt, sent('g2', 4_000, 6_000, 1_000))).toMatchObject({ status: 'granting', grant: { id: 'g2', firstSentAt: 5_000 } });
+    const granting = run(start(), sent('g1', 5_000, 5_500)).record;
+    expect(nextRecord(granting, sent('g2', 5_500, 6_000, 0))).toBeNull();
+  });
+
+  it('a record in doubt with no grant held (an earlier release’s, mid-grant) is never sent again, and no answer moves it', () => {
+    const inDoubt: RefreshTokenRecord = { ...start(), status: 'inDoubt', generation: 3 };
+    for (const reuseIntervalMs of [0, 1_000_000]) expect(nextRecord(inDoubt, sent('g1', 1, 2, reuseIntervalMs))).toBeNull();
+    expect(grantDecision(inDoubt, 1, 1_000_000)).toEqual({ kind: 'unusable', why: 'inDoubt', refusal: null });
+    for (const type of ['grant.kept', 'grant.unspent', 'grant.lost'] as const) expect(nextRecord(inDoubt, { type, grantId: 'g1' })).toBeNull();
+    expect(nextRecord(inDoubt, { type: 'grant.rotated', grantId: 'g1', next: new Secret('x') })).toBeNull();
+  });
+
+  it('started as an actor (it is exported for apps to inspect), it starts from the record it is given', () => {
+    const { status: _status, ...context } = run(start(), sent('g1', 100)).record;
+    const actor = createActor(refreshTokenMachine, { input: context }).start();
+    expect(actor.getSnapshot().value).toBe('usable');
+    expect(plain({ ...actor.getSnapshot().context, status: 'usable' })).toEqual(plain({ ...context, status: 'usable' }));
+    actor.stop();
+  });
+
   it('revoked is final: no send, whatever the reuse interval; the decision names the refusal', () => {
     const refusal = { error: 'invalid_grant' };
     const revoked = run(start(), sent('g1', 100), { type: 'grant.refused', grantId: 'g1', refusal }).record;
@@ -150,7 +176,7 @@ describe('the refresh-token record, edge by edge', () => {
     // the same sign-in heard twice, or a family replaced, changes nothing
     expect(nextRecord(record, { type: 'signedIn', family: 'fam-9', at: 700, refreshToken: new Secret('rt-9') })).toBeNull();
     expect(nextRecord(record, { type: 'signedIn', family: 'fam-1', at: 700, refreshToken: new Secret('rt-1') })).toBeNull();
-    // a family forgotten (past eight) may come back; it is not listed twice
+    // a family forgotten (past eight) may come back
     const back = nextRecord(record, { type: 'signedIn', family: 'fam-0', at: 701, refreshToken: new Secret('rt-0') })!;
     expect(back.formerFamilies).toEqual(['fam-9', 'fam-8', 'fam-7', 'fam-6', 'fam-5', 'fam-4', 'fam-3', 'fam-2']);
   });
