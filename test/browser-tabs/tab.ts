@@ -12,6 +12,8 @@ export interface TabStats {
   sent: number;
   /** Requests sent with a token at or past its expiry, by the tab's own clock. */
   expiredSent: number;
+  /** Tokens `currentToken()` answered that had expired when it was asked (a token that lapses after the answer was served valid). */
+  expiredServed: number;
   /** Failures of `currentToken()` by code (or name). */
   failures: string[];
   /** SHA-256 fingerprints of the tokens this tab sent, in order, each once. */
@@ -34,7 +36,7 @@ declare global {
 
 const settings = new URLSearchParams(location.hash.slice(1));
 const tab = settings.get('tab') ?? 'tab';
-const stats: TabStats = { sent: 0, expiredSent: 0, failures: [], tokens: [], sharing: [], fallback: null };
+const stats: TabStats = { sent: 0, expiredSent: 0, expiredServed: 0, failures: [], tokens: [], sharing: [], fallback: null };
 window.tabStats = stats;
 
 async function fingerprint(token: string): Promise<string> {
@@ -90,8 +92,10 @@ async function main(): Promise<void> {
   window.tabReady = true;
   while (running) {
     try {
+      const askedAt = Date.now();
       const token = await provider.currentToken();
       const secret = token.secret.reveal();
+      if (token.expiresAt !== null && token.expiresAt <= askedAt) stats.expiredServed++;
       if (token.expiresAt !== null && token.expiresAt <= Date.now()) stats.expiredSent++;
       const print = await fingerprint(secret);
       if (stats.tokens.at(-1) !== print) stats.tokens.push(print);

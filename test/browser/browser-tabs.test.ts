@@ -316,7 +316,10 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     await cdp.send('Debugger.disable');
     const tokensAtThaw = (await statsOf(frozen)).tokens.length;
     await expect.poll(async () => (await statsOf(frozen)).tokens.length, { timeout: 10_000, interval: 100 }).toBeGreaterThan(tokensAtThaw);
-    expect((await statsOf(frozen)).expiredSent).toBe(0);
+    // it may have frozen between a token's answer and its send: that one request goes out with the
+    // token it held, now expired (no library can stop it); every token served after the thaw is current
+    expect((await statsOf(frozen)).expiredServed).toBe(0);
+    expect((await statsOf(frozen)).expiredSent).toBeLessThanOrEqual(1);
     expect((await statsOf(frozen)).failures).toEqual([]);
     expectNoReplay();
   });
