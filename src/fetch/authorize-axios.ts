@@ -1,6 +1,7 @@
 import { CredentialError } from '../../machines/credential-error.js';
 import type { AuthToken } from '../../machines/credential.types.js';
 import { describeShape } from '../describe-shape.js';
+import { checkRequestAuthorization } from './request-options.js';
 import type { TokenSource } from '../provider.js';
 import { credentialHeaders, isDPoPBound, refusalFrom } from './authorized-fetch.js';
 import { isDPoPKey, rememberNonce, type DPoPKey } from '../dpop.js';
@@ -76,18 +77,12 @@ export function authorizeAxios<C extends AxiosRequestConfigLike, R extends Axios
   source: AxiosTokenSourceFor<C>,
   options: AuthorizeAxiosOptions = {},
 ): () => void {
+  const { dpop } = options ?? {};
+  checkRequestAuthorization('authorizeAxios', source, dpop, 'the request config');
   const sourceIsFunction = typeof source === 'function';
-  if (!sourceIsFunction && (typeof source !== 'object' || source === null || typeof source.currentToken !== 'function' || typeof source.invalidate !== 'function')) {
-    throw new CredentialError(
-      'INVALID_CONFIG',
-      `authorizeAxios: source must be a provider (currentToken and invalidate), a pool's source(key), or a function of the request config giving one, got ${describeShape(source)}`,
-    );
-  }
   if (typeof instance?.interceptors?.request?.use !== 'function' || typeof instance.request !== 'function') {
     throw new CredentialError('INVALID_CONFIG', `authorizeAxios: instance must be an axios instance (interceptors and request), got ${describeShape(instance)}`);
   }
-  const { dpop } = options ?? {};
-  if (dpop !== undefined && !isDPoPKey(dpop)) throw new CredentialError('INVALID_CONFIG', `authorizeAxios: dpop must be a key made by dpopKey(), got ${describeShape(dpop)}`);
   // the config object axios hands the request interceptor is the one its error carries back
   const sentWith = new WeakMap<object, Sent>();
   const onRequest = async (config: C): Promise<C> => {

@@ -1,6 +1,7 @@
 import { CredentialError } from '../../machines/credential-error.js';
 import type { AuthToken } from '../../machines/credential.types.js';
 import { describeShape } from '../describe-shape.js';
+import { checkRequestAuthorization } from './request-options.js';
 import type { TokenSource } from '../provider.js';
 import { credentialHeaders, isDPoPBound, refusalFrom, type Refusal } from './authorized-fetch.js';
 import { isDPoPKey, rememberNonce, type DPoPKey } from '../dpop.js';
@@ -55,15 +56,9 @@ export interface AuthorizeDispatcherOptions {
  * ```
  */
 export function authorizeDispatcher(source: DispatcherTokenSourceFor, options: AuthorizeDispatcherOptions = {}): DispatcherInterceptor {
-  const sourceIsFunction = typeof source === 'function';
-  if (!sourceIsFunction && (typeof source !== 'object' || source === null || typeof source.currentToken !== 'function' || typeof source.invalidate !== 'function')) {
-    throw new CredentialError(
-      'INVALID_CONFIG',
-      `authorizeDispatcher: source must be a provider (currentToken and invalidate), a pool's source(key), or a function of the request giving one, got ${describeShape(source)}`,
-    );
-  }
   const { dpop } = options ?? {};
-  if (dpop !== undefined && !isDPoPKey(dpop)) throw new CredentialError('INVALID_CONFIG', `authorizeDispatcher: dpop must be a key made by dpopKey(), got ${describeShape(dpop)}`);
+  checkRequestAuthorization('authorizeDispatcher', source, dpop, 'the request');
+  const sourceIsFunction = typeof source === 'function';
   return <Options extends object, Handler extends object>(dispatch: DispatchLike<Options, Handler>) =>
     (given: Options, handler: Handler) => {
       const options = given as unknown as DispatchOptionsLike;

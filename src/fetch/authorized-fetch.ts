@@ -1,6 +1,7 @@
 import { CredentialError } from '../../machines/credential-error.js';
 import type { AuthToken } from '../../machines/credential.types.js';
 import { describeShape } from '../describe-shape.js';
+import { checkRequestAuthorization } from './request-options.js';
 import type { TokenSource } from '../provider.js';
 import { parseChallenges } from './bearer-challenge.js';
 import { RequestNotReplayableError } from './request-not-replayable-error.js';
@@ -59,17 +60,11 @@ export type Refusal = { readonly claims?: string; readonly useNonce?: true };
  * ```
  */
 export function authorizedFetch(source: TokenSourceFor, options: AuthorizedFetchOptions = {}): AuthorizedFetch {
+  const { dpop } = options;
+  checkRequestAuthorization('authorizedFetch', source, dpop, 'the request');
   const sourceIsFunction = typeof source === 'function';
-  if (!sourceIsFunction && (typeof source !== 'object' || source === null || typeof source.currentToken !== 'function' || typeof source.invalidate !== 'function')) {
-    throw new CredentialError(
-      'INVALID_CONFIG',
-      `authorizedFetch: source must be a provider (currentToken and invalidate), a pool's source(key), or a function of the request giving one, got ${describeShape(source)}`,
-    );
-  }
   const send = options.fetch;
   if (send !== undefined && typeof send !== 'function') throw new CredentialError('INVALID_CONFIG', `authorizedFetch: fetch must be a function, got ${describeShape(send)}`);
-  const { dpop } = options;
-  if (dpop !== undefined && !isDPoPKey(dpop)) throw new CredentialError('INVALID_CONFIG', `authorizedFetch: dpop must be a key made by dpopKey(), got ${describeShape(dpop)}`);
   return async (input, init = {}) => {
     const given = input instanceof Request ? input : null;
     // the function choosing the source sees the request's URL, method and headers, never its body (a stream is read once)
