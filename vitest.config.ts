@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { LongestFirst } from './test/longest-first.js';
 import { SOURCE_ALIASES } from './test/source-aliases.js';
 
 /**
@@ -38,7 +39,7 @@ export const REAL_PROCESSES = [
  * One pool for every file, three at a time on the two cores: the real-process files wait on real
  * time while the deterministic ones compute, so they share the cores instead of running one phase
  * after the other (in two phases a third of the second phase's CPU sat idle: 298 s, against 256 s in one pool).
- * vitest starts the files it timed longest first (by size on a fresh clone).
+ * The longest files start first (`test/longest-first.ts`).
  */
 export default defineConfig({
   resolve: { alias: SOURCE_ALIASES },
@@ -46,6 +47,7 @@ export default defineConfig({
     pool: 'forks',
     maxWorkers: 3,
     include: ['test/**/*.test.ts', 'examples/**/*.test.ts'],
+    sequence: { sequencer: LongestFirst },
     globalSetup: ['test/redis/global-setup.ts'],
     testTimeout: 20_000,
   },

@@ -145,15 +145,18 @@ describe('four processes on one host share the SDK source through Redis', () => 
     async ({ cloud, calls }) => {
       await flushRedis(redis.url);
       const settings: SdkSourceWorkerSettings = { cloud, redisUrl: redis.url, encryptionKeyHex: randomBytes(32).toString('hex'), s3Url: s3.url };
+      // the windows are counted from the first fork to the last stop: a busy machine starts the four
+      // processes over seconds, and the first of them already refreshes meanwhile
+      const forkedAt = Date.now();
       const fleet = Array.from({ length: 4 }, () => startWorker(settings));
       await Promise.all(fleet.map(({ ready }) => ready));
-      const startedAt = Date.now();
       const refusedBefore = s3.state.refused.length;
       await sleep(4_000);
       const reports = await Promise.all(fleet.map(({ child }) => stopWorker(child)));
-      const seconds = (Date.now() - startedAt) / 1_000;
+      const seconds = (Date.now() - forkedAt) / 1_000;
       const made = calls().length;
-      // 2-second credentials refreshed at half their life: one window a second, plus the host's first mint
+      // 2-second credentials refreshed at half their life: one window a second, plus the host's first
+      // mint (four processes alone: four a window)
       console.log(`${cloud} host of 4 processes, ${seconds.toFixed(1)} s: ${made} metadata calls for ~${Math.ceil(seconds)} refresh windows`);
       expect(made).toBeLessThanOrEqual(Math.ceil(seconds) + 2);
       expect(made).toBeGreaterThanOrEqual(2);
