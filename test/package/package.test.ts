@@ -171,18 +171,7 @@ describe('the packed tarball installed in a scratch project', () => {
       writeFileSync(
         join(dir, 'tsconfig.json'),
         JSON.stringify({
-          compilerOptions: {
-            strict: true,
-            module,
-            moduleResolution,
-            target: 'ES2022',
-            lib: ['ES2022', 'DOM'],
-            types: [],
-            noEmit: true,
-            skipLibCheck: false,
-            skipDefaultLibCheck: true,
-            esModuleInterop: true,
-          },
+          compilerOptions: { ...STRICT_CONSUMER, module, moduleResolution, esModuleInterop: true },
           files: ['app.ts'],
         }),
       );
