@@ -49,7 +49,7 @@ export interface BrowserCoordinationOptions {
   /** The lock manager (default `navigator.locks`); for tests and unusual hosts. */
   locks?: LockManagerLike;
   /** The channel constructor (default `BroadcastChannel`); for tests and unusual hosts. */
-  channel?: new (name: string) => BroadcastChannelLike;
+  channel?: { new (name: string): BroadcastChannelLike };
   /** Where the refresh token's version marker is kept (default `localStorage`; see {@link StorageLike}); for tests and unusual hosts. */
   storage?: StorageLike | null;
 }

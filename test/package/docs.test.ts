@@ -21,7 +21,8 @@ const DOCS = [
 ];
 const text = (file: string) => readFileSync(file, 'utf8');
 const SNIPPETS_DIR = 'test/.generated/snippets';
-const TSC = 'node_modules/typescript/bin/tsc';
+// the native compiler, as the type check (`npm run typecheck`): the snippets are checked with the sources they import
+const TSC = 'node_modules/typescript-native/bin/tsc';
 
 describe('the docs', () => {
   it('every ts snippet compiles under strict, importing the package by its name', () => {
@@ -137,11 +138,13 @@ describe('the docs', () => {
 
   it('says what npm test does in the order it does it', () => {
     const script = (JSON.parse(text('package.json')) as { scripts: Record<string, string> }).scripts.test!;
-    expect(script).toMatch(/^node scripts\/static-checks\.mjs && vitest run/);
-    // the static checks are the build, then the type check and the lint at once
-    expect(text('scripts/static-checks.mjs')).toMatch(/const FIRST = 'build';\nconst CHECKS = \['typecheck', 'lint'\];/);
-    expect(text('README.md')).toMatch(/npm test +# build, typecheck, lint, then every test/);
-    expect(text('docs/contributing.md')).toMatch(/npm test +# build \(tsc\), typecheck \(tsc --noEmit, strict\), lint \(type-aware ESLint\), then every test/);
+    expect(script).toBe('node scripts/test.mjs');
+    // the build, then the type check, the lint and vitest at once
+    const runner = text('scripts/test.mjs');
+    expect(runner).toMatch(/const FIRST = 'build';\nconst CHECKS = \['typecheck', 'lint'\];/);
+    expect(runner).toMatch(/Promise\.all\(\[\.\.\.CHECKS\.map\(check\), vitest\(\)\]\)/);
+    expect(text('README.md')).toMatch(/npm test +# build, then typecheck, lint and every test at once/);
+    expect(text('docs/contributing.md')).toMatch(/npm test +# build \(TypeScript 7\), then typecheck \(strict\), lint \(type-aware ESLint, Biome's format check\) and every test \(vitest\) at once/);
   });
 
   it('the API reference in docs/api is what TypeDoc makes from the TSDoc now (npm run docs)', () => {

@@ -56,6 +56,27 @@ const STRICT_CONSUMER = {
   skipDefaultLibCheck: true,
 };
 
+/**
+ * The compilers a consumer may have: TypeScript 5.9 (what the tools here are pinned to, and what many
+ * projects still run) and TypeScript 7, the native compiler `npm install typescript` gives a new
+ * project now (it has dropped `moduleResolution: node10`).
+ */
+const COMPILERS = {
+  '5.9': join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+  '7': join(root, 'node_modules', 'typescript-native', 'bin', 'tsc'),
+} as const;
+type Compiler = keyof typeof COMPILERS;
+
+/** Type-checks the TypeScript project in `dir` with `compiler`: its diagnostics, or '' when it passes. */
+function typeCheck(dir: string, compiler: Compiler): string {
+  try {
+    execFileSync(process.execPath, [COMPILERS[compiler], '-p', dir], { cwd: dir, encoding: 'utf8' });
+    return '';
+  } catch (error) {
+    return String((error as { stdout?: string }).stdout ?? error);
+  }
+}
+
 describe('npm pack', () => {
   it('ships only what a user needs: the built library, its declarations (ESM and CJS) and maps, README, CHANGELOG, LICENSE', () => {
     const unexpected = files.filter((path) => !/^dist\/(src|machines)\/.+\.(js|cjs|d\.ts|d\.cts|js\.map)$/.test(path) && !['package.json', 'README.md', 'CHANGELOG.md', 'LICENSE'].includes(path));
@@ -154,18 +175,20 @@ describe('the packed tarball installed in a scratch project', () => {
     expect(out.trim()).toBe('true true true');
   });
 
-  it.each([
-    // [label, module, moduleResolution, the consumer's package type]
-    ['nodenext, ESM', 'nodenext', 'nodenext', 'module'],
-    ['nodenext, CommonJS', 'nodenext', 'nodenext', 'commonjs'],
-    ['node16, ESM', 'node16', 'node16', 'module'],
-    ['node16, CommonJS', 'node16', 'node16', 'commonjs'],
-    ['bundler', 'esnext', 'bundler', 'module'],
-    ['node10 (module commonjs, e.g. NestJS)', 'commonjs', 'node10', 'commonjs'],
+  it.each<[Compiler, string, string, string, string]>([
+    // [compiler, label, module, moduleResolution, the consumer's package type]: every setting on
+    // TypeScript 7; on 5.9 the most common one and node10, which 7 no longer has
+    ['7', 'nodenext, ESM', 'nodenext', 'nodenext', 'module'],
+    ['7', 'nodenext, CommonJS', 'nodenext', 'nodenext', 'commonjs'],
+    ['7', 'node16, ESM', 'node16', 'node16', 'module'],
+    ['7', 'node16, CommonJS', 'node16', 'node16', 'commonjs'],
+    ['7', 'bundler', 'esnext', 'bundler', 'module'],
+    ['5.9', 'nodenext, ESM', 'nodenext', 'nodenext', 'module'],
+    ['5.9', 'node10 (module commonjs, e.g. NestJS)', 'commonjs', 'node10', 'commonjs'],
   ])(
-    'type-checks for TypeScript %s, without Node types, lib ES2022 + DOM, skipLibCheck off',
-    (label, module, moduleResolution, type) => {
-      const dir = join(project, `ts-${label.replace(/\W+/g, '-')}`);
+    'type-checks for TypeScript %s, %s, without Node types, lib ES2022 + DOM, skipLibCheck off',
+    (compiler, label, module, moduleResolution, type) => {
+      const dir = join(project, `ts-${compiler}-${label.replace(/\W+/g, '-')}`);
       mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type }));
       writeFileSync(
@@ -198,14 +221,7 @@ describe('the packed tarball installed in a scratch project', () => {
       // the package's declarations are checked (skipLibCheck off); TypeScript's own lib files are not
       // (skipDefaultLibCheck): they are not ours, and checking lib.dom.d.ts was a third of each run
       // the package is in the project's node_modules, one level up: resolvers walk up to it
-      const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-      let output = '';
-      try {
-        execFileSync(process.execPath, [tsc, '-p', dir], { cwd: dir, encoding: 'utf8' });
-      } catch (error) {
-        output = String((error as { stdout?: string }).stdout ?? error);
-      }
-      expect(output).toBe('');
+      expect(typeCheck(dir, compiler)).toBe('');
     },
     60_000,
   );
@@ -250,7 +266,7 @@ describe('the packed tarball installed in a scratch project', () => {
     expect(out).toMatch(new RegExp(`Tests +${total + 1} passed`));
   }, 60_000);
 
-  it('offers no back door in its declarations: no constructor users cannot call, no send or stop on a provider’s or pool’s actor (issue 27)', () => {
+  it('offers no back door in its declarations: no constructor users cannot call, no send or stop on a provider’s or pool’s actor, on TypeScript 5.9 and 7 (issue 27)', () => {
     const checked = join(project, 'back-doors');
     mkdirSync(checked, { recursive: true });
     writeFileSync(
@@ -290,18 +306,11 @@ describe('the packed tarball installed in a scratch project', () => {
         '',
       ].join('\n'),
     );
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const result = (() => {
-      try {
-        return execFileSync(process.execPath, [tsc, '-p', checked], { cwd: checked, encoding: 'utf8' });
-      } catch (error) {
-        return String((error as { stdout?: string }).stdout ?? error);
-      }
-    })();
-    expect(result).toBe('');
+    expect(typeCheck(checked, '5.9')).toBe('');
+    expect(typeCheck(checked, '7')).toBe('');
   });
 
-  it('type-checks in a browser-only TypeScript setup (no @types/node, lib ES2022 + DOM, skipLibCheck off)', () => {
+  it('type-checks in a browser-only TypeScript setup (no @types/node, lib ES2022 + DOM, skipLibCheck off), on TypeScript 5.9 and 7', () => {
     writeFileSync(
       join(project, 'tsconfig.json'),
       JSON.stringify({
@@ -323,14 +332,7 @@ describe('the packed tarball installed in a scratch project', () => {
         '',
       ].join('\n'),
     );
-    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
-    const result = (() => {
-      try {
-        return execFileSync(process.execPath, [tsc, '-p', project], { cwd: project, encoding: 'utf8' });
-      } catch (error) {
-        return String((error as { stdout?: string }).stdout ?? error);
-      }
-    })();
-    expect(result).toBe('');
+    expect(typeCheck(project, '5.9')).toBe('');
+    expect(typeCheck(project, '7')).toBe('');
   });
 });

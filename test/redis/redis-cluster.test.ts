@@ -69,7 +69,7 @@ describe.each(['node-redis', 'ioredis'] as const)('Redis Cluster through %s', (k
     expect(new Set(secrets).size).toBe(1);
     await new Promise((resolve) => setTimeout(resolve, 1_000)); // past the refresh instant (half of 1.5 s)
     await Promise.all(fleet.map(({ provider }) => provider.currentToken()));
-    for (const deadline = Date.now() + 3_000; state.issued < 2 && Date.now() < deadline;) await new Promise((resolve) => setTimeout(resolve, 20));
+    for (const deadline = Date.now() + 3_000; state.issued < 2 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 20));
     // at least one refresh, and one per window for the fleet, not one per process
     expect(state.issued).toBeGreaterThanOrEqual(2);
     expect(state.issued).toBeLessThanOrEqual(1 + windowsSoFar());

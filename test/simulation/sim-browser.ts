@@ -26,7 +26,7 @@ export class SimTab {
   closed = false;
   readonly clock: Clock;
   readonly locks: LockManagerLike;
-  readonly channel: new (name: string) => BroadcastChannelLike;
+  readonly channel: { new (name: string): BroadcastChannelLike };
   readonly fetch: typeof fetch;
   /** The refresh tokens this tab has seen in a record it posted or was delivered, in clear, and when it first saw each. */
   readonly seen = new Map<string, number>();
