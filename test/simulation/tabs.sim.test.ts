@@ -47,12 +47,12 @@ interface Policy {
 class Violation extends Error {}
 
 /**
- * Drains promise jobs and I/O callbacks a few turns deep (the simulated crypto resolves in
- * microtasks; reading a Response's body takes a few turns): nothing real is waited for.
+ * One turn of the event loop: every promise job queued meanwhile, and every job those queue, runs
+ * before it ends (the simulated crypto and a Response's body resolve in promise jobs); nothing real
+ * is waited for. Three turns, as this once took, gave the same trace event for event (60
+ * schedules) and the same counts (300), at 20% more CPU.
  */
-const settle = async () => {
-  for (let turn = 0; turn < 3; turn++) await new Promise<void>((resolve) => setImmediate(resolve));
-};
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 /** Moves the clock on by `ms`, one timer at a time, letting each timer's consequences settle before the next fires (a browser's event loop is never behind its timers by more than that). */
 async function advance(clock: ManualClock, ms: number): Promise<void> {
