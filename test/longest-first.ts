@@ -8,16 +8,16 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  */
 export const LONGEST_FIRST = [
   'test/browser/browser-tabs.test.ts',
-  'test/simulation/fleet.sim.test.ts',
-  'test/simulation/tabs.sim.test.ts',
   'test/package/package.test.ts',
-  'test/redis/fleet.test.ts',
   'test/demo/demo.test.ts',
+  'test/redis/fleet.test.ts',
   'test/package/docs.test.ts',
   'test/redis/refresh-rotation.test.ts',
   'test/azure/azure.test.ts',
-  'test/sdk/sdk-source-fleet.test.ts',
+  'test/simulation/tabs.sim.test.ts',
+  'test/simulation/fleet.sim.test.ts',
   'test/redis/redis-coordination.test.ts',
+  'test/sdk/sdk-source-fleet.test.ts',
   'test/azure/azurite.test.ts',
   'test/aws/aws-fleet.test.ts',
 ];
