@@ -5,7 +5,20 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { CredentialContext } from '../../machines/credential.types.js';
-import { breakerAdmitsAt, clamp01, failureCountsHere, isRefreshDueAt, isTokenUnusableAt, needsMintAt, remainingSeconds, type RefreshPolicy } from '../../machines/policy.js';
+import {
+  breakerAdmitsAt,
+  clamp01,
+  failureCountsHere,
+  hintedRefreshFraction,
+  isRefreshDueAt,
+  isTokenUnusableAt,
+  needsMintAt,
+  proactiveRetryAt,
+  proactiveRetryDelayMs,
+  quietUntil,
+  remainingSeconds,
+  type RefreshPolicy,
+} from '../../machines/policy.js';
 import { Secret } from '../../machines/secret.js';
 import { defaultRefreshConfig, policyOf } from '../../src/config.js';
 
@@ -70,5 +83,32 @@ describe('the policy’s predicates', () => {
     const key = context({ policy: policy('key-failures') });
     expect((['issuer', 'key', 'nobody'] as const).map((blame) => failureCountsHere(provider, blame))).toEqual([true, true, false]);
     expect((['issuer', 'key', 'nobody'] as const).map((blame) => failureCountsHere(key, blame))).toEqual([false, true, false]);
+  });
+});
+
+describe('the refresh hint, the quiet instant and the proactive retry, at their edges', () => {
+  it('hintedRefreshFraction reads the hint against the token’s own issue, not the epoch', () => {
+    const issuedAt = 1_000_000;
+    expect(hintedRefreshFraction({ refreshAt: 0.8 }, issuedAt, issuedAt + 7_200_000, issuedAt + 3_600_000)).toBe(0.5);
+    expect(hintedRefreshFraction({ refreshAt: 0.8 }, issuedAt, issuedAt + 7_200_000, issuedAt + 4_320_000)).toBeCloseTo(0.6, 10);
+  });
+
+  it('hintedRefreshFraction keeps the policy’s fraction for a token that expires at or before its issue, whatever the hint', () => {
+    expect(hintedRefreshFraction({ refreshAt: 0.8 }, 5_000, 4_000, 6_000)).toBe(0.8);
+    expect(hintedRefreshFraction({ refreshAt: 0.8 }, 5_000, 5_000, 6_000)).toBe(0.8);
+  });
+
+  it('quietUntil: with a mint in flight, the token’s expiry, not its refresh instant', () => {
+    expect(quietUntil(context({ refreshDueAt: 8_000 }), true)).toBe(10_000);
+    expect(quietUntil(context({ refreshDueAt: 8_000 }), false)).toBe(8_000);
+  });
+
+  it('proactiveRetryAt: a Retry-After of a refusal that is nobody’s is kept whole; the issuer’s is capped at maxRetryAfterMs', () => {
+    const proactive = { ...context(), policy: { ...policy('all-failures'), refresh: 'proactive' as const, maxRetryAfterMs: 1_000 } };
+    const backoff = proactiveRetryDelayMs(proactive.policy, 0);
+    expect(backoff).toBeLessThan(600_000);
+    expect(proactiveRetryAt(proactive, 0, 600_000, 'nobody')).toBe(600_000);
+    expect(proactiveRetryAt(proactive, 0, 600_000, 'issuer')).toBe(Math.max(backoff, 1_000));
+    expect(proactiveRetryAt(proactive, 0, null, 'nobody')).toBe(backoff);
   });
 });
