@@ -113,6 +113,16 @@ describe('startingRecord: the record a holder starts from', () => {
     expect(startingRecord(record, configured, 0, 0)).toBe(record);
   });
 
+  it('another family granting past its deadline, its value only another holder knows: still the held record (that holder may know how it went)', () => {
+    const record = held({ family: 'fam-a', value: null, status: 'granting', grant: { id: 'g1', sentAt: 0, deadline: 10, firstSentAt: 0 } });
+    expect(startingRecord(record, configured, 100, 0)).toBe(record);
+  });
+
+  it('another family in doubt, its value not known here: dead, so the configured token starts over', () => {
+    const record = held({ family: 'fam-a', value: null, status: 'inDoubt' });
+    expect(reveal(startingRecord(record, configured, 0, 0))).toEqual(reveal({ ...configured, formerFamilies: ['fam-a'] }));
+  });
+
   it.each<[string, Partial<RefreshTokenRecord>]>([
     ['revoked', { family: 'fam-a', status: 'revoked', refusal: { error: 'invalid_grant' } }],
     ['in doubt for good, its value known', { family: 'fam-a', status: 'inDoubt' }],
