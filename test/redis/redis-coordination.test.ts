@@ -41,8 +41,17 @@ describe('a fleet shares one token through Redis', () => {
     // window (0.8 s of a 1 s token) on a busy machine may have seen that window's one refresh too
     expect(state.issued).toBeLessThanOrEqual(1 + Math.floor((Date.now() - setupStartedAt) / 800));
     expect(state.issued).toBeLessThan(5);
-    const secrets = await Promise.all(fleet.map(({ provider }) => provider.currentToken().then((token) => token.secret.reveal())));
-    expect(new Set(secrets).size).toBe(1);
+    // all five serve the one token: asked together, unless a refresh window's new token reaches some
+    // of them before the others while they are asked (the old one is still valid then); on a busy
+    // machine that happened, so they are asked again, a few times (five processes that each mint
+    // their own never agree)
+    const serving = () => Promise.all(fleet.map(({ provider }) => provider.currentToken().then((token) => token.secret.reveal())));
+    let distinct = new Set(await serving()).size;
+    for (let again = 0; again < 5 && distinct > 1; again++) {
+      await sleep(100);
+      distinct = new Set(await serving()).size;
+    }
+    expect(distinct).toBe(1);
     const startedAt = Date.now();
     let expiredServed = 0;
     while (Date.now() - startedAt < 3_200) {
