@@ -34,7 +34,7 @@ describe('a fleet shares one token through Redis', () => {
   it('five processes: one mint for their start and one per refresh window, never five', async () => {
     await flushRedis();
     const { state, mint } = issuer(1_000);
-    const fleet = [];
+    const fleet: Awaited<ReturnType<typeof process_>>[] = [];
     const setupStartedAt = Date.now();
     for (let index = 0; index < 5; index++) fleet.push(await process_(mint));
     // the first process minted and the other four adopted its token; a setup slower than a refresh
