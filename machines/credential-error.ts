@@ -2,7 +2,8 @@
  * Why a credential operation failed. Every code names one cause:
  *
  * - `BREAKER_OPEN`: the token has expired and the mint circuit breaker is open; back off and retry.
- * - `UNCONFIGURED`: a required effectful dependency (the `mint`) is missing.
+ * - `UNCONFIGURED`: a required dependency is missing: the `mint`, or an optional peer dependency a
+ *   function needs (`coverageSvg` and `@hpcc-js/wasm-graphviz`).
  * - `INVALID_CONFIG`: an option is out of range; the message names it.
  * - `INVALID_TOKEN`: the mint returned something that is not a usable token; it was not cached.
  * - `MINTED_TOKEN_ALREADY_EXPIRED`: the mint returned a token that had expired when it landed.

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { fetchWithToken } from '../../examples/fetch-with-token.js';
-import type { AuthToken } from '../../src/index.js';
+import { CredentialError, type AuthToken } from '../../src/index.js';
 import { coverageLine, coverageSvg, credentialScenarios, replayScenario, scenarioCoverage, ScenarioMismatch, type CredentialScenario, type RequestContext } from '../../src/testing/index.js';
 
 const scenarios = credentialScenarios();
@@ -145,6 +145,38 @@ describe('the coverage report for users', () => {
     expect(svg).toMatch(/<svg/);
     expect(svg).toContain('#d0021b'); // uncovered transitions in red
     expect(svg).toMatch(/\d+ paths?/);
+  });
+});
+
+describe('durations and dependencies it cannot work with', () => {
+  it('durations that make two timers fall due together throw INVALID_CONFIG naming them, and one millisecond apart they do not', () => {
+    // a proactive refresh at half of 200 ms starts a mint whose 100 ms timeout ends at the token's expiry
+    const tied = () => credentialScenarios({ refresh: 'proactive', policy: { mintTimeoutMs: 100 }, timing: { lifetimeMs: 200 } });
+    expect(tied).toThrow(CredentialError);
+    expect(tied).toThrow(
+      expect.objectContaining({
+        code: 'INVALID_CONFIG',
+        message: expect.stringMatching(/^credentialScenarios: two timers armed together share the deadline 200 \(untilExpiry and mintTimeout\).*timing\.lifetimeMs 200.*mintTimeoutMs 100/),
+      }),
+    );
+    expect(credentialScenarios({ refresh: 'proactive', policy: { mintTimeoutMs: 100 }, timing: { lifetimeMs: 202 } }).length).toBeGreaterThan(0);
+  });
+
+  it('coverageSvg without its optional peer dependency rejects with UNCONFIGURED, naming the package to install', async () => {
+    vi.doMock('@hpcc-js/wasm-graphviz', () => {
+      throw new Error('Cannot find package @hpcc-js/wasm-graphviz');
+    });
+    const one = scenarios.slice(0, 1);
+    const report = scenarioCoverage(one, await Promise.all(one.map((scenario) => replayScenario(scenario))));
+    try {
+      await expect(coverageSvg(report)).rejects.toThrow(
+        expect.objectContaining({ name: 'CredentialError', code: 'UNCONFIGURED', message: expect.stringContaining('npm install --save-dev @hpcc-js/wasm-graphviz') }),
+      );
+    } finally {
+      vi.doUnmock('@hpcc-js/wasm-graphviz');
+    }
+    // with the package back, the same call renders
+    await expect(coverageSvg(report)).resolves.toMatch(/<svg/);
   });
 });
 

@@ -1,3 +1,4 @@
+import { CredentialError } from '../../../machines/credential-error.js';
 import { credentialMachine, type CredentialMachine } from '../../../machines/credential.machine.js';
 import { toDot } from '../diagram.js';
 import { inventory } from './graph.js';
@@ -93,7 +94,8 @@ export function coverageDot(report: CoverageReport, machine: CredentialMachine =
 
 /**
  * {@link coverageDot} rendered to SVG. Needs the optional peer dependency `@hpcc-js/wasm-graphviz`
- * (Graphviz compiled to WebAssembly): `npm install --save-dev @hpcc-js/wasm-graphviz`.
+ * (Graphviz compiled to WebAssembly): `npm install --save-dev @hpcc-js/wasm-graphviz`. Without it,
+ * it rejects with a `CredentialError` with code `UNCONFIGURED` that says so.
  *
  * @example
  * ```ts
@@ -105,7 +107,7 @@ export async function coverageSvg(report: CoverageReport, machine: CredentialMac
   try {
     ({ Graphviz } = (await import('@hpcc-js/wasm-graphviz')) as unknown as { Graphviz: typeof Graphviz });
   } catch {
-    throw new Error('coverageSvg needs the optional peer dependency @hpcc-js/wasm-graphviz: npm install --save-dev @hpcc-js/wasm-graphviz');
+    throw new CredentialError('UNCONFIGURED', 'coverageSvg needs the optional peer dependency @hpcc-js/wasm-graphviz: npm install --save-dev @hpcc-js/wasm-graphviz');
   }
   return (await Graphviz.load()).dot(coverageDot(report, machine));
 }

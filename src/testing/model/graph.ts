@@ -14,6 +14,7 @@ import { createActor, createMachine, type AnyStateNode, type AnyTransitionDefini
 import { getAdjacencyMap, getShortestPaths, toDirectedGraph, type AdjacencyMap, type DirectedGraphNode, type StatePath } from 'xstate/graph';
 import type { CredentialMachine } from '../../../machines/credential.machine.js';
 import type { CredentialEvent, CredentialInput, SharedMintPhase } from '../../../machines/credential.types.js';
+import { CredentialError } from '../../../machines/credential-error.js';
 import { MintFailure } from '../../../machines/mint-failure.js';
 import { isTokenUnusableAt, quietUntil } from '../../../machines/policy.js';
 import type { RefreshMode, RefreshPolicy } from '../../config.js';
@@ -143,6 +144,11 @@ export interface ArmedTimer {
   readonly armedAt: number;
 }
 
+/** A timer's delay name: `untilExpiry` of `xstate.after.untilExpiry.credential.validity.refreshDue`. */
+function timerName(timer: ArmedTimer): string {
+  return timer.type.split('.')[2] ?? timer.type;
+}
+
 /** The timers a snapshot has armed, as the real actor would have them. */
 export function armedTimers(snapshot: ModelSnapshot): ArmedTimer[] {
   const { value, context } = snapshot;
@@ -197,7 +203,11 @@ export function createModel(config: ModelConfig): Model {
     const next = timers[0];
     const second = timers[1];
     if (next !== undefined && second !== undefined && second.dueAt === next.dueAt && second.armedAt === next.armedAt) {
-      throw new Error(`two timers armed together share the deadline ${next.dueAt}: ${next.type}, ${second.type}; choose other durations (lifetimeMs, settleMs, the policy's times)`);
+      // which of two tied timers fires first depends on the order they were armed in, which the graph cannot see
+      throw new CredentialError(
+        'INVALID_CONFIG',
+        `credentialScenarios: two timers armed together share the deadline ${next.dueAt} (${timerName(next)} and ${timerName(second)}), so the order they fire in is not defined; choose other durations (timing.lifetimeMs ${config.lifetimeMs}, timing.shortLifetimeMs ${config.shortLifetimeMs}, timing.settleMs ${config.settleMs}, the policy's times: mintTimeoutMs ${config.policy.mintTimeoutMs}, breakerCooldownMs ${config.policy.breakerCooldownMs})`,
+      );
     }
     return [
       ...callers(snapshot, now, next, at),

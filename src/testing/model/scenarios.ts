@@ -86,7 +86,11 @@ export interface CredentialScenario {
 export interface ScenarioOptions {
   /** Which refresh mode (default: both, on-demand first). */
   refresh?: RefreshMode | readonly RefreshMode[];
-  /** Policy overrides (default: a small policy whose timers never tie). `refresh` is set by `refresh`. */
+  /**
+   * Policy overrides (default: a small policy whose timers never tie). `refresh` is set by `refresh`.
+   * Durations that make two timers armed together fall due together throw a `CredentialError`
+   * with code `INVALID_CONFIG` naming them: the order of the two would be undefined.
+   */
   policy?: Partial<Omit<RefreshPolicy, 'refresh' | 'breakerCounts'>>;
   /** Duration overrides: a normal token's life, a short token's life, how long a mint takes, the start. */
   timing?: Partial<Pick<ModelConfig, 'startMs' | 'lifetimeMs' | 'shortLifetimeMs' | 'settleMs'>>;
