@@ -18,12 +18,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { createCredentialProvider, CredentialError, type CredentialProviderOptions } from 'credential-actor';
-import { clientCredentialsMint, OAuthError } from 'credential-actor/oauth2';
-import { recordTimeline, renderTimeline } from 'credential-actor/timeline';
-import { fetchWithToken } from './fetch-with-token.js';
-import { startProtectedApi } from './protected-api.js';
-import { startTokenServer } from './token-server.js';
+import type { CredentialProviderOptions } from 'credential-actor';
 
 const USAGE = `Usage: npm run demo -- [options]
 
@@ -90,6 +85,13 @@ if (values.browser) {
 }
 const inspectPort = Number(values['inspect-port']);
 if (!Number.isInteger(inspectPort) || inspectPort < 0 || inspectPort > 65_535) usageError(`--inspect-port must be a port number (0 to 65535), got ${JSON.stringify(values['inspect-port'])}`);
+// loaded once the arguments are good: --help and a usage error answer at once
+const { createCredentialProvider, CredentialError } = await import('credential-actor');
+const { clientCredentialsMint, OAuthError } = await import('credential-actor/oauth2');
+const { recordTimeline, renderTimeline } = await import('credential-actor/timeline');
+const { fetchWithToken } = await import('./fetch-with-token.js');
+const { startProtectedApi } = await import('./protected-api.js');
+const { startTokenServer } = await import('./token-server.js');
 const outage = { fromMs: durationMs * 0.4, toMs: durationMs * 0.65 };
 const TOKEN_TTL_SECONDS = Math.max(2, Math.round(durationMs / 8_000));
 const tty = process.stdout.isTTY === true;

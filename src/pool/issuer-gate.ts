@@ -116,7 +116,8 @@ export class IssuerGate {
     const { value, context } = this.#actor.getSnapshot();
     if (value.issuer === 'open' || (value.issuer === 'halfOpen' && context.probing)) {
       const now = this.#clock.now();
-      const openUntil = value.issuer === 'open' ? context.openUntil : null;
+      // the statechart keeps openUntil only while open (endCooldown clears it): null while a probe is out
+      const { openUntil } = context;
       // the refusal is nobody's failure: blamed on nobody, it is counted by no breaker
       // while the probe is out: come back when it must have settled (its deadline), or after a cooldown at most
       const probeBoundMs = Math.min(Math.max(0, this.#probeStartedAt + this.#mintTimeoutMs - now), context.policy.breakerCooldownMs);
