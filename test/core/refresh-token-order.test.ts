@@ -118,6 +118,16 @@ describe('startingRecord: the record a holder starts from', () => {
     expect(startingRecord(record, configured, 100, 0)).toBe(record);
   });
 
+  it('another family granting past its deadline, its value known here (this holder sent it and never heard back): dead unless the reuse interval still lets it be sent', () => {
+    const record = held({ family: 'fam-a', status: 'granting', grant: { id: 'g1', sentAt: 0, deadline: 10, firstSentAt: 0 }, formerFamilies: ['fam-0'] });
+    // before the deadline the grant may still answer: wait for it
+    expect(startingRecord(record, configured, 9, 0)).toBe(record);
+    // past it, with no reuse interval: in doubt for good
+    expect(reveal(startingRecord(record, configured, 100, 0))).toEqual(reveal({ ...configured, formerFamilies: ['fam-a', 'fam-0'] }));
+    // past it, within a reuse interval counted from its first send: it may be sent again
+    expect(startingRecord(record, configured, 100, 1_000)).toBe(record);
+  });
+
   it('another family in doubt, its value not known here: dead, so the configured token starts over', () => {
     const record = held({ family: 'fam-a', value: null, status: 'inDoubt' });
     expect(reveal(startingRecord(record, configured, 0, 0))).toEqual(reveal({ ...configured, formerFamilies: ['fam-a'] }));
