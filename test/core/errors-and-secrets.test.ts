@@ -1,10 +1,10 @@
 /**
- * The small public pieces, exactly: `isCredentialError`, `CredentialError#toJSON`, `isExclusiveMint`,
+ * The small public pieces, exactly: `isCredentialError`, `mintTimeoutError`, `CredentialError#toJSON`, `isExclusiveMint`,
  * and what `util.inspect` prints for a `Secret`. Found by mutation testing (`npm run mutate`).
  */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { CredentialError, isCredentialError } from '../../machines/credential-error.js';
+import { CredentialError, isCredentialError, mintTimeoutError } from '../../machines/credential-error.js';
 import { Secret } from '../../machines/secret.js';
 import { isExclusiveMint, type Mint } from '../../src/mint.js';
 import { refreshTokenMint } from '../../src/oauth2/index.js';
@@ -18,6 +18,26 @@ describe('isCredentialError', () => {
     expect(isCredentialError(Object.assign(new Error('stopped'), { code: 'STOPPED' }), 'STOPPED')).toBe(false);
     expect(isCredentialError(Object.assign(new Error('stopped'), { code: 'STOPPED' }))).toBe(false);
     expect(isCredentialError(undefined)).toBe(false);
+  });
+
+  it('is false, and throws nothing, for a Proxy whose getPrototypeOf throws', () => {
+    const hostile = new Proxy(new CredentialError('STOPPED', 'stopped'), {
+      getPrototypeOf() {
+        throw new Error('no prototype for you');
+      },
+    });
+    expect(isCredentialError(hostile)).toBe(false);
+    expect(isCredentialError(hostile, 'STOPPED')).toBe(false);
+  });
+});
+
+describe('mintTimeoutError', () => {
+  it('names what did not settle, the time, and the step it was at when one was said', () => {
+    expect(mintTimeoutError(30_000)).toMatchObject({ code: 'MINT_TIMEOUT', message: 'the mint did not settle within 30000 ms' });
+    expect(mintTimeoutError(250, 'the lease holder’s mint').message).toBe('the lease holder’s mint did not settle within 250 ms');
+    expect(mintTimeoutError(30_000, 'the mint', 'token request to https://login.example/token').message).toBe(
+      'the mint did not settle within 30000 ms; it was at the token request to https://login.example/token',
+    );
   });
 });
 
