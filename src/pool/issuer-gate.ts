@@ -114,7 +114,8 @@ export class IssuerGate {
     // the late-timer case: the cooldown may have ended by the clock before its timer fired.
     if (this.#actor.getSnapshot().value.issuer === 'open') this.#actor.send({ type: 'mint.requested', now: this.#clock.now() });
     const { value, context } = this.#actor.getSnapshot();
-    if (value.issuer === 'open' || (value.issuer === 'halfOpen' && context.probing)) {
+    // the statechart marks a probe out only in halfOpen, and clears the mark on leaving it
+    if (value.issuer === 'open' || context.probing) {
       const now = this.#clock.now();
       // the statechart keeps openUntil only while open (endCooldown clears it): null while a probe is out
       const { openUntil } = context;

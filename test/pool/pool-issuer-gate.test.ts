@@ -39,6 +39,27 @@ const refusalOf = async (entering: Promise<MintPass>) =>
   )) as MintFailure | null;
 
 describe('the issuer gate', () => {
+  it('tells the statechart nothing of healthy mints while closed with no failure counted (an inspector sees no event per mint); an answer after a failure it does tell', async () => {
+    const clock = new ManualClock(0);
+    const events: string[] = [];
+    const actor = createActor(poolMachine, {
+      input: { policy: { breakerThreshold: 3, breakerCooldownMs: COOLDOWN, maxRetryAfterMs: 600_000, maxMintsInFlight: 4 } },
+      inspect: (inspection) => {
+        if (inspection.type === '@xstate.event' && inspection.actorRef === actor) events.push(inspection.event.type);
+      },
+    });
+    actor.start();
+    actors.push(actor);
+    events.length = 0; // the actor's own start
+    const gate = new IssuerGate(actor, clock, 4, MINT_TIMEOUT);
+    for (const key of ['a', 'b', 'a']) (await gate.forKey(key).enter(new AbortController().signal)).settle('answered');
+    expect(events).toEqual([]);
+    (await gate.forKey('c').enter(new AbortController().signal)).settle(new MintFailure(new Error('503'), clock.now(), { blame: 'issuer' }));
+    (await gate.forKey('a').enter(new AbortController().signal)).settle('answered');
+    expect(events).toEqual(['issuer.failed', 'issuer.answered']);
+    expect(actor.getSnapshot().context.consecutiveFailures).toBe(0);
+  });
+
   it('counts attempts from entry to settlement, refused ones not at all', async () => {
     const { gate, enter, issuerFailure } = startGate();
     expect(gate.attempts).toBe(0);

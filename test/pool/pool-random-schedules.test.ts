@@ -248,6 +248,10 @@ describe('the pool on seeded random schedules', () => {
         expect(new Set(live.map((call) => call.key)).size, `${where}: at most one mint in flight per key`).toBe(live.length);
         const { mintsInFlight } = pool.toJSON();
         expect(pool.actor.getSnapshot().value.mints, `${where}: the mints region pictures the permits`).toBe(mintsInFlight >= MAX_MINTS_IN_FLIGHT ? 'atCap' : 'belowCap');
+        // what the gate reads from the statechart without asking its state again
+        const { value: poolValue, context: poolContext } = pool.actor.getSnapshot();
+        expect(poolContext.probing && poolValue.issuer !== 'halfOpen', `${where}: a probe is marked out only while half-open`).toBe(false);
+        expect(poolContext.openUntil !== null, `${where}: openUntil is kept exactly while open`).toBe(poolValue.issuer === 'open');
         if (settled !== undefined && step.type === 'settle' && step.outcome === 'keyFailure' && issuerBefore.breaker === 'closed') {
           expect(pool.toJSON().issuer, `${where}: a key's own failure never counts against the issuer`).toMatchObject({ breaker: 'closed', consecutiveFailures: 0 });
         }
