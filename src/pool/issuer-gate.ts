@@ -145,17 +145,18 @@ export class IssuerGate {
 
   /** Tells the issuer breaker what an attempt's outcome says of the issuer. */
   #report(pass: KeyPass, wasProbe: boolean, outcome: 'answered' | 'abandoned' | MintFailure): void {
-    if (this.#closedBy === null) {
-      // (`outcome !== 'abandoned' &&` only narrows the type)
-      if (outcome === 'answered' || (outcome !== 'abandoned' && outcome.blame === 'key')) {
-        this.#issuerAnswered(pass.key);
-      } else if (outcome === 'abandoned' || outcome.blame === 'nobody') {
-        // the issuer said nothing either way: if it was the current probe, another may go
-        if (wasProbe) this.#actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
-      } else {
-        this.#lastIssuerFailure = outcome.summary;
-        this.#actor.send({ type: 'issuer.failed', at: outcome.failedAt, retryAfterMs: outcome.retryAfterMs, key: pass.key });
-      }
+    if (this.#closedBy !== null) return;
+    if (outcome === 'answered') {
+      this.#issuerAnswered(pass.key);
+    } else if (outcome === 'abandoned' || outcome.blame === 'nobody') {
+      // the issuer said nothing either way: if it was the current probe, another may go
+      if (wasProbe) this.#actor.send({ type: 'probe.abandoned', now: this.#clock.now() });
+    } else if (outcome.blame === 'key') {
+      // the issuer answered, refusing this key only
+      this.#issuerAnswered(pass.key);
+    } else {
+      this.#lastIssuerFailure = outcome.summary;
+      this.#actor.send({ type: 'issuer.failed', at: outcome.failedAt, retryAfterMs: outcome.retryAfterMs, key: pass.key });
     }
   }
 

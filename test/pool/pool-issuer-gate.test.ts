@@ -130,6 +130,23 @@ describe('the issuer gate', () => {
     expect(actor.getSnapshot().value.issuer).toBe('closed');
   });
 
+  it('half-open, a failure blamed on nobody lets the next one probe only if it was the probe; a key’s own refusal is the issuer answering', async () => {
+    const { clock, actor, enter, issuerFailure } = startGate(4, 1);
+    const nobodys = () => new MintFailure(new Error('no refresh token: sign in'), clock.now(), { blame: 'nobody' });
+    const older = await enter('older');
+    (await enter('a')).settle(issuerFailure());
+    clock.set(COOLDOWN);
+    const probe = await enter('probe');
+    older.settle(nobodys()); // not the probe
+    expect(actor.getSnapshot().context.probing).toBe(true);
+    probe.settle(nobodys()); // the probe: the issuer said nothing, another may go
+    expect(actor.getSnapshot().value.issuer).toBe('halfOpen');
+    expect(actor.getSnapshot().context.probing).toBe(false);
+    (await enter('next')).settle(new MintFailure(Object.assign(new Error('invalid_client'), { status: 401 }), clock.now(), { blame: 'key' }));
+    expect(actor.getSnapshot().value.issuer).toBe('closed');
+    expect(actor.getSnapshot().context.consecutiveFailures).toBe(0);
+  });
+
   it('while the probe is out, a refusal asks to wait until its deadline, a cooldown at most (mintTimeoutMs may be Infinity)', async () => {
     const clock = new ManualClock(0);
     const actor = createActor(poolMachine, { input: { policy: { breakerThreshold: 1, breakerCooldownMs: COOLDOWN, maxRetryAfterMs: 1_000, maxMintsInFlight: 4 } } });
