@@ -9,7 +9,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createCredentialPool, createCredentialProvider, type AuthToken, type CredentialPool, type CredentialProvider, type MintedToken } from '../../src/index.js';
-import { ManualClock } from '../../src/testing/index.js';
+import { credentialScenarios, ManualClock, type CredentialScenario } from '../../src/testing/index.js';
 import { flush } from '../helpers.js';
 
 const SCHEDULES = Number(process.env.POOL_SCHEDULES ?? 200);
@@ -174,6 +174,114 @@ class Driver {
 
 const classifyFailure = (error: unknown) => ((error as { status?: number }).status === 401 ? 'key' : 'issuer');
 
+/** Options both a pool and a provider take, for {@link keyAndProvider}. */
+interface ComparedOptions {
+  readonly refresh: 'on-demand' | 'proactive';
+  readonly breakerThreshold: number;
+  readonly mintTimeoutMs: number;
+  readonly refreshFloorMs: number;
+  readonly invalidateMinIntervalMs: number;
+  readonly classifyFailure: (error: unknown) => 'key' | 'issuer';
+  /** Every token's jitter sample. */
+  readonly jitter: number;
+  readonly refreshAt?: number;
+  readonly breakerCooldownMs?: number;
+  readonly maxRetryAfterMs?: number;
+}
+
+/**
+ * Runs `steps` against a pool's key `k` (resting whenever nothing happens) and against a provider
+ * (never resting), each on its own clock from the same start; returns both drivers and how many
+ * times the key woke from rest. The provider's first request is its construction.
+ */
+async function keyAndProvider(steps: readonly Step[], { jitter, classifyFailure: classify, ...options }: ComparedOptions): Promise<{ pool: Driver; provider: Driver; woken: number }> {
+  const viaPool = new Driver();
+  const pool = createCredentialPool({ mint: viaPool.mint, clock: viaPool.clock, idleTimeoutMs: Infinity, jitter: () => jitter, classifyFailure: classify, ...options });
+  const poolSubject = {
+    ask: (key: string, signal: AbortSignal | undefined) => pool.currentToken(key, signal === undefined ? undefined : { signal }),
+    invalidate: (key: string) => void pool.invalidate(key),
+  };
+  const viaProvider = new Driver();
+  let provider: CredentialProvider | null = null;
+  let starting: Promise<CredentialProvider> | null = null;
+  const providerSubject = {
+    ask: (_key: string, signal: AbortSignal | undefined) => {
+      if (provider !== null) return provider.currentToken(signal === undefined ? undefined : { signal });
+      // a provider's first request is its construction; requests meanwhile wait for it
+      starting ??= createCredentialProvider({ mint: (context) => viaProvider.mint('k', context), clock: viaProvider.clock, jitter: () => jitter, ...options }).then((made) => (provider = made));
+      return starting.then((made) => made.currentToken());
+    },
+    invalidate: () => void provider?.invalidate(),
+  };
+  let woken = 0;
+  for (const step of steps) {
+    const constructing = provider === null;
+    // while the provider is being constructed there is nothing to abort or invalidate, and no signal to pass
+    if (constructing && (step.type === 'abort' || step.type === 'invalidate')) continue;
+    const shared: Step = step.type === 'request' && constructing ? { ...step, abortable: false } : step;
+    const restedBefore = pool.toJSON().resting;
+    await viaPool.step(shared, poolSubject);
+    await viaProvider.step(shared, providerSubject);
+    if (restedBefore > pool.toJSON().resting) woken++;
+  }
+  await pool.stop();
+  await (provider as CredentialProvider | null)?.stop();
+  return { pool: viaPool, provider: viaProvider, woken };
+}
+
+/**
+ * A generated scenario's world (\`credential-actor/testing\`: the shortest paths to every state and
+ * transition of the credential statechart) as steps for the drivers: time moves to each action,
+ * requests may be given up, and the mint settles as the scenario says. Failures are the issuer's
+ * (on demand) or the key's own (proactive: its backoff reads the failure count, the pool's issuer
+ * breaker's for a key); a Retry-After is left out, as it opens a breaker of a different scope.
+ */
+function stepsOfScenario(scenario: CredentialScenario): Step[] {
+  const proactive = scenario.refresh === 'proactive';
+  // the construction: the provider's first request, and the mint that lands the scenario's first token
+  const steps: Step[] = [
+    { type: 'request', key: 'k', abortable: false },
+    { type: 'settle', outcome: 'token', lifetimeMs: scenario.model.lifetimeMs },
+  ];
+  let now = scenario.model.startMs;
+  let requests = 1;
+  for (const { world } of scenario.steps) {
+    if (world.at > now) steps.push({ type: 'advance', ms: world.at - now });
+    now = Math.max(now, world.at);
+    switch (world.kind) {
+      case 'request':
+        steps.push({ type: 'request', key: 'k', abortable: true });
+        requests++;
+        break;
+      case 'mintResolves':
+        steps.push({ type: 'settle', outcome: 'token', lifetimeMs: world.expiresAt - world.at });
+        break;
+      case 'mintLandsExpired':
+        steps.push({ type: 'settle', outcome: 'expired', lifetimeMs: 0 });
+        break;
+      case 'mintFails':
+        steps.push({ type: 'settle', outcome: proactive ? 'keyFailure' : 'issuerFailure', lifetimeMs: 0 });
+        break;
+      case 'waitersGiveUp':
+        // every caller still waiting gives up (an abort with no one waiting does nothing)
+        for (let index = 0; index < requests; index++) steps.push({ type: 'abort' });
+        break;
+      case 'upstreamRefuses':
+        // a caller is served, the upstream refuses the token, the caller reports it and asks again
+        steps.push({ type: 'request', key: 'k', abortable: true }, { type: 'invalidate', key: 'k' }, { type: 'request', key: 'k', abortable: true });
+        requests += 2;
+        break;
+      case 'upstreamRefusesLate':
+        steps.push({ type: 'invalidate', key: 'k' });
+        break;
+      default:
+        // a timer: time has moved to it; a shared mint's phase or a mint's step: nothing for the key or the provider to do
+        break;
+    }
+  }
+  return steps;
+}
+
 describe('the pool on seeded random schedules', () => {
   it(`keeps its invariants on ${SCHEDULES} schedules of ${STEPS} steps`, async () => {
     let steps = 0;
@@ -306,54 +414,49 @@ describe('the pool on seeded random schedules', () => {
 
       // a jitter sample in every token's refresh instant: a key woken from rest must keep it, not compute it again
       const jitter = rng.pick([0.15, 0.35]);
-      const viaPool = new Driver();
-      const pool = createCredentialPool({ mint: viaPool.mint, clock: viaPool.clock, idleTimeoutMs: Infinity, jitter: () => jitter, ...options });
-      const poolSubject = {
-        ask: (key: string, signal: AbortSignal | undefined) => pool.currentToken(key, signal === undefined ? undefined : { signal }),
-        invalidate: (key: string) => void pool.invalidate(key),
-      };
-
-      const viaProvider = new Driver();
-      const { classifyFailure: _classify, ...providerOptions } = options;
-      let provider: CredentialProvider | null = null;
-      let starting: Promise<CredentialProvider> | null = null;
-      const providerSubject = {
-        ask: (_key: string, signal: AbortSignal | undefined) => {
-          if (provider !== null) return provider.currentToken(signal === undefined ? undefined : { signal });
-          // a provider's first request is its construction; requests meanwhile wait for it
-          starting ??= createCredentialProvider({
-            mint: (context) => viaProvider.mint('k', context),
-            clock: viaProvider.clock,
-            jitter: () => jitter,
-            ...providerOptions,
-          }).then((made) => (provider = made));
-          return starting.then((made) => made.currentToken());
-        },
-        invalidate: () => void provider?.invalidate(),
-      };
-
-      for (const step of steps) {
-        const constructing = provider === null;
-        // while the provider is being constructed there is nothing to abort or invalidate, and no signal to pass
-        if (constructing && (step.type === 'abort' || step.type === 'invalidate')) continue;
-        const shared: Step = step.type === 'request' && constructing ? { ...step, abortable: false } : step;
-        const restedBefore = pool.toJSON().resting;
-        await viaPool.step(shared, poolSubject);
-        await viaProvider.step(shared, providerSubject);
-        if (restedBefore > pool.toJSON().resting) wokenFromRest[refresh]++;
-      }
+      const { woken, pool, provider } = await keyAndProvider(steps, { ...options, jitter });
+      wokenFromRest[refresh] += woken;
       const where = `seed ${seed} (${refresh})`;
-      expect(viaPool.outcomes(), `${where}: what every caller got`).toEqual(viaProvider.outcomes());
+      expect(pool.outcomes(), `${where}: what every caller got`).toEqual(provider.outcomes());
       expect(
-        viaPool.calls.map((call) => call.at),
+        pool.calls.map((call) => call.at),
         `${where}: when the issuer was asked`,
-      ).toEqual(viaProvider.calls.map((call) => call.at));
-      await pool.stop();
-      await (provider as CredentialProvider | null)?.stop();
+      ).toEqual(provider.calls.map((call) => call.at));
       compared++;
     }
     expect(compared).toBe(SCHEDULES);
     expect(wokenFromRest['on-demand'], 'on-demand keys woke from rest').toBeGreaterThan(SCHEDULES / 4);
     expect(wokenFromRest.proactive, 'proactive keys woke from rest').toBeGreaterThan(SCHEDULES / 4);
+  });
+
+  it('a pool key and a provider agree on every path generated from the credential statechart (the key resting and waking, the provider never)', async () => {
+    const scenarios = credentialScenarios();
+    const wokenFromRest = { 'on-demand': 0, proactive: 0 };
+    for (const scenario of scenarios) {
+      const { policy } = scenario.model;
+      const proactive = scenario.refresh === 'proactive';
+      const { woken, pool, provider } = await keyAndProvider(stepsOfScenario(scenario), {
+        refresh: scenario.refresh,
+        refreshAt: policy.refreshAt,
+        refreshFloorMs: policy.refreshFloorMs,
+        // breakers that never open: a provider's is its own, a key's the pool's (see the random schedules above)
+        breakerThreshold: 1_000,
+        breakerCooldownMs: policy.breakerCooldownMs,
+        mintTimeoutMs: proactive ? Infinity : policy.mintTimeoutMs,
+        invalidateMinIntervalMs: 0,
+        maxRetryAfterMs: policy.maxRetryAfterMs,
+        classifyFailure,
+        jitter: 0,
+      });
+      wokenFromRest[scenario.refresh] += woken;
+      expect(pool.outcomes(), `${scenario.name}: what every caller got`).toEqual(provider.outcomes());
+      expect(
+        pool.calls.map((call) => call.at),
+        `${scenario.name}: when the issuer was asked`,
+      ).toEqual(provider.calls.map((call) => call.at));
+    }
+    console.log(`${scenarios.length} generated paths: the key woke from rest ${wokenFromRest['on-demand']} times on demand, ${wokenFromRest.proactive} proactive`);
+    expect(wokenFromRest['on-demand'], 'on-demand keys woke from rest').toBeGreaterThan(0);
+    expect(wokenFromRest.proactive, 'proactive keys woke from rest').toBeGreaterThan(0);
   });
 });
