@@ -110,5 +110,10 @@ describe('the refresh hint, the quiet instant and the proactive retry, at their 
     expect(proactiveRetryAt(proactive, 0, 600_000, 'nobody')).toBe(600_000);
     expect(proactiveRetryAt(proactive, 0, 600_000, 'issuer')).toBe(Math.max(backoff, 1_000));
     expect(proactiveRetryAt(proactive, 0, null, 'nobody')).toBe(backoff);
+    // the issuer's Retry-After, under the cap and longer than the backoff: it is the one that counts
+    const capped = { ...proactive, policy: { ...proactive.policy, maxRetryAfterMs: 300_000 } };
+    expect(backoff).toBeLessThan(300_000);
+    expect(proactiveRetryAt(capped, 1_000, 600_000, 'issuer')).toBe(301_000);
+    expect(proactiveRetryAt(capped, 1_000, 200_000, 'issuer')).toBe(201_000);
   });
 });
