@@ -96,9 +96,20 @@ describe('runMint', () => {
       const gate = recordingGate();
       gate.open();
       const controller = new AbortController();
-      const attempt = runMint(setupWith({ clock, gate, mint: () => new Promise(() => {}) }), { signal: controller.signal, startedAt: 1_000 });
-      await Promise.resolve(); // through the gate
-      await Promise.resolve();
+      let reached = () => {};
+      const atIssuer = new Promise<void>((resolve) => (reached = resolve));
+      const attempt = runMint(
+        setupWith({
+          clock,
+          gate,
+          mint: () => {
+            reached();
+            return new Promise(() => {});
+          },
+        }),
+        { signal: controller.signal, startedAt: 1_000 },
+      );
+      await atIssuer; // through the gate, at the issuer
       clock.set(at);
       controller.abort(new Error('given up'));
       await expect(attempt).rejects.toThrow('given up');
