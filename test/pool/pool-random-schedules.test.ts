@@ -230,7 +230,7 @@ async function keyAndProvider(steps: readonly Step[], { jitter, classifyFailure:
 }
 
 /**
- * A generated scenario's world (\`credential-actor/testing\`: the shortest paths to every state and
+ * A generated scenario's world (`credential-actor/testing`: the shortest paths to every state and
  * transition of the credential statechart) as steps for the drivers: time moves to each action,
  * requests may be given up, and the mint settles as the scenario says. Failures are the issuer's
  * (on demand) or the key's own (proactive: its backoff reads the failure count, the pool's issuer
