@@ -3,21 +3,17 @@
  * browser is installed): several pages of one browser context, the tabs of one origin on
  * 127.0.0.1, each a single-page app minting with the rotating refresh-token grant from the real
  * oidc-provider (rotation on, reuse detection on: a refresh token used twice revokes the family).
- * Real time, bounded; the longest case runs the 60 s the issue asks for.
+ * Real time, bounded: each case takes seconds, and the cases run at once, each with its own issuer, server and context.
  */
 import { spawn } from 'node:child_process';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest';
 import { startTokenServer, type TokenServer } from '../../examples/token-server.js';
 import { findChromium } from '../browser/find-chromium.js';
 import type { TabStats } from '../browser-tabs/tab.js';
 import { fingerprintOf, startTabsServer } from '../browser-tabs/server.js';
 
 let browser: Browser;
-/** 2-second access tokens, as the issue asks; and 60-second ones, for the cases about start-up. */
-let fastIssuer: TokenServer;
-let slowIssuer: TokenServer;
-const teardown: (() => unknown)[] = [];
 
 beforeAll(async () => {
   const found = await findChromium();
@@ -26,27 +22,37 @@ beforeAll(async () => {
   // npm-shipped Chromium's Lambda defaults (one process, web security off) are dropped here.
   const args = (found.options.args ?? []).filter((arg) => arg !== '--single-process' && arg !== '--disable-web-security');
   browser = await chromium.launch({ ...found.options, args });
-  [fastIssuer, slowIssuer] = await Promise.all([
-    startTokenServer({ clientId: 'service', clientSecret: 'service-secret', accessTokenTtlSeconds: 2, refreshTokens: true, publicClientId: 'spa' }),
-    startTokenServer({ clientId: 'service', clientSecret: 'service-secret', accessTokenTtlSeconds: 60, refreshTokens: true, publicClientId: 'spa' }),
-  ]);
 }, 120_000);
 afterAll(async () => {
   await browser?.close();
-  await Promise.all([fastIssuer?.stop(), slowIssuer?.stop()]);
-});
-afterEach(async () => {
-  while (teardown.length > 0) await teardown.pop()!();
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** A browser context (one profile: its tabs share locks, channels and storage) and the servers for it. */
-async function session(issuer: TokenServer, pageSettings: Record<string, string> = {}) {
+/** The access tokens' lifetimes: 2 seconds, as the issue asks; 60 seconds, for the cases about start-up. */
+const ACCESS_TOKEN_SECONDS = { fast: 2, slow: 60 } as const;
+
+/**
+ * A browser context (one profile: its tabs share locks, channels and storage), its own issuer and
+ * the tabs' server, all closed when the test ends. Each case has its own, so the cases run at once
+ * (`describe.concurrent`): most of each is real time spent waiting (token windows, grant deadlines,
+ * a paused tab), and one after another they took a minute and a half of the suite's time.
+ */
+async function session(test: TestContext, lifetime: keyof typeof ACCESS_TOKEN_SECONDS, pageSettings: Record<string, string> = {}) {
+  // a case's own expect: vitest tells concurrent cases' assertions and polls apart by it
+  const { expect } = test;
+  const issuer: TokenServer = await startTokenServer({
+    clientId: 'service',
+    clientSecret: 'service-secret',
+    accessTokenTtlSeconds: ACCESS_TOKEN_SECONDS[lifetime],
+    refreshTokens: true,
+    publicClientId: 'spa',
+  });
+  test.onTestFinished(() => issuer.stop());
   const server = await startTabsServer(issuer);
-  teardown.push(() => server.close());
+  test.onTestFinished(() => server.close());
   const context: BrowserContext = await browser.newContext();
-  teardown.push(() => context.close());
+  test.onTestFinished(() => context.close());
   const refreshToken = await issuer.issueRefreshToken('spa'); // the user signed in
   const before = { invalid: issuer.invalidGrants, revoked: issuer.grantsRevoked };
   const open = async (tab: string, options: { coordinated?: boolean; persist?: boolean } = {}): Promise<Page> => {
@@ -70,27 +76,29 @@ async function session(issuer: TokenServer, pageSettings: Record<string, string>
     await expect.poll(() => server.state.held, { timeout: 10_000, interval: 20 }).not.toBeNull();
     return server.state.held!;
   };
-  return { server, context, open, expectNoReplay, holdNextGrant, before };
+  /** A page's first token, once it has one (and no failure). */
+  const firstToken = async (page: Page): Promise<string> => {
+    await page.waitForFunction(() => (window.tabStats?.tokens.length ?? 0) > 0 || (window.tabStats?.failures.length ?? 0) > 0, undefined, { timeout: 15_000 });
+    const stats = await statsOf(page);
+    expect(stats.failures).toEqual([]);
+    return stats.tokens[0]!;
+  };
+  /** Until every page has a token newer than it had (at most `timeoutMs`). */
+  const allServedAgain = async (pages: Page[], timeoutMs = 15_000) => {
+    const counts = await Promise.all(pages.map(async (page) => (await statsOf(page)).tokens.length));
+    await expect.poll(async () => (await Promise.all(pages.map(statsOf))).every((stats, index) => stats.tokens.length > counts[index]!), { timeout: timeoutMs, interval: 100 }).toBe(true);
+  };
+  return { issuer, server, context, open, expectNoReplay, holdNextGrant, before, firstToken, allServedAgain };
 }
 
 const statsOf = (page: Page): Promise<TabStats> => page.evaluate(() => window.tabStats!);
-const firstToken = async (page: Page): Promise<string> => {
-  await page.waitForFunction(() => (window.tabStats?.tokens.length ?? 0) > 0 || (window.tabStats?.failures.length ?? 0) > 0, undefined, { timeout: 15_000 });
-  const stats = await statsOf(page);
-  expect(stats.failures).toEqual([]);
-  return stats.tokens[0]!;
-};
-/** Until every page has a token newer than it had (at most `timeoutMs`). */
-const allServedAgain = async (pages: Page[], timeoutMs = 15_000) => {
-  const counts = await Promise.all(pages.map(async (page) => (await statsOf(page)).tokens.length));
-  await expect.poll(async () => (await Promise.all(pages.map(statsOf))).every((stats, index) => stats.tokens.length > counts[index]!), { timeout: timeoutMs, interval: 100 }).toBe(true);
-};
 
-describe('browser tabs share one token (Chromium, oidc-provider with rotation and reuse detection)', () => {
+describe.concurrent('browser tabs share one token (Chromium, oidc-provider with rotation and reuse detection)', () => {
   // Six seconds, about eight windows: that the protocol works in a real browser. Many windows under
   // closes, pauses and lost messages are the seeded simulation's job (test/simulation/tabs.sim.test.ts).
-  it('4 tabs, 2 s access tokens, 6 s: about one grant per refresh window, none refused, no refresh token sent twice, no expired token sent', { timeout: 60_000 }, async () => {
-    const { server, open, expectNoReplay } = await session(fastIssuer);
+  it('4 tabs, 2 s access tokens, 6 s: about one grant per refresh window, none refused, no refresh token sent twice, no expired token sent', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { server, open, expectNoReplay, firstToken } = await session(test, 'fast');
     const tabs = await Promise.all(['1', '2', '3', '4'].map((tab) => open(tab)));
     await Promise.all(tabs.map(firstToken));
     const startedAt = Date.now();
@@ -123,16 +131,18 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expectNoReplay();
   });
 
-  it('the control: the same tabs without the coordination trip reuse detection', { timeout: 60_000 }, async () => {
-    const { open, before } = await session(fastIssuer);
+  it('the control: the same tabs without the coordination trip reuse detection', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { issuer, open, before } = await session(test, 'fast');
     const tabs = await Promise.all(['1', '2', '3', '4'].map((tab) => open(tab, { coordinated: false })));
     // ends as soon as the issuer detected the reuse (10 s at most)
-    await expect.poll(() => fastIssuer.invalidGrants - before.invalid + (fastIssuer.grantsRevoked - before.revoked), { timeout: 10_000, interval: 50 }).toBeGreaterThan(0);
+    await expect.poll(() => issuer.invalidGrants - before.invalid + (issuer.grantsRevoked - before.revoked), { timeout: 10_000, interval: 50 }).toBeGreaterThan(0);
     await Promise.all(tabs.map((page) => page.evaluate(() => window.stopTab!())));
   });
 
-  it('a tab closed mid-grant: the others wait out its grant’s deadline, never send its refresh token, and are told to sign in again', { timeout: 60_000 }, async () => {
-    const { open, holdNextGrant, expectNoReplay } = await session(fastIssuer, { grantTimeoutMs: '3000' });
+  it('a tab closed mid-grant: the others wait out its grant’s deadline, never send its refresh token, and are told to sign in again', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { open, holdNextGrant, expectNoReplay, firstToken } = await session(test, 'fast', { grantTimeoutMs: '3000' });
     const tabs = new Map(await Promise.all(['a', 'b', 'c'].map(async (tab) => [tab, await open(tab)] as const)));
     await Promise.all([...tabs.values()].map(firstToken));
     const held = await holdNextGrant();
@@ -144,8 +154,9 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expectNoReplay();
   });
 
-  it('a tab opened while a grant is in flight waits for its answer and takes the new token: nobody sends the refresh token in flight', { timeout: 60_000 }, async () => {
-    const { open, holdNextGrant, expectNoReplay, server } = await session(fastIssuer, { grantTimeoutMs: '10000' });
+  it('a tab opened while a grant is in flight waits for its answer and takes the new token: nobody sends the refresh token in flight', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { open, holdNextGrant, expectNoReplay, server, firstToken, allServedAgain } = await session(test, 'fast', { grantTimeoutMs: '10000' });
     const first = await open('first');
     await firstToken(first);
     const held = await holdNextGrant();
@@ -159,8 +170,9 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expectNoReplay();
   });
 
-  it('the holder reloaded mid-grant: its new page and the other tabs never send the spent refresh token', { timeout: 60_000 }, async () => {
-    const { open, holdNextGrant, expectNoReplay, server } = await session(fastIssuer, { grantTimeoutMs: '3000' });
+  it('the holder reloaded mid-grant: its new page and the other tabs never send the spent refresh token', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { open, holdNextGrant, expectNoReplay, server, firstToken } = await session(test, 'fast', { grantTimeoutMs: '3000' });
     const tabs = new Map(await Promise.all(['a', 'b'].map(async (tab) => [tab, await open(tab)] as const)));
     await Promise.all([...tabs.values()].map(firstToken));
     const held = await holdNextGrant();
@@ -175,8 +187,9 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expectNoReplay();
   });
 
-  it('the holder paused mid-grant for longer than mintTimeoutMs while its answer came: on resume the answer wins, nobody is signed out', { timeout: 60_000 }, async () => {
-    const { context, open, holdNextGrant, expectNoReplay } = await session(fastIssuer, { grantTimeoutMs: '20000' });
+  it('the holder paused mid-grant for longer than mintTimeoutMs while its answer came: on resume the answer wins, nobody is signed out', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { context, open, holdNextGrant, expectNoReplay, firstToken, allServedAgain } = await session(test, 'fast', { grantTimeoutMs: '20000' });
     const tabs = new Map(await Promise.all(['a', 'b', 'c'].map(async (tab) => [tab, await open(tab)] as const)));
     await Promise.all([...tabs.values()].map(firstToken));
     const held = await holdNextGrant();
@@ -193,8 +206,9 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expectNoReplay();
   });
 
-  it('offline, then a refused connection: failures that say so, nobody signed out, everyone served again once the network is back', { timeout: 60_000 }, async () => {
-    const { context, server, open, expectNoReplay } = await session(fastIssuer);
+  it('offline, then a refused connection: failures that say so, nobody signed out, everyone served again once the network is back', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { context, server, open, expectNoReplay, firstToken, allServedAgain } = await session(test, 'fast');
     const tabs = await Promise.all(['a', 'b', 'c'].map((tab) => open(tab)));
     await Promise.all(tabs.map(firstToken));
     await context.setOffline(true);
@@ -211,8 +225,9 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expectNoReplay();
   });
 
-  it('an issuer outage: one breaker for the whole origin, about breakerThreshold attempts then one probe per cooldown from all tabs together', { timeout: 60_000 }, async () => {
-    const { server, open, expectNoReplay } = await session(fastIssuer);
+  it('an issuer outage: one breaker for the whole origin, about breakerThreshold attempts then one probe per cooldown from all tabs together', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { server, open, expectNoReplay, firstToken, allServedAgain } = await session(test, 'fast');
     const tabs = await Promise.all(['a', 'b', 'c', 'd'].map((tab) => open(tab)));
     await Promise.all(tabs.map(firstToken));
     server.state.unavailable = true;
@@ -227,11 +242,12 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expectNoReplay();
   });
 
-  it('a new sign-in in one tab replaces the family in every tab: the old family is never used again', { timeout: 60_000 }, async () => {
-    const { server, open, expectNoReplay } = await session(fastIssuer);
+  it('a new sign-in in one tab replaces the family in every tab: the old family is never used again', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { issuer, server, open, expectNoReplay, firstToken, allServedAgain } = await session(test, 'fast');
     const tabs = await Promise.all(['a', 'b', 'c'].map((tab) => open(tab)));
     await Promise.all(tabs.map(firstToken));
-    const signedIn = await fastIssuer.issueRefreshToken('spa'); // the user signs in again, in tab a
+    const signedIn = await issuer.issueRefreshToken('spa'); // the user signs in again, in tab a
     expect(await tabs[0]!.evaluate((token) => window.signInTab!(token), signedIn)).toBe('ok');
     const grantsAtSignIn = server.state.grants.length;
     await allServedAgain(tabs);
@@ -243,20 +259,22 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expectNoReplay();
   });
 
-  it('invalid_grant (the family revoked by a replay) is final: every tab is told to sign in again at once, the issuer asked once', { timeout: 60_000 }, async () => {
-    const { server, open } = await session(fastIssuer);
+  it('invalid_grant (the family revoked by a replay) is final: every tab is told to sign in again at once, the issuer asked once', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { issuer, server, open, firstToken } = await session(test, 'fast');
     const tabs = await Promise.all(['a', 'b', 'c'].map((tab) => open(tab)));
     await Promise.all(tabs.map(firstToken));
-    const invalidBefore = fastIssuer.invalidGrants;
+    const invalidBefore = issuer.invalidGrants;
     await server.replay(server.state.lastRefreshToken!); // a thief replays a spent refresh token: the family is revoked
     await expect.poll(async () => (await Promise.all(tabs.map(statsOf))).every((tab) => tab.failures.includes('REFRESH_TOKEN_UNUSABLE')), { timeout: 15_000, interval: 100 }).toBe(true);
     await sleep(2_000);
     // one grant met invalid_grant (the thief's replay is the other); no tab tried again
-    expect(fastIssuer.invalidGrants - invalidBefore).toBe(2);
+    expect(issuer.invalidGrants - invalidBefore).toBe(2);
   });
 
-  it('a frozen tab stops no one: the others keep one grant per window; resumed, it adopts the current token', { timeout: 60_000 }, async () => {
-    const { server, context, open, expectNoReplay } = await session(fastIssuer);
+  it('a frozen tab stops no one: the others keep one grant per window; resumed, it adopts the current token', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { server, context, open, expectNoReplay, firstToken } = await session(test, 'fast');
     const tabs = new Map(await Promise.all(['a', 'b', 'c'].map(async (tab) => [tab, await open(tab)] as const)));
     await Promise.all([...tabs.values()].map(firstToken));
     await sleep(1_000);
@@ -324,8 +342,9 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expectNoReplay();
   });
 
-  it('a tab opened later adopts the current token without a grant; with persistence off no token is stored, only the refresh token’s version', { timeout: 60_000 }, async () => {
-    const { server, open } = await session(slowIssuer);
+  it('a tab opened later adopts the current token without a grant; with persistence off no token is stored, only the refresh token’s version', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { server, open, firstToken } = await session(test, 'slow');
     const first = await open('first');
     const token = await firstToken(first);
     const grants = server.state.grants.length;
@@ -340,8 +359,9 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expect(stored.values[0]).not.toMatch(/eyJ/);
   });
 
-  it('a reload with persistence on adopts the stored token, sealed in IndexedDB; another origin sees none of it', { timeout: 60_000 }, async () => {
-    const { server, open, context } = await session(slowIssuer);
+  it('a reload with persistence on adopts the stored token, sealed in IndexedDB; another origin sees none of it', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
+    const { server, open, context, firstToken } = await session(test, 'slow');
     const page = await open('persisting', { persist: true });
     const token = await firstToken(page);
     const grants = server.state.grants.length;
@@ -371,15 +391,18 @@ describe('browser tabs share one token (Chromium, oidc-provider with rotation an
     expect(await other.evaluate(() => ({ overheard: window.overheard, databases: window.databases }))).toEqual({ overheard: [], databases: [] });
   });
 
-  it('npm run demo -- --browser serves two tabs that share one token, live', { timeout: 60_000 }, async () => {
+  it('npm run demo -- --browser serves two tabs that share one token, live', { timeout: 60_000 }, async (test) => {
+    const { expect } = test;
     const demo = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', '--browser', '--duration', '12'], { stdio: ['ignore', 'pipe', 'pipe'] });
-    teardown.push(() => demo.kill('SIGKILL'));
+    test.onTestFinished(() => {
+      demo.kill('SIGKILL');
+    });
     let output = '';
     demo.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     const exited = new Promise<number | null>((resolve) => demo.once('exit', resolve));
     await expect.poll(() => /http:\/\/127\.0\.0\.1:\d+\//.test(output), { timeout: 30_000, interval: 100 }).toBe(true);
     const context = await browser.newContext();
-    teardown.push(() => context.close());
+    test.onTestFinished(() => context.close());
     const page = await context.newPage();
     await page.goto(/http:\/\/127\.0\.0\.1:\d+\//.exec(output)![0]);
     const tokens = async () =>
