@@ -63,6 +63,9 @@ export default defineConfig({
     // a guard against hangs, not a speed check: a CPU-bound test of 6 s with no load takes about 20 s
     // with four busy loops on the two cores and three files at a time
     testTimeout: 60_000,
+    // the cases of a file that runs them at once (the browser tabs, the demo), three at a time: each
+    // is real processes on real time, and more at once starved the others of the two cores
+    maxConcurrency: 3,
     projects: [
       { extends: true, test: { name: 'shared', isolate: false, include: ['test/**/*.test.ts', 'examples/**/*.test.ts'], exclude: [...configDefaults.exclude, ...OWN_PROCESS] } },
       { extends: true, test: { name: 'own-process', include: OWN_PROCESS } },

@@ -7,13 +7,13 @@ import { BaseSequencer, type TestSpecification } from 'vitest/node';
  * fresh clone (CI) has not got: there it ordered by file size and finished 28 s later.
  */
 export const LONGEST_FIRST = [
-  'test/redis/fleet.test.ts',
   'test/browser/browser-tabs.test.ts',
   'test/package/package.test.ts',
   'test/simulation/tabs.sim.test.ts',
+  'test/simulation/fleet.sim.test.ts',
+  'test/redis/fleet.test.ts',
   'test/demo/demo.test.ts',
   'test/redis/refresh-rotation.test.ts',
-  'test/simulation/fleet.sim.test.ts',
   'test/package/docs.test.ts',
   'test/redis/redis-coordination.test.ts',
   'test/sdk/sdk-source-fleet.test.ts',
