@@ -25,6 +25,15 @@ export interface AwsWorkerReport {
   readonly type: 'report';
   readonly requests: number;
   readonly failures: string[];
+  /** Keys the provider handed to the SDK's signer already expired: what the library must never do. */
+  readonly expiredServed: number;
+  /**
+   * Requests S3 refused as signed with expired keys although the keys were valid when handed to the
+   * signer: they expired on the way (a machine this busy delays a request longer than the keys had left).
+   */
+  readonly expiredInTransit: number;
+  /** The longest a request took, from its keys handed to the signer to S3's answer, in ms. */
+  readonly longestRequestMs: number;
 }
 
 const settings = JSON.parse(process.argv[2]!) as AwsWorkerSettings;
@@ -34,10 +43,15 @@ const sts = new STSClient({ endpoint: settings.stsUrl, region: 'us-east-1', cred
 
 let requests = 0;
 const failures: string[] = [];
+let expiredServed = 0;
+let expiredInTransit = 0;
+let longestRequestMs = 0;
+/** The keys handed to the signer for the request in flight (one at a time): when, and until when they were valid. */
+let handedOut = { at: 0, expiresAt: Number.POSITIVE_INFINITY };
 let running = true;
 let provider: CredentialProvider<AwsKeys> | null = null;
 let s3: S3Client | null = null;
-const report = (): AwsWorkerReport => ({ type: 'report', requests, failures: failures.slice(0, 5) });
+const report = (): AwsWorkerReport => ({ type: 'report', requests, failures: failures.slice(0, 5), expiredServed, expiredInTransit, longestRequestMs });
 
 const onMessage = async (message: { type: string }): Promise<void> => {
   if (message.type !== 'stop') return;
@@ -65,7 +79,14 @@ try {
     refreshFloorMs: 200,
     mintTimeoutMs: 3_000,
   });
-  s3 = new S3Client({ endpoint: settings.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: toAwsCredentialProvider(provider), maxAttempts: 1 });
+  const keys = toAwsCredentialProvider(provider);
+  const credentials = async (options?: Parameters<typeof keys>[0]) => {
+    const served = await keys(options);
+    handedOut = { at: Date.now(), expiresAt: served.expiration?.getTime() ?? Number.POSITIVE_INFINITY };
+    if (handedOut.expiresAt <= handedOut.at) expiredServed++;
+    return served;
+  };
+  s3 = new S3Client({ endpoint: settings.s3Url, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
 } catch (error) {
   failures.push(`construction: ${(error as Error).message}`);
 }
@@ -76,7 +97,10 @@ while (running && s3 !== null) {
     await response.Body?.transformToString();
     requests++;
   } catch (error) {
-    if (running && failures.length < 5) failures.push(`${(error as Error).name}: ${(error as Error).message}`);
+    const expiredOnTheWay = (error as Error).message.includes('expired keys') && handedOut.expiresAt > handedOut.at;
+    if (expiredOnTheWay) expiredInTransit++;
+    else if (running && failures.length < 5) failures.push(`${(error as Error).name}: ${(error as Error).message}`);
   }
+  longestRequestMs = Math.max(longestRequestMs, Date.now() - handedOut.at);
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
