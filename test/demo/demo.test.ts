@@ -1,24 +1,14 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'vitest';
+import { runNode } from '../run-node.js';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /** `npm run demo -- <args>` in a process of its own, to its end (killed after `timeoutMs`): its exit code and what it printed. */
-function demo(args: string[], timeoutMs = 30_000): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/demo.ts', ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], timeout: timeoutMs });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
-    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-    child.once('error', reject);
-    child.once('close', (status) => resolve({ status, stdout, stderr }));
-  });
-}
+const demo = (args: string[], timeoutMs = 30_000) => runNode(['--import', 'tsx', 'examples/demo.ts', ...args], { cwd: root, timeoutMs });
 
 // Every case runs at once: each demo starts its own servers on ports from the OS, and most of each
 // run is real time (the demo's own duration); one after another they took 45 s of the suite's time.
@@ -26,7 +16,7 @@ describe.concurrent('npm run demo', () => {
   it('runs end to end on loopback, exits 0 and prints the summary (short run)', { timeout: 60_000 }, async ({ expect }) => {
     const out = mkdtempSync(join(tmpdir(), 'credential-actor-demo-'));
     const child = await demo(['--duration', '6', '--out', out], 45_000);
-    expect(child.status, child.stderr).toBe(0);
+    expect(child.code, child.stderr).toBe(0);
     expect(child.stdout).toMatch(/expired tokens served: 0/);
     expect(child.stdout).toMatch(/0 refused by the API/);
     expect(child.stdout).toMatch(/mints +\d+ \(the token server issued \d+\)/);
@@ -37,7 +27,7 @@ describe.concurrent('npm run demo', () => {
 describe.concurrent('npm run demo: its command line', () => {
   it('--help prints the usage and exits 0', async ({ expect }) => {
     const child = await demo(['--help']);
-    expect(child.status).toBe(0);
+    expect(child.code).toBe(0);
     expect(child.stdout).toMatch(/^Usage: npm run demo -- \[options\]/);
     expect(child.stdout).toMatch(/--fleet N/);
   });
@@ -48,7 +38,7 @@ describe.concurrent('npm run demo: its command line', () => {
     [['--tenants', 'many'], /^demo: --tenants must be a whole number >= 1, got "many"/],
   ])('%j: one line, the usage, exit code 2, no stack', async ([args, message], { expect }) => {
     const child = await demo(args);
-    expect(child.status).toBe(2);
+    expect(child.code).toBe(2);
     expect(child.stderr).toMatch(message);
     expect(child.stderr).toMatch(/Usage: npm run demo/);
     expect(child.stderr).not.toMatch(/\n\s+at /);
@@ -60,7 +50,7 @@ describe.concurrent('npm run demo: its command line', () => {
 describe.concurrent('npm run demo -- --tenants', () => {
   it('runs the pool end to end: every tenant served, the issuer spared during the outage', { timeout: 60_000 }, async ({ expect }) => {
     const child = await demo(['--tenants', '10', '--duration', '8'], 45_000);
-    expect(child.status, child.stderr).toBe(0);
+    expect(child.code, child.stderr).toBe(0);
     expect(child.stdout).toMatch(/Summary after [\d.]+s, 10 tenants/);
     expect(child.stdout).toMatch(/expired tokens served: 0/);
     expect(child.stdout).toMatch(/\(0 refused by the API\)/);
@@ -77,7 +67,7 @@ describe.concurrent('npm run demo -- --tenants', () => {
 describe.concurrent('npm run demo -- --fleet', () => {
   it('runs three processes on one Redis: one issuer request per refresh window for the fleet, no expired token', { timeout: 60_000 }, async ({ expect }) => {
     const child = await demo(['--fleet', '3', '--duration', '10'], 50_000);
-    expect(child.status, child.stderr).toBe(0);
+    expect(child.code, child.stderr).toBe(0);
     expect(child.stdout).toMatch(/Summary after [\d.]+s, 3 processes, one Redis/);
     expect(child.stdout).toMatch(/expired tokens served: 0/);
     expect(child.stdout).toMatch(/\(0 refused by the API\)/);
