@@ -330,6 +330,7 @@ describe.concurrent('browser tabs share one token (Chromium, oidc-provider with 
       expect(server.state.apiRejected).toEqual([]);
       expectNoReplay();
     });
+
     it('offline, then a refused connection: failures that say so, nobody signed out, everyone served again once the network is back', { timeout: 60_000 }, async (test) => {
       const { expect } = test;
       const { context, server, open, expectNoReplay, firstToken, allServedAgain } = await session(test, 'fast');
@@ -348,6 +349,7 @@ describe.concurrent('browser tabs share one token (Chromium, oidc-provider with 
       expect(failures.filter((failure) => failure === 'REFRESH_TOKEN_UNUSABLE')).toEqual([]);
       expectNoReplay();
     });
+
     it('the holder paused mid-grant for longer than mintTimeoutMs while its answer came: on resume the answer wins, nobody is signed out', { timeout: 60_000 }, async (test) => {
       const { expect } = test;
       const { context, open, holdNextGrant, expectNoReplay, firstToken, allServedAgain } = await session(test, 'fast', { grantTimeoutMs: '20000' });
