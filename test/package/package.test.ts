@@ -79,9 +79,10 @@ function typeCheck(dir: string, compiler: Compiler): string {
 
 /**
  * A strict consumer's files: its own app, a check that the declarations offer no back door, and a
- * browser-only app. They share their settings (`STRICT_CONSUMER`: nodenext, ESM), so one compiler run
- * checks all three (a run of TypeScript 5.9 costs seconds of CPU); each test reads the diagnostics of
- * its own file and those of no app file (the package's declarations), so each fails on its own.
+ * browser-only app. They share their settings (`STRICT_CONSUMER`: nodenext, which implies
+ * `esModuleInterop`, and ESM), so one compiler run checks all three (a run of TypeScript 5.9 costs
+ * seconds of CPU); each test reads the diagnostics of its own file and those of no app file (the
+ * package's declarations), so each fails on its own.
  */
 const STRICT_CONSUMER_FILES = {
   'app.ts': [
