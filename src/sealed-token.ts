@@ -1,3 +1,4 @@
+import { base64url, base64urlBytes } from './base64url.js';
 import { describeShape } from './describe-shape.js';
 import { CredentialError } from '../machines/credential-error.js';
 import type { SecretValue } from '../machines/secret.js';
@@ -91,7 +92,7 @@ export class TokenSealer {
     );
     const key = await this.#keys.get(this.#sealingId)!;
     const sealed = new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: aad(credential, fence, purpose) }, key, plain));
-    return `${fence}:${this.#sealingId}:${toBase64Url(iv)}:${toBase64Url(sealed)}`;
+    return `${fence}:${this.#sealingId}:${base64url(iv)}:${base64url(sealed)}`;
   }
 
   /**
@@ -113,7 +114,7 @@ export class TokenSealer {
     if (key === undefined) throw rejected(`it was sealed with key ${JSON.stringify(keyId.slice(0, 32))}, which this process does not hold`);
     let plain: ArrayBuffer;
     try {
-      plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: fromBase64Url(ivText), additionalData: aad(credential, fence, purpose) }, await key, fromBase64Url(sealedText));
+      plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: base64urlBytes(ivText), additionalData: aad(credential, fence, purpose) }, await key, base64urlBytes(sealedText));
     } catch {
       throw rejected('it does not open with its key (tampered, or sealed for another credential)');
     }
@@ -172,15 +173,4 @@ async function importKey(key: Uint8Array | CryptoKey): Promise<CryptoKey> {
 function isAesKey(key: unknown): key is CryptoKey {
   const { algorithm } = (typeof key === 'object' && key !== null ? key : {}) as { algorithm?: { name?: unknown; length?: unknown } };
   return algorithm?.name === 'AES-GCM' && algorithm.length === 256;
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = '';
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text.replace(/-/g, '+').replace(/_/g, '/'));
-  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
 }

@@ -1,5 +1,6 @@
 import { CredentialError } from '../../machines/credential-error.js';
 import type { AuthToken } from '../../machines/credential.types.js';
+import { base64urlBytes } from '../base64url.js';
 import { describeShape } from '../describe-shape.js';
 import { checkRequestAuthorization } from './request-options.js';
 import type { TokenSource } from '../provider.js';
@@ -189,8 +190,7 @@ export function refusalFrom(status: number, wwwAuthenticate: string | null, sche
 function decodeClaims(encoded: string | undefined): string | undefined {
   if (encoded === undefined || encoded.length === 0) return undefined;
   try {
-    const binary = atob(encoded.replace(/-/g, '+').replace(/_/g, '/'));
-    const text = new TextDecoder('utf-8', { fatal: true }).decode(Uint8Array.from(binary, (char) => char.charCodeAt(0)));
+    const text = new TextDecoder('utf-8', { fatal: true }).decode(base64urlBytes(encoded));
     return text.length === 0 ? undefined : text;
   } catch {
     return undefined;

@@ -1,4 +1,5 @@
 import * as oauth from 'oauth4webapi';
+import { base64urlBytes } from '../base64url.js';
 import { urlOption } from '../check-options.js';
 import { CredentialError } from '../../machines/credential-error.js';
 import { Secret } from '../../machines/secret.js';
@@ -101,13 +102,6 @@ function jwtExpiry(token: string): number | null {
   } catch {
     return null;
   }
-}
-
-/** base64url to bytes (no padding needed), in every runtime. */
-function base64urlBytes(text: string): Uint8Array {
-  const base64 = text.replace(/-/g, '+').replace(/_/g, '/');
-  const binary = atob(base64 + '='.repeat((4 - (base64.length % 4)) % 4));
-  return Uint8Array.from(binary, (char) => char.charCodeAt(0));
 }
 
 /** The non-secret facts of a token response, as a `MintedToken` carries them. */

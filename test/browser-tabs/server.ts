@@ -11,7 +11,16 @@ import type { TokenServer } from '../../examples/token-server.js';
 import { listen } from '../sdk/local-servers.js';
 import { bundleForBrowser } from '../../examples/bundle-for-browser.js';
 
-const bundle = (entry: string) => bundleForBrowser(new URL(entry, import.meta.url));
+/** Each page script, bundled once per process: every case's server serves the same two. */
+const bundles = new Map<string, Promise<string>>();
+const bundle = (entry: string): Promise<string> => {
+  let bundled = bundles.get(entry);
+  if (bundled === undefined) {
+    bundled = bundleForBrowser(new URL(entry, import.meta.url));
+    bundles.set(entry, bundled);
+  }
+  return bundled;
+};
 
 const page = (script: string) => `<!doctype html><html><head><meta charset="utf-8"><title>tab</title></head><body><script type="module" src="/${script}"></script></body></html>`;
 
