@@ -29,7 +29,7 @@ describe('base64url', () => {
   });
 
   it('accepts and refuses what atob does', () => {
-    const alphabet = [...'AZaz09-_+/= \n.*é'];
+    const alphabet = [...'AZaz09-_+/= \n.*é\u0080'];
     fc.assert(
       fc.property(fc.array(fc.constantFrom(...alphabet), { maxLength: 12 }), (characters) => {
         const text = characters.join('');
