@@ -1,5 +1,5 @@
 /**
- * base64url, both ways, in every runtime (no `Buffer`, no `Uint8Array.fromBase64` before Node 25).
+ * base64url, both ways, in every runtime (browsers have no `Buffer`, and Node 20 no `Uint8Array.fromBase64`).
  * Table-driven: every follower's read of a shared token decodes two of these, and `atob` with a
  * per-character `Uint8Array.from` took a tenth of the fleet simulation's CPU.
  */
