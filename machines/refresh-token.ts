@@ -68,25 +68,36 @@ export function grantDecision(record: RefreshTokenRecord, now: number, reuseInte
 
 /**
  * The record a holder starts from, given what it holds (`held`: shared, stored, or none) and the
- * refresh token the app was configured with (`configured`, a family's first): the held record
- * (which takes the configured refresh token as its value when it is that very one: the same family,
- * generation 0, its value not known to the holder), unless it is of a family already dead (revoked,
- * or in doubt for good) that the configured token did not come before: then the configured token
- * starts over (a new sign-in's, deployed as config). A held record whose refresh token only another
- * holder knows (a tab's marker) is not dead: the configured token does not replace it.
+ * refresh token the app was configured with (`configured`, a family's first, handed to this holder at
+ * `configuredAt` on its clock): the held record (which takes the configured refresh token as its value
+ * when it is that very one: the same family, generation 0, its value not known to the holder), unless
+ * it is of a family already dead (revoked, or in doubt for good) that the configured token did not come
+ * before: then the configured token starts over (a new sign-in's, deployed as config). The configured
+ * token came before the held family when the held record lists it among the families it replaced, or
+ * when the held family was signed in after this holder was configured: a sign-in made by a holder that
+ * had not yet heard the current record lists only what that holder knew, so the list alone can miss an
+ * older family that is spent. A held record whose refresh token only another holder knows (a tab's
+ * marker) is not dead: the configured token does not replace it.
  *
  * @example
  * ```ts
- * const record = startingRecord(await store.load(), familyRecord(family, configured, 0), clock.now(), 0);
+ * const record = startingRecord(await store.load(), { record: familyRecord(family, configured, 0), at: configuredAt }, clock.now(), 0);
  * ```
  */
-export function startingRecord(held: RefreshTokenRecord | null, configured: RefreshTokenRecord, now: number, reuseIntervalMs: number): RefreshTokenRecord {
-  if (held === null) return configured;
-  if (held.family === configured.family) {
-    return held.value === null && held.generation === configured.generation && held.refusal === null ? { ...held, value: configured.value } : held;
+export function startingRecord(held: RefreshTokenRecord | null, configured: ConfiguredRecord, now: number, reuseIntervalMs: number): RefreshTokenRecord {
+  const { record } = configured;
+  if (held === null) return record;
+  if (held.family === record.family) {
+    return held.value === null && held.generation === record.generation && held.refusal === null ? { ...held, value: record.value } : held;
   }
-  if (held.formerFamilies.includes(configured.family)) return held;
+  if (held.formerFamilies.includes(record.family) || held.signedInAt > configured.at) return held;
   const unknown = held.value === null && held.refusal === null && (held.status === 'usable' || held.status === 'granting');
   if (unknown || grantDecision(held, now, reuseIntervalMs).kind !== 'unusable') return held;
-  return { ...configured, formerFamilies: [held.family, ...held.formerFamilies].slice(0, FORMER_FAMILIES_KEPT) };
+  return { ...record, formerFamilies: [held.family, ...held.formerFamilies].slice(0, FORMER_FAMILIES_KEPT) };
+}
+
+/** The record of the refresh token a holder was configured with, and when it was handed over (ms, on the holder's clock). */
+export interface ConfiguredRecord {
+  readonly record: RefreshTokenRecord;
+  readonly at: number;
 }

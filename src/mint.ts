@@ -66,6 +66,11 @@ export interface ExclusiveMint<T extends SecretValue<T> = string> extends Mint<T
   readonly exclusive: true;
   /** The refresh token the app was configured with (a sign-in's): grants start from it where no holder knows a newer one. */
   readonly configuredRefreshToken: Secret;
+  /**
+   * When this holder was handed `configuredRefreshToken` (ms, on the clock its provider runs on): a
+   * family signed in after it is never replaced by the configured refresh token, which came before it.
+   */
+  readonly configuredAt: number;
   /** How long a grant that was sent may take to answer (ms); past it, its refresh token is in doubt. */
   readonly grantTimeoutMs: number;
   /** The issuer's refresh-token reuse interval (ms; 0: none): within it, a refresh token in doubt may be sent again. */
@@ -80,17 +85,24 @@ export interface ExclusiveMint<T extends SecretValue<T> = string> extends Mint<T
 /**
  * Throws `INVALID_CONFIG` for a mint marked `exclusive` that does not carry what its holders need (a
  * wrapper that copied the mark and nothing else): `Object.assign(wrapper, { exclusive,
- * configuredRefreshToken, grantTimeoutMs, reuseIntervalMs, signIn })` from the mint it wraps.
+ * configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs, signIn })` from the mint it wraps.
  */
 export function checkExclusiveMint(mint: Mint<SecretValue>): void {
   if (!isExclusiveMint(mint)) return;
-  const { configuredRefreshToken, grantTimeoutMs, reuseIntervalMs, signIn } = mint as Partial<ExclusiveMint<SecretValue>>;
+  const { configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs, signIn } = mint as Partial<ExclusiveMint<SecretValue>>;
   const complete =
-    configuredRefreshToken instanceof Secret && typeof grantTimeoutMs === 'number' && grantTimeoutMs > 0 && typeof reuseIntervalMs === 'number' && reuseIntervalMs >= 0 && typeof signIn === 'function';
+    configuredRefreshToken instanceof Secret &&
+    typeof configuredAt === 'number' &&
+    Number.isFinite(configuredAt) &&
+    typeof grantTimeoutMs === 'number' &&
+    grantTimeoutMs > 0 &&
+    typeof reuseIntervalMs === 'number' &&
+    reuseIntervalMs >= 0 &&
+    typeof signIn === 'function';
   if (!complete) {
     throw new CredentialError(
       'INVALID_CONFIG',
-      'mint is marked exclusive but lacks configuredRefreshToken, grantTimeoutMs, reuseIntervalMs or signIn: a wrapper of refreshTokenMint must copy them from the mint it wraps',
+      'mint is marked exclusive but lacks configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs or signIn: a wrapper of refreshTokenMint must copy them from the mint it wraps',
     );
   }
 }

@@ -1,5 +1,5 @@
 import { CredentialError, isCredentialError, mintTimeoutError } from '../machines/credential-error.js';
-import { familyRecord, grantDecision, isNewerRecord, nextRecord, startingRecord, type GrantDecision } from '../machines/refresh-token.js';
+import { familyRecord, grantDecision, isNewerRecord, nextRecord, startingRecord, type ConfiguredRecord, type GrantDecision } from '../machines/refresh-token.js';
 import type { GrantRefusal, RefreshTokenEvent, RefreshTokenRecord } from '../machines/refresh-token.types.js';
 import { Secret, type SecretValue } from '../machines/secret.js';
 import { familyOf } from './refresh-token-record.js';
@@ -94,7 +94,7 @@ export class GrantRunner {
   readonly #retryWriteMs: number;
   readonly #answered: ((minted: MintedToken<SecretValue>) => void) | undefined;
   readonly #failed: ((error: unknown) => void) | undefined;
-  #configured: Promise<RefreshTokenRecord> | null = null;
+  #configured: Promise<ConfiguredRecord> | null = null;
   /** The newest record this runner wrote or is writing: its own writes not yet landed are newer than what the holder reads. */
   #latest: RefreshTokenRecord | null = null;
   #inFlight: Promise<MintedToken<SecretValue>> | null = null;
@@ -238,7 +238,7 @@ export class GrantRunner {
         if (isCredentialError(error, 'REFRESH_TOKEN_UNUSABLE') || isCredentialError(error, 'SHARED_TOKEN_REJECTED')) return null;
         throw error;
       });
-      const known = this.newest(held) ?? (await this.#configuredRecord());
+      const known = this.newest(held) ?? (await this.#configuredRecord()).record;
       const next = nextRecord(known, { type: 'signedIn', family, at: Math.max(1, Math.round(this.#clock.now())), refreshToken });
       if (next === null) return; // that sign-in is the family already
       if (await this.#holder.write(next, held, 'signIn')) {
@@ -253,9 +253,9 @@ export class GrantRunner {
     this.#closed = true;
   }
 
-  #configuredRecord(): Promise<RefreshTokenRecord> {
-    const configured = this.#mint.configuredRefreshToken;
-    this.#configured ??= familyOf(configured.reveal()).then((family) => familyRecord(family, configured, 0));
+  #configuredRecord(): Promise<ConfiguredRecord> {
+    const { configuredRefreshToken: configured, configuredAt } = this.#mint;
+    this.#configured ??= familyOf(configured.reveal()).then((family) => ({ record: familyRecord(family, configured, 0), at: configuredAt }));
     return this.#configured;
   }
 

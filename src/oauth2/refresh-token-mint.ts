@@ -157,6 +157,8 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
   }
   const clock = options.clock ?? systemClock;
   const now = () => clock.now();
+  // a family signed in after this moment came after the configured refresh token: it is never taken back over it
+  const configuredAt = now();
   const client: oauth.Client = { client_id: clientId };
   const server: oauth.AuthorizationServer = { issuer: tokenEndpoint.origin, token_endpoint: tokenEndpoint.href };
   const http = httpOptions(options);
@@ -250,6 +252,7 @@ export function refreshTokenMint(options: RefreshTokenOptions): RefreshTokenMint
     ...(dpop === undefined ? {} : { keyBound: true as const }),
     exclusive: true as const,
     configuredRefreshToken,
+    configuredAt,
     grantTimeoutMs,
     reuseIntervalMs,
     signIn: (refreshToken: string | Secret) => local.signIn(secretOption(`${OWNER} signIn`, 'refreshToken', refreshToken)),

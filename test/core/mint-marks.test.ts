@@ -12,7 +12,7 @@ import { checkExclusiveMint, isKeyBoundMint, type Mint } from '../../src/mint.js
 import { ManualClock } from '../../src/testing/index.js';
 
 const mint = async () => ({ secret: 't', expiresAt: null });
-const complete = { exclusive: true, configuredRefreshToken: new Secret('rt'), grantTimeoutMs: 1_000, reuseIntervalMs: 0, signIn: async () => {} };
+const complete = { exclusive: true, configuredRefreshToken: new Secret('rt'), configuredAt: 1_000, grantTimeoutMs: 1_000, reuseIntervalMs: 0, signIn: async () => {} };
 
 describe('checkExclusiveMint', () => {
   it('passes a mint not marked exclusive, whatever else it carries', () => {
@@ -25,6 +25,7 @@ describe('checkExclusiveMint', () => {
     ['a reuse interval of 0', { reuseIntervalMs: 0 }],
     ['a reuse interval', { reuseIntervalMs: 2_000 }],
     ['a grant timeout of 1 ms', { grantTimeoutMs: 1 }],
+    ["configured at the clock's start", { configuredAt: 0 }],
   ])('passes an exclusive mint that carries everything: %s', (_, fields) => {
     expect(() => checkExclusiveMint(Object.assign(async () => ({ secret: 't', expiresAt: null }), { ...complete, ...fields }) as Mint)).not.toThrow();
   });
@@ -32,6 +33,9 @@ describe('checkExclusiveMint', () => {
   it.each<[string, Record<string, unknown>]>([
     ['no configured refresh token', { configuredRefreshToken: undefined }],
     ['a configured refresh token that is a string, not a Secret', { configuredRefreshToken: 'rt' }],
+    ['no time it was configured at', { configuredAt: undefined }],
+    ['a time configured at that is a string', { configuredAt: '1000' }],
+    ['a time configured at that is not finite', { configuredAt: Number.NaN }],
     ['no grant timeout', { grantTimeoutMs: undefined }],
     ['a grant timeout that is a string', { grantTimeoutMs: '1000' }],
     ['a grant timeout of 0', { grantTimeoutMs: 0 }],
@@ -44,7 +48,7 @@ describe('checkExclusiveMint', () => {
   ])('refuses an exclusive mint with %s: INVALID_CONFIG, naming what a wrapper must copy', (_, fields) => {
     const wrapper = Object.assign(async () => ({ secret: 't', expiresAt: null }), { ...complete, ...fields }) as Mint;
     expect(() => checkExclusiveMint(wrapper)).toThrow(
-      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/configuredRefreshToken, grantTimeoutMs, reuseIntervalMs or signIn/) }),
+      expect.objectContaining({ code: 'INVALID_CONFIG', message: expect.stringMatching(/configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs or signIn/) }),
     );
   });
 

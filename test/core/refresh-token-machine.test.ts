@@ -40,7 +40,7 @@ function harness(options: { reuseIntervalMs?: number } = {}) {
       calls.push(grant!);
       return script.shift()!(grant!, signal);
     },
-    { exclusive: true as const, configuredRefreshToken: new Secret('rt-0'), grantTimeoutMs: 10_000, reuseIntervalMs: options.reuseIntervalMs ?? 0, signIn: async () => {} },
+    { exclusive: true as const, configuredRefreshToken: new Secret('rt-0'), configuredAt: clock.now(), grantTimeoutMs: 10_000, reuseIntervalMs: options.reuseIntervalMs ?? 0, signIn: async () => {} },
   ) as ExclusiveMint;
   const holder = new MemoryHolder();
   const runner = new GrantRunner({ mint, holder, clock });
@@ -229,6 +229,31 @@ describe('the refresh-token statechart, every transition through the grant runne
     }
   });
 
+  it('a dead family signed in after this holder was configured, not naming its configured family: never replaced by it (REFRESH_TOKEN_UNUSABLE, nothing sent)', async () => {
+    // the tabs simulation's seed 20261992: family f3 was signed in by a tab that had heard only f2, so f3
+    // names f2 alone; its grant was lost; this holder, configured with rt-0 before f3's sign-in, must not send rt-0
+    const deadFamilySignedInAt = async (clock: ManualClock, signedInAt: number) => {
+      const signedIn = familyRecord('f3', new Secret('rt-3-0'), signedInAt, ['f2']);
+      const sent = nextRecord(signedIn, { type: 'grant.sent', grantId: 'g', at: clock.now(), deadline: clock.now() + 1_000, reuseIntervalMs: 0 })!;
+      clock.advance(1_000);
+      return nextRecord(sent, { type: 'grant.lost', grantId: 'g' })!;
+    };
+    const before = harness();
+    before.clock.advance(9_045);
+    before.holder.record = await deadFamilySignedInAt(before.clock, before.clock.now());
+    expect(await outcome(before.runner.step({ signal: before.signal(), held: before.holder.record }))).toMatchObject({ ok: false, error: { code: 'REFRESH_TOKEN_UNUSABLE' } });
+    expect(before.calls).toHaveLength(0);
+    expect(before.holder.record.family).toBe('f3');
+
+    // configured after that sign-in (a new sign-in deployed as config): its refresh token starts over
+    const after = harness();
+    after.holder.record = await deadFamilySignedInAt(after.clock, after.clock.now() - 1);
+    after.script.push(async () => after.token('at-1'));
+    await after.runner.step({ signal: after.signal(), held: after.holder.record });
+    expect(after.calls.map((grant) => grant.refreshToken.reveal())).toEqual(['rt-0']);
+    expect(after.holder.record?.formerFamilies).toEqual(['f3', 'f2']);
+  });
+
   it('takes every transition of the statechart', () => {
     const edges: string[] = [];
     const visit = (node: DirectedGraphNode) => {
@@ -259,8 +284,8 @@ describe('the record’s pure rules', () => {
   });
 
   it('starts from the configured refresh token only where the held family is dead and did not come after it', () => {
-    const configured = family('config');
-    expect(startingRecord(null, configured, 0, 0)).toBe(configured);
+    const configured = { record: family('config'), at: 0 };
+    expect(startingRecord(null, configured, 0, 0)).toBe(configured.record);
     const live = family('other');
     expect(startingRecord(live, configured, 0, 0)).toBe(live);
     const dead = family('other', 3, 'revoked');

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { FORMER_FAMILIES_KEPT } from '../../machines/refresh-token.machine.js';
-import { familyRecord, startingRecord } from '../../machines/refresh-token.js';
+import { familyRecord, grantDecision, startingRecord } from '../../machines/refresh-token.js';
 import { isNewerRecord, isRecordVersion, type RecordVersion } from '../../machines/refresh-token-order.js';
 import type { RefreshTokenRecord } from '../../machines/refresh-token.types.js';
 import { Secret } from '../../machines/secret.js';
@@ -78,16 +78,18 @@ describe('isRecordVersion: what a heard record must carry to be ordered', () => 
 
 describe('startingRecord: the record a holder starts from', () => {
   const configured = familyRecord('fam-b', new Secret('rt-configured'), 0);
+  /** Configured at the clock's start: before every sign-in. */
+  const handed = { record: configured, at: 0 };
   const held = (fields: Partial<RefreshTokenRecord>): RefreshTokenRecord => ({ ...familyRecord('fam-b', new Secret('rt-held'), 0), ...fields });
   const reveal = (record: RefreshTokenRecord) => ({ ...record, value: record.value?.reveal() ?? null });
 
   it('holding nothing: the configured refresh token', () => {
-    expect(startingRecord(null, configured, 0, 0)).toBe(configured);
+    expect(startingRecord(null, handed, 0, 0)).toBe(configured);
   });
 
   it('the configured token itself, its value not known to the holder (a marker): the held record with the configured value', () => {
     const marker = held({ value: null, generation: 0 });
-    expect(reveal(startingRecord(marker, configured, 0, 0))).toEqual(reveal({ ...marker, value: configured.value }));
+    expect(reveal(startingRecord(marker, handed, 0, 0))).toEqual(reveal({ ...marker, value: configured.value }));
   });
 
   it.each<[string, Partial<RefreshTokenRecord>]>([
@@ -96,12 +98,12 @@ describe('startingRecord: the record a holder starts from', () => {
     ['the configured one, refused by the issuer', { value: null, generation: 0, status: 'revoked', refusal: { error: 'invalid_grant' } }],
   ])('the same family, %s: the held record as it is', (_, fields) => {
     const record = held(fields);
-    expect(startingRecord(record, configured, 0, 0)).toBe(record);
+    expect(startingRecord(record, handed, 0, 0)).toBe(record);
   });
 
   it('a family that replaced the configured one (a sign-in since): the held record, even revoked', () => {
     const record = held({ family: 'fam-c', formerFamilies: ['fam-b'], status: 'revoked' });
-    expect(startingRecord(record, configured, 0, 0)).toBe(record);
+    expect(startingRecord(record, handed, 0, 0)).toBe(record);
   });
 
   it.each<[string, Partial<RefreshTokenRecord>]>([
@@ -110,27 +112,27 @@ describe('startingRecord: the record a holder starts from', () => {
     ['usable, its value known', { family: 'fam-a', status: 'usable' }],
   ])('another family, live (%s): the held record, which the configured token does not replace', (_, fields) => {
     const record = held(fields);
-    expect(startingRecord(record, configured, 0, 0)).toBe(record);
+    expect(startingRecord(record, handed, 0, 0)).toBe(record);
   });
 
   it('another family granting past its deadline, its value only another holder knows: still the held record (that holder may know how it went)', () => {
     const record = held({ family: 'fam-a', value: null, status: 'granting', grant: { id: 'g1', sentAt: 0, deadline: 10, firstSentAt: 0 } });
-    expect(startingRecord(record, configured, 100, 0)).toBe(record);
+    expect(startingRecord(record, handed, 100, 0)).toBe(record);
   });
 
   it('another family granting past its deadline, its value known here (this holder sent it and never heard back): dead unless the reuse interval still lets it be sent', () => {
     const record = held({ family: 'fam-a', status: 'granting', grant: { id: 'g1', sentAt: 0, deadline: 10, firstSentAt: 0 }, formerFamilies: ['fam-0'] });
     // before the deadline the grant may still answer: wait for it
-    expect(startingRecord(record, configured, 9, 0)).toBe(record);
+    expect(startingRecord(record, handed, 9, 0)).toBe(record);
     // past it, with no reuse interval: in doubt for good
-    expect(reveal(startingRecord(record, configured, 100, 0))).toEqual(reveal({ ...configured, formerFamilies: ['fam-a', 'fam-0'] }));
+    expect(reveal(startingRecord(record, handed, 100, 0))).toEqual(reveal({ ...configured, formerFamilies: ['fam-a', 'fam-0'] }));
     // past it, within a reuse interval counted from its first send: it may be sent again
-    expect(startingRecord(record, configured, 100, 1_000)).toBe(record);
+    expect(startingRecord(record, handed, 100, 1_000)).toBe(record);
   });
 
   it('another family in doubt, its value not known here: dead, so the configured token starts over', () => {
     const record = held({ family: 'fam-a', value: null, status: 'inDoubt' });
-    expect(reveal(startingRecord(record, configured, 0, 0))).toEqual(reveal({ ...configured, formerFamilies: ['fam-a'] }));
+    expect(reveal(startingRecord(record, handed, 0, 0))).toEqual(reveal({ ...configured, formerFamilies: ['fam-a'] }));
   });
 
   it.each<[string, Partial<RefreshTokenRecord>]>([
@@ -139,13 +141,37 @@ describe('startingRecord: the record a holder starts from', () => {
     ['usable, but its value unknown and refused', { family: 'fam-a', value: null, status: 'revoked', refusal: { error: 'invalid_grant' } }],
   ])('another family, dead (%s): the configured token starts over, remembering the dead family first', (_, fields) => {
     const record = held({ ...fields, formerFamilies: ['fam-0'] });
-    const started = startingRecord(record, configured, 0, 0);
+    const started = startingRecord(record, handed, 0, 0);
     expect(reveal(started)).toEqual(reveal({ ...configured, formerFamilies: ['fam-a', 'fam-0'] }));
+  });
+
+  describe('a dead family signed in after this holder was configured (its list of replaced families can miss the configured one)', () => {
+    // tabs simulation, seed 20261992: a tab configured with family f2's refresh token signed in family f3
+    // before it heard the record, so f3 lists only f2; f3's first grant was lost; a tab configured at
+    // the start with family f1's refresh token (long spent) took f1 back and sent it again
+    const f1 = familyRecord('f1', new Secret('rt-1-0'), 0);
+    const f3 = { ...familyRecord('f3', new Secret('rt-3-0'), 9_045, ['f2']), status: 'granting' as const, grant: { id: 'g', sentAt: 10_058, deadline: 16_058, firstSentAt: 10_058 } };
+
+    it('configured before that sign-in: the held record, which may not be sent (the configured token is older, maybe spent)', () => {
+      expect(startingRecord(f3, { record: f1, at: 0 }, 16_059, 0)).toBe(f3);
+      expect(startingRecord(f3, { record: f1, at: 9_044 }, 16_059, 0)).toBe(f3);
+      expect(grantDecision(f3, 16_059, 0)).toMatchObject({ kind: 'unusable', why: 'inDoubt' });
+    });
+
+    it('configured after it (a new sign-in deployed as config): the configured token starts over', () => {
+      expect(reveal(startingRecord(f3, { record: f1, at: 9_045 }, 16_059, 0))).toEqual(reveal({ ...f1, formerFamilies: ['f3', 'f2'] }));
+      expect(startingRecord(f3, { record: f1, at: 20_000 }, 16_059, 0).family).toBe('f1');
+    });
+
+    it('the same family as configured: unchanged by when it was configured', () => {
+      const signedIn = { ...familyRecord('f1', new Secret('rt-1-3'), 9_045), generation: 3 };
+      expect(startingRecord(signedIn, { record: f1, at: 0 }, 0, 0)).toBe(signedIn);
+    });
   });
 
   it(`remembers at most ${FORMER_FAMILIES_KEPT} former families, the newest first`, () => {
     const former = Array.from({ length: FORMER_FAMILIES_KEPT + 3 }, (_, index) => `old-${index}`);
-    const started = startingRecord(held({ family: 'fam-a', status: 'revoked', formerFamilies: former }), configured, 0, 0);
+    const started = startingRecord(held({ family: 'fam-a', status: 'revoked', formerFamilies: former }), handed, 0, 0);
     expect(started.formerFamilies).toEqual(['fam-a', ...former].slice(0, FORMER_FAMILIES_KEPT));
   });
 });

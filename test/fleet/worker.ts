@@ -112,8 +112,8 @@ const counted: Mint = async (context) => {
 // a refresh-token mint stays exclusive through the counting wrapper: the wrapper carries what the mint carries
 const mint: Mint = settings.refreshToken === undefined ? counted : Object.assign(counted, pick(issuerMint as ExclusiveMint));
 
-function pick({ exclusive, configuredRefreshToken, grantTimeoutMs, reuseIntervalMs, signIn }: ExclusiveMint) {
-  return { exclusive, configuredRefreshToken, grantTimeoutMs, reuseIntervalMs, signIn };
+function pick({ exclusive, configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs, signIn }: ExclusiveMint) {
+  return { exclusive, configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs, signIn };
 }
 
 let served = 0;

@@ -103,6 +103,11 @@ interface Handle {
   closed: boolean;
   /** When the last message to it is delivered: the broker's order is kept per receiver. */
   lastDeliveryAt: number;
+  /**
+   * The tab's first handle on the channel: the coordination reads messages on it (its second handle
+   * only wakes its waiters), so only what this one is delivered counts as known to the tab.
+   */
+  readonly reads: boolean;
 }
 
 export class SimBrowser {
@@ -129,12 +134,13 @@ export class SimBrowser {
   channelFor(tab: SimTab): new (name: string) => BroadcastChannelLike {
     const browser = this;
     return class implements BroadcastChannelLike {
-      readonly #handle: Handle = { tab, listeners: [], closed: false, lastDeliveryAt: 0 };
+      readonly #handle: Handle;
       readonly #name: string;
       constructor(name: string) {
         this.#name = name;
         let handles = browser.#brokers.get(name);
         if (handles === undefined) browser.#brokers.set(name, (handles = new Set()));
+        this.#handle = { tab, listeners: [], closed: false, lastDeliveryAt: 0, reads: ![...handles].some((handle) => handle.tab === tab) };
         handles.add(this.#handle);
       }
       postMessage(message: unknown): void {
@@ -188,10 +194,10 @@ export class SimBrowser {
 
   #post(name: string, from: Handle, message: unknown): void {
     this.#observe(from.tab, message, true);
-    const traced = message as { type?: string; record?: { status: string; value: string; generation: number; seq: number; family: string } };
+    const traced = message as { type?: string; record?: { status: string; value: string; generation: number; seq: number; family: string; formerFamilies?: string[] } };
     if (TRACE_FILE !== undefined && traced.type !== 'barrier' && traced.type !== undefined) {
       trace(
-        `${this.clock.now() % 100_000} ${from.tab.name} posts ${traced.type}${traced.record === undefined ? '' : ` ${traced.record.family.slice(0, 4)} g${traced.record.generation}.${traced.record.seq} ${traced.record.status} ${traced.record.value}`}`,
+        `${this.clock.now() % 100_000} ${from.tab.name} posts ${traced.type}${traced.record === undefined ? '' : ` ${traced.record.family.slice(0, 4)} g${traced.record.generation}.${traced.record.seq} ${traced.record.status} ${traced.record.value} [${(traced.record.formerFamilies ?? []).map((f) => f.slice(0, 4)).join(',')}]`}`,
       );
     }
     for (const to of this.#brokers.get(name) ?? []) {
@@ -205,7 +211,7 @@ export class SimBrowser {
           this.dropped++;
           return;
         }
-        this.#observe(to.tab, data, false);
+        if (to.reads) this.#observe(to.tab, data, false);
         for (const listener of [...to.listeners]) listener({ data });
       }, at - this.clock.now());
     }
