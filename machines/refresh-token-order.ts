@@ -1,13 +1,15 @@
 import type { RefreshTokenRecord } from './refresh-token.types.js';
 
-/** What orders two records: their family, its sign-in, the change within it, and whether it is dead. */
+/** What orders two records: their family, its sign-in, the change within it (and, for checks, its status). */
 export type RecordVersion = Pick<RefreshTokenRecord, 'signedInAt' | 'family' | 'generation' | 'seq' | 'formerFamilies' | 'status'>;
 
 /**
  * Whether `candidate` is newer than `current`: within a family, a later generation (or a later
  * change within one); across families, the one that replaced the other (it names it among its
- * former families); across families neither replaced (two sign-ins in two tabs at once), a live one
- * over a dead one (revoked, in doubt), else the later sign-in.
+ * former families); across families neither names (two sign-ins at once, or a sign-in made by a
+ * holder that had not heard the current record), the later sign-in. Whether either is dead does not
+ * count: a holder's copy of a family that looks live may be one it kept from long ago, its refresh
+ * token spent since, and taking it back over a later sign-in would send that refresh token again.
  *
  * @example
  * ```ts
@@ -21,13 +23,7 @@ export function isNewerRecord(candidate: RecordVersion, current: RecordVersion |
   }
   if (current.formerFamilies.includes(candidate.family)) return false;
   if (candidate.formerFamilies.includes(current.family)) return true;
-  const candidateDead = isDead(candidate);
-  if (candidateDead !== isDead(current)) return !candidateDead;
   return candidate.signedInAt > current.signedInAt || (candidate.signedInAt === current.signedInAt && candidate.family > current.family);
-}
-
-function isDead(record: RecordVersion): boolean {
-  return record.status === 'revoked' || record.status === 'inDoubt';
 }
 
 /**

@@ -154,6 +154,9 @@ export class GrantRunner {
     const { signal } = run;
     let held = run.held === undefined ? await untilAborted(this.#holder.read(), signal) : run.held;
     const configured = await untilAborted(this.#configuredRecord(), signal);
+    // a record read before a pause (a lease's answer that waited while the process was paused) may be
+    // older than what the holder has now: it is read again once before callers are told to sign in
+    let readAgain = run.held !== undefined;
     for (let round = 0; ; round++) {
       if (this.#inFlight !== null) {
         const token = await untilAborted(this.#inFlight, signal);
@@ -167,7 +170,12 @@ export class GrantRunner {
       const { reuseIntervalMs, grantTimeoutMs } = this.#mint;
       const record = startingRecord(this.newest(held), configured, now, reuseIntervalMs);
       const decision = grantDecision(record, now, reuseIntervalMs);
-      if (decision.kind === 'unusable') throw refreshTokenUnusable(decision, record);
+      if (decision.kind === 'unusable') {
+        if (!readAgain) throw refreshTokenUnusable(decision, record);
+        readAgain = false;
+        held = await untilAborted(this.#holder.read(), signal);
+        continue;
+      }
       if (decision.kind === 'wait') return decision;
       const grantId = randomId();
       const sent = nextRecord(record, { type: 'grant.sent', grantId, at: now, deadline: now + grantTimeoutMs, reuseIntervalMs })!;

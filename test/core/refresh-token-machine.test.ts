@@ -254,6 +254,46 @@ describe('the refresh-token statechart, every transition through the grant runne
     expect(after.holder.record?.formerFamilies).toEqual(['f3', 'f2']);
   });
 
+  it('a record the caller read before a pause, dead by then: read again once before callers are told to sign in (a sign-in landed meanwhile)', async () => {
+    // the fleet simulation's seed 51937392: a lease's answer carried the record in doubt, the process
+    // was paused before it read it, and another process signed in meanwhile
+    const { clock, script, calls, holder, runner, token, signal } = harness();
+    const start = familyRecord(await familyOf('rt-0'), new Secret('rt-0'), 0);
+    const sent = nextRecord(start, { type: 'grant.sent', grantId: 'g', at: clock.now(), deadline: clock.now() + 1_000, reuseIntervalMs: 0 })!;
+    clock.advance(1_000);
+    const stale = nextRecord(sent, { type: 'grant.lost', grantId: 'g' })!;
+    holder.record = nextRecord(stale, { type: 'signedIn', family: await familyOf('rt-signed-in'), at: clock.now(), refreshToken: new Secret('rt-signed-in') });
+    script.push(async () => token('at-1'));
+    expect(await runner.step({ signal: signal(), held: stale })).toMatchObject({ kind: 'minted' });
+    expect(calls.map((grant) => grant.refreshToken.reveal())).toEqual(['rt-signed-in']);
+    // still dead when read again: callers are told, and nothing is sent
+    const again = harness();
+    again.holder.record = stale;
+    expect(await outcome(again.runner.step({ signal: again.signal(), held: stale }))).toMatchObject({ ok: false, error: { code: 'REFRESH_TOKEN_UNUSABLE' } });
+    expect(again.calls).toHaveLength(0);
+  });
+
+  it('its own record kept from long ago (its family unspent) never wins over a later sign-in in doubt that does not name it', async () => {
+    // the tabs simulation's seed 115289883: a tab's first grant got a 503, so its runner kept rt-0
+    // unspent; much later a tab that had heard nothing signed in (naming only the family it was
+    // configured with) and that family was lost in doubt; this tab then sent rt-0, and another tab,
+    // from its own old copy of a family rotated since, sent that family's spent refresh token
+    const { clock, script, calls, holder, runner, signal } = harness();
+    script.push(async (grant) => {
+      grant.unspent();
+      throw new Error('HTTP 503');
+    });
+    await outcome(runner.step({ signal: signal(), held: null }));
+    expect(holder.record?.status).toBe('usable');
+    clock.advance(8_540);
+    const signedIn = familyRecord('f3', new Secret('rt-3-0'), clock.now(), ['f2']);
+    const sent = nextRecord(signedIn, { type: 'grant.sent', grantId: 'g', at: clock.now(), deadline: clock.now() + 1_000, reuseIntervalMs: 0 })!;
+    clock.advance(1_000);
+    holder.record = nextRecord(sent, { type: 'grant.lost', grantId: 'g' })!;
+    expect(await outcome(runner.step({ signal: signal(), held: holder.record }))).toMatchObject({ ok: false, error: { code: 'REFRESH_TOKEN_UNUSABLE' } });
+    expect(calls).toHaveLength(1);
+  });
+
   it('takes every transition of the statechart', () => {
     const edges: string[] = [];
     const visit = (node: DirectedGraphNode) => {
@@ -273,14 +313,16 @@ describe('the record’s pure rules', () => {
     status,
   });
 
-  it('orders records: a later generation, a family that replaced another, a live family over a dead one it did not replace', () => {
+  it('orders records: a later generation, a family that replaced another, else the later sign-in, live or dead', () => {
     expect(isNewerRecord(family('a', 2), family('a', 1))).toBe(true);
     expect(isNewerRecord(family('a', 1), family('a', 2))).toBe(false);
     const replaced = { ...family('b'), formerFamilies: ['a'] };
     expect(isNewerRecord(replaced, family('a', 9))).toBe(true);
     expect(isNewerRecord(family('a', 9), replaced)).toBe(false);
-    expect(isNewerRecord(family('c'), family('d', 0, 'inDoubt'))).toBe(true);
-    expect(isNewerRecord(family('d', 0, 'inDoubt'), family('c'))).toBe(false);
+    // across families neither names: the later sign-in, whatever each looks like
+    const later = { ...family('d', 0, 'inDoubt'), signedInAt: 5 };
+    expect(isNewerRecord(later, family('c'))).toBe(true);
+    expect(isNewerRecord(family('c'), later)).toBe(false);
   });
 
   it('starts from the configured refresh token only where the held family is dead and did not come after it', () => {

@@ -33,11 +33,24 @@ describe('isNewerRecord: which record a holder keeps', () => {
       { family: 'fam-b', signedInAt: 999 },
       true,
     ],
-    // across families neither replaced: live over dead, else the later sign-in
-    ['a live family over a revoked one, whatever the sign-ins', { family: 'fam-c', signedInAt: 1 }, { family: 'fam-b', signedInAt: 999, status: 'revoked' }, true],
-    ['a live family over one in doubt', { family: 'fam-c', signedInAt: 1, status: 'granting' }, { family: 'fam-b', signedInAt: 999, status: 'inDoubt' }, true],
-    ['a revoked family under a live one', { family: 'fam-c', signedInAt: 999, status: 'revoked' }, { family: 'fam-b', signedInAt: 1 }, false],
-    ['one in doubt under a live one', { family: 'fam-c', signedInAt: 999, status: 'inDoubt' }, { family: 'fam-b', signedInAt: 1 }, false],
+    // across families neither names: the later sign-in, dead or not (a copy that looks live may be stale)
+    ['an earlier sign-in that looks live is not newer than a later one revoked', { family: 'fam-c', signedInAt: 1 }, { family: 'fam-b', signedInAt: 999, status: 'revoked' }, false],
+    [
+      'an earlier sign-in that looks live is not newer than a later one in doubt',
+      { family: 'fam-c', signedInAt: 1, status: 'granting' },
+      { family: 'fam-b', signedInAt: 999, status: 'inDoubt' },
+      false,
+    ],
+    ['a later sign-in revoked is newer than an earlier one that looks live', { family: 'fam-c', signedInAt: 999, status: 'revoked' }, { family: 'fam-b', signedInAt: 1 }, true],
+    ['a later sign-in in doubt is newer than an earlier one that looks live', { family: 'fam-c', signedInAt: 999, status: 'inDoubt' }, { family: 'fam-b', signedInAt: 1 }, true],
+    // tabs simulation, seed 115289883: a tab's own copy of the configured family (unspent, kept since its first grant)
+    // against a sign-in made by a tab that had heard nothing (so it names only the family that tab was configured with)
+    [
+      'a configured family kept from long ago is not newer than a later sign-in in doubt that does not name it',
+      { family: 'fam-1', signedInAt: 0, generation: 0, seq: 2 },
+      { family: 'fam-3', signedInAt: 8_540, generation: 0, seq: 4, status: 'inDoubt', formerFamilies: ['fam-2'] },
+      false,
+    ],
     ['both live: the later sign-in', { family: 'fam-a', signedInAt: 101 }, { family: 'fam-b', signedInAt: 100 }, true],
     ['both live: not the earlier sign-in', { family: 'fam-c', signedInAt: 99 }, { family: 'fam-b', signedInAt: 100 }, false],
     ['both dead: the later sign-in', { family: 'fam-a', signedInAt: 101, status: 'revoked' }, { family: 'fam-b', signedInAt: 100, status: 'inDoubt' }, true],

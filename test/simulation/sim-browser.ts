@@ -164,6 +164,7 @@ export class SimBrowser {
           if (tab.closed) return; // a closed page asks for nothing (its script goes on in this process only)
           const taken = this.#locks.has(name);
           if (!taken) this.#locks.set(name, tab);
+          if (TRACE_FILE !== undefined) trace(`${this.clock.now() % 100_000} ${tab.name} LOCK ${taken ? `taken by ${this.#locks.get(name)?.name}` : 'got'}`);
           // the callback is a task of the tab, a moment later: a tab paused meanwhile holds the lock until it resumes
           this.clock.setTimeout(
             () => {
@@ -171,6 +172,7 @@ export class SimBrowser {
                 callback(taken ? null : { name }).then(
                   (value) => {
                     if (!taken && this.#locks.get(name) === tab) this.#locks.delete(name);
+                    if (TRACE_FILE !== undefined && !taken) trace(`${this.clock.now() % 100_000} ${tab.name} LOCK released`);
                     resolve(value);
                   },
                   (error: unknown) => {
@@ -208,6 +210,7 @@ export class SimBrowser {
       this.clock.setTimeout(() => {
         if (to.closed || to.tab.closed) return;
         if (to.tab.paused) {
+          if (TRACE_FILE !== undefined) trace(`${this.clock.now() % 100_000} ${to.tab.name} DROPPED ${(data as { type?: string }).type}`);
           this.dropped++;
           return;
         }

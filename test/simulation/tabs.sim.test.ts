@@ -57,6 +57,9 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** Moves the clock on by `ms`, one timer at a time, letting each timer's consequences settle before the next fires (a browser's event loop is never behind its timers by more than that). */
 async function advance(clock: ManualClock, ms: number): Promise<void> {
   const target = clock.now() + ms;
+  // what the last step set going runs first: a chain of awaits that has no timer would otherwise
+  // move on one hop per call, each hop made to take `ms` of simulated time
+  await settle();
   for (let next = clock.nextTimerAt(); next !== null && next <= target; next = clock.nextTimerAt()) {
     clock.runNext();
     await settle();
@@ -111,6 +114,14 @@ async function runSchedule(seed: number): Promise<{ signOuts: number; grants: nu
       mintTimeoutMs: policy.mintTimeoutMs,
       breakerThreshold: policy.breakerThreshold,
       breakerCooldownMs: policy.breakerCooldownMs,
+      // with SIM_TRACE: every event the tab's statechart takes
+      ...(TRACE_FILE === undefined
+        ? {}
+        : {
+            inspect: (inspected: { type: string; event?: { type: string } }) => {
+              if (inspected.type === '@xstate.event') trace(`${clock.now() % 100_000} ${sim.name} EVENT ${JSON.stringify(inspected.event).slice(0, 200)}`);
+            },
+          }),
     });
     const tab = { sim, provider, coordination };
     tabs.push(tab);
@@ -233,7 +244,10 @@ async function runSchedule(seed: number): Promise<{ signOuts: number; grants: nu
             .currentToken()
             .then(
               () => last.set(tab, 'ok'),
-              (error: unknown) => last.set(tab, String((error as { code?: unknown }).code ?? error)),
+              (error: unknown) => {
+                last.set(tab, String((error as { code?: unknown }).code ?? error));
+                if (TRACE_FILE !== undefined) trace(`${clock.now() % 100_000} ${tab.sim.name} healed, answered ${last.get(tab)}: ${(error as Error).message}`);
+              },
             )
             .finally(() => asking.delete(tab));
         }
