@@ -92,7 +92,6 @@ export function checkExclusiveMint(mint: Mint<SecretValue>): void {
   const { configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs, signIn } = mint as Partial<ExclusiveMint<SecretValue>>;
   const complete =
     configuredRefreshToken instanceof Secret &&
-    typeof configuredAt === 'number' &&
     Number.isFinite(configuredAt) &&
     typeof grantTimeoutMs === 'number' &&
     grantTimeoutMs > 0 &&
