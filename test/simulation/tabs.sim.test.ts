@@ -273,6 +273,9 @@ async function runSchedule(seed: number): Promise<{ signOuts: number; grants: nu
     return { signOuts, grants: issuer.ledger.grants, dropped: browser.dropped };
   } finally {
     for (const tab of [...tabs]) close(tab);
+    // what the schedule left running ends before the next one seeds the shared crypto: left running, it
+    // would draw on the next schedule's random numbers, and a seed would not replay alone as it ran
+    for (let turn = 0; turn < 5; turn++) await settle();
     restore();
   }
 }
