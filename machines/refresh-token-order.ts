@@ -1,6 +1,6 @@
 import type { RefreshTokenRecord } from './refresh-token.types.js';
 
-/** What orders two records: their family, its sign-in, the change within it (and, for checks, its status). */
+/** What orders two records: their family, its sign-in and the change within it (the status is carried along, never compared). */
 export type RecordVersion = Pick<RefreshTokenRecord, 'signedInAt' | 'family' | 'generation' | 'seq' | 'formerFamilies' | 'status'>;
 
 /**
