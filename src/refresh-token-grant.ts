@@ -4,7 +4,7 @@ import type { GrantRefusal, RefreshTokenEvent, RefreshTokenRecord } from '../mac
 import { Secret, type SecretValue } from '../machines/secret.js';
 import { familyOf } from './refresh-token-record.js';
 
-export { familyOf, fromPlainRecord, toPlainRecord, versionOf, type PlainRecord } from './refresh-token-record.js';
+export { familyOf, fromPlainRecord, legacyVersionOf, toPlainRecord, versionOf, type PlainRecord } from './refresh-token-record.js';
 import { untilAborted, onAbort } from './abort-signals.js';
 import type { MintedToken } from './auth-token.js';
 import { afterPendingIo, armTimer, disarmTimer, type Clock } from './clock.js';
@@ -332,7 +332,11 @@ export class GrantRunner {
   async #writeUntilLanded(next: RefreshTokenRecord, expected: RefreshTokenRecord | null, tried: () => void): Promise<void> {
     while (!this.#closed) {
       try {
-        await this.#holder.write(next, expected, 'outcome');
+        const landed = await this.#holder.write(next, expected, 'outcome');
+        // refused: another holder changed the record since, so this outcome never lands; kept as this
+        // runner's latest it would outrank the held record by its count of changes, and its refresh
+        // token (spent since, perhaps) would be sent again. A rotated refresh token it alone holds is kept.
+        if (!landed && this.#latest === next && next.value === expected?.value) this.#latest = null;
         return;
       } catch {
         tried();

@@ -20,9 +20,20 @@ export async function familyOf(refreshToken: string): Promise<string> {
   return Array.from(digest.subarray(0, 16), (byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
-/** A record's version, as holders compare them: family, generation and change within it. */
-export function versionOf(record: Pick<RefreshTokenRecord, 'signedInAt' | 'family' | 'generation' | 'seq'> | null): string {
-  return record === null ? '' : `${record.signedInAt}.${record.family}.${record.generation}.${record.seq}`;
+/**
+ * A record's version, as holders compare them: family, generation and change within it, and the grant
+ * it carries. Two holders' marks of one refresh token count the same changes: only the grant's id
+ * tells them apart, so that an outcome one holder writes over its own mark never lands over another's.
+ */
+export function versionOf(record: Pick<RefreshTokenRecord, 'signedInAt' | 'family' | 'generation' | 'seq' | 'grant'> | null): string {
+  if (record === null) return '';
+  const counted = `${record.signedInAt}.${record.family}.${record.generation}.${record.seq}`;
+  return record.grant === null ? counted : `${counted}.${record.grant.id}`;
+}
+
+/** A record's version as the release before 2026-12-06 wrote it (no grant id), still read from a store written then. */
+export function legacyVersionOf(record: Pick<RefreshTokenRecord, 'signedInAt' | 'family' | 'generation' | 'seq'>): string {
+  return `${record.signedInAt}.${record.family}.${record.generation}.${record.seq}`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { CredentialError } from '../../machines/credential-error.js';
 import type { RefreshTokenRecord } from '../../machines/refresh-token.types.js';
 import { Secret } from '../../machines/secret.js';
-import { fromPlainRecord, toPlainRecord, versionOf, type RecordHolder } from '../refresh-token-grant.js';
+import { fromPlainRecord, legacyVersionOf, toPlainRecord, versionOf, type RecordHolder } from '../refresh-token-grant.js';
 import type { TokenSealer } from '../sealed-token.js';
 import { READ_RECORD, WRITE_RECORD } from './scripts.js';
 
@@ -91,7 +91,7 @@ export class RedisRecordHolder implements RecordHolder {
       record = null;
     }
     // the version in clear is what the scripts compare: it must be the sealed record's own
-    if (record === null || versionOf(record) !== version) throw rejected();
+    if (record === null || (versionOf(record) !== version && legacyVersionOf(record) !== version)) throw rejected();
     return record;
   }
 

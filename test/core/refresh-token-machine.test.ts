@@ -46,7 +46,7 @@ function harness(options: { reuseIntervalMs?: number } = {}) {
   const runner = new GrantRunner({ mint, holder, clock });
   const token = (secret: string): MintedToken => ({ secret, expiresAt: clock.now() + 60_000 });
   const signal = () => new AbortController().signal;
-  return { clock, script, calls, holder, runner, token, signal };
+  return { clock, script, calls, holder, runner, token, signal, mint };
 }
 
 /** The transitions the steps below took, as `source --event--> target`. */
@@ -292,6 +292,64 @@ describe('the refresh-token statechart, every transition through the grant runne
     holder.record = nextRecord(sent, { type: 'grant.lost', grantId: 'g' })!;
     expect(await outcome(runner.step({ signal: signal(), held: holder.record }))).toMatchObject({ ok: false, error: { code: 'REFRESH_TOKEN_UNUSABLE' } });
     expect(calls).toHaveLength(1);
+  });
+
+  it('an outcome the holder refused (another holder wrote since) is not kept as the runner’s latest: it never outranks the held record', async () => {
+    // the fleet simulation's seed 210317573: this runner's marks were lost on the way (not landed), so its
+    // "unspent" outcomes were refused; kept, that record (more changes counted) outranked the holder's,
+    // where another process's grant of the same refresh token had been lost in doubt, and was sent again
+    const { clock, calls, holder, runner, signal } = harness();
+    holder.record = familyRecord(await familyOf('rt-0'), new Secret('rt-0'), 0);
+    const write = holder.write.bind(holder);
+    let marksLost = 2;
+    holder.write = async (next, expected) => {
+      if (next.status === 'granting' && marksLost-- > 0) throw new Error('the mark’s request was lost');
+      return write(next, expected);
+    };
+    for (let attempt = 0; attempt < 2; attempt++) await outcome(runner.step({ signal: signal(), held: holder.record }));
+    await until(() => marksLost <= 0);
+    await new Promise((resolve) => setImmediate(resolve));
+    // meanwhile another holder sent rt-0 and its answer was lost: in doubt, two changes counted
+    const sent = nextRecord(holder.record!, { type: 'grant.sent', grantId: 'other', at: clock.now(), deadline: clock.now() + 1_000, reuseIntervalMs: 0 })!;
+    clock.advance(1_000);
+    holder.record = nextRecord(sent, { type: 'grant.lost', grantId: 'other' })!;
+    expect(await outcome(runner.step({ signal: signal(), held: holder.record }))).toMatchObject({ ok: false, error: { code: 'REFRESH_TOKEN_UNUSABLE' } });
+    expect(calls).toHaveLength(0);
+  });
+
+  it('an outcome written over its own mark never lands over another holder’s mark of the same refresh token (the grant id tells them apart)', async () => {
+    // the fleet simulation's seed 265750664: process A's mark was lost on its way and its "unspent"
+    // reached Redis late, after process B had marked the same refresh token (the same count of changes)
+    // and sent it; compared by sign-in, family, generation and count alone, A's write landed over B's mark
+    const { clock, script, calls, holder, runner: b, signal, mint } = harness();
+    holder.record = familyRecord(await familyOf('rt-0'), new Secret('rt-0'), 0);
+    let release!: () => void;
+    const late = new Promise<void>((resolve) => (release = resolve));
+    let markLost = false;
+    const a = new GrantRunner({
+      mint,
+      clock,
+      holder: {
+        read: () => holder.read(),
+        write: async (next, expected, kind) => {
+          if (kind === 'begin' && !markLost) {
+            markLost = true;
+            throw new Error('the mark’s request was lost');
+          }
+          if (kind === 'outcome') await late;
+          return holder.write(next, expected);
+        },
+      },
+    });
+    await outcome(a.step({ signal: signal(), held: holder.record }));
+    script.push(async () => new Promise<MintedToken>(() => {}));
+    void outcome(b.step({ signal: signal(), held: holder.record }));
+    await until(() => calls.length === 1);
+    const bMark = holder.record!;
+    expect(bMark.status).toBe('granting');
+    release();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(holder.record).toBe(bMark);
   });
 
   it('takes every transition of the statechart', () => {

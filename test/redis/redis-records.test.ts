@@ -9,6 +9,9 @@ import { createCredentialProvider, type CredentialProvider } from '../../src/ind
 import { refreshTokenMint } from '../../src/oauth2/index.js';
 import { redisCoordination, type RedisCoordination } from '../../src/redis/index.js';
 import { TokenSealer } from '../../src/sealed-token.js';
+import { familyRecord } from '../../machines/refresh-token.js';
+import { Secret } from '../../machines/secret.js';
+import { familyOf, legacyVersionOf, toPlainRecord } from '../../src/refresh-token-grant.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { rotatingIssuer, type RotatingIssuer } from '../fakes/rotating-issuer.js';
 import { deterministicCrypto, seededRandom } from '../simulation/deterministic-crypto.js';
@@ -99,6 +102,27 @@ describe('the refresh-token record in Redis', () => {
     expect(await settled(clock, stranger.provider.currentToken())).toMatchObject({ ok: true });
     expect(issuer.ledger.presented.at(-1)).toBe(fresh);
     expect(issuer.ledger.reuses).toBe(0);
+  });
+
+  it('a record written mid-grant by the release before grant ids were in versions is read, not refused: its grant, lost, keeps the refresh token from being sent', async () => {
+    const { clock, redis, issuer, process } = fleet();
+    const warm = await process();
+    expect(await settled(clock, warm.provider.currentToken())).toMatchObject({ ok: true });
+    const credential = /\{(.+)\}/.exec(redis.keys().find((key) => key.endsWith(':state'))!)![1]!;
+    // rt-1-1 sent by a process of that release, its answer lost: in doubt, with its grant recorded
+    const record = {
+      ...familyRecord(await familyOf('rt-1-0'), new Secret('rt-1-1'), 0),
+      generation: 1,
+      seq: 2,
+      status: 'inDoubt' as const,
+      grant: { id: 'g', sentAt: 0, deadline: 1, firstSentAt: 0 },
+    };
+    const sealed = await new TokenSealer([KEY]).seal({ secret: JSON.stringify(toPlainRecord(record)), expires: false }, credential, 0, 'state');
+    redis.setRaw(`records:{${credential}}:state`, `${legacyVersionOf(record)}|${sealed}`);
+    redis.setRaw(`records:{${credential}}:token`, null);
+    const upgraded = await process();
+    expect(await settled(clock, upgraded.provider.currentToken())).toMatchObject({ ok: false, error: { code: 'REFRESH_TOKEN_UNUSABLE' } });
+    expect(issuer.ledger.presented).toEqual(['rt-1-0']);
   });
 
   it('a record of the previous release (`{ value }`, sealed under its fence) goes on: its refresh token, not the configured one, is sent', async () => {
