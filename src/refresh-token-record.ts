@@ -27,8 +27,7 @@ export async function familyOf(refreshToken: string): Promise<string> {
  */
 export function versionOf(record: Pick<RefreshTokenRecord, 'signedInAt' | 'family' | 'generation' | 'seq' | 'grant'> | null): string {
   if (record === null) return '';
-  const counted = `${record.signedInAt}.${record.family}.${record.generation}.${record.seq}`;
-  return record.grant === null ? counted : `${counted}.${record.grant.id}`;
+  return record.grant === null ? legacyVersionOf(record) : `${legacyVersionOf(record)}.${record.grant.id}`;
 }
 
 /** A record's version as the release before 2026-12-06 wrote it (no grant id), still read from a store written then. */
