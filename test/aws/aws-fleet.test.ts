@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisServer, type RedisServer } from '../../examples/redis-server.js';
-import { flushRedis, forkWorker, killWorkers, sleep, stopWorker as stopForkedWorker } from '../fleet/harness.js';
+import { closeWorkers, flushRedis, killWorkers, sleep, startSessionWorker, stopWorker as stopForkedWorker } from '../fleet/harness.js';
 import type { AwsWorkerReport, AwsWorkerSettings } from '../sdk/aws-fleet-worker.js';
 import { startS3Server, startStsServer } from '../sdk/aws-servers.js';
 
@@ -25,6 +25,7 @@ beforeAll(async () => {
   s3 = await startS3Server(sts.state.issued);
 }, 60_000);
 afterAll(async () => {
+  closeWorkers();
   await Promise.all([sts?.close(), s3?.close(), redis?.stop()]);
 });
 afterEach(() => {
@@ -32,7 +33,7 @@ afterEach(() => {
   sts.state.calls.length = 0;
 });
 
-const startWorker = (settings: AwsWorkerSettings) => forkWorker(WORKER, settings);
+const startWorker = (settings: AwsWorkerSettings) => startSessionWorker(WORKER, settings);
 const stopWorker = (child: ChildProcess) => stopForkedWorker<AwsWorkerReport>(child);
 
 const settings = (overrides: Partial<AwsWorkerSettings> = {}): AwsWorkerSettings => ({

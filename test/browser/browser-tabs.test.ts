@@ -183,14 +183,18 @@ describe.concurrent('browser tabs share one token (Chromium, oidc-provider with 
     expect(await tabs[0]!.evaluate((token) => window.signInTab!(token), signedIn)).toBe('ok');
     // signIn resolved by now, and the test heard of it later still (a tab may already have used the
     // new refresh token meanwhile): counted from before the call, the grants are an old-family one
-    // in flight at most, sent before signIn resolved, then the new family's first
+    // in flight at most, then the new family's first. The one in flight was decided (its tab marked
+    // the record) before the sign-in replaced the family, but the issuer may see it arrive after
+    // signIn resolved: with the cores busy a tab's request left its renderer after the sign-in's
+    // answer had reached the test (91 ms from arrival to answer). One grant at a time across the
+    // tabs, so at most one such; two would be the old family used after the sign-in.
     const signedInBy = Date.now();
     await allServedAgain(tabs);
     await sleep(2_000);
     const after = server.state.grants.slice(grantsBefore);
     const first = after.findIndex((grant) => grant.refreshToken === fingerprintOf(signedIn));
     expect(first).toBeGreaterThanOrEqual(0);
-    expect(after.slice(0, first).filter((grant) => grant.at >= signedInBy)).toEqual([]);
+    expect(after.slice(0, first).filter((grant) => grant.at >= signedInBy).length).toBeLessThanOrEqual(1);
     expect(after.length - first).toBeGreaterThanOrEqual(2); // the new family rotates from then on
     for (const stats of await Promise.all(tabs.map(statsOf))) expect(stats.failures).toEqual([]);
     expectNoReplay();

@@ -1,7 +1,8 @@
 /**
- * One process of a fleet, forked by `test/redis/fleet.test.ts`: a provider sharing its credential through
- * Redis, minting from the real oidc-provider issuer, serving `currentToken()` in a loop as an app
- * under load would, and reporting over IPC what it served. Its settings come as JSON in argv[2].
+ * One process of a fleet, forked by `test/redis/fleet.test.ts` and `test/redis/refresh-rotation.test.ts`:
+ * a provider sharing its credential through Redis, minting from the real oidc-provider issuer,
+ * serving `currentToken()` in a loop as an app under load would, and reporting over IPC what it
+ * served. It runs one session at a time (`sessions.ts`), each with its own settings.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { connectRedisPair } from '../../examples/redis-server.js';
@@ -9,6 +10,7 @@ import { createCredentialProvider, type CredentialProvider, type ExclusiveMint, 
 import { clientCredentialsMint, refreshTokenMint } from '../../src/oauth2/index.js';
 import { credentialKey, redisCoordination } from '../../src/redis/index.js';
 import { Secret } from '../../machines/secret.js';
+import { runSessions, type Session } from './sessions.js';
 
 export interface WorkerSettings {
   readonly redisUrl: string;
@@ -49,145 +51,141 @@ export interface WorkerReport {
   readonly maxLoopDelayMs: number;
 }
 
-const settings = JSON.parse(process.argv[2]!) as WorkerSettings;
-const { client, subscriber } = await connectRedisPair(settings.redisUrl);
+async function startSession(settings: WorkerSettings): Promise<Session<WorkerReport>> {
+  const { client, subscriber } = await connectRedisPair(settings.redisUrl);
 
-const events: string[] = [];
-const coordination = redisCoordination({
-  client,
-  subscriber,
-  encryptionKey: { id: 'fleet', key: Buffer.from(settings.encryptionKeyHex, 'hex') },
-  prefix: 'fleet',
-  leaseMs: settings.leaseMs,
-  pollMs: 200,
-});
-coordination.on('coordination.degraded', () => events.push('degraded'));
-coordination.on('coordination.restored', () => events.push('restored'));
-
-const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-loopDelay.enable();
-let issuerCalls = 0;
-let issuerCallsUnanswered = 0;
-let firstMintAt: number | null = null;
-let constructingAt = 0;
-/** The request's headers, and when it left (the test reads each token's refresh window from it). */
-const sentAtHeaders = (init: RequestInit | undefined): Headers => {
-  const headers = new Headers(init?.headers);
-  headers.set('x-sent-at', String(Date.now()));
-  return headers;
-};
-const issuerMint: Mint =
-  settings.refreshToken === undefined
-    ? clientCredentialsMint({
-        tokenEndpoint: settings.tokenEndpoint,
-        clientId: settings.clientId,
-        clientSecret: new Secret(settings.clientSecret),
-        resource: settings.audience,
-        allowInsecureRequests: true,
-        fetch: (input, init) => fetch(input, { ...init, headers: sentAtHeaders(init) }),
-      })
-    : refreshTokenMint({
-        tokenEndpoint: settings.tokenEndpoint,
-        clientId: settings.clientId,
-        clientSecret: new Secret(settings.clientSecret),
-        refreshToken: settings.refreshToken,
-        allowInsecureRequests: true,
-        fetch: (input, init) => {
-          const headers = sentAtHeaders(init);
-          headers.set('x-worker', settings.name ?? '');
-          return fetch(input, { ...init, headers });
-        },
-      });
-const counted: Mint = async (context) => {
-  issuerCalls++;
-  firstMintAt ??= Date.now();
-  process.send?.({ type: 'minting', pid: process.pid, at: Date.now(), constructingAt });
-  if (settings.mintsHang === true) return new Promise(() => {});
-  if (settings.firstMintHangs === true && (await client.set('fleet:test:first-mint-hung', '1', { NX: true })) === 'OK') return new Promise(() => {});
-  return issuerMint(context).catch((error: unknown) => {
-    if (context.signal.aborted) issuerCallsUnanswered++;
-    throw error;
+  const events: string[] = [];
+  const coordination = redisCoordination({
+    client,
+    subscriber,
+    encryptionKey: { id: 'fleet', key: Buffer.from(settings.encryptionKeyHex, 'hex') },
+    prefix: 'fleet',
+    leaseMs: settings.leaseMs,
+    pollMs: 200,
   });
-};
-// a refresh-token mint stays exclusive through the counting wrapper: the wrapper carries what the mint carries
-const mint: Mint = settings.refreshToken === undefined ? counted : Object.assign(counted, pick(issuerMint as ExclusiveMint));
+  coordination.on('coordination.degraded', () => events.push('degraded'));
+  coordination.on('coordination.restored', () => events.push('restored'));
 
-function pick({ exclusive, configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs, signIn }: ExclusiveMint) {
-  return { exclusive, configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs, signIn };
-}
+  const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  loopDelay.enable();
+  let issuerCalls = 0;
+  let issuerCallsUnanswered = 0;
+  let firstMintAt: number | null = null;
+  let constructingAt = 0;
+  /** The request's headers, and when it left (the test reads each token's refresh window from it). */
+  const sentAtHeaders = (init: RequestInit | undefined): Headers => {
+    const headers = new Headers(init?.headers);
+    headers.set('x-sent-at', String(Date.now()));
+    return headers;
+  };
+  const issuerMint: Mint =
+    settings.refreshToken === undefined
+      ? clientCredentialsMint({
+          tokenEndpoint: settings.tokenEndpoint,
+          clientId: settings.clientId,
+          clientSecret: new Secret(settings.clientSecret),
+          resource: settings.audience,
+          allowInsecureRequests: true,
+          fetch: (input, init) => fetch(input, { ...init, headers: sentAtHeaders(init) }),
+        })
+      : refreshTokenMint({
+          tokenEndpoint: settings.tokenEndpoint,
+          clientId: settings.clientId,
+          clientSecret: new Secret(settings.clientSecret),
+          refreshToken: settings.refreshToken,
+          allowInsecureRequests: true,
+          fetch: (input, init) => {
+            const headers = sentAtHeaders(init);
+            headers.set('x-worker', settings.name ?? '');
+            return fetch(input, { ...init, headers });
+          },
+        });
+  const counted: Mint = async (context) => {
+    issuerCalls++;
+    firstMintAt ??= Date.now();
+    process.send?.({ type: 'minting', pid: process.pid, at: Date.now(), constructingAt });
+    if (settings.mintsHang === true) return new Promise(() => {});
+    if (settings.firstMintHangs === true && (await client.set('fleet:test:first-mint-hung', '1', { NX: true })) === 'OK') return new Promise(() => {});
+    return issuerMint(context).catch((error: unknown) => {
+      if (context.signal.aborted) issuerCallsUnanswered++;
+      throw error;
+    });
+  };
+  // a refresh-token mint stays exclusive through the counting wrapper: the wrapper carries what the mint carries
+  const mint: Mint = settings.refreshToken === undefined ? counted : Object.assign(counted, pick(issuerMint as ExclusiveMint));
 
-let served = 0;
-let expiredServed = 0;
-let failed = 0;
-const failures: string[] = [];
-let provider: CredentialProvider | null = null;
-let running = true;
-
-const report = (): WorkerReport => ({
-  type: 'report',
-  served,
-  expiredServed,
-  failed,
-  failures: failures.slice(0, 5),
-  issuerCalls,
-  issuerCallsUnanswered,
-  events,
-  constructingAt,
-  firstMintAt,
-  maxLoopDelayMs: loopDelay.max / 1e6,
-});
-
-/** The request loop below, until `running` is false. */
-let serving: Promise<void> = Promise.resolve();
-const onMessage = async (message: { type: string }): Promise<void> => {
-  if (message.type === 'report') process.send?.(report());
-  if (message.type === 'stop') {
-    running = false;
-    // the request in flight finishes first: a STOPPED answer to it would be the harness's doing
-    await serving;
-    await provider?.stop();
-    await coordination.close();
-    await Promise.allSettled([client.close(), subscriber.close()]);
-    process.send?.(report(), () => process.exit(0));
+  function pick({ exclusive, configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs, signIn }: ExclusiveMint) {
+    return { exclusive, configuredRefreshToken, configuredAt, grantTimeoutMs, reuseIntervalMs, signIn };
   }
-};
-process.on('message', (message: { type: string }) => {
-  onMessage(message).catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-});
 
-const sharedKey = credentialKey({ issuer: settings.tokenEndpoint, clientId: settings.clientId, audience: settings.audience });
-constructingAt = Date.now();
-try {
-  provider = await createCredentialProvider({
-    mint,
-    ...(settings.alone === true ? {} : { coordination, sharedKey }),
-    refresh: 'proactive',
-    refreshAt: 0.5,
-    refreshFloorMs: 200,
-    mintTimeoutMs: settings.mintTimeoutMs,
-    breakerThreshold: 2,
-    breakerCooldownMs: 1_000,
+  let served = 0;
+  let expiredServed = 0;
+  let failed = 0;
+  const failures: string[] = [];
+  let provider: CredentialProvider | null = null;
+  let running = true;
+
+  const report = (): WorkerReport => ({
+    type: 'report',
+    served,
+    expiredServed,
+    failed,
+    failures: failures.slice(0, 5),
+    issuerCalls,
+    issuerCallsUnanswered,
+    events,
+    constructingAt,
+    firstMintAt,
+    maxLoopDelayMs: loopDelay.max / 1e6,
   });
-} catch (error) {
-  failed++;
-  failures.push(`construction: ${(error as Error).message}`);
-}
-process.send?.({ type: 'ready' });
-serving = (async () => {
-  while (running && provider !== null) {
-    try {
-      const askedAt = Date.now();
-      const token = await provider.currentToken();
-      served++;
-      // expired when asked for: a token that lapses between the answer and this line was served valid
-      if (token.expiresAt !== null && token.expiresAt <= askedAt) expiredServed++;
-    } catch (error) {
-      failed++;
-      if (failures.length < 5) failures.push((error as Error).message);
+
+  const sharedKey = credentialKey({ issuer: settings.tokenEndpoint, clientId: settings.clientId, audience: settings.audience });
+  constructingAt = Date.now();
+  try {
+    provider = await createCredentialProvider({
+      mint,
+      ...(settings.alone === true ? {} : { coordination, sharedKey }),
+      refresh: 'proactive',
+      refreshAt: 0.5,
+      refreshFloorMs: 200,
+      mintTimeoutMs: settings.mintTimeoutMs,
+      breakerThreshold: 2,
+      breakerCooldownMs: 1_000,
+    });
+  } catch (error) {
+    failed++;
+    failures.push(`construction: ${(error as Error).message}`);
+  }
+  process.send?.({ type: 'ready' });
+  /** The request loop, until `running` is false. */
+  const serving = (async () => {
+    while (running && provider !== null) {
+      try {
+        const askedAt = Date.now();
+        const token = await provider.currentToken();
+        served++;
+        // expired when asked for: a token that lapses between the answer and this line was served valid
+        if (token.expiresAt !== null && token.expiresAt <= askedAt) expiredServed++;
+      } catch (error) {
+        failed++;
+        if (failures.length < 5) failures.push((error as Error).message);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-})();
+  })();
+  return {
+    report,
+    async stop() {
+      running = false;
+      // the request in flight finishes first: a STOPPED answer to it would be the harness's doing
+      await serving;
+      await provider?.stop();
+      await coordination.close();
+      await Promise.allSettled([client.close(), subscriber.close()]);
+      loopDelay.disable();
+      return report();
+    },
+  };
+}
+
+runSessions(startSession);

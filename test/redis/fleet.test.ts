@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startTokenServer, type TokenServer } from '../../examples/token-server.js';
-import { askReport, flushRedis as flush, killWorkers, sleep, startWorker, stopWorker, workerSettings } from '../fleet/harness.js';
+import { askReport, closeWorkers, flushRedis as flush, killWorkers, sleep, startWorker, stopWorker, workerSettings } from '../fleet/harness.js';
 import type { WorkerSettings } from '../fleet/worker.js';
 import { startRedisServer, type RedisServer } from '../../examples/redis-server.js';
 
@@ -20,6 +20,7 @@ beforeAll(async () => {
   issuer = await startTokenServer({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: 2 });
 }, 60_000);
 afterAll(async () => {
+  closeWorkers();
   await issuer?.stop();
   await redis?.stop();
 });

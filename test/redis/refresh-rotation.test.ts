@@ -5,7 +5,7 @@ import { startTokenServer, type TokenServer } from '../../examples/token-server.
 import { createCredentialProvider, CredentialError } from '../../src/index.js';
 import { OAuthError, refreshTokenMint } from '../../src/oauth2/index.js';
 import { credentialKey, redisCoordination } from '../../src/redis/index.js';
-import { askReport, flushRedis, killWorkers, sleep, startWorker, stopWorker, workerSettings } from '../fleet/harness.js';
+import { askReport, closeWorkers, flushRedis, killWorkers, sleep, startWorker, stopWorker, workerSettings } from '../fleet/harness.js';
 import { startGrantForwarder } from '../fleet/grant-forwarder.js';
 import { startTcpProxy, type TcpProxy } from '../redis/tcp-proxy.js';
 import type { WorkerSettings } from '../fleet/worker.js';
@@ -26,6 +26,7 @@ beforeAll(async () => {
   issuer = await startTokenServer({ clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, accessTokenTtlSeconds: 2, refreshTokens: true });
 }, 60_000);
 afterAll(async () => {
+  closeWorkers();
   await issuer?.stop();
   await redis?.stop();
 });

@@ -2,7 +2,8 @@
  * One process of an AWS fleet, forked by `test/aws/aws-fleet.test.ts`: a provider of AWS keys minted by
  * `assumeRoleMint` (against the test's STS-shaped server) and shared through Redis, served to a real
  * `@aws-sdk/client-s3` client that reads an object in a loop from the test's S3-shaped server, which
- * verifies every signature. Its settings come as JSON in argv[2]; it reports over IPC.
+ * verifies every signature. It runs one session at a time (`test/fleet/sessions.ts`), each with its
+ * own settings, and reports over IPC.
  */
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
@@ -10,6 +11,7 @@ import { connectRedisPair } from '../../examples/redis-server.js';
 import { createCredentialProvider, type CredentialProvider } from '../../src/index.js';
 import { assumeRoleMint, toAwsCredentialProvider, type AwsKeys } from '../../src/aws/index.js';
 import { redisCoordination } from '../../src/redis/index.js';
+import { runSessions, type Session } from '../fleet/sessions.js';
 
 export interface AwsWorkerSettings {
   readonly redisUrl: string;
@@ -36,71 +38,74 @@ export interface AwsWorkerReport {
   readonly longestRequestMs: number;
 }
 
-const settings = JSON.parse(process.argv[2]!) as AwsWorkerSettings;
-const { client, subscriber } = await connectRedisPair(settings.redisUrl);
-const coordination = redisCoordination({ client, subscriber, encryptionKey: { id: 'fleet', key: Buffer.from(settings.encryptionKeyHex, 'hex') }, prefix: 'aws-fleet', pollMs: 100 });
-const sts = new STSClient({ endpoint: settings.stsUrl, region: 'us-east-1', credentials: { accessKeyId: 'AKIABASEKEYFORSTS000', secretAccessKey: 'base-secret' }, maxAttempts: 1 });
+async function startSession(settings: AwsWorkerSettings): Promise<Session<AwsWorkerReport>> {
+  const { client, subscriber } = await connectRedisPair(settings.redisUrl);
+  const coordination = redisCoordination({ client, subscriber, encryptionKey: { id: 'fleet', key: Buffer.from(settings.encryptionKeyHex, 'hex') }, prefix: 'aws-fleet', pollMs: 100 });
+  const sts = new STSClient({ endpoint: settings.stsUrl, region: 'us-east-1', credentials: { accessKeyId: 'AKIABASEKEYFORSTS000', secretAccessKey: 'base-secret' }, maxAttempts: 1 });
 
-let requests = 0;
-const failures: string[] = [];
-let expiredServed = 0;
-let expiredInTransit = 0;
-let longestRequestMs = 0;
-/** The keys handed to the signer for the request in flight (one at a time): when, and until when they were valid. */
-let handedOut = { at: 0, expiresAt: Number.POSITIVE_INFINITY };
-let running = true;
-let provider: CredentialProvider<AwsKeys> | null = null;
-let s3: S3Client | null = null;
-const report = (): AwsWorkerReport => ({ type: 'report', requests, failures: failures.slice(0, 5), expiredServed, expiredInTransit, longestRequestMs });
+  let requests = 0;
+  const failures: string[] = [];
+  let expiredServed = 0;
+  let expiredInTransit = 0;
+  let longestRequestMs = 0;
+  /** The keys handed to the signer for the request in flight (one at a time): when, and until when they were valid. */
+  let handedOut = { at: 0, expiresAt: Number.POSITIVE_INFINITY };
+  let running = true;
+  let provider: CredentialProvider<AwsKeys> | null = null;
+  let s3: S3Client | null = null;
+  const report = (): AwsWorkerReport => ({ type: 'report', requests, failures: failures.slice(0, 5), expiredServed, expiredInTransit, longestRequestMs });
 
-const onMessage = async (message: { type: string }): Promise<void> => {
-  if (message.type !== 'stop') return;
-  running = false;
-  await provider?.stop();
-  await coordination.close();
-  s3?.destroy();
-  sts.destroy();
-  await Promise.allSettled([client.close(), subscriber.close()]);
-  process.send?.(report(), () => process.exit(0));
-};
-process.on('message', (message: { type: string }) => {
-  onMessage(message).catch((error: unknown) => {
-    console.error(error);
-    process.exit(1);
-  });
-});
-
-try {
-  provider = await createCredentialProvider({
-    mint: assumeRoleMint({ roleArn: settings.roleArn, roleSessionName: 'fleet', client: sts }),
-    ...(settings.alone === true ? {} : { coordination, sharedKey: `aws:${settings.roleArn}` }),
-    refresh: 'proactive',
-    refreshAt: 0.5,
-    refreshFloorMs: 200,
-    mintTimeoutMs: 3_000,
-  });
-  const keys = toAwsCredentialProvider(provider);
-  const credentials = async (options?: Parameters<typeof keys>[0]) => {
-    const served = await keys(options);
-    handedOut = { at: Date.now(), expiresAt: served.expiration?.getTime() ?? Number.POSITIVE_INFINITY };
-    if (handedOut.expiresAt <= handedOut.at) expiredServed++;
-    return served;
-  };
-  s3 = new S3Client({ endpoint: settings.s3Url, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
-} catch (error) {
-  failures.push(`construction: ${(error as Error).message}`);
-}
-process.send?.({ type: 'ready' });
-while (running && s3 !== null) {
   try {
-    const response = await s3.send(new GetObjectCommand({ Bucket: 'orders', Key: 'today.json' }));
-    await response.Body?.transformToString();
-    requests++;
+    provider = await createCredentialProvider({
+      mint: assumeRoleMint({ roleArn: settings.roleArn, roleSessionName: 'fleet', client: sts }),
+      ...(settings.alone === true ? {} : { coordination, sharedKey: `aws:${settings.roleArn}` }),
+      refresh: 'proactive',
+      refreshAt: 0.5,
+      refreshFloorMs: 200,
+      mintTimeoutMs: 3_000,
+    });
+    const keys = toAwsCredentialProvider(provider);
+    const credentials = async (options?: Parameters<typeof keys>[0]) => {
+      const served = await keys(options);
+      handedOut = { at: Date.now(), expiresAt: served.expiration?.getTime() ?? Number.POSITIVE_INFINITY };
+      if (handedOut.expiresAt <= handedOut.at) expiredServed++;
+      return served;
+    };
+    s3 = new S3Client({ endpoint: settings.s3Url, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
   } catch (error) {
-    const expiredOnTheWay = (error as Error).message.includes('expired keys') && handedOut.expiresAt > handedOut.at;
-    if (expiredOnTheWay) expiredInTransit++;
-    else if (running && failures.length < 5) failures.push(`${(error as Error).name}: ${(error as Error).message}`);
+    failures.push(`construction: ${(error as Error).message}`);
   }
-  longestRequestMs = Math.max(longestRequestMs, Date.now() - handedOut.at);
-  await new Promise((resolve) => setTimeout(resolve, 20));
+  process.send?.({ type: 'ready' });
+  /** The request loop, until `running` is false. */
+  const serving = (async () => {
+    while (running && s3 !== null) {
+      try {
+        const response = await s3.send(new GetObjectCommand({ Bucket: 'orders', Key: 'today.json' }));
+        await response.Body?.transformToString();
+        requests++;
+      } catch (error) {
+        const expiredOnTheWay = (error as Error).message.includes('expired keys') && handedOut.expiresAt > handedOut.at;
+        if (expiredOnTheWay) expiredInTransit++;
+        else if (running && failures.length < 5) failures.push(`${(error as Error).name}: ${(error as Error).message}`);
+      }
+      longestRequestMs = Math.max(longestRequestMs, Date.now() - handedOut.at);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  })();
+  return {
+    report,
+    async stop() {
+      running = false;
+      // the request in flight finishes first: a STOPPED answer to it would be the harness's doing
+      await serving;
+      await provider?.stop();
+      await coordination.close();
+      s3?.destroy();
+      sts.destroy();
+      await Promise.allSettled([client.close(), subscriber.close()]);
+      return report();
+    },
+  };
 }
+
+runSessions(startSession);
