@@ -1,5 +1,5 @@
 import { configDefaults, defineConfig } from 'vitest/config';
-import { LongestFirst } from './test/longest-first.js';
+import { StartOrder } from './test/start-order.js';
 import { SOURCE_ALIASES } from './test/source-aliases.js';
 
 /**
@@ -49,7 +49,7 @@ export const OWN_PROCESS = ['test/sdk/sdk-source-fleet.test.ts', 'test/package/b
  * One pool for every file, three at a time on the two cores: the real-process files wait on real
  * time while the deterministic ones compute, so they share the cores instead of running one phase
  * after the other (in two phases a third of the second phase's CPU sat idle: 298 s, against 256 s in one pool).
- * The longest files start first (`test/longest-first.ts`). A worker keeps the modules it loaded
+ * The files start in an order that keeps the two cores busy (`test/start-order.ts`). A worker keeps the modules it loaded
  * from one file to the next (the `shared` project): loading the sources, XState and the SDKs again
  * for each of the 57 files cost about 90 s of CPU (vitest 298 s against 248 s, measured back to back).
  */
@@ -58,7 +58,7 @@ export default defineConfig({
   test: {
     pool: 'forks',
     maxWorkers: 3,
-    sequence: { sequencer: LongestFirst },
+    sequence: { sequencer: StartOrder },
     globalSetup: ['test/redis/global-setup.ts'],
     // a guard against hangs, not a speed check: a CPU-bound test of 6 s with no load takes about 20 s
     // with four busy loops on the two cores and three files at a time

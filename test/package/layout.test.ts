@@ -1,7 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createActor, createMachine, fromPromise } from 'xstate';
 import { describe, expect, it } from 'vitest';
+import { START_ORDER } from '../start-order.js';
+import { OWN_PROCESS, REAL_PROCESSES } from '../../vitest.config.js';
 
 /** Every TypeScript file under `dir`. */
 function sources(dir: string): string[] {
@@ -20,6 +22,13 @@ describe('the layout', () => {
     expect(importing).toEqual([]);
     // the one dynamic import, through a variable so that bundlers and type-checkers leave it alone
     expect(all.filter(([, text]) => text.includes("'@aws-sdk/client-sts'")).map(([file]) => file)).toEqual(['src/aws/assume-role-mint.ts']);
+  });
+
+  it('the suite’s lists of test files name files that exist, each once (a renamed file would lose its place or its own process)', () => {
+    for (const list of [START_ORDER, OWN_PROCESS, REAL_PROCESSES]) {
+      expect(list.filter((file) => !existsSync(file))).toEqual([]);
+      expect(new Set(list).size).toBe(list.length);
+    }
   });
 
   it('one copy of the MINT_TIMEOUT message and of the timeout race', () => {

@@ -30,6 +30,14 @@ export interface SdkSourceWorkerReport {
   /** Azure: the distinct tokens this process was served. */
   readonly tokens: string[];
   readonly failures: string[];
+  /** AWS: keys the provider handed to the SDK's signer already expired: what the library must never do. */
+  readonly expiredServed: number;
+  /**
+   * AWS: requests S3 refused as signed with expired keys although the keys were valid when handed to
+   * the signer: they expired on the way (a machine this busy delays a request longer than 2-second
+   * keys had left), as `test/sdk/aws-fleet-worker.ts` counts them.
+   */
+  readonly expiredInTransit: number;
 }
 
 const settings = JSON.parse(process.argv[2]!) as SdkSourceWorkerSettings;
@@ -37,6 +45,10 @@ const { client, subscriber } = await connectRedisPair(settings.redisUrl);
 const coordination = redisCoordination({ client, subscriber, encryptionKey: { id: 'fleet', key: Buffer.from(settings.encryptionKeyHex, 'hex') }, prefix: `sdk-${settings.cloud}`, pollMs: 100 });
 
 let served = 0;
+let expiredServed = 0;
+let expiredInTransit = 0;
+/** The keys handed to the signer for the request in flight (one at a time): when, and until when they were valid. */
+let handedOut = { at: 0, expiresAt: Number.POSITIVE_INFINITY };
 const tokens = new Set<string>();
 const failures: string[] = [];
 let running = true;
@@ -53,7 +65,7 @@ const onMessage = async (message: { type: string }): Promise<void> => {
   await coordination.close();
   s3?.destroy();
   await Promise.allSettled([client.close(), subscriber.close()]);
-  const report: SdkSourceWorkerReport = { type: 'report', served, tokens: [...tokens], failures: failures.slice(0, 5) };
+  const report: SdkSourceWorkerReport = { type: 'report', served, tokens: [...tokens], failures: failures.slice(0, 5), expiredServed, expiredInTransit };
   process.send?.(report, () => process.exit(0));
 };
 process.on('message', (message: { type: string }) => {
@@ -71,7 +83,14 @@ try {
   if (settings.cloud === 'aws') {
     const keys = await createCredentialProvider<AwsKeys>({ mint: awsCredentialMint(fromNodeProviderChain()), ...shared('aws:task-role'), ...policy });
     provider = keys;
-    s3 = new S3Client({ endpoint: settings.s3Url!, region: 'us-east-1', forcePathStyle: true, credentials: toAwsCredentialProvider(keys), maxAttempts: 1 });
+    const served = toAwsCredentialProvider(keys);
+    const credentials = async (options?: Parameters<typeof served>[0]) => {
+      const given = await served(options);
+      handedOut = { at: Date.now(), expiresAt: given.expiration?.getTime() ?? Number.POSITIVE_INFINITY };
+      if (handedOut.expiresAt <= handedOut.at) expiredServed++;
+      return given;
+    };
+    s3 = new S3Client({ endpoint: settings.s3Url!, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
   } else {
     provider = await createCredentialProvider({ mint: tokenCredentialMint(new ManagedIdentityCredential(), { scopes: [AZURE_SCOPE] }), ...shared('azure:vault'), ...policy });
   }
@@ -90,7 +109,8 @@ while (running && provider !== null) {
     }
     served++;
   } catch (error) {
-    fail(error);
+    if ((error as Error).message.includes('expired keys') && handedOut.expiresAt > handedOut.at) expiredInTransit++;
+    else fail(error);
   }
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
