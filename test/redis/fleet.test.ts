@@ -8,7 +8,9 @@ import { startRedisServer, type RedisServer } from '../../examples/redis-server.
 /**
  * A fleet of real processes (`child_process.fork`) sharing one credential through a real
  * redis-server, minting from the real oidc-provider issuer with 2-second tokens, on loopback.
- * Real time: each case is bounded (the longest runs 20 s, as the issue asks).
+ * Real time: each case is bounded (the longest runs 20 s, as the issue asks). A process stopped at
+ * the end of a case runs the next case's session (`test/fleet/sessions.ts`): its own Redis
+ * connections, coordination, mint and provider, as a process starting would.
  */
 const CLIENT_ID = 'fleet-service';
 const CLIENT_SECRET = 'fleet-client-secret-never-logged';
