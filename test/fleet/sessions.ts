@@ -45,3 +45,37 @@ export function runSessions<Settings, Report>(start: (settings: Settings) => Pro
   // the harness's process gone (its test file ended): this one ends too
   process.on('disconnect', () => process.exit(0));
 }
+
+/** A session's request loop (`serveUntilStopped`). */
+export interface ServingLoop {
+  /** False once `stop()` was called: a failure after that is the stop's, not the session's. */
+  running(): boolean;
+  /** Ends the loop once the request in flight has finished: a STOPPED answer to it would be the harness's doing. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Calls `serveOnce` again and again, `pauseMs` apart, as an app under load would, until `stop()`.
+ *
+ * @example
+ * ```ts
+ * const loop = serveUntilStopped(async () => void (await provider.currentToken()), 10);
+ * await loop.stop();
+ * ```
+ */
+export function serveUntilStopped(serveOnce: () => Promise<void>, pauseMs: number): ServingLoop {
+  let running = true;
+  const serving = (async () => {
+    while (running) {
+      await serveOnce();
+      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+    }
+  })();
+  return {
+    running: () => running,
+    stop: () => {
+      running = false;
+      return serving;
+    },
+  };
+}

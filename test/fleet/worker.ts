@@ -10,7 +10,7 @@ import { createCredentialProvider, type CredentialProvider, type ExclusiveMint, 
 import { clientCredentialsMint, refreshTokenMint } from '../../src/oauth2/index.js';
 import { credentialKey, redisCoordination } from '../../src/redis/index.js';
 import { Secret } from '../../machines/secret.js';
-import { runSessions, type Session } from './sessions.js';
+import { runSessions, serveUntilStopped, type Session } from './sessions.js';
 
 export interface WorkerSettings {
   readonly redisUrl: string;
@@ -123,7 +123,6 @@ async function startSession(settings: WorkerSettings): Promise<Session<WorkerRep
   let failed = 0;
   const failures: string[] = [];
   let provider: CredentialProvider | null = null;
-  let running = true;
 
   const report = (): WorkerReport => ({
     type: 'report',
@@ -157,28 +156,25 @@ async function startSession(settings: WorkerSettings): Promise<Session<WorkerRep
     failures.push(`construction: ${(error as Error).message}`);
   }
   process.send?.({ type: 'ready' });
-  /** The request loop, until `running` is false. */
-  const serving = (async () => {
-    while (running && provider !== null) {
-      try {
-        const askedAt = Date.now();
-        const token = await provider.currentToken();
-        served++;
-        // expired when asked for: a token that lapses between the answer and this line was served valid
-        if (token.expiresAt !== null && token.expiresAt <= askedAt) expiredServed++;
-      } catch (error) {
-        failed++;
-        if (failures.length < 5) failures.push((error as Error).message);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
-  })();
+  const loop =
+    provider === null
+      ? null
+      : serveUntilStopped(async () => {
+          try {
+            const askedAt = Date.now();
+            const token = await provider!.currentToken();
+            served++;
+            // expired when asked for: a token that lapses between the answer and this line was served valid
+            if (token.expiresAt !== null && token.expiresAt <= askedAt) expiredServed++;
+          } catch (error) {
+            failed++;
+            if (failures.length < 5) failures.push((error as Error).message);
+          }
+        }, 10);
   return {
     report,
     async stop() {
-      running = false;
-      // the request in flight finishes first: a STOPPED answer to it would be the harness's doing
-      await serving;
+      await loop?.stop();
       await provider?.stop();
       await coordination.close();
       await Promise.allSettled([client.close(), subscriber.close()]);

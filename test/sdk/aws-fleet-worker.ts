@@ -9,9 +9,10 @@ import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { STSClient } from '@aws-sdk/client-sts';
 import { connectRedisPair } from '../../examples/redis-server.js';
 import { createCredentialProvider, type CredentialProvider } from '../../src/index.js';
-import { assumeRoleMint, toAwsCredentialProvider, type AwsKeys } from '../../src/aws/index.js';
+import { assumeRoleMint, type AwsKeys } from '../../src/aws/index.js';
 import { redisCoordination } from '../../src/redis/index.js';
-import { runSessions, type Session } from '../fleet/sessions.js';
+import { runSessions, serveUntilStopped, type Session } from '../fleet/sessions.js';
+import { keysInTransit, type KeysInTransit } from './keys-in-transit.js';
 
 export interface AwsWorkerSettings {
   readonly redisUrl: string;
@@ -45,15 +46,18 @@ async function startSession(settings: AwsWorkerSettings): Promise<Session<AwsWor
 
   let requests = 0;
   const failures: string[] = [];
-  let expiredServed = 0;
-  let expiredInTransit = 0;
   let longestRequestMs = 0;
-  /** The keys handed to the signer for the request in flight (one at a time): when, and until when they were valid. */
-  let handedOut = { at: 0, expiresAt: Number.POSITIVE_INFINITY };
-  let running = true;
+  let keys: KeysInTransit | null = null;
   let provider: CredentialProvider<AwsKeys> | null = null;
   let s3: S3Client | null = null;
-  const report = (): AwsWorkerReport => ({ type: 'report', requests, failures: failures.slice(0, 5), expiredServed, expiredInTransit, longestRequestMs });
+  const report = (): AwsWorkerReport => ({
+    type: 'report',
+    requests,
+    failures: failures.slice(0, 5),
+    expiredServed: keys?.expiredServed() ?? 0,
+    expiredInTransit: keys?.expiredInTransit() ?? 0,
+    longestRequestMs,
+  });
 
   try {
     provider = await createCredentialProvider({
@@ -64,40 +68,29 @@ async function startSession(settings: AwsWorkerSettings): Promise<Session<AwsWor
       refreshFloorMs: 200,
       mintTimeoutMs: 3_000,
     });
-    const keys = toAwsCredentialProvider(provider);
-    const credentials = async (options?: Parameters<typeof keys>[0]) => {
-      const served = await keys(options);
-      handedOut = { at: Date.now(), expiresAt: served.expiration?.getTime() ?? Number.POSITIVE_INFINITY };
-      if (handedOut.expiresAt <= handedOut.at) expiredServed++;
-      return served;
-    };
-    s3 = new S3Client({ endpoint: settings.s3Url, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
+    keys = keysInTransit(provider);
+    s3 = new S3Client({ endpoint: settings.s3Url, region: 'us-east-1', forcePathStyle: true, credentials: keys.credentials, maxAttempts: 1 });
   } catch (error) {
     failures.push(`construction: ${(error as Error).message}`);
   }
   process.send?.({ type: 'ready' });
-  /** The request loop, until `running` is false. */
-  const serving = (async () => {
-    while (running && s3 !== null) {
-      try {
-        const response = await s3.send(new GetObjectCommand({ Bucket: 'orders', Key: 'today.json' }));
-        await response.Body?.transformToString();
-        requests++;
-      } catch (error) {
-        const expiredOnTheWay = (error as Error).message.includes('expired keys') && handedOut.expiresAt > handedOut.at;
-        if (expiredOnTheWay) expiredInTransit++;
-        else if (running && failures.length < 5) failures.push(`${(error as Error).name}: ${(error as Error).message}`);
-      }
-      longestRequestMs = Math.max(longestRequestMs, Date.now() - handedOut.at);
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  })();
+  const loop =
+    s3 === null
+      ? null
+      : serveUntilStopped(async () => {
+          try {
+            const response = await s3!.send(new GetObjectCommand({ Bucket: 'orders', Key: 'today.json' }));
+            await response.Body?.transformToString();
+            requests++;
+          } catch (error) {
+            if (!keys!.refusedOnTheWay(error) && loop?.running() !== false && failures.length < 5) failures.push(`${(error as Error).name}: ${(error as Error).message}`);
+          }
+          longestRequestMs = Math.max(longestRequestMs, Date.now() - keys!.handedOutAt());
+        }, 20);
   return {
     report,
     async stop() {
-      running = false;
-      // the request in flight finishes first: a STOPPED answer to it would be the harness's doing
-      await serving;
+      await loop?.stop();
       await provider?.stop();
       await coordination.close();
       s3?.destroy();

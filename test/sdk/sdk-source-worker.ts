@@ -11,9 +11,10 @@ import { fromNodeProviderChain } from '@aws-sdk/credential-providers';
 import { ManagedIdentityCredential } from '@azure/identity';
 import { connectRedisPair } from '../../examples/redis-server.js';
 import { createCredentialProvider, type CredentialProvider, type SecretValue } from '../../src/index.js';
-import { awsCredentialMint, toAwsCredentialProvider, type AwsKeys } from '../../src/aws/index.js';
+import { awsCredentialMint, type AwsKeys } from '../../src/aws/index.js';
 import { tokenCredentialMint } from '../../src/azure/index.js';
 import { redisCoordination } from '../../src/redis/index.js';
+import { keysInTransit, type KeysInTransit } from './keys-in-transit.js';
 import { AZURE_SCOPE } from './metadata-servers.js';
 
 export interface SdkSourceWorkerSettings {
@@ -45,10 +46,7 @@ const { client, subscriber } = await connectRedisPair(settings.redisUrl);
 const coordination = redisCoordination({ client, subscriber, encryptionKey: { id: 'fleet', key: Buffer.from(settings.encryptionKeyHex, 'hex') }, prefix: `sdk-${settings.cloud}`, pollMs: 100 });
 
 let served = 0;
-let expiredServed = 0;
-let expiredInTransit = 0;
-/** The keys handed to the signer for the request in flight (one at a time): when, and until when they were valid. */
-let handedOut = { at: 0, expiresAt: Number.POSITIVE_INFINITY };
+let keys: KeysInTransit | null = null;
 const tokens = new Set<string>();
 const failures: string[] = [];
 let running = true;
@@ -65,7 +63,14 @@ const onMessage = async (message: { type: string }): Promise<void> => {
   await coordination.close();
   s3?.destroy();
   await Promise.allSettled([client.close(), subscriber.close()]);
-  const report: SdkSourceWorkerReport = { type: 'report', served, tokens: [...tokens], failures: failures.slice(0, 5), expiredServed, expiredInTransit };
+  const report: SdkSourceWorkerReport = {
+    type: 'report',
+    served,
+    tokens: [...tokens],
+    failures: failures.slice(0, 5),
+    expiredServed: keys?.expiredServed() ?? 0,
+    expiredInTransit: keys?.expiredInTransit() ?? 0,
+  };
   process.send?.(report, () => process.exit(0));
 };
 process.on('message', (message: { type: string }) => {
@@ -81,16 +86,10 @@ const fail = (error: unknown) => {
 
 try {
   if (settings.cloud === 'aws') {
-    const keys = await createCredentialProvider<AwsKeys>({ mint: awsCredentialMint(fromNodeProviderChain()), ...shared('aws:task-role'), ...policy });
-    provider = keys;
-    const served = toAwsCredentialProvider(keys);
-    const credentials = async (options?: Parameters<typeof served>[0]) => {
-      const given = await served(options);
-      handedOut = { at: Date.now(), expiresAt: given.expiration?.getTime() ?? Number.POSITIVE_INFINITY };
-      if (handedOut.expiresAt <= handedOut.at) expiredServed++;
-      return given;
-    };
-    s3 = new S3Client({ endpoint: settings.s3Url!, region: 'us-east-1', forcePathStyle: true, credentials, maxAttempts: 1 });
+    const aws = await createCredentialProvider<AwsKeys>({ mint: awsCredentialMint(fromNodeProviderChain()), ...shared('aws:task-role'), ...policy });
+    provider = aws;
+    keys = keysInTransit(aws);
+    s3 = new S3Client({ endpoint: settings.s3Url!, region: 'us-east-1', forcePathStyle: true, credentials: keys.credentials, maxAttempts: 1 });
   } else {
     provider = await createCredentialProvider({ mint: tokenCredentialMint(new ManagedIdentityCredential(), { scopes: [AZURE_SCOPE] }), ...shared('azure:vault'), ...policy });
   }
@@ -109,8 +108,7 @@ while (running && provider !== null) {
     }
     served++;
   } catch (error) {
-    if ((error as Error).message.includes('expired keys') && handedOut.expiresAt > handedOut.at) expiredInTransit++;
-    else fail(error);
+    if (keys?.refusedOnTheWay(error) !== true) fail(error);
   }
   await new Promise((resolve) => setTimeout(resolve, 20));
 }
