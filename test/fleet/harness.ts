@@ -104,8 +104,9 @@ export function stopWorker<Report extends { readonly type: string } = WorkerRepo
       clearTimeout(timer);
       child.off('message', onMessage);
       const script = sessionScripts.get(child);
-      if (script !== undefined && child.exitCode === null && child.signalCode === null) {
-        running.splice(running.indexOf(child), 1);
+      const index = running.indexOf(child);
+      if (script !== undefined && index !== -1 && child.exitCode === null && child.signalCode === null) {
+        running.splice(index, 1);
         waiting.set(script, [...(waiting.get(script) ?? []), child]);
       }
       resolve(message);
