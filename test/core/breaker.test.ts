@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BreakerOpenError, createCredentialProvider, CredentialError, type MintedToken } from '../../src/index.js';
 import { ManualClock } from '../../src/testing/index.js';
 import { flush, HOUR, outcome, secretOf, startProvider, stateOf } from '../helpers.js';
+import { CLOSED_BREAKER, cooldownElapsedAt, lengthenedByRetryAfter, retryAfterOutlastsOpening } from '../../machines/breaker.js';
 
 const COOLDOWN = 60_000;
 
@@ -235,5 +236,31 @@ describe('BREAKER_OPEN names the failure that opened it (issue 26)', () => {
     // another's error by its name and code only: its message stays in `cause`
     expect(second.error.message).toMatch(/last failure: Error ECONNRESET$/);
     await provider.stop();
+  });
+});
+
+describe('the breaker’s rules while open, one by one (machines/breaker.ts)', () => {
+  const policy = { breakerThreshold: 3, breakerCooldownMs: 60_000, maxRetryAfterMs: 300_000 };
+  const open = { ...CLOSED_BREAKER, consecutiveFailures: 3, openUntil: 10_000, openReason: 'failures' as const };
+
+  it('a late Retry-After lengthens the opening only when it ends strictly later; a failure without one never does', () => {
+    expect(retryAfterOutlastsOpening(open, policy, { at: 5_000, retryAfterMs: 5_001 })).toBe(true);
+    // ending exactly when the opening does: nothing to lengthen, and the reason stays the failures'
+    expect(retryAfterOutlastsOpening(open, policy, { at: 5_000, retryAfterMs: 5_000 })).toBe(false);
+    // no Retry-After, even one heard after the opening's end (its timer late): not a Retry-After's opening
+    expect(retryAfterOutlastsOpening(open, policy, { at: 12_000, retryAfterMs: null })).toBe(false);
+    // with no end known, any Retry-After outlasts it
+    expect(retryAfterOutlastsOpening({ ...open, openUntil: null }, policy, { at: 0, retryAfterMs: 1 })).toBe(true);
+  });
+
+  it('the lengthened opening is what the Retry-After asked, capped, and not stretched to the cooldown (the failure is not counted)', () => {
+    expect(lengthenedByRetryAfter(open, policy, { at: 5_000, retryAfterMs: 30_000 })).toEqual({ ...open, openUntil: 35_000, openReason: 'retry-after' });
+    expect(lengthenedByRetryAfter(open, policy, { at: 5_000, retryAfterMs: 900_000 }).openUntil).toBe(305_000);
+  });
+
+  it('the opening has elapsed only when it has an end and the clock reached it', () => {
+    expect(cooldownElapsedAt(open, 9_999)).toBe(false);
+    expect(cooldownElapsedAt(open, 10_000)).toBe(true);
+    expect(cooldownElapsedAt({ ...open, openUntil: null }, 10_000)).toBe(false);
   });
 });

@@ -292,6 +292,23 @@ describe('refreshTokenMint alone: a store keeps the rotated refresh token across
     await provider.stop();
   });
 
+  it('signIn moments after an invalidation still drops the old session’s token: a sign-in is not rate-limited as a refusal is', async () => {
+    const { clock, issuer, mintOptions } = setup();
+    const provider: CredentialProvider = await createCredentialProvider({ mint: refreshTokenMint(mintOptions()), clock });
+    const refused = await provider.currentToken();
+    expect(provider.invalidate(refused)).toBe(true);
+    const replacement = await provider.currentToken();
+    expect(replacement.secret.reveal()).not.toBe(refused.secret.reveal());
+    // the same instant: a second refusal would be ignored here (invalidateMinIntervalMs), a sign-in is not
+    const fresh = issuer.signIn();
+    await provider.signIn(fresh);
+    const signedIn = await provider.currentToken();
+    expect(signedIn.secret.reveal()).not.toBe(replacement.secret.reveal());
+    expect(issuer.ledger.presented.at(-1)).toBe(fresh);
+    noReplay(issuer);
+    await provider.stop();
+  });
+
   it('refuses bad options and arguments with a typed error naming them', async () => {
     const { mintOptions } = setup();
     expect(() => refreshTokenMint({ ...mintOptions(), store: { load: async () => null, save: async () => {} } })).toThrow(/store needs encryptionKey/);
