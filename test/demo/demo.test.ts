@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -15,12 +15,17 @@ const demo = (args: string[], timeoutMs = 30_000) => runNode(['--import', 'tsx',
 describe.concurrent('npm run demo', () => {
   it('runs end to end on loopback, exits 0 and prints the summary (short run)', { timeout: 60_000 }, async ({ expect }) => {
     const out = mkdtempSync(join(tmpdir(), 'credential-actor-demo-'));
-    const child = await demo(['--duration', '6', '--out', out], 45_000);
-    expect(child.code, child.stderr).toBe(0);
-    expect(child.stdout).toMatch(/expired tokens served: 0/);
-    expect(child.stdout).toMatch(/0 refused by the API/);
-    expect(child.stdout).toMatch(/mints +\d+ \(the token server issued \d+\)/);
-    expect(readFileSync(join(out, 'timeline.svg'), 'utf8')).toMatch(/^<svg/);
+    try {
+      const child = await demo(['--duration', '6', '--out', out], 45_000);
+      expect(child.code, child.stderr).toBe(0);
+      expect(child.stdout).toMatch(/expired tokens served: 0/);
+      expect(child.stdout).toMatch(/0 refused by the API/);
+      expect(child.stdout).toMatch(/mints +\d+ \(the token server issued \d+\)/);
+      expect(readFileSync(join(out, 'timeline.svg'), 'utf8')).toMatch(/^<svg/);
+    } finally {
+      // the suite leaves nothing behind in the machine's temp directory
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
 
