@@ -17,7 +17,7 @@ const POOL_SUITES = ['test/pool/*.test.ts'];
 /** `MUTATE_SUITE=machines`: the suites that drive the statecharts (the credential's, the pool's, the refresh token's, their one breaker). */
 const MACHINE_SUITES = [
   ...POOL_SUITES,
-  'test/core/{machine-defaults,breaker,breaker-table,serving,proactive,retry-after,invalidate,inspection,construction,stop,cancellation,short-tokens,random-schedules,refresh-token-machine,refresh-token-rules}.test.ts',
+  'test/core/{machine-defaults,actor-clock,attempt-events,breaker,breaker-table,serving,proactive,retry-after,invalidate,inspection,construction,stop,cancellation,short-tokens,random-schedules,refresh-token-machine,refresh-token-rules}.test.ts',
   'test/testing/{model-based,scenarios}.test.ts',
   'test/oauth2/refresh-token-mint.test.ts',
 ];

@@ -2,7 +2,7 @@ import { assertEvent, assign, emit, fromPromise, raise, setup, stateIn } from 'x
 import { CredentialError, mintTimeoutError } from './credential-error.js';
 import type { AttemptKind, BreakerState, CredentialContext, CredentialEmittedEvent, CredentialEvent, CredentialInput, MintInput, MintOutput, SharedMintPhase } from './credential.types.js';
 import { breakerRegion, CLOSED_BREAKER, cooldownElapsedAt, countedFailure, openedByFailures, openedByRetryAfter, reachesThreshold } from './breaker.js';
-import { deadlineDelays } from './delays.js';
+import { actorNow, deadlineDelays } from './delays.js';
 import { MintFailure } from './mint-failure.js';
 import { readThrown, summaryOf } from './thrown.js';
 import { breakerAdmitsAt, invalidationAllowedAt, isRefreshDueAt, isTokenUnusableAt, needsMintAt, proactiveRetryAt, failureCountsHere, remainingSeconds, scheduledRefreshAt } from './policy.js';
@@ -18,9 +18,12 @@ import { breakerAdmitsAt, invalidationAllowedAt, isRefreshDueAt, isTokenUnusable
  *
  * Time enters as data: every event a caller sends carries its clock reading, the mint actor
  * stamps its outcome, and each timer's transition knows its own deadline. So every guard and
- * action is a pure function of context and event; only the delays read a clock (`Date.now` here),
- * and the provider swaps them and the `mint` actor in with `.provide()`, once for every provider
+ * action is a pure function of context and event; only the delays read a clock: the actor's own
+ * (`actorNow`). The provider swaps the `mint` actor in with `.provide()`, once for every provider
  * (see `src/environment.ts`).
+ *
+ * Run it yourself with an `ActorClock`: XState's default clock is `setTimeout`, which fires a
+ * delay it cannot hold (no deadline at all, or more than 24.8 days away) after 1 ms.
  *
  * @example
  * ```ts
@@ -28,6 +31,7 @@ import { breakerAdmitsAt, invalidationAllowedAt, isRefreshDueAt, isTokenUnusable
  * const mint = fromPromise(async () => ({ token: await fetchToken(), settledAt: Date.now(), jitter: 0 }));
  * const actor = createActor(credentialMachine.provide({ actors: { mint } }), {
  *   input: { policy, token, issuedAt: Date.now(), jitter: 0 },
+ *   clock: new ActorClock(systemClock),
  * }).start();
  * actor.getSnapshot().value; // { validity: 'fresh', breaker: 'closed', flight: 'idle' }
  * ```
@@ -121,7 +125,7 @@ export const credentialMachine = setup({
       return event.force === true || invalidationAllowedAt(context, event.now);
     },
   },
-  delays: deadlineDelays(() => Date.now()),
+  delays: deadlineDelays(actorNow),
   actions: {
     cacheMintedToken: assign(({ context, event }) => {
       assertEvent(event, 'mint.succeeded');

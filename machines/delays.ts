@@ -29,6 +29,22 @@ export function deadlineDelays(now: (actor: object) => number): Record<Credentia
 }
 
 /**
+ * The time as `actor` reads it: its clock's `now()` when it was created with a clock that has one
+ * (`ActorClock`, which every provider and pool passes), else `Date.now()` (XState's own clock has
+ * none). The statecharts' default delays read it, so a statechart run with `createActor` keeps the
+ * same time as its clock arms timers on.
+ *
+ * @example
+ * ```ts
+ * credentialMachine.provide({ delays: deadlineDelays(actorNow) }); // what the machine declares
+ * ```
+ */
+export function actorNow(actor: object): number {
+  const clock = (actor as { clock?: { now?: unknown } }).clock;
+  return typeof clock?.now === 'function' ? (clock.now as () => number).call(clock) : Date.now();
+}
+
+/**
  * The pool statechart's one named delay, as {@link deadlineDelays}: the issuer breaker's cooldown.
  *
  * @example

@@ -10,7 +10,7 @@ import {
   reachesThreshold,
   retryAfterOutlastsOpening,
 } from './breaker.js';
-import { poolDeadlineDelays } from './delays.js';
+import { actorNow, poolDeadlineDelays } from './delays.js';
 import type { BreakerState } from './credential.types.js';
 import type { PoolContext, PoolEmittedEvent, PoolEvent, PoolPolicy } from './pool.types.js';
 
@@ -27,7 +27,7 @@ import type { PoolContext, PoolEmittedEvent, PoolEvent, PoolPolicy } from './poo
  *
  * @example
  * ```ts
- * const actor = createActor(poolMachine, { input: { policy } }).start();
+ * const actor = createActor(poolMachine, { input: { policy }, clock: new ActorClock(systemClock) }).start();
  * actor.send({ type: 'issuer.failed', at: Date.now(), retryAfterMs: 30_000, key: 'tenant-a' });
  * actor.getSnapshot().value; // { issuer: 'open', mints: 'belowCap' }
  * ```
@@ -58,8 +58,8 @@ export const poolMachine = setup({
       return cooldownElapsedAt(context, event.now);
     },
   },
-  // Replaced by the pool facade (it reads the pool's clock); these read `Date.now`.
-  delays: poolDeadlineDelays(() => Date.now()),
+  // the actor's own clock, the pool's (an ActorClock), or Date.now under XState's default clock
+  delays: poolDeadlineDelays(actorNow),
   actions: {
     countFailure: assign(({ context }) => countedFailure(context)),
     resetFailures: assign({ consecutiveFailures: 0, probing: false }),

@@ -1,17 +1,17 @@
 import { createActor, fromPromise, type Actor, type InspectionEvent, type Observer } from 'xstate';
 import type { CredentialMachine } from '../machines/credential.machine.js';
 import type { CredentialInput, MintInput, MintOutput, SharedMintPhase } from '../machines/credential.types.js';
-import { deadlineDelays, poolDeadlineDelays } from '../machines/delays.js';
 import type { PoolMachine } from '../machines/pool.machine.js';
 import type { PoolPolicy } from '../machines/pool.types.js';
-import { armTimer, disarmTimer, type Clock, type TimerClock, type TimerHandle } from './clock.js';
+import { ActorClock } from './actor-clock.js';
+import type { Clock } from './clock.js';
 import { runMint, type MintAttemptSetup } from './mint.js';
 
 /**
  * How a statechart reaches what it needs from outside.
  * - Time: XState's own `clock` option, an {@link ActorClock} on the provider's or pool's clock. XState
  *   arms the statechart's timers on it, and hands it to the delays as `self.clock` (the public
- *   `Actor.clock`), where they read the time.
+ *   `Actor.clock`), where the statecharts' own delays read the time (`actorNow`).
  * - A credential's mints: the setup every attempt runs with (see {@link runMint}) is registered with
  *   its actor in {@link attemptSetups} when the actor is created, and the `mint` actor looks it up
  *   by the actor it was invoked from (its `parent`).
@@ -25,44 +25,8 @@ import { runMint, type MintAttemptSetup } from './mint.js';
 const attemptSetups = new WeakMap<object, MintAttemptSetup>();
 
 /**
- * XState's clock for an actor: the time its delays read, and its timers, armed through
- * {@link armTimer} (nothing for an infinite delay, a delay beyond 2^31-1 ms in chunks, unref'd).
- *
- * @example
- * ```ts
- * createActor(machine, { clock: new ActorClock(clock) });
- * ```
- */
-export class ActorClock implements TimerClock {
-  /** @param clock where the actor reads time and arms timers. */
-  constructor(readonly clock: Clock) {}
-
-  /** The clock's reading. */
-  now(): number {
-    return this.clock.now();
-  }
-
-  /** Arms `callback` after `ms` on the clock, as {@link armTimer} does. */
-  setTimeout(callback: () => void, ms: number): TimerHandle {
-    return armTimer(this.clock, callback, ms);
-  }
-
-  /** Cancels a timer armed by {@link ActorClock.setTimeout}. */
-  clearTimeout(handle: TimerHandle): void {
-    disarmTimer(this.clock, handle);
-  }
-}
-
-/** The time as the actor running a delay reads it. */
-function nowOf(actor: object): number {
-  const clock = (actor as { clock?: unknown }).clock;
-  if (!(clock instanceof ActorClock)) throw new Error('credential-actor: the actor was not created with an ActorClock');
-  return clock.now();
-}
-
-/**
- * Creates (not starts) a credential actor: the credential statechart with its delays reading
- * `clock` and its mints running with `attempt`.
+ * Creates (not starts) a credential actor: the credential statechart with its timers on `clock`
+ * and its mints running with `attempt`.
  *
  * @example
  * ```ts
@@ -82,7 +46,7 @@ export function createCredentialActor(
 }
 
 /**
- * Creates (not starts) a pool's actor: the pool statechart with its delay reading `clock`.
+ * Creates (not starts) a pool's actor: the pool statechart with its timer on `clock`.
  *
  * @example
  * ```ts
@@ -92,26 +56,14 @@ export function createCredentialActor(
  */
 export function createPoolActor(machine: PoolMachine, options: { readonly policy: PoolPolicy; readonly clock: Clock; readonly inspect?: Observer<InspectionEvent> }): Actor<PoolMachine> {
   const { policy, inspect } = options;
-  return createActor(runnablePool(machine), { input: { policy }, clock: new ActorClock(options.clock), ...(inspect === undefined ? {} : { inspect }) });
-}
-
-const runnablePools = new WeakMap<PoolMachine, PoolMachine>();
-
-/** `machine` (the pool statechart) with its delay reading its actor's clock; built once per machine and shared. */
-function runnablePool(machine: PoolMachine): PoolMachine {
-  let provided = runnablePools.get(machine);
-  if (provided === undefined) {
-    provided = machine.provide({ delays: poolDeadlineDelays(nowOf) });
-    runnablePools.set(machine, provided);
-  }
-  return provided;
+  return createActor(machine, { input: { policy }, clock: new ActorClock(options.clock), ...(inspect === undefined ? {} : { inspect }) });
 }
 
 const runnableMachines = new WeakMap<CredentialMachine, CredentialMachine>();
 
 /**
- * `machine` with its clock-reading delays and its `mint` actor running with the attempt setup of
- * whichever actor invoked it; built once per machine and shared.
+ * `machine` with its `mint` actor running with the attempt setup of whichever actor invoked it;
+ * built once per machine and shared.
  */
 function runnable(machine: CredentialMachine): CredentialMachine {
   let provided = runnableMachines.get(machine);
@@ -133,7 +85,6 @@ function runnable(machine: CredentialMachine): CredentialMachine {
           return runMint(setup, { signal, startedAt, phase, step });
         }),
       },
-      delays: deadlineDelays(nowOf),
     });
     runnableMachines.set(machine, provided);
   }

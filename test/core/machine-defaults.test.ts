@@ -1,9 +1,10 @@
 /**
  * The statechart's own defaults, as they stand in `machines/credential.machine.ts` before a runner
- * `.provide()`s its mint actor and its clock-reading delays: the placeholder mint fails typed, the
- * default delays read `Date.now`, and a mint actor that rejects with a bare error (not the mint
- * path's `MintFailure`) is still a failure the breaker counts. Found by `npm run mutate:machines`:
- * every provider replaces these, so no provider test reached them.
+ * `.provide()`s its mint actor, run on XState's default clock (`setTimeout`, which has no `now()`):
+ * the placeholder mint fails typed, the delays read `Date.now`, and a mint actor that rejects with a
+ * bare error (not the mint path's `MintFailure`) is still a failure the breaker counts. Found by
+ * `npm run mutate:machines`: every provider replaces the mint and runs on an `ActorClock`, so no
+ * provider test reached them.
  */
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise } from 'xstate';
@@ -11,6 +12,7 @@ import { credentialMachine } from '../../machines/credential.machine.js';
 import type { CredentialEmittedEvent, CredentialInput } from '../../machines/credential.types.js';
 import { Secret } from '../../machines/secret.js';
 import { defaultRefreshConfig, policyOf } from '../../src/config.js';
+import { xstateDefaultClock } from './xstate-default-clock.js';
 
 const HOUR = 3_600_000;
 const inputAt = (now: number, overrides: Partial<CredentialInput> = {}): CredentialInput => ({
@@ -25,7 +27,7 @@ const macrotask = () => new Promise((resolve) => setTimeout(resolve, 5));
 describe('credentialMachine, unprovided', () => {
   it('its placeholder mint fails as UNCONFIGURED, reported and counted', async () => {
     const now = Date.now();
-    const actor = createActor(credentialMachine, { input: inputAt(now, { unminted: true }) });
+    const actor = createActor(credentialMachine, { input: inputAt(now, { unminted: true }), clock: xstateDefaultClock() });
     const emitted: CredentialEmittedEvent[] = [];
     actor.on('*', (event) => emitted.push(event as CredentialEmittedEvent));
     actor.start();
@@ -38,7 +40,7 @@ describe('credentialMachine, unprovided', () => {
   });
 
   it('its default delays read Date.now: a one-hour token is not due right after the start', async () => {
-    const actor = createActor(credentialMachine, { input: inputAt(Date.now()) });
+    const actor = createActor(credentialMachine, { input: inputAt(Date.now()), clock: xstateDefaultClock() });
     actor.start();
     await macrotask();
     // a delay that read no clock would be NaN, which a timer fires at once
@@ -50,7 +52,7 @@ describe('credentialMachine, unprovided', () => {
     const failure = new Error('not a MintFailure');
     const machine = credentialMachine.provide({ actors: { mint: fromPromise(() => Promise.reject(failure)) } });
     const now = Date.now();
-    const actor = createActor(machine, { input: inputAt(now, { unminted: true }) });
+    const actor = createActor(machine, { input: inputAt(now, { unminted: true }), clock: xstateDefaultClock() });
     const emitted: CredentialEmittedEvent[] = [];
     actor.on('*', (event) => emitted.push(event as CredentialEmittedEvent));
     actor.start();
