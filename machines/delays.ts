@@ -40,8 +40,9 @@ export function deadlineDelays(now: (actor: object) => number): Record<Credentia
  * ```
  */
 export function actorNow(actor: object): number {
-  const clock = (actor as { clock?: { now?: unknown } }).clock;
-  return typeof clock?.now === 'function' ? (clock.now as () => number).call(clock) : Date.now();
+  // every XState actor has a clock: the one it was created with, or XState's own (setTimeout's)
+  const clock = (actor as { clock: { now?: unknown } }).clock;
+  return typeof clock.now === 'function' ? (clock.now as () => number).call(clock) : Date.now();
 }
 
 /**
