@@ -60,6 +60,12 @@ export type GrantBeginning =
   /** Marked: call `send` now (at most once), or `abandon` if the attempt was given up before sending (the refresh token is unspent). */
   | { readonly kind: 'begun'; readonly send: () => Promise<MintedToken<SecretValue>>; readonly abandon: () => void };
 
+/** The record version an answered grant made: its family, and the generation after the grant (every answer adds one). */
+export interface GrantVersion {
+  readonly family: string;
+  readonly generation: number;
+}
+
 /** What a {@link GrantRunner} runs with. */
 export interface GrantRunnerSetup {
   /** The grant itself, called with `grant`. */
@@ -68,8 +74,12 @@ export interface GrantRunnerSetup {
   readonly clock: Clock;
   /** How long to wait before trying again a write the holder's store did not take (ms; default 500). */
   readonly retryWriteMs?: number;
-  /** Told the token of each grant that was answered, once per grant (also one answered after its attempt was given up): a fleet shares it. */
-  readonly answered?: (minted: MintedToken<SecretValue>) => void;
+  /**
+   * Told the token of each grant that was answered, once per grant (also one answered after its
+   * attempt was given up), and the record version that answer made (its family, and the generation
+   * after the grant): a fleet shares it; the tabs hand it over labelled with that version.
+   */
+  readonly answered?: (minted: MintedToken<SecretValue>, made: GrantVersion) => void;
   /** Told the error of each grant that failed, once per grant: the tabs count it against their breaker. */
   readonly failed?: (error: unknown) => void;
 }
@@ -92,7 +102,7 @@ export class GrantRunner {
   readonly #holder: RecordHolder;
   readonly #clock: Clock;
   readonly #retryWriteMs: number;
-  readonly #answered: ((minted: MintedToken<SecretValue>) => void) | undefined;
+  readonly #answered: ((minted: MintedToken<SecretValue>, made: GrantVersion) => void) | undefined;
   readonly #failed: ((error: unknown) => void) | undefined;
   #configured: Promise<ConfiguredRecord> | null = null;
   /** The newest record this runner wrote or is writing: its own writes not yet landed are newer than what the holder reads. */
@@ -295,7 +305,7 @@ export class GrantRunner {
           // a caller gets the token once its refresh token's outcome was written (or tried: a store that
           // is down does not hold up a token, the write goes on), so a process that exits then keeps it
           await this.#firstTry;
-          this.#answered?.(minted);
+          this.#answered?.(minted, { family: sent.family, generation: sent.generation + 1 });
           return minted;
         },
         (error: unknown) => {

@@ -10,7 +10,7 @@ import { armTimer, disarmTimer, systemClock, type Clock } from '../clock.js';
 import type { Coordination, SharedMintPolicy } from '../coordination.js';
 import { Listeners } from '../listeners.js';
 import { isExclusiveMint, isIssuerNotAsked, type ExclusiveMint, type Mint, type MintContext } from '../mint.js';
-import type { GrantBeginning, GrantRunner } from '../refresh-token-grant.js';
+import type { GrantBeginning, GrantRunner, GrantVersion } from '../refresh-token-grant.js';
 import type { PlainRecord } from '../refresh-token-record.js';
 import { retryAfterOf } from '../retry-after.js';
 import { TabBreaker } from './tab-breaker.js';
@@ -326,6 +326,10 @@ export class BrowserCoordination implements Coordination {
       // a usable refresh token only another tab knows: it may be paused for a moment (its answers were
       // lost); asked a few more times before this tab concludes that nobody does
       for (let round = 0; round < 4 && entry.record?.status === 'usable' && entry.record.value === null; round++) await this.#ask(key, signal, clock);
+      // a grant answered since this tab's token was minted: its tab hands its token over right after
+      // the record, which may have come first (by the channel, or from the marker); waited for a
+      // moment, or this tab would grant again, a window early
+      if (this.#tokenOnItsWay(entry)) await this.#awaitToken(key, entry, signal, clock);
     }
     if (claims === undefined && this.#adoptable(entry, policy.now())) return { minted: this.#adopt(entry, phase) };
     entry.breaker.refuseIfOpen(policy.now());
@@ -342,10 +346,36 @@ export class BrowserCoordination implements Coordination {
     return { minted };
   }
 
-  /** The token of an answered mint, to every tab (published, so every tab has it queued, before the lock is let go); the breaker closes. */
-  async #handOver(key: string, entry: Entry, minted: MintedToken<SecretValue>): Promise<void> {
+  /**
+   * Whether the record says a grant was answered (its generation) after the one that minted this
+   * tab's newest token: that grant's tab has a newer token, handed over right after the record.
+   */
+  #tokenOnItsWay(entry: Entry): boolean {
+    const record = entry.record;
+    // generation 0 is a sign-in's: no grant, no token
+    if (record?.status !== 'usable' || record.generation === 0) return false;
+    const made = entry.token?.grantedAt;
+    return made === undefined || made.family !== record.family || made.generation < record.generation;
+  }
+
+  /**
+   * Asks the tabs once and waits (at most four `adoptWaitMs`) until the token of the record's grant
+   * arrives. Its tab may have closed between the record and the hand-over: then this tab grants.
+   */
+  async #awaitToken(key: string, entry: Entry, signal: AbortSignal, clock: Clock): Promise<void> {
+    const until = clock.now() + 4 * this.#adoptWaitMs;
+    this.#post({ type: 'want', key });
+    while (this.#tokenOnItsWay(entry) && clock.now() < until) await this.#wait(key, signal, clock, until - clock.now());
+  }
+
+  /**
+   * The token of an answered mint, to every tab (published, so every tab has it queued, before the
+   * lock is let go), labelled with the record version its grant made; the breaker closes.
+   */
+  async #handOver(key: string, entry: Entry, minted: MintedToken<SecretValue>, made?: GrantVersion): Promise<void> {
     const policy = this.#policy;
-    const token = sharedTokenOf(minted, policy?.now() ?? Date.now());
+    const shared = sharedTokenOf(minted, policy?.now() ?? Date.now());
+    const token = shared === null || made === undefined ? shared : { ...shared, grantedAt: { family: made.family, generation: made.generation } };
     if (token !== null) {
       entry.token = token;
       entry.held = token.id;
@@ -382,7 +412,7 @@ export class BrowserCoordination implements Coordination {
         await this.#persist(key, entry);
       },
       // every answered grant's token reaches every tab, also one answered after its attempt was given up
-      answered: (minted) => void this.#handOver(key, entry, minted),
+      answered: (minted, made) => void this.#handOver(key, entry, minted, made),
       failed: (error) => void this.#failed(key, error),
     });
     return entry.runner;

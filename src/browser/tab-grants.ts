@@ -3,7 +3,7 @@ import type { SecretValue } from '../../machines/secret.js';
 import type { MintedToken } from '../auth-token.js';
 import type { Clock } from '../clock.js';
 import type { ExclusiveMint } from '../mint.js';
-import { GrantRunner, type RecordHolder } from '../refresh-token-grant.js';
+import { GrantRunner, type GrantVersion, type RecordHolder } from '../refresh-token-grant.js';
 import { isNewerRecord, isRecordVersion } from '../../machines/refresh-token-order.js';
 import { fromPlainRecord, toPlainRecord, versionOf, type PlainRecord } from '../refresh-token-record.js';
 import type { StorageLike } from './browser-coordination.js';
@@ -30,7 +30,7 @@ export function tabGrantRunner(setup: {
   readonly clock: Clock;
   /** A record this tab wrote: to every tab, before the write resolves. */
   readonly changed: () => Promise<void>;
-  readonly answered: (minted: MintedToken<SecretValue>) => void;
+  readonly answered: (minted: MintedToken<SecretValue>, made: GrantVersion) => void;
   readonly failed: (error: unknown) => void;
 }): GrantRunner {
   const { slot, changed } = setup;

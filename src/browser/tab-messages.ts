@@ -15,6 +15,12 @@ export interface SharedToken {
   readonly tokenType?: string;
   readonly scope?: string;
   readonly refreshAfter?: number;
+  /**
+   * The refresh-token record version the grant that minted it made (absent for a token no grant of
+   * this origin minted, or from a tab of an earlier release): a tab that hears of a newer version than
+   * its token's waits for that version's token before it grants (see `#tokenOnItsWay`).
+   */
+  readonly grantedAt?: { readonly family: string; readonly generation: number };
 }
 
 /** What tabs tell each other, per shared key. */
