@@ -352,18 +352,20 @@ export class BrowserCoordination implements Coordination {
    */
   #tokenOnItsWay(entry: Entry): boolean {
     const record = entry.record;
-    // generation 0 is a sign-in's: no grant, no token
-    if (record?.status !== 'usable' || record.generation === 0) return false;
+    // generation 0 is a sign-in's: no grant, no token; and with the refresh token unknown here (only
+    // the marker's version heard) this tab cannot grant: nothing to wait for
+    if (record?.status !== 'usable' || record.generation === 0 || record.value === null) return false;
     const made = entry.token?.grantedAt;
     return made === undefined || made.family !== record.family || made.generation < record.generation;
   }
 
   /**
-   * Asks the tabs once and waits (at most four `adoptWaitMs`) until the token of the record's grant
-   * arrives. Its tab may have closed between the record and the hand-over: then this tab grants.
+   * Asks the tabs once and waits (at most twice `adoptWaitMs`: the hand-over follows the record's
+   * echo) until the token of the record's grant arrives. Its tab may have closed between the record
+   * and the hand-over: then this tab grants.
    */
   async #awaitToken(key: string, entry: Entry, signal: AbortSignal, clock: Clock): Promise<void> {
-    const until = clock.now() + 4 * this.#adoptWaitMs;
+    const until = clock.now() + 2 * this.#adoptWaitMs;
     this.#post({ type: 'want', key });
     while (this.#tokenOnItsWay(entry) && clock.now() < until) await this.#wait(key, signal, clock, until - clock.now());
   }

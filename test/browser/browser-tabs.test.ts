@@ -330,7 +330,7 @@ describe.concurrent('browser tabs share one token (Chromium, oidc-provider with 
       console.log(`4 tabs, ${seconds.toFixed(1)} s: ${grants.length} grants, ${early.length} sooner than the window of the one before; ${stats.map((tab) => tab.sent).join(' + ')} API calls`);
       expect(grants.slice(0, -1).every((grant) => grant.lifetimeMs !== null)).toBe(true);
       // A grant's record reaches a tab a moment before its token; a tab due in that moment now waits
-      // for the token (up to 4 adoptWaitMs; test/simulation/tabs.sim.test.ts, "one grant per refresh
+      // for the token (up to twice adoptWaitMs; test/simulation/tabs.sim.test.ts, "one grant per refresh
       // window"), which before showed one or two here on a slow machine. A hand-over slower than that
       // wait, with the cores busy, may still show one; every tab minting in turn under the lock, the
       // bug this guards, shows three a window (11 in 8 s, 8 in 6 s)

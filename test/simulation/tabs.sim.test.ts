@@ -11,7 +11,8 @@
  * carrying one could still reach one. At the end, with the network healed, every open tab serves
  * within the stated bound (after a new sign-in if the family was lost). A failure prints its seed:
  * `SIM_SEED=<seed> SIM_SCHEDULES=1 npx vitest run test/simulation/tabs.sim.test.ts` replays it, and
- * `SIM_TRACE=/tmp/trace.log` with it writes what each tab sent and posted, in order.
+ * `SIM_TRACE=/tmp/trace.log` with it writes what each tab sent and posted, in order, and
+ * `SIM_MAX_DELAY_MS=50` runs the schedules with messages taking up to 50 ms (5 by default).
  */
 import { describe, expect, it } from 'vitest';
 import { browserCoordination, type BrowserCoordination } from '../../src/browser/index.js';
@@ -27,6 +28,8 @@ import '../../src/browser/tab-grants.js';
 const SCHEDULES = Number(process.env.SIM_SCHEDULES ?? 1_000);
 const FIRST_SEED = Number(process.env.SIM_SEED ?? 20_261_205);
 const STEPS = 60;
+/** How long a message may take between tabs, at most (ms): a seeded draw for each delivery. */
+const MAX_DELAY_MS = Number(process.env.SIM_MAX_DELAY_MS ?? 5);
 const START = Date.parse('2026-12-05T00:00:00Z');
 
 interface Tab {
@@ -81,7 +84,7 @@ async function runSchedule(seed: number): Promise<{ signOuts: number; grants: nu
     reuseIntervalMs: random() < 0.25 ? 3_000 : undefined,
   };
   const issuer: RotatingIssuer = rotatingIssuer({ clock, accessTokenTtlSeconds: pick([2, 4, 8]), ...(policy.reuseIntervalMs === undefined ? {} : { reuseIntervalMs: policy.reuseIntervalMs }) });
-  const browser = new SimBrowser(clock, random);
+  const browser = new SimBrowser(clock, random, MAX_DELAY_MS);
   let signInToken = issuer.signIn();
   const tabs: Tab[] = [];
   let opened = 0;
