@@ -477,7 +477,8 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
 
   // creating (first request and mint) and stopping N keys: per-key time must stay flat
   // 100,000 keys take minutes (about 1 ms and 9 KB each): only with --pool
-  const sizes = quick ? [100, 1_000] : withLargest ? [1_000, 10_000, 100_000] : [1_000, 10_000];
+  // quick (the smoke in npm test): every path once, on the smallest sizes that still make two of them
+  const sizes = quick ? [50, 200] : withLargest ? [1_000, 10_000, 100_000] : [1_000, 10_000];
   const perKey = new Map<number, number>();
   await createAndStop(sizes[0]!); // warms the JIT up
   for (const size of sizes) {
@@ -501,7 +502,7 @@ async function pools(quick: boolean, withLargest: boolean): Promise<BenchRow[]> 
 
   // every key's token expires at once, two waiters each: one mint per key, flat cost per waiter
   const expiryPerWaiter = new Map<number, number>();
-  const expirySizes = quick ? [100, 1_000] : [1_000, withLargest ? 100_000 : 10_000];
+  const expirySizes = quick ? [50, 200] : [1_000, withLargest ? 100_000 : 10_000];
   await massExpiry(expirySizes[0]!); // warms the JIT up
   for (const size of expirySizes) {
     const elapsed = await medianOf(roundsFor(size, quick), () => massExpiry(size));
