@@ -14,7 +14,7 @@ import { join, resolve } from 'node:path';
 import { OAuth2Server } from 'oauth2-mock-server';
 import { generate } from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compiledScript } from '../compiled-script.js';
+import { compiledScript } from '../../examples/compiled-script.js';
 
 const LIFETIME_SECONDS = 4;
 const STEADY_SECONDS = 9;

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { startLoopbackInspector } from '../../examples/inspector-server.js';
-import { compiledScript } from '../compiled-script.js';
+import { compiledScript } from '../../examples/compiled-script.js';
 
 function run(url: string, mode: 'stop-inspector' | 'keep-inspector', lingerMs: number) {
   return new Promise<{ exited: boolean; code: number | null; output: string }>((resolve) => {

@@ -8,7 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
-import { compiledScript } from '../compiled-script.js';
+import { compiledScript } from '../../examples/compiled-script.js';
 import type { WorkerReport, WorkerSettings } from './worker.js';
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));

@@ -1,6 +1,6 @@
 import { rmSync } from 'node:fs';
 import { ensureRedisServer } from '../../examples/redis-server.js';
-import { COMPILED_SCRIPTS } from '../compiled-script.js';
+import { COMPILED_SCRIPTS } from '../../examples/compiled-script.js';
 
 /**
  * Runs once before the suite: the Redis tests need `redis-server`, installed here if it is missing

@@ -1,4 +1,4 @@
-import { compiledScript } from '../compiled-script.js';
+import { compiledScript } from '../../examples/compiled-script.js';
 import { runNode } from '../run-node.js';
 
 /** Runs a TypeScript script (compiled once: `compiledScript`) in a process of its own to its end: its exit code and what it printed. */
