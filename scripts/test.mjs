@@ -1,19 +1,16 @@
-// npm test: the build, then the type check, the lint and every test at once.
+// npm test: the build, then the lint (with the type check) and every test at once.
 // The build comes first: the tests and the lint read what it makes (the benchmarks and the package
-// test import dist/). The type check (the native compiler, a few seconds) and the lint (oxlint's
-// type-aware rules, then Biome's format check) run beside vitest, whose pool takes the cores they
-// leave. The type check runs single-threaded here: beside vitest the cores are busy anyway, and its
-// checker threads cost half as much CPU again (6.6 s against 4.4 s). vitest prints as it goes; the
-// type check and the lint are printed whole after it, with how long each took. The command fails if
-// any of the four fails, naming which.
+// test import dist/). The lint (oxlint's type-aware rules and TypeScript 7's diagnostics from the
+// one program tsgolint builds, then Biome's format check) runs beside vitest, whose pool takes the
+// cores it leaves. `npm run typecheck` (tsc --noEmit) checked the same files with a second program
+// of the same compiler: the lint's `--type-check` reports the same errors (each kind of source was
+// given one, and both named the same ones) for 2 s of CPU less. vitest prints as it goes; the lint
+// is printed whole after it, with how long it took. The command fails if either fails, naming which.
 import { spawn } from 'node:child_process';
 
 const FIRST = 'build';
 /** Each check: the npm script, and what it is given here. */
-const CHECKS = [
-  ['typecheck', ['--singleThreaded']],
-  ['lint', []],
-];
+const CHECKS = [['lint', []]];
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const startedAt = Date.now();
 const seconds = () => ((Date.now() - startedAt) / 1000).toFixed(1);

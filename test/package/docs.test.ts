@@ -139,13 +139,14 @@ describe('the docs', () => {
   it('says what npm test does in the order it does it', () => {
     const script = (JSON.parse(text('package.json')) as { scripts: Record<string, string> }).scripts.test!;
     expect(script).toBe('node scripts/test.mjs');
-    // the build, then the type check, the lint and vitest at once
+    // the build, then the lint (which type-checks) and vitest at once
     const runner = text('scripts/test.mjs');
-    expect(runner).toMatch(/const FIRST = 'build';\n(\/\*\*.*\*\/\n)?const CHECKS = \[\n  \['typecheck', \[[^\]]*\]\],\n  \['lint', \[\]\],\n\];/);
+    expect(runner).toMatch(/const FIRST = 'build';\n(\/\*\*.*\*\/\n)?const CHECKS = \[\['lint', \[\]\]\];/);
+    expect((JSON.parse(text('package.json')) as { scripts: Record<string, string> }).scripts.lint).toMatch(/^oxlint --type-aware --type-check /);
     expect(runner).toMatch(/Promise\.all\(\[\.\.\.CHECKS\.map\(\(\[name, args\]\) => check\(name, args\)\), vitest\(\)\]\)/);
-    expect(text('README.md')).toMatch(/npm test +# build, then typecheck, lint and every test at once/);
+    expect(text('README.md')).toMatch(/npm test +# build, then type check and lint, and every test at once/);
     expect(text('docs/contributing.md')).toMatch(
-      /npm test +# build \(TypeScript 7\), then typecheck \(strict\), lint \(oxlint's type-aware rules, Biome's format check\) and every test \(vitest\) at once/,
+      /npm test +# build \(TypeScript 7\), then the type check \(strict\) and lint \(oxlint: TypeScript 7's diagnostics and type-aware rules; Biome's format check\), and every test \(vitest\) at once/,
     );
   });
 
