@@ -7,6 +7,48 @@ function expectNoSecret(text: string): void {
   expect(text.includes(SECRET)).toBe(false);
 }
 
+const INSPECT_CUSTOM = Symbol.for('nodejs.util.inspect.custom');
+
+/**
+ * Where `needle` can be read in `root`'s object graph: each object visited once, every own property
+ * (enumerable or not, string or symbol keys, their names too) that holds a value, the entries of
+ * each Map and Set, the bytes of each buffer, and what each custom inspect function returns. This
+ * reads all that `inspect(root, { depth: null, showHidden: true })` prints and more, and it cannot
+ * see what inspect cannot either (private fields, closures). inspect itself walks every path to an
+ * object (a snapshot's statechart definition is reachable from each of its nodes: 130 MB of text,
+ * 4 s of CPU), this walk each object once.
+ */
+function pathsHolding(root: unknown, needle: string): string[] {
+  const found: string[] = [];
+  const seen = new Set<object>();
+  const pending: [unknown, string][] = [[root, '$']];
+  const decoder = new TextDecoder('utf-8', { fatal: false });
+  const text = (value: unknown, path: string) => {
+    if (typeof value === 'string' && value.includes(needle)) found.push(path);
+  };
+  while (pending.length > 0) {
+    const [value, path] = pending.pop()!;
+    text(value, path);
+    if ((typeof value !== 'object' && typeof value !== 'function') || value === null || seen.has(value)) continue;
+    seen.add(value);
+    if (ArrayBuffer.isView(value)) text(decoder.decode(value), `${path} (bytes)`);
+    if (value instanceof ArrayBuffer) text(decoder.decode(new Uint8Array(value)), `${path} (bytes)`);
+    if (value instanceof Map) for (const [key, entry] of value) pending.push([key, `${path}.<key>`], [entry, `${path}.get()`]);
+    if (value instanceof Set) for (const entry of value) pending.push([entry, `${path}.<entry>`]);
+    const custom = (value as { [INSPECT_CUSTOM]?: unknown })[INSPECT_CUSTOM];
+    if (typeof custom === 'function') pending.push([(custom as (depth: number, options: object, view: typeof inspect) => unknown).call(value, Infinity, {}, inspect), `${path} (inspected)`]);
+    if (ArrayBuffer.isView(value)) continue; // its indices are its bytes, read above
+    for (const key of Reflect.ownKeys(value)) {
+      const name = typeof key === 'string' ? key : (key.description ?? '');
+      text(name, `${path} (a key)`);
+      const descriptor = Reflect.getOwnPropertyDescriptor(value, key)!;
+      // a getter is not called: inspect prints [Getter] (it may have effects)
+      if ('value' in descriptor) pending.push([descriptor.value, `${path}.${name}`]);
+    }
+  }
+  return found;
+}
+
 describe('the secret never leaks', () => {
   it('is absent from serialized tokens, snapshots, clones, provider state and errors', { timeout: 60_000 }, async () => {
     const errors: unknown[] = [];
@@ -14,13 +56,14 @@ describe('the secret never leaks', () => {
     const token = await provider.currentToken();
     expect(token.secret.reveal()).toContain(SECRET); // the value is there to leak
 
-    // util.inspect of a whole XState snapshot walks the machine definition from every node (about
-    // 4 s and 130 MB of text here), so the view that includes it runs once, at the moment that holds
-    // the most: mid-refresh, the first token still cached and served, the mint actor alive beside it.
-    const views = ({ deep }: { deep: boolean }): string[] => {
+    // the whole object graph of the snapshot, read by pathsHolding at each moment (above: what
+    // inspect with no depth limit prints, at a fraction of its cost), and what inspect prints of it
+    const views = (): string[] => {
       const snapshot = provider.actor.getSnapshot();
+      expect(pathsHolding(snapshot, SECRET)).toEqual([]);
       return [
-        ...(deep ? [inspect(snapshot, { depth: null })] : []),
+        inspect(snapshot),
+        inspect(snapshot, { depth: 4, showHidden: true }),
         JSON.stringify(token),
         String(token.secret),
         `${token.secret}`,
@@ -32,17 +75,17 @@ describe('the secret never leaks', () => {
         inspect(provider, { depth: null }),
       ];
     };
-    views({ deep: false }).forEach(expectNoSecret);
+    views().forEach(expectNoSecret);
 
     // mid-refresh, with the mint actor alive as a child, then with its output cached
     clock.advance(0.9 * HOUR);
     await provider.currentToken();
     expect(provider.actor.getSnapshot().children).not.toEqual({}); // the mint actor is alive
-    views({ deep: true }).forEach(expectNoSecret);
+    views().forEach(expectNoSecret);
     script.last.resolve({ secret: `${SECRET}-2`, expiresAt: 2 * HOUR });
     await flush();
     expect(provider.actor.getSnapshot().context.token.secret.reveal()).toBe(`${SECRET}-2`);
-    views({ deep: false }).forEach(expectNoSecret);
+    views().forEach(expectNoSecret);
 
     // every error path
     clock.advance(2 * HOUR);
@@ -60,6 +103,38 @@ describe('the secret never leaks', () => {
       expectNoSecret(inspect(error, { depth: null }));
       expectNoSecret(JSON.stringify(error));
     }
-    views({ deep: false }).forEach(expectNoSecret);
+    views().forEach(expectNoSecret);
+  });
+});
+
+describe('pathsHolding, the walk that reads a snapshot for the secret', () => {
+  it('finds it wherever inspect would print it, and where inspect hides it; not in a private field or a closure', () => {
+    class Hidden {
+      readonly #value = SECRET;
+      peek = () => this.#value;
+    }
+    const cycle: Record<string, unknown> = { hidden: new Hidden(), closure: () => SECRET };
+    cycle.self = cycle;
+    expect(pathsHolding(cycle, SECRET)).toEqual([]);
+    const deep = { a: { b: { c: { d: { e: { f: { g: { h: { i: { j: `x${SECRET}y` } } } } } } } } } };
+    const nonEnumerable = Object.defineProperty({}, 'quiet', { value: SECRET, enumerable: false });
+    const symbolKeyed = { [Symbol('kept')]: SECRET };
+    const named = { [SECRET]: 1 };
+    const printed = { [INSPECT_CUSTOM]: () => `shown: ${SECRET}` };
+    const cases: [string, unknown][] = [
+      ['deep', deep],
+      ['non-enumerable', nonEnumerable],
+      ['symbol-keyed', symbolKeyed],
+      ['a key', named],
+      ['a Map key', new Map([[SECRET, 1]])],
+      ['a Map value', new Map([[1, { v: SECRET }]])],
+      ['a Set entry', new Set([SECRET])],
+      ['bytes', new TextEncoder().encode(`..${SECRET}..`)],
+      ['an ArrayBuffer', new TextEncoder().encode(SECRET).buffer],
+      ['a custom inspect', printed],
+      ['an error', new Error(`failed with ${SECRET}`)],
+      ['an array', [0, [1, [2, SECRET]]]],
+    ];
+    for (const [where, value] of cases) expect(pathsHolding({ cycle, where: value }, SECRET), where).not.toEqual([]);
   });
 });
