@@ -12,7 +12,8 @@ const INSPECT_CUSTOM = Symbol.for('nodejs.util.inspect.custom');
 /**
  * Where `needle` can be read in `root`'s object graph: each object visited once, every own property
  * (enumerable or not, string or symbol keys, their names too) that holds a value, the entries of
- * each Map and Set, the bytes of each buffer, and what each custom inspect function returns. This
+ * each Map and Set, the bytes of each buffer, what each custom inspect function returns, and what
+ * inspect prints of a promise or a WeakMap (whose contents only it can read). This
  * reads all that `inspect(root, { depth: null, showHidden: true })` prints and more, and it cannot
  * see what inspect cannot either (private fields, closures). inspect itself walks every path to an
  * object (a snapshot's statechart definition is reachable from each of its nodes: 130 MB of text,
@@ -35,6 +36,8 @@ function pathsHolding(root: unknown, needle: string): string[] {
     if (value instanceof ArrayBuffer) text(decoder.decode(new Uint8Array(value)), `${path} (bytes)`);
     if (value instanceof Map) for (const [key, entry] of value) pending.push([key, `${path}.<key>`], [entry, `${path}.get()`]);
     if (value instanceof Set) for (const entry of value) pending.push([entry, `${path}.<entry>`]);
+    // what only inspect can read (a settled promise's value, a WeakMap's entries): its own text
+    if (value instanceof Promise || value instanceof WeakMap || value instanceof WeakSet) text(inspect(value, { depth: null, showHidden: true }), `${path} (inspected)`);
     const custom = (value as { [INSPECT_CUSTOM]?: unknown })[INSPECT_CUSTOM];
     if (typeof custom === 'function') pending.push([(custom as (depth: number, options: object, view: typeof inspect) => unknown).call(value, Infinity, {}, inspect), `${path} (inspected)`]);
     if (ArrayBuffer.isView(value)) continue; // its indices are its bytes, read above
@@ -134,6 +137,8 @@ describe('pathsHolding, the walk that reads a snapshot for the secret', () => {
       ['a custom inspect', printed],
       ['an error', new Error(`failed with ${SECRET}`)],
       ['an array', [0, [1, [2, SECRET]]]],
+      ['a settled promise', Promise.resolve({ value: SECRET })],
+      ['a WeakMap', new WeakMap([[cycle, SECRET]])],
     ];
     for (const [where, value] of cases) expect(pathsHolding({ cycle, where: value }, SECRET), where).not.toEqual([]);
   });
